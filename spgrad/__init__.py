@@ -1,0 +1,69 @@
+"""
+spgrad: SciPy-compatible sparse arrays, on our own kernels
+==========================================================
+
+``import spgrad as sp`` is a drop-in replacement for ``import scipy.sparse as sp``: the same
+classes, functions, semantics, dtypes and errors, computed by spgrad's own Cython kernels.
+
+Sparse array classes
+--------------------
+csr_array, csc_array, coo_array, dia_array
+
+Sparse matrix classes
+---------------------
+csr_matrix, csc_matrix, coo_matrix, dia_matrix
+
+Building sparse arrays
+----------------------
+eye, eye_array, identity, diags, diags_array, spdiags, random, random_array, rand,
+kron, kronsum, hstack, vstack, bmat, block_array, block_diag, tril, triu
+
+Functions and predicates
+------------------------
+issparse, isspmatrix, isspmatrix_csr, isspmatrix_csc, isspmatrix_coo, isspmatrix_dia,
+find, get_index_dtype, safely_cast_index_arrays, from_scipy
+
+Warnings
+--------
+SparseWarning, SparseEfficiencyWarning
+"""
+
+from ._base import SparseEfficiencyWarning, SparseWarning, issparse, isspmatrix, sparray
+from ._construct import *  # noqa: F403
+from ._construct import __all__ as _construct_all
+from ._coo import coo_array, coo_matrix, isspmatrix_coo
+from ._csc import csc_array, csc_matrix, isspmatrix_csc
+from ._csr import csr_array, csr_matrix, isspmatrix_csr
+from ._dia import dia_array, dia_matrix, isspmatrix_dia
+from ._extract import find
+from ._interop import from_scipy
+from ._matrix import spmatrix
+from ._sputils import get_index_dtype, safely_cast_index_arrays
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "SparseEfficiencyWarning",
+    "SparseWarning",
+    "coo_array",
+    "coo_matrix",
+    "csc_array",
+    "csc_matrix",
+    "csr_array",
+    "csr_matrix",
+    "dia_array",
+    "dia_matrix",
+    "find",
+    "from_scipy",
+    "get_index_dtype",
+    "issparse",
+    "isspmatrix",
+    "isspmatrix_coo",
+    "isspmatrix_csc",
+    "isspmatrix_csr",
+    "isspmatrix_dia",
+    "safely_cast_index_arrays",
+    "sparray",
+    "spmatrix",
+    *_construct_all,
+]

@@ -1,0 +1,671 @@
+"""CSR and CSC, written once.
+
+A compressed array stores ``indptr`` over its *major* axis (rows for CSR, columns for CSC) and
+``indices`` along its *minor* axis. ``_swap`` maps (row, col) quantities to (major, minor), so
+every method below sees the arrays as the CSR of a (n_major × n_minor) matrix: the CSR of ``A``
+for CSR, the CSR of ``Aᵀ`` for CSC. Kernels therefore only need CSR forms (and their transposed
+variants).
+"""
+
+import numpy as np
+
+from . import _backend
+from ._base import _spbase, issparse
+from ._data import _data_base
+from ._sputils import (
+    check_compressed_arrays,
+    check_shape,
+    from_kernel,
+    get_index_dtype,
+    get_sum_dtype,
+    getdtype,
+    has_kernel_dtype,
+    isshape,
+    kernel_dtype,
+    to_kernel,
+    to_native,
+    upcast,
+)
+
+# Operation codes of the csr_binop kernel.
+_BINOPS = {"add": "BINOP_ADD", "sub": "BINOP_SUB", "mul": "BINOP_MUL",
+           "max": "BINOP_MAX", "min": "BINOP_MIN"}
+
+
+class _cs_base(_data_base):
+    """Shared behaviour of CSR and CSC arrays/matrices."""
+
+    def __init__(self, arg1, shape=None, dtype=None, copy=False, *, maxprint=None):
+        _data_base.__init__(self, arg1, maxprint=maxprint)
+        full_check = False
+        if issparse(arg1):
+            if not isinstance(arg1, _spbase):
+                from ._interop import from_scipy
+
+                arg1 = from_scipy(arg1, array=self._is_array)
+            if arg1.format == self.format:
+                if copy:
+                    arg1 = arg1.copy()
+            else:
+                arg1 = arg1.asformat(self.format)
+            self._set_arrays(arg1.data, arg1.indices, arg1.indptr, arg1._shape)
+            self._copy_flags(arg1)
+        elif isinstance(arg1, tuple):
+            if isshape(arg1, allow_nd=self._allow_nd):
+                self._shape = check_shape(arg1, allow_nd=self._allow_nd)
+                M, _ = self._swap(self._shape)
+                idx_dtype = get_index_dtype(maxval=max(self._shape, default=0))
+                self.data = np.zeros(0, getdtype(dtype, default=float))
+                self.indices = np.zeros(0, idx_dtype)
+                self.indptr = np.zeros(M + 1, dtype=idx_dtype)
+            elif len(arg1) == 2:
+                coo = self._coo_container(arg1, shape=shape, dtype=dtype)
+                other = coo.asformat(self.format)
+                self._set_arrays(other.data, other.indices, other.indptr, other._shape)
+                self._copy_flags(other)
+            elif len(arg1) == 3:
+                data, indices, indptr = arg1
+                maxval = None
+                if shape is not None and 0 not in shape:
+                    maxval = max(shape)
+                indices = np.asarray(indices)
+                indptr = np.asarray(indptr)
+                for name, arr in (("indices", indices), ("indptr", indptr)):
+                    if arr.dtype.kind not in "iu":
+                        raise ValueError(
+                            f"{name} array must have an integer dtype, got {arr.dtype}"
+                        )
+                idx_dtype = get_index_dtype(
+                    (indices, indptr), maxval=maxval, check_contents=not self._is_array
+                )
+                cp = True if copy else None
+                self.indices = np.array(indices, copy=cp, dtype=idx_dtype)
+                self.indptr = np.array(indptr, copy=cp, dtype=idx_dtype)
+                self.data = to_native(np.array(data, copy=cp, dtype=dtype))
+                if self.data.ndim == 0:
+                    raise ValueError("data, indices, and indptr should be 1-D; data is a "
+                                     "scalar")
+                full_check = True
+            else:
+                raise ValueError(
+                    f"unrecognized {self.__class__.__name__} constructor input: {arg1}"
+                )
+        else:
+            try:
+                arg1 = np.asarray(arg1)
+            except Exception as e:
+                raise ValueError(
+                    f"unrecognized {self.__class__.__name__} constructor input: {arg1}"
+                ) from e
+            if arg1.ndim != 2:
+                raise ValueError(
+                    f"{self.format.upper()} {'arrays' if self._is_array else 'matrices'} "
+                    f"expect 2-D input here, got a {arg1.ndim}-D array of shape {arg1.shape}"
+                )
+            coo = self._coo_container(arg1, dtype=dtype)
+            other = coo.asformat(self.format)
+            self._set_arrays(other.data, other.indices, other.indptr, other._shape)
+            self._copy_flags(other)
+
+        if shape is not None:
+            self._shape = check_shape(shape, allow_nd=self._allow_nd)
+        elif self._shape is None:
+            try:
+                M = len(self.indptr) - 1
+                N = int(self.indices.max()) + 1
+            except Exception as e:
+                raise ValueError("unable to infer matrix dimensions") from e
+            self._shape = check_shape(self._swap((M, N)), allow_nd=self._allow_nd)
+
+        getdtype(self.data.dtype)
+        if dtype is not None:
+            self.data = self.data.astype(getdtype(dtype), copy=False)
+        self.check_format(full_check=full_check)
+
+    # ------------------------------------------------------------------- internals
+    def _set_arrays(self, data, indices, indptr, shape):
+        self.data, self.indices, self.indptr, self._shape = data, indices, indptr, shape
+
+    def _copy_flags(self, other):
+        for flag in ("_has_sorted_indices", "_has_canonical_format"):
+            if flag in other.__dict__:
+                self.__dict__[flag] = other.__dict__[flag]
+
+    @classmethod
+    def _from_arrays(cls, data, indices, indptr, shape, *, sorted_indices=None,
+                     canonical=None, maxprint=None):
+        """Wrap kernel outputs without validation (they are valid by construction)."""
+        self = cls.__new__(cls)
+        _spbase.__init__(self, None, maxprint=maxprint)
+        self._set_arrays(data, indices, indptr, tuple(shape))
+        if canonical:
+            self.has_canonical_format = True
+        elif sorted_indices is not None:
+            self.has_sorted_indices = sorted_indices
+            if not sorted_indices:
+                self._has_canonical_format = False
+        return self
+
+    def _major_minor(self):
+        return self._swap(self._shape)
+
+    def _kernels(self):
+        return _backend.kernels(self.indptr, self.indices)
+
+    # -------------------------------------------------------------------- format
+    def check_format(self, full_check=True):
+        """Check that the arrays form a valid CSR/CSC structure.
+
+        Parameters
+        ----------
+        full_check : bool, optional
+            Also scan the arrays (O(nnz)): ``indptr`` non-decreasing and every index in range.
+            The cheap O(1) checks always run. Arrays are trimmed to ``nnz`` afterwards.
+
+        Raises
+        ------
+        ValueError
+            Naming the violated invariant.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import spgrad as sp
+        >>> A = sp.csr_array([[1, 0], [0, 2]])
+        >>> A.indices[0] = 5
+        >>> A.check_format()
+        Traceback (most recent call last):
+        ...
+        ValueError: indices must be < 2, got 5
+        """
+        M, N = self._major_minor()
+        check_compressed_arrays(self.indptr, self.indices, self.data, M, N, full_check)
+        self.prune()
+        if full_check:
+            idx_dtype = get_index_dtype((self.indptr, self.indices))
+            self.indptr = np.asarray(self.indptr, dtype=idx_dtype)
+            self.indices = np.asarray(self.indices, dtype=idx_dtype)
+            self.data = to_native(self.data)
+
+    def _getnnz(self, axis=None):
+        if axis is None:
+            return int(self.indptr[-1])
+        if axis < 0:
+            axis += 2
+        if axis not in (0, 1):
+            raise ValueError("axis out of bounds")
+        major_axis = self._swap((0, 1))[0]
+        if axis == major_axis:
+            return np.diff(self.indptr)
+        _, N = self._major_minor()
+        return np.bincount(self.indices.astype(np.intp, copy=False), minlength=N)
+
+    def count_nonzero(self, axis=None):
+        """Number of stored values that are not zero, overall or along ``axis``.
+
+        Examples
+        --------
+        >>> import spgrad as sp
+        >>> A = sp.csr_array(([1, 0, 2], [0, 1, 1], [0, 2, 3]), shape=(2, 2))
+        >>> A.nnz, A.count_nonzero()
+        (3, 2)
+        """
+        A = self._deduped()
+        if axis is None:
+            return np.count_nonzero(A.data)
+        if axis < 0:
+            axis += 2
+        if axis not in (0, 1):
+            raise ValueError("axis out of bounds")
+        mask = A.data != 0
+        major_axis = self._swap((0, 1))[0]
+        M, N = self._major_minor()
+        if axis == major_axis:
+            rows = np.repeat(np.arange(M), np.diff(A.indptr))
+            return np.bincount(rows[mask], minlength=M)
+        return np.bincount(A.indices[mask].astype(np.intp, copy=False), minlength=N)
+
+    @property
+    def has_sorted_indices(self):
+        """Whether the indices are sorted within every row (CSR) / column (CSC)."""
+        if "_has_sorted_indices" not in self.__dict__:
+            self._has_sorted_indices = bool(
+                self._kernels().csr_has_sorted_indices(self.indptr, self.indices)
+            )
+        return self._has_sorted_indices
+
+    @has_sorted_indices.setter
+    def has_sorted_indices(self, val):
+        self._has_sorted_indices = bool(val)
+
+    @property
+    def has_canonical_format(self):
+        """Whether indices are sorted and free of duplicates."""
+        if not self.__dict__.get("_has_sorted_indices", True):
+            self._has_canonical_format = False
+        elif "_has_canonical_format" not in self.__dict__:
+            self.has_canonical_format = bool(
+                self._kernels().csr_has_canonical_format(self.indptr, self.indices)
+            )
+        return self._has_canonical_format
+
+    @has_canonical_format.setter
+    def has_canonical_format(self, val):
+        self._has_canonical_format = bool(val)
+        if val:
+            self.has_sorted_indices = True
+
+    def sort_indices(self):
+        """Sort the indices of every row (CSR) / column (CSC) *in place*.
+
+        Examples
+        --------
+        >>> import spgrad as sp
+        >>> A = sp.csr_array(([1, 2], [1, 0], [0, 2]), shape=(1, 2))
+        >>> A.sort_indices()
+        >>> A.indices
+        array([0, 1], dtype=int32)
+        """
+        if self.has_sorted_indices:
+            return
+        k = self._kernels()
+        if has_kernel_dtype(self.data.dtype):
+            k.csr_sort_indices(self.indptr, self.indices, self.data)
+        else:
+            perm = np.empty(len(self.indices), dtype=self.indices.dtype)
+            k.csr_sort_indices_pattern(self.indptr, self.indices, perm)
+            self.data[:] = self.data[perm]
+        self.has_sorted_indices = True
+
+    def sorted_indices(self):
+        """A copy with sorted indices."""
+        A = self.copy()
+        A.sort_indices()
+        return A
+
+    def sum_duplicates(self):
+        """Sum duplicate entries *in place* (sorting the indices first).
+
+        Examples
+        --------
+        >>> import spgrad as sp
+        >>> A = sp.csr_array(([1, 2], [0, 0], [0, 2]), shape=(1, 2))
+        >>> A.sum_duplicates()
+        >>> A.data, A.nnz
+        (array([3]), 1)
+        """
+        if self.has_canonical_format:
+            return
+        self.sort_indices()
+        k = self._kernels()
+        if has_kernel_dtype(self.data.dtype):
+            k.csr_sum_duplicates(self.indptr, self.indices, self.data)
+        else:
+            nnz = self.nnz
+            out_indptr = np.empty_like(self.indptr)
+            out_indices = np.empty(nnz, dtype=self.indices.dtype)
+            segment = np.empty(nnz, dtype=self.indices.dtype)
+            new_nnz = k.csr_sum_duplicates_pattern(
+                self.indptr, self.indices, out_indptr, out_indices, segment
+            )
+            data = self.data[:nnz]
+            if nnz:
+                starts = np.flatnonzero(np.r_[True, segment[1:] != segment[:-1]])
+                data = np.add.reduceat(data, starts).astype(self.dtype, copy=False)
+            self.indptr, self.indices, self.data = out_indptr, out_indices[:new_nnz], data
+        self.prune()
+        self.has_canonical_format = True
+
+    def eliminate_zeros(self):
+        """Remove stored entries equal to zero, *in place*.
+
+        Examples
+        --------
+        >>> import spgrad as sp
+        >>> A = sp.csr_array(([1, 0], [0, 1], [0, 2]), shape=(1, 2))
+        >>> A.eliminate_zeros()
+        >>> A.nnz
+        1
+        """
+        k = self._kernels()
+        if has_kernel_dtype(self.data.dtype):
+            k.csr_eliminate_zeros(self.indptr, self.indices, self.data)
+        else:
+            nnz = self.nnz
+            keep = self.data[:nnz] != 0
+            M, _ = self._major_minor()
+            rows = np.repeat(np.arange(M), np.diff(self.indptr))
+            counts = np.bincount(rows[keep], minlength=M)
+            self.indptr = np.concatenate(([0], np.cumsum(counts))).astype(self.indptr.dtype)
+            self.indices = self.indices[:nnz][keep]
+            self.data = self.data[:nnz][keep]
+        self.prune()
+
+    def prune(self):
+        """Trim ``indices`` and ``data`` to ``nnz`` entries."""
+        M, _ = self._major_minor()
+        if len(self.indptr) != M + 1:
+            raise ValueError(f"index pointer has invalid length {len(self.indptr)}, "
+                             f"expected {M + 1}")
+        nnz = self.nnz
+        if len(self.indices) < nnz:
+            raise ValueError("indices array has fewer than nnz elements")
+        if len(self.data) < nnz:
+            raise ValueError("data array has fewer than nnz elements")
+        if len(self.indices) > nnz:
+            self.indices = self.indices[:nnz]
+        if len(self.data) > nnz:
+            self.data = self.data[:nnz]
+
+    def _canonical(self):
+        """``self`` if canonical, else a canonical copy (``self`` untouched)."""
+        if self.has_canonical_format:
+            return self
+        A = self.copy()
+        A.sum_duplicates()
+        return A
+
+    def _with_data(self, data, copy=True):
+        if copy:
+            indices, indptr = self.indices.copy(), self.indptr.copy()
+        else:
+            indices, indptr = self.indices, self.indptr
+        A = self.__class__._from_arrays(data, indices, indptr, self._shape,
+                                        maxprint=self.maxprint)
+        A._copy_flags(self)
+        return A
+
+    # --------------------------------------------------------------- conversions
+    def tocoo(self, copy=True):
+        major = np.empty(len(self.indices), dtype=self.indices.dtype)
+        self._kernels().expand_indptr(self.indptr, major)
+        row, col = self._swap((major, self.indices))
+        return self._coo_container._from_arrays(
+            self.data.copy() if copy else self.data,
+            row,
+            col.copy() if (copy and col is self.indices) else col,
+            self._shape,
+            canonical=self.format == "csr" and self.__dict__.get("_has_canonical_format", False),
+        )
+
+    def toarray(self, order=None, out=None):
+        if out is None and order is None:
+            order = self._swap("CF")[0]
+        out = self._process_toarray_args(order, out)
+        if not (out.flags.c_contiguous or out.flags.f_contiguous):
+            raise ValueError("Output array must be C or F contiguous")
+        # The kernel fills the CSR layout of the (major x minor) matrix; for CSC that is the
+        # transpose of ``out``. Any strides work.
+        target = self._swap((out, out.T))[0]
+        k = self._kernels()
+        if has_kernel_dtype(self.dtype):
+            k.csr_todense(self.indptr, self.indices, self.data, target)
+        else:
+            tmp = np.zeros(target.shape, dtype=kernel_dtype(self.dtype))
+            k.csr_todense(self.indptr, self.indices, to_kernel(self.data), tmp)
+            target[...] = from_kernel(tmp, self.dtype)
+        return out
+
+    def _transposed_arrays(self):
+        """CSR arrays of the transpose of the (major x minor) matrix: sorted, duplicates kept."""
+        M, N = self._major_minor()
+        k = self._kernels()
+        out_indptr = np.empty(N + 1, dtype=self.indptr.dtype)
+        out_indices = np.empty(self.nnz, dtype=self.indices.dtype)
+        if has_kernel_dtype(self.dtype):
+            out_data = np.empty(self.nnz, dtype=self.dtype)
+            k.csr_transpose(N, self.indptr, self.indices, self.data,
+                            out_indptr, out_indices, out_data)
+        else:
+            perm = np.empty(self.nnz, dtype=self.indices.dtype)
+            k.csr_transpose_pattern(N, self.indptr, self.indices, out_indptr, out_indices, perm)
+            out_data = self.data[perm]
+        return out_data, out_indices, out_indptr
+
+    def _convert_compressed(self, target_fmt):
+        """The same matrix in the other compressed format (one linear-time transpose)."""
+        data, indices, indptr = self._transposed_arrays()
+        return self._container(target_fmt)._from_arrays(
+            data, indices, indptr, self._shape,
+            sorted_indices=True,
+            canonical=self.__dict__.get("_has_canonical_format", False),
+        )
+
+    # ---------------------------------------------------------------- arithmetic
+    def _binopt(self, other, op):
+        """Elementwise ``op`` on the union (add/sub/max/min) or intersection (mul) of two
+        patterns, dropping results equal to zero as SciPy does."""
+        other = self.__class__(other)
+        A, B = self._canonical(), other._canonical()
+        maxnnz = min(A.nnz, B.nnz) if op == "mul" else A.nnz + B.nnz
+        idx_dtype = get_index_dtype((A.indptr, A.indices, B.indptr, B.indices), maxval=maxnnz)
+        dtype = upcast(self.dtype, other.dtype)
+        kdt = kernel_dtype(dtype)
+        M, N = self._major_minor()
+        indptr = np.empty(M + 1, dtype=idx_dtype)
+        indices = np.empty(maxnnz, dtype=idx_dtype)
+        data = np.empty(maxnnz, dtype=kdt)
+        k = self._kernels()
+        nnz = k.csr_binop(
+            getattr(k, _BINOPS[op]), N,
+            A.indptr.astype(idx_dtype, copy=False), A.indices.astype(idx_dtype, copy=False),
+            to_kernel(A.data, kdt),
+            B.indptr.astype(idx_dtype, copy=False), B.indices.astype(idx_dtype, copy=False),
+            to_kernel(B.data, kdt),
+            indptr, indices, data,
+        )
+        return self.__class__._from_arrays(
+            from_kernel(data[:nnz], dtype), indices[:nnz], indptr, self._shape,
+            canonical=True,
+        )
+
+    def _add_sparse(self, other):
+        return self._binopt(other, "add")
+
+    def _sub_sparse(self, other):
+        return self._binopt(other, "sub")
+
+    def _add_dense(self, other):
+        if other.shape != self.shape:
+            raise ValueError(f"Incompatible shapes ({self.shape} and {other.shape})")
+        dtype = upcast(self.dtype, other.dtype)
+        result = np.array(other, dtype=dtype, order=self._swap("CF")[0], copy=True)
+        if has_kernel_dtype(dtype):
+            target = self._swap((result, result.T))[0]
+            self._kernels().csr_todense(self.indptr, self.indices,
+                                        self.data.astype(dtype, copy=False), target)
+        else:
+            result = (result.astype(kernel_dtype(dtype))
+                      + self.toarray().astype(kernel_dtype(dtype)))
+            result = from_kernel(result, dtype)
+        return self._ascontainer(result)
+
+    def _divide_sparse(self, other):
+        if other.shape != self.shape:
+            raise ValueError(f"inconsistent shapes {self.shape} and {other.shape}")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.true_divide(self.toarray(), other.toarray())
+        return self._ascontainer(out.astype(upcast(self.dtype, out.dtype), copy=False))
+
+    def _multiply_2d_with_broadcasting(self, other):
+        """Elementwise product with a sparse or dense operand, with NumPy broadcasting."""
+        if issparse(other):
+            return self._multiply_sparse_broadcast(other)
+        other = np.asanyarray(other)
+        if other.ndim > 2:
+            return np.multiply(self.toarray(), other)
+        if other.size == 1:
+            if other.dtype == np.object_:
+                return NotImplemented
+            bshape = np.broadcast_shapes(self.shape, other.shape)
+            return self._mul_scalar(other.flat[0]).reshape(bshape)
+        if self.shape == (1, 1):
+            bshape = np.broadcast_shapes(self.shape, other.shape)
+            return np.multiply(self.data.sum(), other).reshape(bshape)
+        ret = self.tocoo()
+        if self.shape == other.shape:
+            ret.data = np.multiply(ret.data, np.asarray(other)[ret.row, ret.col]).ravel()
+            return ret
+        other2d = np.atleast_2d(np.asarray(other))
+        M, N = self.shape
+        if M == 1:
+            # A row of self times every row of a dense operand: the result has its rows.
+            if other2d.shape[1] == 1:
+                data = np.multiply(ret.data, other2d)
+            elif other2d.shape[1] == N:
+                data = np.multiply(ret.data, other2d[:, ret.col])
+            else:
+                raise ValueError(f"inconsistent shapes {self.shape} and {other.shape}")
+            reps = other2d.shape[0]
+            idx_dtype = get_index_dtype(ret.col, maxval=ret.nnz * reps)
+            row = np.repeat(np.arange(reps, dtype=idx_dtype), ret.nnz)
+            col = np.tile(ret.col.astype(idx_dtype, copy=False), reps)
+            return self._coo_container((data.ravel(), (row, col)), shape=(reps, N))
+        if N == 1:
+            if other2d.shape[0] == 1:
+                data = np.multiply(ret.data[:, None], other2d)
+            elif other2d.shape[0] == M:
+                data = np.multiply(ret.data[:, None], other2d[ret.row])
+            else:
+                raise ValueError(f"inconsistent shapes {self.shape} and {other.shape}")
+            reps = other2d.shape[1]
+            idx_dtype = get_index_dtype(ret.row, maxval=ret.nnz * reps)
+            row = np.repeat(ret.row.astype(idx_dtype, copy=False), reps)
+            col = np.tile(np.arange(reps, dtype=idx_dtype), ret.nnz)
+            return self._coo_container((data.ravel(), (row, col)), shape=(M, reps))
+        if other2d.shape[0] == 1 and N == other2d.shape[1]:
+            data = np.multiply(ret.data, other2d[:, ret.col].ravel())
+        elif other2d.shape[1] == 1 and M == other2d.shape[0]:
+            data = np.multiply(ret.data, other2d[ret.row].ravel())
+        else:
+            raise ValueError(f"inconsistent shapes {self.shape} and {other.shape}")
+        ret.data = data.ravel()
+        return ret
+
+    def _multiply_sparse_broadcast(self, other):
+        if self.shape == other.shape:
+            return self._binopt(self.__class__(other), "mul")
+        if other.shape == (1, 1):
+            return self._mul_scalar(other.toarray()[0, 0])
+        if self.shape == (1, 1):
+            return other._mul_scalar(self.data.sum())
+        sM, sN = self.shape
+        oM, oN = other.shape
+        if sM == 1 and oN == 1:
+            return other._matmul_sparse(self.tocsc())
+        if sN == 1 and oM == 1:
+            return self._matmul_sparse(other.tocsc())
+        if oM == 1 and sN == oN:
+            return self._matmul_sparse(self._diagonal_csr(other.toarray().ravel()))
+        if sM == 1 and sN == oN:
+            return other._matmul_sparse(self._diagonal_csr(self.toarray().ravel()))
+        if oN == 1 and sM == oM:
+            return self._diagonal_csr(other.toarray().ravel())._matmul_sparse(self)
+        if sN == 1 and sM == oM:
+            return self._diagonal_csr(self.toarray().ravel())._matmul_sparse(other)
+        raise ValueError(f"inconsistent shapes {self.shape} and {other.shape}")
+
+    def _diagonal_csr(self, values):
+        n = len(values)
+        idx_dtype = get_index_dtype(maxval=n)
+        return self._csr_container._from_arrays(
+            values, np.arange(n, dtype=idx_dtype), np.arange(n + 1, dtype=idx_dtype), (n, n),
+            canonical=True,
+        )
+
+    def _matmul_vector(self, other):
+        M, N = self.shape
+        dtype = upcast(self.dtype, other.dtype)
+        kdt = kernel_dtype(dtype)
+        y = np.empty(M, dtype=kdt)
+        x = to_kernel(other, kdt)
+        data = to_kernel(self.data, kdt)
+        k = self._kernels()
+        if self.format == "csr":
+            k.csr_matvec(self.indptr, self.indices, data, x, y)
+        else:
+            k.csr_matvec_transpose(self.indptr, self.indices, data, x, y)
+        return from_kernel(y, dtype)
+
+    def _matmul_multivector(self, other):
+        M, N = self.shape
+        dtype = upcast(self.dtype, other.dtype)
+        kdt = kernel_dtype(dtype)
+        Y = np.empty((M, other.shape[1]), dtype=kdt)
+        X = np.ascontiguousarray(other, dtype=kdt)
+        data = to_kernel(self.data, kdt)
+        k = self._kernels()
+        if self.format == "csr":
+            k.csr_matvecs(self.indptr, self.indices, data, X, Y)
+        else:
+            k.csr_matvecs_transpose(self.indptr, self.indices, data, X, Y)
+        return from_kernel(Y, dtype)
+
+    def _matmul_sparse(self, other):
+        M, _ = self.shape
+        N = other.shape[1]
+        other = self.__class__(other)
+        dtype = upcast(self.dtype, other.dtype)
+        kdt = kernel_dtype(dtype)
+        n_major, n_minor = self._swap((M, N))
+        s, o = self._swap((self, other))
+        arrays = (s.indptr, s.indices, o.indptr, o.indices)
+        idx_dtype = get_index_dtype(arrays)
+        k = self._kernels()
+        counts = np.empty(n_major + 1, dtype=np.int64)
+        nnz = k.csr_matmat_row_nnz(
+            n_minor,
+            s.indptr.astype(idx_dtype, copy=False), s.indices.astype(idx_dtype, copy=False),
+            o.indptr.astype(idx_dtype, copy=False), o.indices.astype(idx_dtype, copy=False),
+            counts,
+        )
+        if nnz == 0:
+            return self.__class__((M, N), dtype=dtype)
+        idx_dtype = get_index_dtype(arrays, maxval=nnz)
+        indptr = counts.astype(idx_dtype)
+        indices = np.empty(nnz, dtype=idx_dtype)
+        data = np.empty(nnz, dtype=kdt)
+        zeros = k.csr_matmat(
+            n_minor,
+            s.indptr.astype(idx_dtype, copy=False), s.indices.astype(idx_dtype, copy=False),
+            to_kernel(s.data, kdt),
+            o.indptr.astype(idx_dtype, copy=False), o.indices.astype(idx_dtype, copy=False),
+            to_kernel(o.data, kdt),
+            indptr, indices, data,
+        )
+        if zeros:
+            nnz = k.csr_eliminate_zeros(indptr, indices, data)
+            indices, data = indices[:nnz], data[:nnz]
+        return self.__class__._from_arrays(
+            from_kernel(data, dtype), indices, indptr, (M, N), sorted_indices=False
+        )
+
+    # ------------------------------------------------------------------ reductions
+    def diagonal(self, k=0):
+        M, N = self._major_minor()
+        k = self._swap((k, -k))[0]
+        if k <= -M or k >= N:
+            return np.empty(0, dtype=self.data.dtype)
+        length = min(M + min(k, 0), N - max(k, 0))
+        kdt = kernel_dtype(self.dtype)
+        y = np.zeros(length, dtype=kdt)
+        self._kernels().csr_diagonal(k, M, N, self.indptr, self.indices,
+                                     to_kernel(self.data), y)
+        return from_kernel(y, self.dtype)
+
+    def _summable_data(self):
+        return self.data
+
+    def _axis_sums(self, axis, res_dtype):
+        kdt = kernel_dtype(res_dtype)
+        data = to_kernel(self.data, kdt)
+        major_axis = self._swap((0, 1))[0]
+        k = self._kernels()
+        if axis == major_axis:
+            # Reducing over the major axis leaves one sum per minor index.
+            out = np.empty(self._major_minor()[1], dtype=kdt)
+            k.csr_col_sums(self.indices, data, out)
+        else:
+            out = np.empty(len(self.indptr) - 1, dtype=kdt)
+            k.csr_row_sums(self.indptr, data, out)
+        return from_kernel(out, res_dtype)

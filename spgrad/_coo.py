@@ -1,0 +1,399 @@
+"""COOrdinate format: ``coo_array`` and ``coo_matrix``."""
+
+import operator
+from warnings import warn
+
+import numpy as np
+
+from ._base import SparseEfficiencyWarning, _register, _spbase, issparse, sparray
+from ._data import _data_base
+from ._matrix import spmatrix
+from ._sputils import (
+    check_shape,
+    from_kernel,
+    get_index_dtype,
+    getdata,
+    getdtype,
+    has_kernel_dtype,
+    isshape,
+    kernel_dtype,
+    to_kernel,
+    to_native,
+    upcast,
+)
+
+__all__ = ["coo_array", "coo_matrix", "isspmatrix_coo"]
+
+
+class _coo_base(_data_base):
+    _format = "coo"
+
+    def __init__(self, arg1, shape=None, dtype=None, copy=False, *, maxprint=None):
+        _data_base.__init__(self, arg1, maxprint=maxprint)
+        cp = True if copy else None
+        if isinstance(arg1, tuple):
+            if isshape(arg1, allow_nd=self._allow_nd):
+                self._shape = check_shape(arg1, allow_nd=self._allow_nd)
+                idx_dtype = get_index_dtype(maxval=max(self._shape, default=0))
+                self.coords = tuple(np.array([], dtype=idx_dtype) for _ in self._shape)
+                self.data = np.array([], dtype=getdtype(dtype, default=float))
+                self.has_canonical_format = True
+            else:
+                try:
+                    obj, coords = arg1
+                except (TypeError, ValueError) as e:
+                    raise TypeError(
+                        f"invalid input format: expected (data, (row, col)), got a tuple of "
+                        f"length {len(arg1)}"
+                    ) from e
+                try:
+                    coords = tuple(np.asarray(c) for c in coords)
+                except TypeError as e:
+                    raise TypeError("invalid input format: coordinates must be a tuple of "
+                                    "index arrays") from e
+                for i, c in enumerate(coords):
+                    if c.dtype.kind not in "iu" and c.size:
+                        raise ValueError(
+                            f"index array {i} must have an integer dtype, got {c.dtype}"
+                        )
+                if shape is None:
+                    if any(len(c) == 0 for c in coords):
+                        raise ValueError("cannot infer dimensions from zero sized index arrays")
+                    shape = tuple(operator.index(np.max(c)) + 1 for c in coords)
+                self._shape = check_shape(shape, allow_nd=self._allow_nd)
+                idx_dtype = get_index_dtype(coords, maxval=max(self._shape, default=0),
+                                            check_contents=not self._is_array)
+                self.coords = tuple(np.array(c, copy=cp, dtype=idx_dtype) for c in coords)
+                self.data = getdata(obj, copy=cp, dtype=dtype)
+                self.has_canonical_format = False
+        elif issparse(arg1):
+            if not isinstance(arg1, _spbase):
+                from ._interop import from_scipy
+
+                arg1 = from_scipy(arg1, array=self._is_array)
+            if arg1.format == self.format and copy:
+                self.coords = tuple(c.copy() for c in arg1.coords)
+                self.data = arg1.data.astype(getdtype(dtype, arg1))
+                self._shape = arg1.shape
+                self.has_canonical_format = arg1.has_canonical_format
+            else:
+                coo = arg1.tocoo(copy=copy)
+                self.coords = tuple(coo.coords)
+                self.data = coo.data.astype(getdtype(dtype, coo), copy=False)
+                self._shape = coo.shape
+                self.has_canonical_format = coo.has_canonical_format
+        else:
+            M = np.asarray(arg1)
+            if M.dtype == np.object_:
+                raise TypeError(f"unsupported data type for a sparse array: object array "
+                                f"from {type(arg1).__name__}")
+            if not self._is_array:
+                M = np.atleast_2d(M)
+            if M.ndim != 2:
+                raise ValueError(
+                    f"{'COO arrays' if self._is_array else 'COO matrices'} expect 2-D input "
+                    f"here, got a {M.ndim}-D array of shape {M.shape}"
+                )
+            self._shape = check_shape(M.shape, allow_nd=self._allow_nd)
+            if shape is not None and check_shape(shape, allow_nd=self._allow_nd) != self._shape:
+                raise ValueError(f"inconsistent shapes: {shape} != {self._shape}")
+            idx_dtype = get_index_dtype(maxval=max(self._shape, default=0))
+            coords = M.nonzero()
+            self.coords = tuple(c.astype(idx_dtype, copy=False) for c in coords)
+            self.data = getdata(M[coords], copy=cp, dtype=dtype)
+            self.has_canonical_format = True
+        self._check()
+
+    def _check(self):
+        """Validate coordinates and data (always in full: COO has no cheap invariant)."""
+        if self.ndim != len(self.coords):
+            raise ValueError(f"mismatching number of index arrays for shape; got "
+                             f"{len(self.coords)}, expected {self.ndim}")
+        if self.data.ndim != 1:
+            raise ValueError(f"data must be 1-D, got shape {self.data.shape}")
+        for i, c in enumerate(self.coords):
+            if c.ndim != 1:
+                raise ValueError(f"index array {i} must be 1-D, got shape {c.shape}")
+            if len(c) != len(self.data):
+                raise ValueError(f"row, column, and data array must all be the same length; "
+                                 f"index array {i} has length {len(c)}, data has "
+                                 f"{len(self.data)}")
+        idx_dtype = get_index_dtype(self.coords, maxval=max(self._shape, default=0))
+        self.coords = tuple(np.asarray(c, dtype=idx_dtype) for c in self.coords)
+        self.data = to_native(self.data)
+        getdtype(self.data.dtype)
+        if self.nnz > 0:
+            for i, c in enumerate(self.coords):
+                if c.max() >= self._shape[i]:
+                    raise ValueError(f"axis {i} index {c.max()} exceeds matrix dimension "
+                                     f"{self._shape[i]}")
+                if c.min() < 0:
+                    raise ValueError(f"negative axis {i} index: {c.min()}")
+
+    @classmethod
+    def _from_arrays(cls, data, row, col, shape, *, canonical=False, maxprint=None):
+        """Wrap arrays known to be valid (kernel outputs) without checking them."""
+        self = cls.__new__(cls)
+        _spbase.__init__(self, None, maxprint=maxprint)
+        self.coords = (row, col)
+        self.data = data
+        self._shape = tuple(shape)
+        self.has_canonical_format = bool(canonical)
+        return self
+
+    # ---------------------------------------------------------------- attributes
+    @property
+    def row(self):
+        """Row index of every stored entry."""
+        return self.coords[-2]
+
+    @row.setter
+    def row(self, new_row):
+        new_row = np.asarray(new_row, dtype=self.coords[-2].dtype)
+        self.coords = self.coords[:-2] + (new_row,) + self.coords[-1:]
+
+    @property
+    def col(self):
+        """Column index of every stored entry."""
+        return self.coords[-1]
+
+    @col.setter
+    def col(self, new_col):
+        new_col = np.asarray(new_col, dtype=self.coords[-1].dtype)
+        self.coords = self.coords[:-1] + (new_col,)
+
+    def _getnnz(self, axis=None):
+        if axis is None:
+            return len(self.data)
+        if axis < 0:
+            axis += self.ndim
+        if axis not in (0, 1):
+            raise ValueError("axis out of bounds")
+        other = self.coords[1 - axis]
+        return np.bincount(other.astype(np.intp, copy=False), minlength=self.shape[1 - axis])
+
+    def _with_data(self, data, copy=True):
+        coords = tuple(c.copy() for c in self.coords) if copy else self.coords
+        A = self.__class__._from_arrays(data, *coords, self._shape, maxprint=self.maxprint)
+        A.has_canonical_format = self.has_canonical_format
+        return A
+
+    # --------------------------------------------------------------- conversions
+    def tocoo(self, copy=False):
+        return self.copy() if copy else self
+
+    tocoo.__doc__ = _spbase.tocoo.__doc__
+
+    def _to_compressed(self, fmt):
+        """CSR (or CSC) arrays by a stable counting sort, then duplicates summed."""
+        cls = self._container(fmt)
+        if self.nnz == 0:
+            return cls(self.shape, dtype=self.dtype)
+        n_major, n_minor = cls._swap(self.shape)
+        major, minor = cls._swap(self.coords)
+        idx_dtype = get_index_dtype(self.coords, maxval=max(self.nnz, n_minor))
+        major = major.astype(idx_dtype, copy=False)
+        minor = minor.astype(idx_dtype, copy=False)
+        from . import _backend
+
+        k = _backend.kernels(major, minor)
+        indptr = np.empty(n_major + 1, dtype=idx_dtype)
+        indices = np.empty(self.nnz, dtype=idx_dtype)
+        if has_kernel_dtype(self.dtype):
+            data = np.empty(self.nnz, dtype=self.dtype)
+            k.coo_tocsr(n_major, major, minor, self.data, indptr, indices, data)
+        else:
+            perm = np.empty(self.nnz, dtype=idx_dtype)
+            k.coo_tocsr_pattern(n_major, major, minor, indptr, indices, perm)
+            data = self.data[perm]
+        A = cls._from_arrays(data, indices, indptr, self.shape, maxprint=self.maxprint)
+        if self.has_canonical_format and fmt == "csr":
+            A.has_canonical_format = True
+        else:
+            A.sum_duplicates()
+        return A
+
+    def tocsr(self, copy=False):
+        """Convert to CSR; duplicate entries are summed.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import spgrad as sp
+        >>> row = np.array([0, 0, 1, 1])
+        >>> col = np.array([0, 2, 1, 1])
+        >>> sp.coo_array((np.ones(4), (row, col)), shape=(2, 3)).tocsr().toarray()
+        array([[1., 0., 1.],
+               [0., 2., 0.]])
+        """
+        return self._to_compressed("csr")
+
+    def tocsc(self, copy=False):
+        """Convert to CSC; duplicate entries are summed."""
+        return self._to_compressed("csc")
+
+    def toarray(self, order=None, out=None):
+        B = self._process_toarray_args(order, out)
+        if not (B.flags.c_contiguous or B.flags.f_contiguous):
+            raise ValueError("Output array must be C or F contiguous")
+        if self.nnz:
+            from . import _backend
+
+            k = _backend.kernels(self.row, self.col)
+            if has_kernel_dtype(self.dtype):
+                k.coo_todense(self.row, self.col, self.data, B)
+            else:
+                tmp = np.zeros(B.shape, dtype=kernel_dtype(self.dtype))
+                k.coo_todense(self.row, self.col, to_kernel(self.data), tmp)
+                B[...] = from_kernel(tmp, self.dtype)
+        return B
+
+    toarray.__doc__ = _spbase.toarray.__doc__
+
+    def todia(self, copy=False):
+        A = self._summed()
+        ks = A.col - A.row
+        diags, diag_idx = np.unique(ks, return_inverse=True)
+        if len(diags) > 100:
+            warn(f"Constructing a DIA matrix with {len(diags)} diagonals is inefficient",
+                 SparseEfficiencyWarning, stacklevel=2)
+        if A.data.size == 0:
+            data = np.zeros((0, 0), dtype=A.dtype)
+        else:
+            data = np.zeros((len(diags), int(A.col.max()) + 1), dtype=A.dtype)
+            data[diag_idx, A.col] = A.data
+        return self._dia_container((data, diags), shape=self.shape)
+
+    todia.__doc__ = _spbase.todia.__doc__
+
+    def transpose(self, axes=None, copy=False):
+        if axes is not None and tuple(axes) != (1, 0):
+            raise ValueError("Sparse arrays/matrices do not support an 'axes' parameter "
+                             "because swapping dimensions is the only logical permutation.")
+        M, N = self.shape
+        row, col = self.coords
+        A = self.__class__._from_arrays(
+            self.data.copy() if copy else self.data,
+            col.copy() if copy else col,
+            row.copy() if copy else row,
+            (N, M),
+            maxprint=self.maxprint,
+        )
+        return A
+
+    transpose.__doc__ = _spbase.transpose.__doc__
+
+    # --------------------------------------------------------------- canonical form
+    def _summed(self):
+        """A canonical (row-major sorted, duplicates summed) COO; ``self`` if it is one."""
+        if self.has_canonical_format:
+            return self
+        csr = self.tocsr()
+        A = csr.tocoo(copy=False)
+        A.has_canonical_format = True
+        return A
+
+    def sum_duplicates(self):
+        """Sum duplicate entries and sort entries row-major, *in place*.
+
+        Examples
+        --------
+        >>> import spgrad as sp
+        >>> A = sp.coo_array(([1, 2], ([0, 0], [1, 1])), shape=(1, 2))
+        >>> A.sum_duplicates()
+        >>> A.data, A.nnz
+        (array([3]), 1)
+        """
+        if self.has_canonical_format:
+            return
+        A = self._summed()
+        self.coords, self.data = A.coords, A.data
+        self.has_canonical_format = True
+
+    def eliminate_zeros(self):
+        """Remove stored entries equal to zero, *in place*."""
+        mask = self.data != 0
+        self.data = self.data[mask]
+        self.coords = tuple(c[mask] for c in self.coords)
+
+    # ---------------------------------------------------------------- arithmetic
+    def _add_dense(self, other):
+        if other.shape != self.shape:
+            raise ValueError(f"Incompatible shapes ({self.shape} and {other.shape})")
+        dtype = upcast(self.dtype, other.dtype)
+        result = np.array(other, dtype=dtype, copy=True)
+        if self.nnz:
+            from . import _backend
+
+            k = _backend.kernels(self.row, self.col)
+            if has_kernel_dtype(dtype):
+                k.coo_todense(self.row, self.col, self.data.astype(dtype, copy=False), result)
+            else:
+                tmp = result.astype(kernel_dtype(dtype))
+                k.coo_todense(self.row, self.col, to_kernel(self.data, dtype), tmp)
+                result = from_kernel(tmp, dtype)
+        return self._ascontainer(result)
+
+    def diagonal(self, k=0):
+        return self.tocsr().diagonal(k)
+
+    diagonal.__doc__ = _spbase.diagonal.__doc__
+
+    def _summable_data(self):
+        return self.data
+
+    def _axis_sums(self, axis, res_dtype):
+        idx = self.coords[1 - axis]
+        n = self.shape[1 - axis]
+        if self.dtype.kind == "c" or res_dtype.kind not in "fc":
+            return self.tocsr()._axis_sums(axis, res_dtype)
+        return np.bincount(idx.astype(np.intp, copy=False), weights=self.data,
+                           minlength=n).astype(res_dtype, copy=False)
+
+
+class coo_array(_coo_base, sparray):
+    """COOrdinate-format sparse array: parallel ``row``, ``col`` and ``data`` arrays.
+
+    Constructed like SciPy's ``coo_array``: from a dense array, another sparse array (any
+    format, spgrad's or SciPy's), ``(M, N)`` for an empty one, or ``(data, (row, col))``
+    triplets (duplicates are kept until :meth:`sum_duplicates` or a conversion sums them).
+    Coordinates are checked against the shape on construction.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import spgrad as sp
+    >>> A = sp.coo_array(([1, 2, 3], ([0, 1, 1], [2, 0, 0])), shape=(2, 3))
+    >>> A.toarray()
+    array([[0, 0, 1],
+           [5, 0, 0]])
+    """
+
+
+class coo_matrix(spmatrix, _coo_base):
+    """COOrdinate-format sparse matrix (``np.matrix`` semantics for ``*``, ``**`` and
+    reductions); see :class:`coo_array` for the construction forms.
+
+    Examples
+    --------
+    >>> import spgrad as sp
+    >>> A = sp.coo_matrix(([1, 2], ([0, 1], [1, 0])), shape=(2, 2))
+    >>> (A * A).toarray()
+    array([[2, 0],
+           [0, 2]])
+    """
+
+
+_register("coo", coo_array, coo_matrix)
+
+
+def isspmatrix_coo(x):
+    """True if ``x`` is a ``coo_matrix`` (not a ``coo_array``).
+
+    Examples
+    --------
+    >>> import spgrad as sp
+    >>> sp.isspmatrix_coo(sp.coo_matrix([[1]]))
+    True
+    """
+    return isinstance(x, coo_matrix)

@@ -1,0 +1,324 @@
+"""DIAgonal format: ``dia_array`` and ``dia_matrix``.
+
+``data[d, j]`` holds the entry at column ``j`` of diagonal ``offsets[d]`` (row ``j -
+offsets[d]``); positions outside the matrix, or at ``j >= data.shape[1]``, are not stored.
+"""
+
+import numpy as np
+
+from ._base import _register, _spbase, issparse, sparray
+from ._data import _data_base
+from ._matrix import spmatrix
+from ._sputils import (
+    check_shape,
+    from_kernel,
+    get_index_dtype,
+    getdtype,
+    isdense,
+    isscalarlike,
+    isshape,
+    kernel_dtype,
+    to_kernel,
+    upcast,
+)
+
+__all__ = ["dia_array", "dia_matrix", "isspmatrix_dia"]
+
+
+class _dia_base(_data_base):
+    _format = "dia"
+
+    def __init__(self, arg1, shape=None, dtype=None, copy=False, *, maxprint=None):
+        _data_base.__init__(self, arg1, maxprint=maxprint)
+        if issparse(arg1):
+            if not isinstance(arg1, _spbase):
+                from ._interop import from_scipy
+
+                arg1 = from_scipy(arg1, array=self._is_array)
+            A = arg1.copy() if (arg1.format == "dia" and copy) else arg1.todia()
+            self.data, self.offsets, self._shape = A.data, A.offsets, A.shape
+        elif isinstance(arg1, tuple):
+            if isshape(arg1):
+                self._shape = check_shape(arg1)
+                self.data = np.zeros((0, 0), getdtype(dtype, default=float))
+                self.offsets = np.zeros(0, dtype=get_index_dtype(maxval=max(self._shape)))
+            else:
+                try:
+                    data, offsets = arg1
+                except Exception as e:
+                    raise ValueError("unrecognized form for dia_array constructor: expected "
+                                     "(data, offsets)") from e
+                if shape is None:
+                    raise ValueError("expected a shape argument")
+                cp = True if copy else None
+                self.data = np.atleast_2d(np.array(data, dtype=dtype, copy=cp))
+                offsets = np.asarray(offsets)
+                if offsets.dtype.kind not in "iu":
+                    raise ValueError(f"offsets must have an integer dtype, got {offsets.dtype}")
+                self.offsets = np.atleast_1d(
+                    np.array(offsets, dtype=get_index_dtype(maxval=max(shape)), copy=cp)
+                )
+                self._shape = check_shape(shape)
+        else:
+            try:
+                arg1 = np.asarray(arg1)
+            except Exception as e:
+                raise ValueError(f"unrecognized form for {self.format}_matrix constructor") from e
+            if self._is_array and arg1.ndim != 2:
+                raise ValueError(f"DIA arrays don't support {arg1.ndim}D input. Use 2D")
+            A = self._coo_container(arg1, dtype=dtype, shape=shape).todia()
+            self.data, self.offsets, self._shape = A.data, A.offsets, A.shape
+
+        getdtype(self.data.dtype)
+        if dtype is not None:
+            self.data = self.data.astype(getdtype(dtype), copy=False)
+        if self.offsets.ndim != 1:
+            raise ValueError("offsets array must have rank 1")
+        if self.data.ndim != 2:
+            raise ValueError("data array must have rank 2")
+        if self.data.shape[0] != len(self.offsets):
+            raise ValueError(
+                f"number of diagonals ({self.data.shape[0]}) does not match the number of "
+                f"offsets ({len(self.offsets)})"
+            )
+        if len(np.unique(self.offsets)) != len(self.offsets):
+            raise ValueError("offset array contains duplicate values")
+
+    def __repr__(self):
+        kind = "array" if self._is_array else "matrix"
+        return (
+            f"<DIAgonal sparse {kind} of dtype '{self.dtype}'\n"
+            f"\twith {self.nnz} stored elements ({self.data.shape[0]} diagonals) and shape "
+            f"{self.shape}>"
+        )
+
+    def _data_mask(self):
+        """Boolean mask over ``data``: True where the slot is inside the matrix."""
+        M, N = self.shape
+        j = np.arange(self.data.shape[1])
+        row = j - self.offsets[:, None]
+        return (row >= 0) & (row < M) & (j < N)
+
+    def _getnnz(self, axis=None):
+        if axis is not None:
+            raise NotImplementedError("_getnnz over an axis is not implemented for DIA format")
+        M, N = self.shape
+        L = min(self.data.shape[1], N)
+        return int(np.maximum(np.minimum(M + self.offsets, L) - np.maximum(self.offsets, 0),
+                              0).sum())
+
+    def count_nonzero(self, axis=None):
+        if axis is not None:
+            raise NotImplementedError(
+                "count_nonzero over an axis is not implemented for DIA format"
+            )
+        return np.count_nonzero(self.data[self._data_mask()])
+
+    def _with_data(self, data, copy=True):
+        offsets = self.offsets.copy() if copy else self.offsets
+        return self._dia_container((data, offsets), shape=self.shape)
+
+    # --------------------------------------------------------------- conversions
+    def todia(self, copy=False):
+        return self.copy() if copy else self
+
+    todia.__doc__ = _spbase.todia.__doc__
+
+    def tocoo(self, copy=False):
+        """Convert to COO (entries equal to zero are dropped, as in SciPy)."""
+        # Visit diagonals by increasing offset so that, within a row, columns increase:
+        # the stable row sort of the CSR conversion then yields canonical CSR directly.
+        order = np.argsort(self.offsets, kind="stable")
+        offsets = self.offsets[order]
+        data = self.data[order]
+        mask = self._data_mask()[order] & (data != 0)
+        d, j = np.nonzero(mask)
+        idx_dtype = get_index_dtype(maxval=max(self.shape))
+        col = j.astype(idx_dtype)
+        row = (j - offsets[d]).astype(idx_dtype)
+        # np.nonzero walks diagonal by diagonal; reorder row-major for a canonical COO.
+        perm = np.lexsort((col, row))
+        return self._coo_container._from_arrays(
+            data[mask][perm], row[perm], col[perm], self.shape, canonical=True
+        )
+
+    def tocsr(self, copy=False):
+        return self.tocoo().tocsr()
+
+    tocsr.__doc__ = _spbase.tocsr.__doc__
+
+    def toarray(self, order=None, out=None):
+        return self.tocoo().toarray(order=order, out=out)
+
+    toarray.__doc__ = _spbase.toarray.__doc__
+
+    def transpose(self, axes=None, copy=False):
+        if axes is not None and tuple(axes) != (1, 0):
+            raise ValueError("Sparse arrays/matrices do not support an 'axes' parameter "
+                             "because swapping dimensions is the only logical permutation.")
+        M, N = self.shape
+        max_dim = max(self.shape)
+        offsets = -self.offsets
+        # Transposed diagonal -k stores the entry of row i at column i (its new column).
+        r = np.arange(len(offsets), dtype=np.intp)[:, None]
+        c = np.arange(M, dtype=np.intp) - (offsets % max_dim)[:, None]
+        pad = max(0, max_dim - self.data.shape[1])
+        data = np.hstack((self.data, np.zeros((self.data.shape[0], pad), dtype=self.dtype)))
+        data = data[r, c]
+        return self._dia_container((data, offsets), shape=(N, M), copy=copy)
+
+    transpose.__doc__ = _spbase.transpose.__doc__
+
+    def diagonal(self, k=0):
+        M, N = self.shape
+        if k <= -M or k >= N:
+            return np.empty(0, dtype=self.data.dtype)
+        (idx,) = np.nonzero(self.offsets == k)
+        first, last = max(0, k), min(M + k, N)
+        size = last - first
+        if idx.size == 0:
+            return np.zeros(size, dtype=self.data.dtype)
+        result = self.data[idx[0], first:last]
+        if size > len(result):
+            result = np.pad(result, (0, size - len(result)))
+        return result
+
+    diagonal.__doc__ = _spbase.diagonal.__doc__
+
+    # ---------------------------------------------------------------- arithmetic
+    def _add_sparse(self, other, sub=False):
+        if not isinstance(other, _dia_base):
+            return self.tocsr()._sub_sparse(other) if sub else self.tocsr()._add_sparse(other)
+        new_offsets = np.union1d(self.offsets, other.offsets)
+        M, N = self.shape
+        width = min(M + int(new_offsets[-1]), N) if len(new_offsets) else 0
+        dtype = np.result_type(self.data, other.data)
+        new_data = np.zeros((len(new_offsets), max(width, 0)), dtype=dtype)
+        for src, sign in ((self, 1), (other, -1 if sub else 1)):
+            rows = np.searchsorted(new_offsets, src.offsets)
+            w = min(src.data.shape[1], new_data.shape[1])
+            block = src.data[:, :w]
+            if sign < 0:
+                new_data[rows, :w] -= block
+            else:
+                new_data[rows, :w] += block
+        return self._dia_container((new_data, new_offsets), shape=self.shape)
+
+    def _sub_sparse(self, other):
+        return self._add_sparse(other, sub=True)
+
+    def multiply(self, other):
+        if isscalarlike(other):
+            return self._mul_scalar(other)
+        if isdense(other):
+            if other.ndim > 2:
+                return self.toarray() * other
+            if 0 in self.shape or 1 in self.shape or 0 in other.shape:
+                return super().multiply(other)
+            other = np.atleast_2d(other)
+            o_rows, o_cols = other.shape
+            M, N = self.shape
+            L = min(self.data.shape[1], N)
+            data = self.data[:, :L].astype(np.result_type(self.data, other))
+            if o_rows == 1:
+                data *= other[0, :L]
+            elif o_rows != M:
+                raise ValueError(f"inconsistent shapes {self.shape} and {other.shape}")
+            else:
+                j = np.arange(L)
+                # Slots outside the matrix are not stored; any in-range row index will do.
+                i = (j - self.offsets[:, None]) % M
+                if o_cols == 1:
+                    j = 0
+                elif o_cols != N:
+                    raise ValueError(f"inconsistent shapes {self.shape} and {other.shape}")
+                data *= other[i, j]
+            return self._with_data(data)
+        if not isinstance(other, _dia_base) or other.shape != self.shape:
+            return super().multiply(other)
+        offsets, self_idx, other_idx = np.intersect1d(
+            self.offsets, other.offsets, assume_unique=True, return_indices=True
+        )
+        L = min(self.data.shape[1], other.data.shape[1])
+        data = self.data[self_idx, :L] * other.data[other_idx, :L]
+        return self._dia_container((data, offsets), shape=self.shape)
+
+    multiply.__doc__ = _spbase.multiply.__doc__
+
+    def _matmul_sparse(self, other):
+        if not isinstance(other, _dia_base):
+            return super()._matmul_sparse(other)
+        M, N = self.shape[0], other.shape[1]
+        if 0 in self.shape or 0 in other.shape:
+            return self._dia_container((M, N))
+        # The product of diagonals k1 and k2 lies on diagonal k1 + k2: those are the result's
+        # diagonals; the values come from the CSR product.
+        sums = np.unique(self.offsets[:, None] + other.offsets[None, :])
+        offsets = sums[(sums > -M) & (sums < N)]
+        C = self.tocsr()._matmul_sparse(other.tocsr()).tocoo()
+        data = np.zeros((len(offsets), N), dtype=C.dtype)
+        data[np.searchsorted(offsets, C.col - C.row), C.col] = C.data
+        return self._dia_container((data, offsets), shape=(M, N))
+
+    def _matmul_vector(self, other):
+        M, N = self.shape
+        dtype = upcast(self.dtype, other.dtype)
+        kdt = kernel_dtype(dtype)
+        y = np.zeros(M, dtype=kdt)
+        from . import _backend
+
+        offsets = self.offsets.astype(np.int64, copy=False)
+        _backend.kernels(offsets).dia_matvec(
+            offsets, np.ascontiguousarray(to_kernel(self.data, kdt)), M, N,
+            to_kernel(other, kdt), y,
+        )
+        return from_kernel(y, dtype)
+
+    def _matmul_multivector(self, other):
+        return self.tocsr()._matmul_multivector(other)
+
+
+class dia_array(_dia_base, sparray):
+    """Sparse array in DIAgonal format.
+
+    Constructed like SciPy's ``dia_array``: from a dense array or another sparse array,
+    ``(M, N)`` for an empty one, or ``(data, offsets)`` with ``shape=(M, N)``, where
+    ``data[d, j]`` is the entry at column ``j`` of diagonal ``offsets[d]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import spgrad as sp
+    >>> data = np.array([[1, 2, 3], [4, 5, 6]])
+    >>> sp.dia_array((data, [0, 1]), shape=(3, 3)).toarray()
+    array([[1, 5, 0],
+           [0, 2, 6],
+           [0, 0, 3]])
+    """
+
+
+class dia_matrix(spmatrix, _dia_base):
+    """Sparse matrix in DIAgonal format (``np.matrix`` semantics); see :class:`dia_array`.
+
+    Examples
+    --------
+    >>> import spgrad as sp
+    >>> sp.dia_matrix(([[1, 2]], [0]), shape=(2, 2)).todense()
+    matrix([[1, 0],
+            [0, 2]])
+    """
+
+
+_register("dia", dia_array, dia_matrix)
+
+
+def isspmatrix_dia(x):
+    """True if ``x`` is a ``dia_matrix`` (not a ``dia_array``).
+
+    Examples
+    --------
+    >>> import spgrad as sp
+    >>> sp.isspmatrix_dia(sp.dia_matrix((2, 2)))
+    True
+    """
+    return isinstance(x, dia_matrix)
