@@ -418,7 +418,8 @@ def main(argv=None):
     out(f"## spgrad foundation benchmark{' (quick)' if args.quick else ''}\n")
     out(
         f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}; "
-        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}"
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}, "
+        f"load average at start {os.getloadavg()[0]:.1f} (other load distorts timings, 2-thread ones most)"
     )
     out(
         f"- python {platform.python_version()}, numpy {np.__version__}, "

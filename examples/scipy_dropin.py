@@ -158,9 +158,11 @@ class StepTimer:
 
     def __init__(self):
         self.times = defaultdict(list)
+        self.current = None  # the step being run, to say where an exception came from
 
     @contextlib.contextmanager
     def __call__(self, name):
+        self.current = name
         t0 = time.perf_counter()
         yield
         self.times[name].append(time.perf_counter() - t0)
@@ -173,7 +175,7 @@ def run_both(ref_sp, cand_sp, m, repeat):
     """Time both libraries, alternating runs so that neither gets a warmer machine."""
     ref_t, got_t = StepTimer(), StepTimer()
     workload(ref_sp, m)  # warm-up: lazy imports, first-touch page faults
-    workload(cand_sp, m)
+    workload(cand_sp, m, timed=StepTimer())
     for _ in range(repeat):
         ref = workload(ref_sp, m, timed=ref_t)
         got = workload(cand_sp, m, timed=got_t)
@@ -211,7 +213,18 @@ def main(argv=None):
         f"({describe_threads(candidate)})\n"
     )
 
-    ref, ref_t, got, got_t = run_both(scipy.sparse, candidate, args.grid, args.repeat)
+    try:
+        ref, ref_t, got, got_t = run_both(scipy.sparse, candidate, args.grid, args.repeat)
+    except Exception as exc:  # noqa: BLE001 -- any exception from either library is reported
+        tb = exc.__traceback__
+        while tb.tb_next is not None and tb.tb_frame.f_code is not workload.__code__:
+            tb = tb.tb_next
+        lib = "scipy" if tb.tb_frame.f_locals.get("sp") is scipy.sparse else name
+        print(
+            f"MISMATCH: {lib} raised at line {tb.tb_lineno} of workload():\n"
+            f"  {type(exc).__name__}: {exc}"
+        )
+        return 1
 
     failures = {}
     for key in ref:
