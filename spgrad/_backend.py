@@ -1,9 +1,14 @@
-"""Device dispatch: which kernel module serves an array's device.
+"""Device dispatch and array-library interop.
 
 Every kernel module (``spgrad._cpu`` now, ``spgrad._cuda`` with the GPU backend) exposes the
 same function names and signatures, so the container layer asks this module for the kernels
 that match its arrays and never imports a kernel module directly.
+
+This module also owns the zero-copy conversions between torch tensors and NumPy arrays used by
+the differentiable mode: torch is imported lazily, so plain NumPy use never loads it.
 """
+
+import sys
 
 import numpy as np
 
@@ -25,3 +30,69 @@ def kernels(*arrays):
                 f"{type(a).__name__}"
             )
     return _cpu
+
+
+def is_tensor(x):
+    """True if ``x`` is a ``torch.Tensor`` (without importing torch when it is not loaded)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
+def torch_module():
+    """Import and return torch, with a clear error when it is not installed."""
+    try:
+        import torch
+    except ImportError as e:  # pragma: no cover - exercised only without torch
+        raise ImportError(
+            "spgrad's differentiable mode needs PyTorch: pip install 'spgrad[torch]'"
+        ) from e
+    return torch
+
+
+def numpy_dtype(dtype):
+    """The NumPy dtype of a torch or NumPy dtype."""
+    if isinstance(dtype, np.dtype):
+        return dtype
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(dtype, torch.dtype):
+        return torch.empty(0, dtype=dtype).numpy().dtype
+    return np.dtype(dtype)
+
+
+def torch_dtype(dtype):
+    """The torch dtype of a NumPy dtype."""
+    torch = torch_module()
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    return torch.from_numpy(np.empty(0, dtype=numpy_dtype(dtype))).dtype
+
+
+def to_numpy(t):
+    """A NumPy view of a CPU tensor's values (no autograd, no copy when possible)."""
+    if not is_tensor(t):
+        return np.asarray(t)
+    t = t.detach()
+    if t.device.type != "cpu":
+        raise ValueError(
+            f"spgrad's CPU kernels got a tensor on device {t.device}; GPU tensors need the "
+            f"CUDA backend"
+        )
+    return t.resolve_conj().resolve_neg().numpy()
+
+
+def as_tensor(x, like=None, dtype=None):
+    """``x`` as a torch tensor (zero-copy from NumPy) on ``like``'s device, cast to ``dtype``."""
+    torch = torch_module()
+    if not is_tensor(x):
+        x = torch.from_numpy(np.ascontiguousarray(x))
+    if like is not None and x.device != like.device:
+        raise ValueError(f"operands on different devices: {x.device} and {like.device}")
+    if dtype is not None:
+        x = x.to(torch_dtype(dtype))
+    return x
+
+
+def index_tensor(idx):
+    """An int64 tensor of indices (for gathers and scatters) from a NumPy index array."""
+    torch = torch_module()
+    return torch.from_numpy(np.ascontiguousarray(idx, dtype=np.int64))

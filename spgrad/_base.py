@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from . import _backend
 from ._sputils import (
     asmatrix,
     get_sum_dtype,
@@ -448,6 +449,8 @@ class _spbase:
     def _matmul_dispatch(self, other):
         """``self @ other`` for a dense vector/matrix, a scalar, or a sparse operand."""
         M, N = self._shape_as_2d
+        if getattr(self, "_is_torch", False) or _backend.is_tensor(other):
+            return self._matmul_differentiable(other)
         if other.__class__ is np.ndarray:
             if other.shape == (N,):
                 return self._matmul_vector(other)
@@ -484,6 +487,22 @@ class _spbase:
                 result = self._ascontainer(result)
             return result
         raise ValueError(f"could not interpret dimensions: operand has shape {other.shape}")
+
+    def _matmul_differentiable(self, other):
+        """``self @ other`` when the values of either operand are a torch tensor."""
+        M, N = self.shape
+        if issparse(other):
+            if N != other.shape[0]:
+                raise ValueError(f"matmul: dimension mismatch with signature "
+                                 f"(n,k={N}),(k={other.shape[0]},m)->(n,m)")
+            return self._matmul_sparse(other)
+        other = _backend.as_tensor(other)
+        if other.ndim not in (1, 2) or other.shape[0] != N:
+            raise ValueError(f"matmul: dimension mismatch: sparse operand has shape "
+                             f"{self.shape}, dense operand {tuple(other.shape)}")
+        if other.ndim == 1:
+            return self._matmul_vector(other)
+        return self._matmul_multivector(other)
 
     def _rmatmul_dispatch(self, other):
         if isscalarlike(other):
@@ -590,6 +609,8 @@ class _spbase:
         """
         axis = validateaxis(axis, ndim=self.ndim)
         res_dtype = get_sum_dtype(self.dtype)
+        if getattr(self, "_is_torch", False):
+            return self._sum_differentiable(axis, dtype)
         if axis is None:
             data = self._summable_data()
             if data.size == 0:
@@ -605,6 +626,16 @@ class _spbase:
         sums = self._axis_sums(axis[0], res_dtype)
         result = self._ascontainer(sums.reshape(new_shape))
         return result.sum(axis=(), dtype=dtype, out=out)
+
+    def _sum_differentiable(self, axis, dtype):
+        """``sum`` when the values are a torch tensor: a tensor result, in the graph."""
+        if axis is None:
+            total = self._summable_data().sum()
+        else:
+            total = self._axis_sums(axis[0], None)
+            if not self._is_array:
+                total = total.reshape((1, -1) if axis == (0,) else (-1, 1))
+        return total if dtype is None else total.to(_backend.torch_dtype(dtype))
 
     def _summable_data(self):
         return self.tocsr()._summable_data()

@@ -27,6 +27,13 @@ from ._sputils import (
     upcast,
 )
 
+def _autograd_ops():
+    """The differentiable-mode operations (imports torch; called only with tensors)."""
+    from ._autograd import _ops
+
+    return _ops
+
+
 # Operation codes of the csr_binop kernel.
 _BINOPS = {"add": "BINOP_ADD", "sub": "BINOP_SUB", "mul": "BINOP_MUL",
            "max": "BINOP_MAX", "min": "BINOP_MIN"}
@@ -68,8 +75,8 @@ class _cs_base(_data_base):
                 maxval = None
                 if shape is not None and 0 not in shape:
                     maxval = max(shape)
-                indices = np.asarray(indices)
-                indptr = np.asarray(indptr)
+                indices = _backend.to_numpy(indices)
+                indptr = _backend.to_numpy(indptr)
                 for name, arr in (("indices", indices), ("indptr", indptr)):
                     if arr.dtype.kind not in "iu":
                         raise ValueError(
@@ -81,7 +88,10 @@ class _cs_base(_data_base):
                 cp = True if copy else None
                 self.indices = np.array(indices, copy=cp, dtype=idx_dtype)
                 self.indptr = np.array(indptr, copy=cp, dtype=idx_dtype)
-                self.data = to_native(np.array(data, copy=cp, dtype=dtype))
+                if _backend.is_tensor(data):
+                    self.data = data.clone() if copy else data
+                else:
+                    self.data = to_native(np.array(data, copy=cp, dtype=dtype))
                 if self.data.ndim == 0:
                     raise ValueError("data, indices, and indptr should be 1-D; data is a "
                                      "scalar")
@@ -117,9 +127,9 @@ class _cs_base(_data_base):
                 raise ValueError("unable to infer matrix dimensions") from e
             self._shape = check_shape(self._swap((M, N)), allow_nd=self._allow_nd)
 
-        getdtype(self.data.dtype)
-        if dtype is not None:
-            self.data = self.data.astype(getdtype(dtype), copy=False)
+        getdtype(self.dtype)
+        if dtype is not None and getdtype(dtype) != self.dtype:
+            self.data = self.astype(dtype, copy=False).data
         self.check_format(full_check=full_check)
 
     # ------------------------------------------------------------------- internals
@@ -185,7 +195,8 @@ class _cs_base(_data_base):
             idx_dtype = get_index_dtype((self.indptr, self.indices))
             self.indptr = np.asarray(self.indptr, dtype=idx_dtype)
             self.indices = np.asarray(self.indices, dtype=idx_dtype)
-            self.data = to_native(self.data)
+            if not self._is_torch:
+                self.data = to_native(self.data)
 
     def _getnnz(self, axis=None):
         if axis is None:
@@ -269,12 +280,15 @@ class _cs_base(_data_base):
         if self.has_sorted_indices:
             return
         k = self._kernels()
-        if has_kernel_dtype(self.data.dtype):
+        if has_kernel_dtype(self.dtype) and not self._is_torch:
             k.csr_sort_indices(self.indptr, self.indices, self.data)
         else:
             perm = np.empty(len(self.indices), dtype=self.indices.dtype)
             k.csr_sort_indices_pattern(self.indptr, self.indices, perm)
-            self.data[:] = self.data[perm]
+            if self._is_torch:
+                self.data = _autograd_ops().gather(self.data, perm)
+            else:
+                self.data[:] = self.data[perm]
         self.has_sorted_indices = True
 
     def sorted_indices(self):
@@ -298,7 +312,7 @@ class _cs_base(_data_base):
             return
         self.sort_indices()
         k = self._kernels()
-        if has_kernel_dtype(self.data.dtype):
+        if has_kernel_dtype(self.dtype) and not self._is_torch:
             k.csr_sum_duplicates(self.indptr, self.indices, self.data)
         else:
             nnz = self.nnz
@@ -309,7 +323,9 @@ class _cs_base(_data_base):
                 self.indptr, self.indices, out_indptr, out_indices, segment
             )
             data = self.data[:nnz]
-            if nnz:
+            if self._is_torch:
+                data = _autograd_ops().axis_sums(data, segment, new_nnz)
+            elif nnz:
                 starts = np.flatnonzero(np.r_[True, segment[1:] != segment[:-1]])
                 data = np.add.reduceat(data, starts).astype(self.dtype, copy=False)
             self.indptr, self.indices, self.data = out_indptr, out_indices[:new_nnz], data
@@ -328,17 +344,18 @@ class _cs_base(_data_base):
         1
         """
         k = self._kernels()
-        if has_kernel_dtype(self.data.dtype):
+        if has_kernel_dtype(self.dtype) and not self._is_torch:
             k.csr_eliminate_zeros(self.indptr, self.indices, self.data)
         else:
             nnz = self.nnz
-            keep = self.data[:nnz] != 0
+            keep = _backend.to_numpy(self.data[:nnz]) != 0
             M, _ = self._major_minor()
             rows = np.repeat(np.arange(M), np.diff(self.indptr))
             counts = np.bincount(rows[keep], minlength=M)
             self.indptr = np.concatenate(([0], np.cumsum(counts))).astype(self.indptr.dtype)
             self.indices = self.indices[:nnz][keep]
-            self.data = self.data[:nnz][keep]
+            self.data = self.data[:nnz][_backend.index_tensor(np.flatnonzero(keep))
+                                        if self._is_torch else keep]
         self.prune()
 
     def prune(self):
@@ -381,7 +398,7 @@ class _cs_base(_data_base):
         self._kernels().expand_indptr(self.indptr, major)
         row, col = self._swap((major, self.indices))
         return self._coo_container._from_arrays(
-            self.data.copy() if copy else self.data,
+            self._copy_values() if copy else self.data,
             row,
             col.copy() if (copy and col is self.indices) else col,
             self._shape,
@@ -389,6 +406,9 @@ class _cs_base(_data_base):
         )
 
     def toarray(self, order=None, out=None):
+        if self._is_torch:
+            ops = _autograd_ops()
+            return ops.to_dense(self, *ops.coords(self))
         if out is None and order is None:
             order = self._swap("CF")[0]
         out = self._process_toarray_args(order, out)
@@ -412,14 +432,15 @@ class _cs_base(_data_base):
         k = self._kernels()
         out_indptr = np.empty(N + 1, dtype=self.indptr.dtype)
         out_indices = np.empty(self.nnz, dtype=self.indices.dtype)
-        if has_kernel_dtype(self.dtype):
+        if has_kernel_dtype(self.dtype) and not self._is_torch:
             out_data = np.empty(self.nnz, dtype=self.dtype)
             k.csr_transpose(N, self.indptr, self.indices, self.data,
                             out_indptr, out_indices, out_data)
         else:
             perm = np.empty(self.nnz, dtype=self.indices.dtype)
             k.csr_transpose_pattern(N, self.indptr, self.indices, out_indptr, out_indices, perm)
-            out_data = self.data[perm]
+            out_data = (_autograd_ops().gather(self.data, perm) if self._is_torch
+                        else self.data[perm])
         return out_data, out_indices, out_indptr
 
     def _convert_compressed(self, target_fmt):
@@ -437,6 +458,8 @@ class _cs_base(_data_base):
         patterns, dropping results equal to zero as SciPy does."""
         other = self.__class__(other)
         A, B = self._canonical(), other._canonical()
+        if A._is_torch or B._is_torch:
+            return _autograd_ops().union_binop(A, B, op)
         maxnnz = min(A.nnz, B.nnz) if op == "mul" else A.nnz + B.nnz
         idx_dtype = get_index_dtype((A.indptr, A.indices, B.indptr, B.indices), maxval=maxnnz)
         dtype = upcast(self.dtype, other.dtype)
@@ -468,6 +491,8 @@ class _cs_base(_data_base):
     def _add_dense(self, other):
         if other.shape != self.shape:
             raise ValueError(f"Incompatible shapes ({self.shape} and {other.shape})")
+        if self._is_torch or _backend.is_tensor(other):
+            return self.toarray() + _backend.as_tensor(other)
         dtype = upcast(self.dtype, other.dtype)
         result = np.array(other, dtype=dtype, order=self._swap("CF")[0], copy=True)
         if has_kernel_dtype(dtype):
@@ -489,6 +514,9 @@ class _cs_base(_data_base):
 
     def _multiply_2d_with_broadcasting(self, other):
         """Elementwise product with a sparse or dense operand, with NumPy broadcasting."""
+        if (self._is_torch or _backend.is_tensor(other)
+                or (issparse(other) and getattr(other, "_is_torch", False))):
+            return self._multiply_differentiable(other)
         if issparse(other):
             return self._multiply_sparse_broadcast(other)
         other = np.asanyarray(other)
@@ -542,6 +570,36 @@ class _cs_base(_data_base):
         ret.data = data.ravel()
         return ret
 
+    def _multiply_differentiable(self, other):
+        """Elementwise product when either operand's values are a torch tensor.
+
+        The result keeps ``self``'s pattern (COO for a dense operand, like SciPy); broadcasting
+        that would make the result larger than ``self`` is not supported in this mode.
+        """
+        if issparse(other):
+            if other.shape != self.shape:
+                raise NotImplementedError(
+                    f"differentiable multiply of sparse operands needs equal shapes, got "
+                    f"{self.shape} and {other.shape}"
+                )
+            return self._binopt(self.__class__(other), "mul")
+        ops = _autograd_ops()
+        other = _backend.as_tensor(other)
+        try:
+            bshape = np.broadcast_shapes(self.shape, tuple(other.shape))
+        except ValueError as e:
+            raise ValueError(f"inconsistent shapes {self.shape} and {tuple(other.shape)}") from e
+        if bshape != self.shape:
+            raise NotImplementedError(
+                f"differentiable multiply broadcasting {self.shape} to {bshape} is not supported; "
+                f"only dense operands that broadcast to the sparse operand's shape are"
+            )
+        ret = self.tocoo()
+        dense = other.broadcast_to(self.shape)
+        picked = dense[_backend.index_tensor(ret.row), _backend.index_tensor(ret.col)]
+        ret.data = ops.values(ret.data) * picked
+        return ret
+
     def _multiply_sparse_broadcast(self, other):
         if self.shape == other.shape:
             return self._binopt(self.__class__(other), "mul")
@@ -574,6 +632,8 @@ class _cs_base(_data_base):
         )
 
     def _matmul_vector(self, other):
+        if self._is_torch or _backend.is_tensor(other):
+            return _autograd_ops().matmul_dense(self, other)
         M, N = self.shape
         dtype = upcast(self.dtype, other.dtype)
         kdt = kernel_dtype(dtype)
@@ -588,6 +648,8 @@ class _cs_base(_data_base):
         return from_kernel(y, dtype)
 
     def _matmul_multivector(self, other):
+        if self._is_torch or _backend.is_tensor(other):
+            return _autograd_ops().matmul_dense(self, other)
         M, N = self.shape
         dtype = upcast(self.dtype, other.dtype)
         kdt = kernel_dtype(dtype)
@@ -605,6 +667,8 @@ class _cs_base(_data_base):
         M, _ = self.shape
         N = other.shape[1]
         other = self.__class__(other)
+        if self._is_torch or other._is_torch:
+            return _autograd_ops().matmul_sparse(self, other)
         dtype = upcast(self.dtype, other.dtype)
         kdt = kernel_dtype(dtype)
         n_major, n_minor = self._swap((M, N))
@@ -647,6 +711,13 @@ class _cs_base(_data_base):
         if k <= -M or k >= N:
             return np.empty(0, dtype=self.data.dtype)
         length = min(M + min(k, 0), N - max(k, 0))
+        if self._is_torch:
+            p = _autograd_ops().pattern(self)
+            rows = p.rows()
+            on_diag = np.flatnonzero(p.indices.astype(np.int64) - rows == k)
+            return _autograd_ops().axis_sums(
+                self.data[_backend.index_tensor(on_diag)],
+                np.minimum(rows[on_diag], p.indices[on_diag]), length)
         kdt = kernel_dtype(self.dtype)
         y = np.zeros(length, dtype=kdt)
         self._kernels().csr_diagonal(k, M, N, self.indptr, self.indices,
@@ -657,6 +728,10 @@ class _cs_base(_data_base):
         return self.data
 
     def _axis_sums(self, axis, res_dtype):
+        if self._is_torch:
+            ops = _autograd_ops()
+            index = ops.coords(self)[1 - axis]
+            return ops.axis_sums(self.data, index, self.shape[1 - axis])
         kdt = kernel_dtype(res_dtype)
         data = to_kernel(self.data, kdt)
         major_axis = self._swap((0, 1))[0]

@@ -5,6 +5,7 @@ from warnings import warn
 
 import numpy as np
 
+from . import _backend
 from ._base import SparseEfficiencyWarning, _register, _spbase, issparse, sparray
 from ._data import _data_base
 from ._matrix import spmatrix
@@ -47,7 +48,7 @@ class _coo_base(_data_base):
                         f"length {len(arg1)}"
                     ) from e
                 try:
-                    coords = tuple(np.asarray(c) for c in coords)
+                    coords = tuple(_backend.to_numpy(c) for c in coords)
                 except TypeError as e:
                     raise TypeError("invalid input format: coordinates must be a tuple of "
                                     "index arrays") from e
@@ -64,7 +65,12 @@ class _coo_base(_data_base):
                 idx_dtype = get_index_dtype(coords, maxval=max(self._shape, default=0),
                                             check_contents=not self._is_array)
                 self.coords = tuple(np.array(c, copy=cp, dtype=idx_dtype) for c in coords)
-                self.data = getdata(obj, copy=cp, dtype=dtype)
+                if _backend.is_tensor(obj):
+                    self.data = obj.clone() if copy else obj
+                    if dtype is not None:
+                        self.data = self.data.to(_backend.torch_dtype(getdtype(dtype)))
+                else:
+                    self.data = getdata(obj, copy=cp, dtype=dtype)
                 self.has_canonical_format = False
         elif issparse(arg1):
             if not isinstance(arg1, _spbase):
@@ -82,6 +88,8 @@ class _coo_base(_data_base):
                 self.data = coo.data.astype(getdtype(dtype, coo), copy=False)
                 self._shape = coo.shape
                 self.has_canonical_format = coo.has_canonical_format
+        elif _backend.is_tensor(arg1):
+            self._init_from_dense_tensor(arg1, shape, dtype)
         else:
             M = np.asarray(arg1)
             if M.dtype == np.object_:
@@ -104,6 +112,21 @@ class _coo_base(_data_base):
             self.has_canonical_format = True
         self._check()
 
+    def _init_from_dense_tensor(self, T, shape, dtype):
+        """Pattern = the nonzeros of a dense tensor; values gathered from it (in the graph)."""
+        if T.ndim != 2:
+            raise ValueError(f"expected a 2-D tensor, got shape {tuple(T.shape)}")
+        self._shape = check_shape(tuple(T.shape), allow_nd=self._allow_nd)
+        if shape is not None and check_shape(shape, allow_nd=self._allow_nd) != self._shape:
+            raise ValueError(f"inconsistent shapes: {shape} != {self._shape}")
+        idx_dtype = get_index_dtype(maxval=max(self._shape, default=0))
+        row, col = np.nonzero(_backend.to_numpy(T))
+        self.coords = (row.astype(idx_dtype), col.astype(idx_dtype))
+        self.data = T[_backend.index_tensor(row), _backend.index_tensor(col)]
+        if dtype is not None:
+            self.data = self.data.to(_backend.torch_dtype(getdtype(dtype)))
+        self.has_canonical_format = True
+
     def _check(self):
         """Validate coordinates and data (always in full: COO has no cheap invariant)."""
         if self.ndim != len(self.coords):
@@ -120,8 +143,9 @@ class _coo_base(_data_base):
                                  f"{len(self.data)}")
         idx_dtype = get_index_dtype(self.coords, maxval=max(self._shape, default=0))
         self.coords = tuple(np.asarray(c, dtype=idx_dtype) for c in self.coords)
-        self.data = to_native(self.data)
-        getdtype(self.data.dtype)
+        if not _backend.is_tensor(self.data):
+            self.data = to_native(self.data)
+        getdtype(self.dtype)
         if self.nnz > 0:
             for i, c in enumerate(self.coords):
                 if c.max() >= self._shape[i]:
@@ -194,18 +218,17 @@ class _coo_base(_data_base):
         idx_dtype = get_index_dtype(self.coords, maxval=max(self.nnz, n_minor))
         major = major.astype(idx_dtype, copy=False)
         minor = minor.astype(idx_dtype, copy=False)
-        from . import _backend
-
         k = _backend.kernels(major, minor)
         indptr = np.empty(n_major + 1, dtype=idx_dtype)
         indices = np.empty(self.nnz, dtype=idx_dtype)
-        if has_kernel_dtype(self.dtype):
+        if has_kernel_dtype(self.dtype) and not self._is_torch:
             data = np.empty(self.nnz, dtype=self.dtype)
             k.coo_tocsr(n_major, major, minor, self.data, indptr, indices, data)
         else:
             perm = np.empty(self.nnz, dtype=idx_dtype)
             k.coo_tocsr_pattern(n_major, major, minor, indptr, indices, perm)
-            data = self.data[perm]
+            data = (self.data[_backend.index_tensor(perm)] if self._is_torch
+                    else self.data[perm])
         A = cls._from_arrays(data, indices, indptr, self.shape, maxprint=self.maxprint)
         if self.has_canonical_format and fmt == "csr":
             A.has_canonical_format = True
@@ -233,12 +256,14 @@ class _coo_base(_data_base):
         return self._to_compressed("csc")
 
     def toarray(self, order=None, out=None):
+        if self._is_torch:
+            from ._autograd import _ops
+
+            return _ops.to_dense(self, self.row, self.col)
         B = self._process_toarray_args(order, out)
         if not (B.flags.c_contiguous or B.flags.f_contiguous):
             raise ValueError("Output array must be C or F contiguous")
         if self.nnz:
-            from . import _backend
-
             k = _backend.kernels(self.row, self.col)
             if has_kernel_dtype(self.dtype):
                 k.coo_todense(self.row, self.col, self.data, B)
@@ -273,7 +298,7 @@ class _coo_base(_data_base):
         M, N = self.shape
         row, col = self.coords
         A = self.__class__._from_arrays(
-            self.data.copy() if copy else self.data,
+            self._copy_values() if copy else self.data,
             col.copy() if copy else col,
             row.copy() if copy else row,
             (N, M),
@@ -312,19 +337,20 @@ class _coo_base(_data_base):
 
     def eliminate_zeros(self):
         """Remove stored entries equal to zero, *in place*."""
-        mask = self.data != 0
-        self.data = self.data[mask]
-        self.coords = tuple(c[mask] for c in self.coords)
+        mask = _backend.to_numpy(self.data) != 0
+        keep = np.flatnonzero(mask)
+        self.data = self.data[_backend.index_tensor(keep) if self._is_torch else keep]
+        self.coords = tuple(c[keep] for c in self.coords)
 
     # ---------------------------------------------------------------- arithmetic
     def _add_dense(self, other):
         if other.shape != self.shape:
             raise ValueError(f"Incompatible shapes ({self.shape} and {other.shape})")
+        if self._is_torch or _backend.is_tensor(other):
+            return self.toarray() + _backend.as_tensor(other)
         dtype = upcast(self.dtype, other.dtype)
         result = np.array(other, dtype=dtype, copy=True)
         if self.nnz:
-            from . import _backend
-
             k = _backend.kernels(self.row, self.col)
             if has_kernel_dtype(dtype):
                 k.coo_todense(self.row, self.col, self.data.astype(dtype, copy=False), result)
@@ -345,6 +371,10 @@ class _coo_base(_data_base):
     def _axis_sums(self, axis, res_dtype):
         idx = self.coords[1 - axis]
         n = self.shape[1 - axis]
+        if self._is_torch:
+            from ._autograd import _ops
+
+            return _ops.axis_sums(self.data, idx, n)
         if self.dtype.kind == "c" or res_dtype.kind not in "fc":
             return self.tocsr()._axis_sums(axis, res_dtype)
         return np.bincount(idx.astype(np.intp, copy=False), weights=self.data,

@@ -21,7 +21,7 @@ class _csc_base(_cs_base):
                              "because swapping dimensions is the only logical permutation.")
         M, N = self.shape
         A = self._csr_container._from_arrays(
-            self.data.copy() if copy else self.data,
+            self._copy_values() if copy else self.data,
             self.indices.copy() if copy else self.indices,
             self.indptr.copy() if copy else self.indptr,
             (N, M),

@@ -7,6 +7,7 @@ each format implements to rebuild itself around new values with the same pattern
 
 import numpy as np
 
+from . import _backend
 from ._base import _spbase
 from ._sputils import isscalarlike
 
@@ -14,8 +15,68 @@ from ._sputils import isscalarlike
 class _data_base(_spbase):
     @property
     def dtype(self):
-        """Dtype of the stored values."""
-        return self.data.dtype
+        """NumPy dtype of the stored values (also when they are a torch tensor)."""
+        return _backend.numpy_dtype(self.data.dtype)
+
+    # ------------------------------------------------------------ differentiable mode
+    @property
+    def _is_torch(self):
+        return _backend.is_tensor(self.data)
+
+    @property
+    def requires_grad(self):
+        """Whether the stored values are a torch tensor that requires gradients.
+
+        Setting it to True turns NumPy values into a torch leaf tensor (sharing memory).
+        """
+        return self._is_torch and self.data.requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        self.requires_grad_(flag)
+
+    def requires_grad_(self, requires_grad=True):
+        """Make the stored values a torch leaf tensor with ``requires_grad`` set; returns self.
+
+        Examples
+        --------
+        >>> import spgrad as sp
+        >>> A = sp.csr_array([[1.0, 0.0], [2.0, 3.0]]).requires_grad_()
+        >>> A.requires_grad, type(A.data).__name__
+        (True, 'Tensor')
+        """
+        if not self._is_torch:
+            self.data = _backend.as_tensor(self.data)
+        self.data.requires_grad_(requires_grad)
+        return self
+
+    @property
+    def grad(self):
+        """Gradient of the stored values as a sparse array of the same format and pattern,
+        or None before any backward pass.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import spgrad as sp
+        >>> A = sp.csr_array([[1.0, 0.0], [2.0, 3.0]]).requires_grad_()
+        >>> (A @ np.ones(2)).sum().backward()
+        >>> A.grad.toarray()
+        array([[1., 0.],
+               [1., 1.]])
+        """
+        if not self._is_torch or self.data.grad is None:
+            return None
+        return self._with_data(self.data.grad.detach().numpy(), copy=False)
+
+    def detach(self):
+        """The same sparse array with values detached from the autograd graph (shared)."""
+        if not self._is_torch:
+            return self
+        return self._with_data(self.data.detach(), copy=False)
+
+    def _copy_values(self):
+        return self.data.clone() if self._is_torch else self.data.copy()
 
     def _deduped(self):
         """``self`` with duplicates summed: ``self`` itself when already canonical, else a
@@ -77,6 +138,8 @@ class _data_base(_spbase):
         dtype = np.dtype(dtype)
         if self.dtype != dtype:
             A = self._deduped()
+            if A._is_torch:
+                return A._with_data(A.data.to(_backend.torch_dtype(dtype)), copy=True)
             return A._with_data(A.data.astype(dtype, casting=casting, copy=True), copy=True)
         return self.copy() if copy else self
 
@@ -90,12 +153,12 @@ class _data_base(_spbase):
         array([[0.-1.j, 0.+0.j]])
         """
         if np.issubdtype(self.dtype, np.complexfloating):
-            return self._with_data(self.data.conjugate(), copy=copy)
+            return self._with_data(self.data.conj(), copy=copy)
         return self.copy() if copy else self
 
     def copy(self):
-        """Return a copy sharing no data with ``self``."""
-        return self._with_data(self.data.copy(), copy=True)
+        """Return a copy sharing no data with ``self`` (a torch copy stays in the graph)."""
+        return self._with_data(self._copy_values(), copy=True)
 
     def power(self, n, dtype=None):
         """Elementwise power of the stored values.
@@ -122,8 +185,9 @@ class _data_base(_spbase):
                 "Use `np.ones(A.shape, dtype=A.dtype)` for this case."
             )
         A = self._deduped()
-        data = A.data if dtype is None else A.data.astype(dtype, copy=False)
-        return A._with_data(data**n)
+        if dtype is not None:
+            A = A.astype(dtype, copy=False)
+        return A._with_data(A.data**n)
 
     def _mul_scalar(self, other):
         return self._with_data(self.data * other)

@@ -1,0 +1,114 @@
+"""Differentiable versions of the container operations.
+
+The containers call these when a sparse operand's ``data`` or a dense operand is a
+``torch.Tensor``. Every function splits into a symbolic phase (index arrays, computed with the
+kernels on plain NumPy arrays) and a numeric phase on the values: a torch gather/scatter where
+that is all the op needs (then double backward and forward mode come for free), or one of the
+Functions in :mod:`._functions`.
+
+Semantics (see DESIGN.md): gradients live on the stored pattern; the pattern of a result is
+*structural* (an entry that happens to compute to zero stays stored, so it keeps receiving
+gradients), which is the one deliberate difference from plain mode, where SciPy drops zeros.
+"""
+
+import numpy as np
+import torch
+
+from .. import _backend
+from ._functions import SpMM, SpMMT, spgemm
+from ._pattern import CSRPattern
+
+
+def values(x, dtype=None):
+    """``x`` (tensor or array) as a tensor, optionally cast to a numpy/torch ``dtype``."""
+    return _backend.as_tensor(x, dtype=dtype)
+
+
+def pattern(A):
+    """The :class:`CSRPattern` of a compressed container's (major × minor) CSR form, cached
+    on the container for as long as its index arrays are the same objects."""
+    cached = A.__dict__.get("_pattern_cache")
+    if cached is not None and cached.indptr is A.indptr and cached.indices is A.indices:
+        return cached
+    p = CSRPattern(A.indptr, A.indices, A._swap(A.shape))
+    A.__dict__["_pattern_cache"] = p
+    return p
+
+
+def _promote(a, b):
+    dtype = torch.promote_types(a.dtype, b.dtype)
+    return a.to(dtype), b.to(dtype)
+
+
+def matmul_dense(A, X):
+    """``A @ X`` for a CSR/CSC container and a dense vector or matrix (tensor or array)."""
+    data, X = _promote(values(A.data), values(X))
+    vector = X.ndim == 1
+    X2 = X[:, None] if vector else X
+    fn = SpMM if A.format == "csr" else SpMMT
+    Y = fn.apply(data, X2.contiguous(), pattern(A))
+    return Y[:, 0] if vector else Y
+
+
+def matmul_sparse(A, B):
+    """``A @ B`` for two sparse containers, in ``A``'s format (structural pattern)."""
+    A_csr, B_csr = A.tocsr(), B.tocsr()
+    a, b = _promote(values(A_csr.data), values(B_csr.data))
+    c, pc = spgemm(a, pattern(A_csr), b, pattern(B_csr))
+    C = A_csr._csr_container._from_arrays(c, pc.indices, pc.indptr, pc.shape,
+                                          sorted_indices=False)
+    return C.asformat(A.format)
+
+
+def _keys(A):
+    """Linear keys ``major * n_minor + minor`` of a canonical compressed container."""
+    p = pattern(A)
+    return p.rows().astype(np.int64) * p.shape[1] + p.indices
+
+
+def union_binop(A, B, op):
+    """Elementwise ``add``/``sub`` on the union of the patterns, or ``mul`` on their
+    intersection; ``A`` and ``B`` are canonical and of the same compressed format."""
+    a, b = _promote(values(A.data), values(B.data))
+    ka, kb = _keys(A), _keys(B)
+    n_major, n_minor = A._swap(A.shape)
+    if op == "mul":
+        keys, ia, ib = np.intersect1d(ka, kb, assume_unique=True, return_indices=True)
+        out = a[_backend.index_tensor(ia)] * b[_backend.index_tensor(ib)]
+    else:
+        keys, inverse = np.unique(np.concatenate((ka, kb)), return_inverse=True)
+        ia = _backend.index_tensor(inverse[: len(ka)])
+        ib = _backend.index_tensor(inverse[len(ka):])
+        out = torch.zeros(len(keys), dtype=a.dtype).index_add(0, ia, a)
+        out = out.index_add(0, ib, -b if op == "sub" else b)
+    idx_dtype = A.indices.dtype if len(keys) <= np.iinfo(np.int32).max else np.int64
+    counts = np.bincount(keys // max(n_minor, 1), minlength=n_major) if len(keys) else \
+        np.zeros(n_major, dtype=np.int64)
+    indptr = np.concatenate(([0], np.cumsum(counts))).astype(idx_dtype)
+    indices = (keys % max(n_minor, 1)).astype(idx_dtype)
+    return A.__class__._from_arrays(out, indices, indptr, A.shape, canonical=True)
+
+
+def coords(A):
+    """``(row, col)`` index arrays of every stored entry of a compressed container."""
+    p = pattern(A)
+    return A._swap((p.rows(), p.indices))
+
+
+def to_dense(A, row, col):
+    """Dense tensor with the stored values of ``A`` at ``(row, col)`` (duplicates add up)."""
+    data = values(A.data)
+    out = torch.zeros(A.shape, dtype=data.dtype)
+    return out.index_put((_backend.index_tensor(row), _backend.index_tensor(col)), data,
+                         accumulate=True)
+
+
+def axis_sums(data, index, length):
+    """``out[index[p]] += data[p]``: sums of the stored values grouped by ``index``."""
+    data = values(data)
+    return torch.zeros(length, dtype=data.dtype).index_add(0, _backend.index_tensor(index), data)
+
+
+def gather(data, perm):
+    """``data[perm]`` (a differentiable gather with a NumPy index array)."""
+    return values(data)[_backend.index_tensor(perm)]

@@ -1,0 +1,53 @@
+"""Sparsity patterns: the symbolic half of every differentiable op.
+
+A :class:`CSRPattern` holds the index arrays of a CSR matrix (never differentiated) and caches
+what backward passes need repeatedly: the transposed pattern with its permutation map, and the
+row index of every entry.
+"""
+
+import numpy as np
+
+from .. import _backend
+
+
+class CSRPattern:
+    """Index arrays (``indptr``, ``indices``) of an ``n_row × n_col`` CSR matrix."""
+
+    __slots__ = ("indptr", "indices", "shape", "_transpose", "_rows")
+
+    def __init__(self, indptr, indices, shape):
+        self.indptr = indptr
+        self.indices = indices
+        self.shape = tuple(shape)
+        self._transpose = None
+        self._rows = None
+
+    @property
+    def nnz(self):
+        return int(self.indptr[-1])
+
+    def rows(self):
+        """Row index of every stored entry (cached)."""
+        if self._rows is None:
+            rows = np.empty(len(self.indices), dtype=self.indices.dtype)
+            _backend.kernels(self.indptr).expand_indptr(self.indptr, rows)
+            self._rows = rows
+        return self._rows
+
+    def transpose(self):
+        """``(pattern of the transpose, perm)`` with ``values_T = values[perm]`` (cached)."""
+        if self._transpose is None:
+            n_row, n_col = self.shape
+            indptr = np.empty(n_col + 1, dtype=self.indptr.dtype)
+            indices = np.empty(self.nnz, dtype=self.indices.dtype)
+            perm = np.empty(self.nnz, dtype=self.indices.dtype)
+            _backend.kernels(self.indptr).csr_transpose_pattern(
+                n_col, self.indptr, self.indices, indptr, indices, perm
+            )
+            t = CSRPattern(indptr, indices, (n_col, n_row))
+            # The transpose of the transpose is this pattern, with the inverse permutation.
+            inverse = np.empty_like(perm)
+            inverse[perm] = np.arange(len(perm), dtype=perm.dtype)
+            t._transpose = (self, _backend.index_tensor(inverse))
+            self._transpose = (t, _backend.index_tensor(perm))
+        return self._transpose

@@ -1,0 +1,128 @@
+"""Masked products: the kernels of the backward passes.
+
+A gradient with respect to the stored values of a sparse matrix is a dense or sparse product
+evaluated only on that matrix's pattern (the *mask*):
+
+- ``csr_sddmm``: ``out[p] = sum_k A[i, k] * B[j, k]`` for every stored ``(i, j)`` of the mask,
+  with dense ``A`` and ``B`` (sampled dense-dense product; the gradient of ``S @ X`` with
+  respect to ``S`` is ``sddmm(G, X)``).
+- ``csr_masked_dot``: the same with sparse ``A`` and ``B`` given in CSR (the gradient of a
+  sparse-sparse product ``C = S @ T`` with respect to ``S`` is ``masked_dot(mask(S), G_C, Tᵀ)``).
+
+Python allocates, kernels fill; index arrays of one call share one dtype and value arrays
+another (see ``_fused.pxd``). Preconditions (validated by the caller): the mask is a valid
+CSR structure whose row indices lie in ``[0, A.shape[0])`` and column indices in
+``[0, B.shape[0])``; dense operands are C-contiguous with the same number of columns; ``out``
+has ``mask_indptr[-1]`` entries.
+"""
+
+from cython.parallel cimport prange
+from libc.stdlib cimport calloc, free
+
+from ._fused cimport index_t, value_t
+from ._parallel cimport get_num_threads
+
+__all__ = ["csr_sddmm", "csr_masked_dot"]
+
+#: Work (stored entries times dense columns) below which kernels run on one thread.
+MIN_PARALLEL_WORK = 50_000
+
+
+cdef int _threads(Py_ssize_t work) noexcept:
+    if work < MIN_PARALLEL_WORK:
+        return 1
+    return max(get_num_threads(), 1)
+
+
+def csr_sddmm(const index_t[::1] indptr, const index_t[::1] indices,
+              const value_t[:, ::1] A, const value_t[:, ::1] B, value_t[::1] out):
+    """Sampled dense-dense product on a CSR mask.
+
+    Fills ``out[p] = sum_k A[i, k] * B[j, k]`` for every entry ``p`` of the mask, where ``i``
+    is the row of ``p`` and ``j = indices[p]``.
+
+    Parameters
+    ----------
+    indptr, indices : int32 or int64 arrays
+        The mask (CSR pattern) with ``n_row = len(indptr) - 1`` rows.
+    A : (n_row, k) array
+    B : (n_col, k) array
+    out : (nnz,) array, overwritten.
+    """
+    cdef Py_ssize_t n_row = indptr.shape[0] - 1
+    cdef Py_ssize_t k = A.shape[1]
+    cdef Py_ssize_t nnz = indptr[n_row] if n_row >= 0 else 0
+    if A.shape[0] != n_row or B.shape[1] != k or out.shape[0] < nnz:
+        raise ValueError(
+            f"csr_sddmm: inconsistent shapes A={tuple(A.shape)[:2]}, B={tuple(B.shape)[:2]}, "
+            f"out=({out.shape[0]},) for a mask with {n_row} rows and {nnz} entries"
+        )
+    cdef int nthreads = _threads(nnz * k)
+    cdef Py_ssize_t i, p, c
+    cdef index_t j
+    cdef value_t s
+    with nogil:
+        for i in prange(n_row, schedule="static", num_threads=nthreads):
+            for p in range(indptr[i], indptr[i + 1]):
+                j = indices[p]
+                s = 0
+                for c in range(k):
+                    s = s + A[i, c] * B[j, c]
+                out[p] = s
+
+
+def csr_masked_dot(Py_ssize_t n_inner,
+                   const index_t[::1] mask_indptr, const index_t[::1] mask_indices,
+                   const index_t[::1] Ap, const index_t[::1] Aj, const value_t[::1] Ax,
+                   const index_t[::1] Bp, const index_t[::1] Bj, const value_t[::1] Bx,
+                   value_t[::1] out):
+    """Sparse-sparse products sampled on a CSR mask.
+
+    Fills ``out[p] = sum_l A[i, l] * B[j, l]`` (the dot product of row ``i`` of ``A`` with
+    row ``j`` of ``B``) for every mask entry ``p = (i, j)``. ``A`` and ``B`` are CSR with
+    ``n_inner`` columns each; duplicates in either are summed. Row ``i`` of ``A`` is scattered
+    into a per-thread dense buffer of length ``n_inner`` once, then every ``B`` row named by the
+    mask row is dotted with it, so the cost is ``nnz(A) + sum over mask entries of nnz(B_j)``.
+
+    Parameters
+    ----------
+    n_inner : int
+        Number of columns of ``A`` and ``B``.
+    mask_indptr, mask_indices : int arrays
+        The mask, with ``len(Ap) - 1`` rows and column indices in ``[0, len(Bp) - 1)``.
+    Ap, Aj, Ax, Bp, Bj, Bx : CSR arrays of ``A`` and ``B``.
+    out : (mask nnz,) array, overwritten.
+    """
+    cdef Py_ssize_t n_row = mask_indptr.shape[0] - 1
+    if Ap.shape[0] != n_row + 1:
+        raise ValueError(f"csr_masked_dot: A has {Ap.shape[0] - 1} rows, the mask {n_row}")
+    cdef Py_ssize_t nnz = mask_indptr[n_row] if n_row >= 0 else 0
+    if out.shape[0] < nnz:
+        raise ValueError(f"csr_masked_dot: out has {out.shape[0]} entries, need {nnz}")
+    cdef Py_ssize_t work = nnz + (Ap[n_row] if n_row >= 0 else 0)
+    cdef int nthreads = _threads(work)
+    cdef value_t* acc = <value_t*> calloc(<size_t>(n_inner * nthreads + 1), sizeof(value_t))
+    if acc == NULL:
+        raise MemoryError()
+    cdef Py_ssize_t t, i, p, q, start, stop
+    cdef Py_ssize_t chunk = (n_row + nthreads - 1) // nthreads if nthreads > 0 else n_row
+    cdef value_t s
+    cdef value_t* w
+    try:
+        with nogil:
+            for t in prange(nthreads, schedule="static", num_threads=nthreads):
+                w = acc + t * n_inner
+                start = t * chunk
+                stop = min(start + chunk, n_row)
+                for i in range(start, stop):
+                    for q in range(Ap[i], Ap[i + 1]):
+                        w[Aj[q]] = w[Aj[q]] + Ax[q]
+                    for p in range(mask_indptr[i], mask_indptr[i + 1]):
+                        s = 0
+                        for q in range(Bp[mask_indices[p]], Bp[mask_indices[p] + 1]):
+                            s = s + w[Bj[q]] * Bx[q]
+                        out[p] = s
+                    for q in range(Ap[i], Ap[i + 1]):
+                        w[Aj[q]] = 0
+    finally:
+        free(acc)
