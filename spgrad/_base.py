@@ -308,6 +308,8 @@ class _spbase:
         if isdense(other):
             other = np.broadcast_to(other, self.shape)
             return self._add_dense(other)
+        if _backend.is_tensor(other):
+            return self._add_dense(other.broadcast_to(self.shape))
         return NotImplemented
 
     def __radd__(self, other):
@@ -327,6 +329,8 @@ class _spbase:
         if isdense(other):
             other = np.broadcast_to(other, self.shape)
             return self._sub_dense(other)
+        if _backend.is_tensor(other):
+            return self.toarray() - other
         return NotImplemented
 
     def __rsub__(self, other):
@@ -339,6 +343,8 @@ class _spbase:
         if isdense(other):
             other = np.broadcast_to(other, self.shape)
             return self._rsub_dense(other)
+        if _backend.is_tensor(other):
+            return other - self.toarray()
         return NotImplemented
 
     def _add_sparse(self, other):

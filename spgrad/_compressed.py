@@ -101,19 +101,23 @@ class _cs_base(_data_base):
                     f"unrecognized {self.__class__.__name__} constructor input: {arg1}"
                 )
         else:
-            try:
-                arg1 = np.asarray(arg1)
-            except Exception as e:
-                raise ValueError(
-                    f"unrecognized {self.__class__.__name__} constructor input: {arg1}"
-                ) from e
-            if arg1.ndim != 2:
-                raise ValueError(
-                    f"{self.format.upper()} {'arrays' if self._is_array else 'matrices'} "
-                    f"expect 2-D input here, got a {arg1.ndim}-D array of shape {arg1.shape}"
-                )
-            coo = self._coo_container(arg1, dtype=dtype)
-            other = coo.asformat(self.format)
+            if _backend.is_tensor(arg1):
+                # Pattern from the nonzeros, values gathered in the autograd graph.
+                other = self._coo_container(arg1, dtype=dtype).asformat(self.format)
+            else:
+                try:
+                    arg1 = np.asarray(arg1)
+                except Exception as e:
+                    raise ValueError(
+                        f"unrecognized {self.__class__.__name__} constructor input: {arg1}"
+                    ) from e
+                if arg1.ndim != 2:
+                    raise ValueError(
+                        f"{self.format.upper()} {'arrays' if self._is_array else 'matrices'} "
+                        f"expect 2-D input here, got a {arg1.ndim}-D array of shape "
+                        f"{arg1.shape}"
+                    )
+                other = self._coo_container(arg1, dtype=dtype).asformat(self.format)
             self._set_arrays(other.data, other.indices, other.indptr, other._shape)
             self._copy_flags(other)
 
@@ -192,11 +196,12 @@ class _cs_base(_data_base):
         check_compressed_arrays(self.indptr, self.indices, self.data, M, N, full_check)
         self.prune()
         if full_check:
+            # Kernels read contiguous, native-endian arrays of one index dtype.
             idx_dtype = get_index_dtype((self.indptr, self.indices))
-            self.indptr = np.asarray(self.indptr, dtype=idx_dtype)
-            self.indices = np.asarray(self.indices, dtype=idx_dtype)
+            self.indptr = np.ascontiguousarray(self.indptr, dtype=idx_dtype)
+            self.indices = np.ascontiguousarray(self.indices, dtype=idx_dtype)
             if not self._is_torch:
-                self.data = to_native(self.data)
+                self.data = np.ascontiguousarray(to_native(self.data))
 
     def _getnnz(self, axis=None):
         if axis is None:

@@ -142,9 +142,9 @@ class _coo_base(_data_base):
                                  f"index array {i} has length {len(c)}, data has "
                                  f"{len(self.data)}")
         idx_dtype = get_index_dtype(self.coords, maxval=max(self._shape, default=0))
-        self.coords = tuple(np.asarray(c, dtype=idx_dtype) for c in self.coords)
+        self.coords = tuple(np.ascontiguousarray(c, dtype=idx_dtype) for c in self.coords)
         if not _backend.is_tensor(self.data):
-            self.data = to_native(self.data)
+            self.data = np.ascontiguousarray(to_native(self.data))
         getdtype(self.dtype)
         if self.nnz > 0:
             for i, c in enumerate(self.coords):

@@ -207,13 +207,18 @@ def spgemm(a, pa, b, pb):
     dot of the rows of ``A`` with the rows of ``Bᵀ`` on that pattern, which makes every
     derivative of ``C`` (of any order) another masked dot.
     """
+    if pa.indices.dtype != pb.indices.dtype:
+        pa, pb = (CSRPattern(p.indptr.astype(np.int64), p.indices.astype(np.int64), p.shape)
+                  for p in (pa, pb))
     k = _kernels(pa)
     n_row, n_col = pa.shape[0], pb.shape[1]
     counts = np.empty(n_row + 1, dtype=np.int64)
     nnz = k.csr_matmat_row_nnz(n_col, pa.indptr, pa.indices, pb.indptr, pb.indices, counts)
-    idx_dtype = pa.indices.dtype if nnz <= np.iinfo(np.int32).max else np.dtype(np.int64)
-    ap, aj, bp, bj = (x.astype(idx_dtype, copy=False)
-                      for x in (pa.indptr, pa.indices, pb.indptr, pb.indices))
+    if nnz > np.iinfo(pa.indices.dtype).max:
+        pa, pb = (CSRPattern(p.indptr.astype(np.int64), p.indices.astype(np.int64), p.shape)
+                  for p in (pa, pb))
+    idx_dtype = pa.indices.dtype
+    ap, aj, bp, bj = pa.indptr, pa.indices, pb.indptr, pb.indices
     indptr = counts.astype(idx_dtype)
     indices = np.empty(nnz, dtype=idx_dtype)
     k.csr_matmat(n_col, ap, aj, np.ones(pa.nnz), bp, bj, np.ones(pb.nnz),

@@ -1,0 +1,231 @@
+"""Differentiable mode: gradients with respect to the stored values and to dense operands.
+
+Every op is checked three ways: ``torch.autograd.gradcheck`` in float64 (finite differences),
+the gradient equal to dense torch autograd gathered on the pattern, and ``gradgradcheck`` for
+the ops whose backward is itself differentiable. Matrices are nonsymmetric, rectangular and
+have an empty row, so a transpose mistake or a dropped row cannot pass.
+"""
+
+import numpy as np
+import pytest
+import scipy.sparse as sps
+
+torch = pytest.importorskip("torch")
+
+import spgrad as sp  # noqa: E402
+
+F64 = torch.float64
+FORMATS = ["csr", "csc", "coo"]
+
+
+def _matrix(shape=(6, 5), density=0.45, seed=1, empty_row=3):
+    S = sps.random_array(shape, density=density, format="csr", rng=seed).toarray()
+    S[empty_row] = 0
+    return S
+
+
+S = _matrix()
+T = _matrix((5, 4), 0.5, seed=2, empty_row=1)
+
+
+def _sparse(fmt, dense, values=None):
+    """A spgrad array of format ``fmt`` with the pattern of ``dense``; values from ``values``
+    (a tensor in the pattern's row-major order) or from ``dense``."""
+    row, col = np.nonzero(dense)
+    if values is None:
+        values = torch.tensor(dense[row, col], dtype=F64)
+    return sp.coo_array((values, (row, col)), shape=dense.shape).asformat(fmt)
+
+
+def _values_of(dense):
+    row, col = np.nonzero(dense)
+    return torch.tensor(dense[row, col], dtype=F64, requires_grad=True)
+
+
+def _dense_from_values(v, dense):
+    row, col = np.nonzero(dense)
+    out = torch.zeros(dense.shape, dtype=v.dtype)
+    return out.index_put((torch.from_numpy(row), torch.from_numpy(col)), v)
+
+
+def _to_tensor(x):
+    """Dense result of an spgrad op as a tensor (sparse results densified)."""
+    if sp.issparse(x):
+        return x.toarray()
+    return x
+
+
+# Each case: (name, spgrad function of (A, X), dense torch reference of (A_dense, X), X shape)
+CASES = [
+    ("spmv", lambda A, x: A @ x, lambda D, x: D @ x, (5,)),
+    ("spmm", lambda A, X: A @ X, lambda D, X: D @ X, (5, 3)),
+    ("transpose_spmm", lambda A, X: A.T @ X, lambda D, X: D.T @ X, (6, 2)),
+    ("tocsc_spmv", lambda A, x: A.tocsc() @ x, lambda D, x: D @ x, (5,)),
+    ("toarray", lambda A, x: A.toarray() * x, lambda D, x: D * x, (5,)),
+    ("multiply_dense", lambda A, X: A.multiply(X).toarray(), lambda D, X: D * X, (6, 5)),
+    ("multiply_row", lambda A, x: A.multiply(x).toarray(), lambda D, x: D * x, (5,)),
+    ("sum_axis0", lambda A, x: A.sum(axis=0) * x, lambda D, x: D.sum(0) * x, (5,)),
+    ("sum_axis1", lambda A, x: A.sum(axis=1), lambda D, x: D.sum(1), (5,)),
+    ("sum_all", lambda A, x: A.sum() * x, lambda D, x: D.sum() * x, (5,)),
+    ("mean", lambda A, x: A.mean(axis=0) * x, lambda D, x: D.mean(0) * x, (5,)),
+    ("diagonal", lambda A, x: A.diagonal(), lambda D, x: torch.diagonal(D), (5,)),
+    ("diagonal_k", lambda A, x: A.diagonal(k=-1), lambda D, x: torch.diagonal(D, -1), (5,)),
+    ("trace", lambda A, x: A.trace() * x, lambda D, x: torch.trace(D) * x, (5,)),
+    ("power", lambda A, x: A.power(3).toarray(), lambda D, x: D**3, (5,)),
+    ("scalar", lambda A, x: (2.5 * A - A / 4).toarray(), lambda D, x: 2.25 * D, (5,)),
+    ("neg", lambda A, x: (-A) @ x, lambda D, x: -D @ x, (5,)),
+    ("add_self", lambda A, x: (A + A).toarray(), lambda D, x: 2 * D, (5,)),
+    ("add_dense", lambda A, X: A + X, lambda D, X: D + X, (6, 5)),
+]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("name, f, ref, xshape", CASES, ids=[c[0] for c in CASES])
+def test_gradient_matches_dense_and_gradcheck(fmt, name, f, ref, xshape):
+    gen = torch.Generator().manual_seed(0)
+    X = torch.randn(xshape, dtype=F64, generator=gen, requires_grad=True)
+    v = _values_of(S)
+
+    def spgrad_fn(v, X):
+        return _to_tensor(f(_sparse(fmt, S, v), X))
+
+    def dense_fn(v, X):
+        return ref(_dense_from_values(v, S), X)
+
+    out = spgrad_fn(v, X)
+    expected = dense_fn(v, X)
+    torch.testing.assert_close(out, expected)
+    weights = torch.randn(out.shape, dtype=F64, generator=gen)
+    g = torch.autograd.grad((out * weights).sum(), (v, X), allow_unused=True)
+    g_ref = torch.autograd.grad((expected * weights).sum(), (v, X), allow_unused=True)
+    for a, b in zip(g, g_ref):
+        if b is None:
+            assert a is None or torch.count_nonzero(a) == 0
+        else:
+            torch.testing.assert_close(a, b)
+    assert torch.autograd.gradcheck(spgrad_fn, (v, X))
+
+
+SECOND_ORDER = ["spmv", "spmm", "transpose_spmm", "multiply_dense", "sum_axis0"]
+
+
+@pytest.mark.parametrize("name", SECOND_ORDER)
+def test_double_backward(name):
+    _, f, _, xshape = next(c for c in CASES if c[0] == name)
+    X = torch.randn(xshape, dtype=F64, requires_grad=True)
+    v = _values_of(S)
+    assert torch.autograd.gradgradcheck(lambda v, X: _to_tensor(f(_sparse("csr", S, v), X)),
+                                        (v, X))
+
+
+@pytest.mark.parametrize("fa, fb", [("csr", "csr"), ("csc", "csr"), ("coo", "csc")])
+def test_spgemm_gradients(fa, fb):
+    va, vb = _values_of(S), _values_of(T)
+
+    def fn(va, vb):
+        return (_sparse(fa, S, va) @ _sparse(fb, T, vb)).toarray()
+
+    torch.testing.assert_close(fn(va, vb), torch.tensor(S @ T))
+    gen = torch.Generator().manual_seed(3)
+    w = torch.randn((6, 4), dtype=F64, generator=gen)
+    g = torch.autograd.grad((fn(va, vb) * w).sum(), (va, vb))
+    Da, Db = _dense_from_values(va, S), _dense_from_values(vb, T)
+    g_ref = torch.autograd.grad(((Da @ Db) * w).sum(), (va, vb))
+    for a, b in zip(g, g_ref):
+        torch.testing.assert_close(a, b)
+    assert torch.autograd.gradcheck(fn, (va, vb))
+    assert torch.autograd.gradgradcheck(fn, (va, vb))
+
+
+def test_spgemm_keeps_structural_zeros():
+    # [1 1] @ [[1], [-1]] is exactly 0: plain mode drops it (like SciPy), differentiable mode
+    # keeps the entry so that it still receives a gradient.
+    A = sp.csr_array(np.array([[1.0, 1.0]]))
+    B = sp.csr_array(np.array([[1.0], [-1.0]]))
+    assert (A @ B).nnz == 0
+    C = A.requires_grad_() @ B
+    assert C.nnz == 1
+    C.sum().backward()
+    np.testing.assert_array_equal(A.grad.toarray(), [[1.0, -1.0]])
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul"])
+def test_sparse_sparse_elementwise(op):
+    other = _matrix((6, 5), 0.45, seed=7, empty_row=0)
+    va, vb = _values_of(S), _values_of(other)
+    fns = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b,
+           "mul": lambda a, b: a.multiply(b)}
+
+    def fn(va, vb):
+        return fns[op](_sparse("csr", S, va), _sparse("csc", other, vb)).toarray()
+
+    ref = fns[op](torch.tensor(S), torch.tensor(other)) if op != "mul" else \
+        torch.tensor(S * other)
+    torch.testing.assert_close(fn(va, vb), ref)
+    assert torch.autograd.gradcheck(fn, (va, vb))
+    assert torch.autograd.gradgradcheck(fn, (va, vb))
+
+
+# torch's forward-mode gradcheck calls torch.jit.script internally, which warns in torch 2.13.
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+def test_forward_mode_spmm_and_spgemm():
+    X = torch.randn((5, 3), dtype=F64, requires_grad=True)
+    va, vb = _values_of(S), _values_of(T)
+    assert torch.autograd.gradcheck(lambda v, X: _sparse("csr", S, v) @ X, (va, X),
+                                    check_forward_ad=True, check_backward_ad=False)
+    assert torch.autograd.gradcheck(
+        lambda va, vb: (_sparse("csr", S, va) @ _sparse("csr", T, vb)).toarray(), (va, vb),
+        check_forward_ad=True, check_backward_ad=False)
+
+
+def test_complex_spmm_gradcheck():
+    row, col = np.nonzero(S)
+    gen = torch.Generator().manual_seed(5)
+    v = torch.randn(len(row), dtype=torch.complex128, generator=gen, requires_grad=True)
+    X = torch.randn((5, 2), dtype=torch.complex128, generator=gen, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda v, X: sp.csr_array((v, (row, col)), shape=S.shape) @ X, (v, X))
+
+
+def test_requires_grad_grad_detach_roundtrip():
+    A = sp.csr_array(S)
+    assert not A.requires_grad and A.grad is None
+    A.requires_grad_()
+    assert A.requires_grad and isinstance(A.data, torch.Tensor)
+    loss = (A @ torch.ones(5, dtype=F64)).pow(2).sum()
+    loss.backward()
+    G = A.grad
+    assert type(G) is sp.csr_array and G.shape == A.shape
+    np.testing.assert_array_equal(G.indices, A.indices)
+    np.testing.assert_array_equal(G.indptr, A.indptr)
+    expected = 2 * (S @ np.ones(5))[:, None] * (S != 0)
+    np.testing.assert_allclose(G.toarray(), expected)
+    D = A.detach()
+    assert not D.requires_grad and np.shares_memory(D.data.numpy(), A.data.detach().numpy())
+
+
+def test_numpy_operand_with_tensor_values_and_tensor_operand_with_numpy_values():
+    A = sp.csr_array(S)
+    x = torch.randn(5, dtype=F64, requires_grad=True)
+    y = A @ x                                   # NumPy values, tensor operand
+    assert isinstance(y, torch.Tensor) and y.requires_grad
+    (g,) = torch.autograd.grad(y.sum(), x)
+    torch.testing.assert_close(g, torch.tensor(S.sum(axis=0)))
+    B = sp.csr_array(S).requires_grad_()
+    z = B @ np.ones(5)                          # tensor values, NumPy operand
+    assert isinstance(z, torch.Tensor) and z.requires_grad
+
+
+def test_dense_tensor_constructor_gathers_in_graph():
+    D = torch.tensor(S, requires_grad=True)
+    A = sp.csr_array(D)
+    assert A.nnz == np.count_nonzero(S)
+    (A @ torch.ones(5, dtype=F64)).sum().backward()
+    torch.testing.assert_close(D.grad, torch.tensor((S != 0).astype(float)))
+
+
+def test_plain_mode_never_imports_torch_results():
+    # NumPy in, NumPy out: nothing in plain mode returns a tensor.
+    A = sp.csr_array(S)
+    assert type(A @ np.ones(5)) is np.ndarray
+    assert type((A @ A.T).data) is np.ndarray
