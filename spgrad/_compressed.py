@@ -448,14 +448,45 @@ class _cs_base(_data_base):
                         else self.data[perm])
         return out_data, out_indices, out_indptr
 
-    def _convert_compressed(self, target_fmt):
-        """The same matrix in the other compressed format (one linear-time transpose)."""
+    def _as_compressed(self, fmt, copy):
+        """The same matrix in ``fmt`` ('csr' or 'csc'): ``self`` (or a copy) if it already is,
+        else one linear-time transpose of the arrays."""
+        if fmt == self.format:
+            return self.copy() if copy else self
         data, indices, indptr = self._transposed_arrays()
-        return self._container(target_fmt)._from_arrays(
+        return self._container(fmt)._from_arrays(
             data, indices, indptr, self._shape,
             sorted_indices=True,
             canonical=self.__dict__.get("_has_canonical_format", False),
         )
+
+    def tocsr(self, copy=False):
+        return self._as_compressed("csr", copy)
+
+    tocsr.__doc__ = _spbase.tocsr.__doc__
+
+    def tocsc(self, copy=False):
+        return self._as_compressed("csc", copy)
+
+    tocsc.__doc__ = _spbase.tocsc.__doc__
+
+    def transpose(self, axes=None, copy=False):
+        if axes is not None and tuple(axes) != (1, 0):
+            raise ValueError("Sparse arrays/matrices do not support an 'axes' parameter "
+                             "because swapping dimensions is the only logical permutation.")
+        # The arrays of a CSR matrix are the CSC arrays of its transpose, and vice versa.
+        M, N = self.shape
+        A = self._container("csc" if self.format == "csr" else "csr")._from_arrays(
+            self._copy_values() if copy else self.data,
+            self.indices.copy() if copy else self.indices,
+            self.indptr.copy() if copy else self.indptr,
+            (N, M),
+            maxprint=self.maxprint,
+        )
+        A._copy_flags(self)
+        return A
+
+    transpose.__doc__ = _spbase.transpose.__doc__
 
     # ---------------------------------------------------------------- arithmetic
     def _binopt(self, other, op):
@@ -749,3 +780,62 @@ class _cs_base(_data_base):
             out = np.empty(len(self.indptr) - 1, dtype=kdt)
             k.csr_row_sums(self.indptr, data, out)
         return from_kernel(out, res_dtype)
+
+
+_CLASS_DOC = """
+{name} {kind}.
+
+Constructed like SciPy's ``{fmt}_{kind}``:
+
+- ``{fmt}_{kind}(D)`` from a dense array (or a torch tensor: its nonzeros become the pattern)
+  or another sparse array/matrix (spgrad's or SciPy's, any format);
+- ``{fmt}_{kind}((M, N), dtype=...)`` an empty one;
+- ``{fmt}_{kind}((data, (row, col)), shape=(M, N))`` from COO triplets (duplicates summed);
+- ``{fmt}_{kind}((data, indices, indptr), shape=(M, N))`` from the {FMT} arrays, which are
+  checked in full (``indptr`` monotone, indices in range) before any kernel reads them.
+
+``data`` may be a torch tensor: the array is then differentiable (see ``requires_grad_``).
+
+Attributes
+----------
+data, indices, indptr : ndarray
+    Values, {minor} indices and {major} pointers.
+shape : tuple of int
+nnz : int
+    Number of stored values (explicit zeros included).
+
+Notes
+-----
+{semantics}
+
+Examples
+--------
+>>> import numpy as np
+>>> import spgrad as sp
+>>> A = sp.{fmt}_{kind}(([1.0, 2.0, 3.0], [0, 2, 1], [0, 2, 2, 3]), shape=(3, 3))
+>>> A.toarray()
+{example}
+"""
+
+_SEMANTICS = {
+    "array": "Array semantics: ``*`` and ``**`` are elementwise, reductions along an axis "
+             "return 1-D arrays, ``todense`` returns an ``ndarray``.",
+    "matrix": "Matrix semantics: ``*`` is the matrix product, ``**`` the matrix power, "
+              "reductions and ``todense`` return ``np.matrix``.",
+}
+
+_EXAMPLES = {
+    "csr": "array([[1., 0., 2.],\n       [0., 0., 0.],\n       [0., 3., 0.]])",
+    "csc": "array([[1., 0., 0.],\n       [0., 0., 3.],\n       [2., 0., 0.]])",
+}
+
+
+def compressed_doc(fmt, kind):
+    """The class docstring of ``{fmt}_{kind}`` for ``fmt`` in ('csr', 'csc')."""
+    csr = fmt == "csr"
+    return _CLASS_DOC.format(
+        name="Compressed Sparse Row" if csr else "Compressed Sparse Column",
+        fmt=fmt, FMT=fmt.upper(), kind=kind, semantics=_SEMANTICS[kind],
+        minor="column" if csr else "row", major="row" if csr else "column",
+        example=_EXAMPLES[fmt],
+    )

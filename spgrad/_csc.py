@@ -1,7 +1,7 @@
 """Compressed Sparse Column: ``csc_array`` and ``csc_matrix``."""
 
 from ._base import _register, sparray
-from ._compressed import _cs_base
+from ._compressed import _cs_base, compressed_doc
 from ._matrix import spmatrix
 
 __all__ = ["csc_array", "csc_matrix", "isspmatrix_csc"]
@@ -15,88 +15,13 @@ class _csc_base(_cs_base):
         """(row, col) quantities as (major, minor): reversed for CSC."""
         return x[::-1]
 
-    def transpose(self, axes=None, copy=False):
-        if axes is not None and axes != (1, 0):
-            raise ValueError("Sparse arrays/matrices do not support an 'axes' parameter "
-                             "because swapping dimensions is the only logical permutation.")
-        M, N = self.shape
-        A = self._csr_container._from_arrays(
-            self._copy_values() if copy else self.data,
-            self.indices.copy() if copy else self.indices,
-            self.indptr.copy() if copy else self.indptr,
-            (N, M),
-            maxprint=self.maxprint,
-        )
-        A._copy_flags(self)
-        return A
-
-    transpose.__doc__ = _cs_base.transpose.__doc__
-
-    def tocsc(self, copy=False):
-        return self.copy() if copy else self
-
-    tocsc.__doc__ = _cs_base.tocsc.__doc__
-
-    def tocsr(self, copy=False):
-        return self._convert_compressed("csr")
-
-    tocsr.__doc__ = _cs_base.tocsr.__doc__
-
-
-_ARRAY_DOC = """
-Compressed Sparse Column {kind}.
-
-Constructed like SciPy's ``csc_{kind}``:
-
-- ``csc_{kind}(D)`` from a dense array or another sparse array/matrix (spgrad's or SciPy's,
-  any format);
-- ``csc_{kind}((M, N), dtype=...)`` an empty one;
-- ``csc_{kind}((data, (row, col)), shape=(M, N))`` from COO triplets (duplicates summed);
-- ``csc_{kind}((data, indices, indptr), shape=(M, N))`` from the CSC arrays, which are
-  checked in full (``indptr`` monotone, indices in range) before any kernel reads them.
-
-Attributes
-----------
-data, indices, indptr : ndarray
-    Values, row indices and column pointers.
-shape : tuple of int
-nnz : int
-    Number of stored values (explicit zeros included).
-{semantics}
-Examples
---------
->>> import numpy as np
->>> import spgrad as sp
->>> A = sp.csc_{kind}(([1.0, 2.0, 3.0], [0, 2, 1], [0, 2, 2, 3]), shape=(3, 3))
->>> A.toarray()
-array([[1., 0., 0.],
-       [0., 0., 3.],
-       [2., 0., 0.]])
->>> A @ np.ones(3)
-array([1., 3., 2.])
-"""
-
-_ARRAY_SEMANTICS = """
-Notes
------
-Array semantics: ``*`` and ``**`` are elementwise, reductions along an axis return 1-D
-arrays, ``todense`` returns an ``ndarray``.
-"""
-
-_MATRIX_SEMANTICS = """
-Notes
------
-Matrix semantics: ``*`` is the matrix product, ``**`` the matrix power, reductions return
-``np.matrix``, ``todense`` returns ``np.matrix``.
-"""
-
 
 class csc_array(_csc_base, sparray):
-    __doc__ = _ARRAY_DOC.format(kind="array", semantics=_ARRAY_SEMANTICS)
+    __doc__ = compressed_doc("csc", "array")
 
 
 class csc_matrix(spmatrix, _csc_base):
-    __doc__ = _ARRAY_DOC.format(kind="matrix", semantics=_MATRIX_SEMANTICS)
+    __doc__ = compressed_doc("csc", "matrix")
 
 
 _register("csc", csc_array, csc_matrix)

@@ -34,7 +34,30 @@ def _kernels(pattern):
     return _backend.kernels(pattern.indptr)
 
 
-class SpMM(torch.autograd.Function):
+class _Bilinear(torch.autograd.Function):
+    """A Function bilinear in its two tensor inputs ``(a, b, pattern)``: the context saves
+    both, and the forward-mode derivative is ``f(da, b) + f(a, db)``."""
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        a, b, pattern = inputs
+        ctx.save_for_backward(a, b)
+        ctx.save_for_forward(a, b)
+        ctx.pattern = pattern
+
+    @classmethod
+    def jvp(cls, ctx, d_a, d_b, _):
+        a, b = ctx.saved_tensors
+        out = None
+        if d_a is not None:
+            out = cls.apply(d_a, b, ctx.pattern)
+        if d_b is not None:
+            t = cls.apply(a, d_b, ctx.pattern)
+            out = t if out is None else out + t
+        return out
+
+
+class SpMM(_Bilinear):
     """``Y = A @ X`` for CSR values ``data`` on ``pattern`` and a dense 2-D ``X``."""
 
     @staticmethod
@@ -44,13 +67,6 @@ class SpMM(torch.autograd.Function):
         return torch.from_numpy(Y)
 
     @staticmethod
-    def setup_context(ctx, inputs, output):
-        data, X, pattern = inputs
-        ctx.save_for_backward(data, X)
-        ctx.save_for_forward(data, X)
-        ctx.pattern = pattern
-
-    @staticmethod
     def backward(ctx, G):
         data, X = ctx.saved_tensors
         p = ctx.pattern
@@ -58,19 +74,8 @@ class SpMM(torch.autograd.Function):
         g_X = SpMMT.apply(data.conj(), G, p) if ctx.needs_input_grad[1] else None
         return g_data, g_X, None
 
-    @staticmethod
-    def jvp(ctx, d_data, d_X, _):
-        data, X = ctx.saved_tensors
-        out = None
-        if d_data is not None:
-            out = SpMM.apply(d_data, X, ctx.pattern)
-        if d_X is not None:
-            t = SpMM.apply(data, d_X, ctx.pattern)
-            out = t if out is None else out + t
-        return out
 
-
-class SpMMT(torch.autograd.Function):
+class SpMMT(_Bilinear):
     """``Y = Aᵀ @ X`` for CSR values ``data`` on ``pattern`` and a dense 2-D ``X``."""
 
     @staticmethod
@@ -82,13 +87,6 @@ class SpMMT(torch.autograd.Function):
         return torch.from_numpy(Y)
 
     @staticmethod
-    def setup_context(ctx, inputs, output):
-        data, X, pattern = inputs
-        ctx.save_for_backward(data, X)
-        ctx.save_for_forward(data, X)
-        ctx.pattern = pattern
-
-    @staticmethod
     def backward(ctx, G):
         data, X = ctx.saved_tensors
         p = ctx.pattern
@@ -96,19 +94,8 @@ class SpMMT(torch.autograd.Function):
         g_X = SpMM.apply(data.conj(), G, p) if ctx.needs_input_grad[1] else None
         return g_data, g_X, None
 
-    @staticmethod
-    def jvp(ctx, d_data, d_X, _):
-        data, X = ctx.saved_tensors
-        out = None
-        if d_data is not None:
-            out = SpMMT.apply(d_data, X, ctx.pattern)
-        if d_X is not None:
-            t = SpMMT.apply(data, d_X, ctx.pattern)
-            out = t if out is None else out + t
-        return out
 
-
-class SDDMM(torch.autograd.Function):
+class SDDMM(_Bilinear):
     """``v_p = Σ_k G[i,k] X[j,k]`` for every entry ``p = (i, j)`` of ``pattern``."""
 
     @staticmethod
@@ -122,30 +109,12 @@ class SDDMM(torch.autograd.Function):
         return torch.from_numpy(out)
 
     @staticmethod
-    def setup_context(ctx, inputs, output):
-        G, X, pattern = inputs
-        ctx.save_for_backward(G, X)
-        ctx.save_for_forward(G, X)
-        ctx.pattern = pattern
-
-    @staticmethod
     def backward(ctx, V):
         G, X = ctx.saved_tensors
         p = ctx.pattern
         g_G = SpMM.apply(V, X.conj(), p) if ctx.needs_input_grad[0] else None
         g_X = SpMMT.apply(V, G.conj(), p) if ctx.needs_input_grad[1] else None
         return g_G, g_X, None
-
-    @staticmethod
-    def jvp(ctx, d_G, d_X, _):
-        G, X = ctx.saved_tensors
-        out = None
-        if d_G is not None:
-            out = SDDMM.apply(d_G, X, ctx.pattern)
-        if d_X is not None:
-            t = SDDMM.apply(G, d_X, ctx.pattern)
-            out = t if out is None else out + t
-        return out
 
 
 class MaskedDot(torch.autograd.Function):
