@@ -184,7 +184,7 @@ def time_interleaved(calls, min_rounds=3, max_rounds=15, budget=2.0):
 
 def to_numpy(result):
     """A result as a canonical SciPy CSR (sparse) or ndarray (dense), for comparison."""
-    if hasattr(result, "detach"):  # torch tensor
+    if type(result).__module__.startswith("torch"):  # a torch.Tensor
         return result.detach().numpy()
     if hasattr(result, "nnz") and hasattr(result, "tocoo"):
         C = result.tocoo()
