@@ -21,7 +21,7 @@ kron, kronsum, hstack, vstack, bmat, block_array, block_diag, tril, triu
 Functions and predicates
 ------------------------
 issparse, isspmatrix, isspmatrix_csr, isspmatrix_csc, isspmatrix_coo, isspmatrix_dia,
-find, get_index_dtype, safely_cast_index_arrays, from_scipy
+find, get_index_dtype, safely_cast_index_arrays, from_scipy, from_torch
 
 Warnings
 --------
@@ -36,7 +36,7 @@ from ._csc import csc_array, csc_matrix, isspmatrix_csc
 from ._csr import csr_array, csr_matrix, isspmatrix_csr
 from ._dia import dia_array, dia_matrix, isspmatrix_dia
 from ._extract import find
-from ._interop import from_scipy
+from ._interop import from_scipy, from_torch
 from ._matrix import spmatrix
 from ._sputils import get_index_dtype, safely_cast_index_arrays
 
@@ -55,6 +55,7 @@ __all__ = [
     "dia_matrix",
     "find",
     "from_scipy",
+    "from_torch",
     "get_index_dtype",
     "issparse",
     "isspmatrix",

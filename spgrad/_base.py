@@ -295,6 +295,20 @@ class _spbase:
 
         return to_scipy(self)
 
+    def to_torch(self):
+        """A torch sparse tensor (CSR, CSC or COO layout) with these values; when the values
+        are a tensor, the result stays in their autograd graph.
+
+        Examples
+        --------
+        >>> import spgrad as sp
+        >>> sp.csr_array([[1.0, 0.0], [2.0, 3.0]]).to_torch().layout
+        torch.sparse_csr
+        """
+        from ._interop import to_torch
+
+        return to_torch(self)
+
     # ------------------------------------------------------------------ arithmetic
     def __add__(self, other):
         if isscalarlike(other):

@@ -1,8 +1,10 @@
 """Zero-copy conversion between spgrad containers and SciPy's sparse objects."""
 
+import warnings
+
 import scipy.sparse as _sps
 
-__all__ = ["from_scipy"]
+__all__ = ["from_scipy", "from_torch"]
 
 _NATIVE = ("csr", "csc", "coo", "dia")
 
@@ -76,3 +78,71 @@ def to_scipy(A):
         S.has_canonical_format = A.has_canonical_format
         return S
     return cls((A.data, A.offsets), shape=A.shape, copy=False)
+
+
+def to_torch(A):
+    """A torch sparse tensor with the values of ``A`` (in the autograd graph when they are a
+    tensor): ``sparse_csr`` for CSR, ``sparse_csc`` for CSC, ``sparse_coo`` otherwise."""
+    from . import _backend
+
+    torch = _backend.torch_module()
+    idx = _backend.index_tensor
+    # spgrad validated the arrays already; torch's own invariant check would repeat it. Its
+    # "sparse CSR support is in beta" notice is not actionable for our users, so it is muted.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta",
+                                category=UserWarning)
+        if A.format in ("csr", "csc"):
+            make = torch.sparse_csr_tensor if A.format == "csr" else torch.sparse_csc_tensor
+            return make(idx(A.indptr), idx(A.indices), _backend.as_tensor(A.data),
+                        size=A.shape, check_invariants=False)
+        A = A.tocoo()
+        return torch.sparse_coo_tensor(
+            torch.stack((idx(A.row), idx(A.col))), _backend.as_tensor(A.data), size=A.shape,
+            is_coalesced=bool(A.has_canonical_format), check_invariants=False,
+        )
+
+
+def from_torch(t, array=True):
+    """The spgrad sparse array of a torch tensor, values kept in the autograd graph.
+
+    Sparse CSR, CSC and COO tensors keep their format; a dense (strided) 2-D tensor becomes a
+    CSR array whose pattern is its nonzeros.
+
+    Parameters
+    ----------
+    t : torch.Tensor
+    array : bool, optional
+        Return the array family (default) or the matrix family.
+
+    Examples
+    --------
+    >>> import torch
+    >>> import spgrad as sp
+    >>> t = torch.tensor([[1.0, 0.0], [2.0, 3.0]]).to_sparse_csr()
+    >>> A = sp.from_torch(t)
+    >>> type(A).__name__, A.nnz
+    ('csr_array', 3)
+    """
+    from . import _backend
+    from ._base import _CONTAINERS
+
+    if not _backend.is_tensor(t):
+        raise TypeError(f"from_torch expected a torch.Tensor, got {type(t).__name__}")
+    torch = _backend.torch_module()
+    family = 0 if array else 1
+    to_np = _backend.to_numpy
+    if t.layout == torch.sparse_csr:
+        return _CONTAINERS["csr"][family](
+            (t.values(), to_np(t.col_indices()), to_np(t.crow_indices())), shape=tuple(t.shape))
+    if t.layout == torch.sparse_csc:
+        return _CONTAINERS["csc"][family](
+            (t.values(), to_np(t.row_indices()), to_np(t.ccol_indices())), shape=tuple(t.shape))
+    if t.layout == torch.sparse_coo:
+        t = t.coalesce()
+        indices = to_np(t.indices())
+        return _CONTAINERS["coo"][family](
+            (t.values(), (indices[0], indices[1])), shape=tuple(t.shape))
+    if t.layout == torch.strided:
+        return _CONTAINERS["csr"][family](t)
+    raise TypeError(f"from_torch does not support tensors with layout {t.layout}")

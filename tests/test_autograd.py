@@ -229,3 +229,21 @@ def test_plain_mode_never_imports_torch_results():
     A = sp.csr_array(S)
     assert type(A @ np.ones(5)) is np.ndarray
     assert type((A @ A.T).data) is np.ndarray
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+def test_to_torch_from_torch_roundtrip_keeps_graph(fmt):
+    v = _values_of(S)
+    A = _sparse(fmt, S, v)
+    t = A.to_torch()
+    torch.testing.assert_close(t.to_dense(), torch.tensor(S))
+    B = sp.from_torch(t)
+    assert B.format == fmt and type(B).__name__ == f"{fmt}_array"
+    np.testing.assert_array_equal(B.toarray().detach().numpy(), S)
+    (g,) = torch.autograd.grad((B @ torch.ones(5, dtype=F64)).sum(), v)
+    torch.testing.assert_close(g, torch.ones_like(v))
+
+
+def test_from_torch_rejects_non_tensors():
+    with pytest.raises(TypeError, match="expected a torch.Tensor"):
+        sp.from_torch(np.eye(2))
