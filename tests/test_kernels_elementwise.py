@@ -194,6 +194,21 @@ def test_csr_binop_mul_finite_fits_intersection_capacity():
     np.testing.assert_array_equal(Cx, expected.data)
 
 
+def test_csr_binop_short_capacity_raises_instead_of_overflowing():
+    A = ssp.csr_array(np.array([[np.inf, 0, 1.0], [0, 2.0, np.nan]]))
+    B = ssp.csr_array(np.array([[0, 0, 3.0], [4.0, 5.0, 0]]))
+    guard = 12345
+    Cj = np.full(min(A.nnz, B.nnz) + 1, guard, dtype=np.int32)
+    Cx = np.full(min(A.nnz, B.nnz) + 1, guard, dtype=np.float64)
+    with pytest.raises(ValueError, match="capacity"):
+        E.csr_binop(E.BINOP_MUL, 3, A.indptr, A.indices, A.data, B.indptr, B.indices,
+                    B.data, np.empty(3, np.int32), Cj[:-1], Cx[:-1])
+    assert Cj[-1] == guard and Cx[-1] == guard  # nothing written past the end
+    with pytest.raises(ValueError, match="capacity"):
+        E.csr_binop(E.BINOP_ADD, 3, A.indptr, A.indices, A.data, B.indptr, B.indices,
+                    B.data, np.empty(3, np.int32), np.empty(0, np.int32), np.empty(0))
+
+
 def test_csr_binop_max_min_nan_semantics_match_scipy():
     A = ssp.csr_array(np.array([[np.nan, 0, 1.0], [0, 2.0, np.nan]]))
     B = ssp.csr_array(np.array([[0, 0, np.nan], [4.0, 5.0, 0]]))

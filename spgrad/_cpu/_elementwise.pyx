@@ -93,8 +93,10 @@ cdef inline Py_ssize_t _merge_rows(
     int op, Py_ssize_t n_row,
     const index_t* Ap, const index_t* Aj, const value_t* Ax,
     const index_t* Bp, const index_t* Bj, const value_t* Bx,
-    index_t* Cp, index_t* Cj, value_t* Cx,
+    index_t* Cp, index_t* Cj, value_t* Cx, Py_ssize_t cap,
 ) noexcept nogil:
+    # Returns the nnz written, or -1 when the output capacity ``cap`` would be exceeded
+    # (only possible when the caller under-allocated, e.g. MUL with inf/NaN values).
     cdef Py_ssize_t i, a, a_end, b, b_end, nnz = 0
     cdef index_t ja, jb, j
     cdef value_t r
@@ -122,12 +124,16 @@ cdef inline Py_ssize_t _merge_rows(
                 j = jb
                 b += 1
             if r != zero:
+                if nnz == cap:
+                    return -1
                 Cj[nnz] = j
                 Cx[nnz] = r
                 nnz += 1
         while a < a_end:
             r = _apply(op, Ax[a], zero)
             if r != zero:
+                if nnz == cap:
+                    return -1
                 Cj[nnz] = Aj[a]
                 Cx[nnz] = r
                 nnz += 1
@@ -135,6 +141,8 @@ cdef inline Py_ssize_t _merge_rows(
         while b < b_end:
             r = _apply(op, zero, Bx[b])
             if r != zero:
+                if nnz == cap:
+                    return -1
                 Cj[nnz] = Bj[b]
                 Cx[nnz] = r
                 nnz += 1
@@ -176,7 +184,9 @@ def csr_binop(int op, Py_ssize_t n_col,
         Output column indices and values. Capacity needed: ``nnz(A) + nnz(B)`` for ADD, SUB,
         MAX and MIN. For MUL, a product involving an absent entry is ``a * 0``, which is 0
         unless ``a`` is inf or NaN; so ``min(nnz(A), nnz(B))`` suffices when both value arrays
-        are finite (always for integers), else allocate ``nnz(A) + nnz(B)``.
+        are finite (always for integers), else allocate ``nnz(A) + nnz(B)``. Writes never
+        go past ``min(len(Cj), len(Cx))``: a result that does not fit raises ``ValueError``
+        (the contents of Cp/Cj/Cx are then unspecified).
 
     Returns
     -------
@@ -199,6 +209,7 @@ def csr_binop(int op, Py_ssize_t n_col,
         raise ValueError(f"csr_binop: unknown operation code {op}")
     if n_row < 0:
         raise ValueError("csr_binop: Ap must have at least one element")
+    cdef Py_ssize_t cap = min(Cj.shape[0], Cx.shape[0])
     # Each branch passes a literal op so the compiler specialises the inlined merge loop.
     with nogil:
         if op == _ADD:
@@ -206,31 +217,36 @@ def csr_binop(int op, Py_ssize_t n_col,
                               &Ax[0] if Ax.shape[0] else NULL, &Bp[0],
                               &Bj[0] if Bj.shape[0] else NULL, &Bx[0] if Bx.shape[0] else NULL,
                               &Cp[0], &Cj[0] if Cj.shape[0] else NULL,
-                              &Cx[0] if Cx.shape[0] else NULL)
+                              &Cx[0] if Cx.shape[0] else NULL, cap)
         elif op == _SUB:
             nnz = _merge_rows(_SUB, n_row, &Ap[0], &Aj[0] if Aj.shape[0] else NULL,
                               &Ax[0] if Ax.shape[0] else NULL, &Bp[0],
                               &Bj[0] if Bj.shape[0] else NULL, &Bx[0] if Bx.shape[0] else NULL,
                               &Cp[0], &Cj[0] if Cj.shape[0] else NULL,
-                              &Cx[0] if Cx.shape[0] else NULL)
+                              &Cx[0] if Cx.shape[0] else NULL, cap)
         elif op == _MUL:
             nnz = _merge_rows(_MUL, n_row, &Ap[0], &Aj[0] if Aj.shape[0] else NULL,
                               &Ax[0] if Ax.shape[0] else NULL, &Bp[0],
                               &Bj[0] if Bj.shape[0] else NULL, &Bx[0] if Bx.shape[0] else NULL,
                               &Cp[0], &Cj[0] if Cj.shape[0] else NULL,
-                              &Cx[0] if Cx.shape[0] else NULL)
+                              &Cx[0] if Cx.shape[0] else NULL, cap)
         elif op == _MAX:
             nnz = _merge_rows(_MAX, n_row, &Ap[0], &Aj[0] if Aj.shape[0] else NULL,
                               &Ax[0] if Ax.shape[0] else NULL, &Bp[0],
                               &Bj[0] if Bj.shape[0] else NULL, &Bx[0] if Bx.shape[0] else NULL,
                               &Cp[0], &Cj[0] if Cj.shape[0] else NULL,
-                              &Cx[0] if Cx.shape[0] else NULL)
+                              &Cx[0] if Cx.shape[0] else NULL, cap)
         else:
             nnz = _merge_rows(_MIN, n_row, &Ap[0], &Aj[0] if Aj.shape[0] else NULL,
                               &Ax[0] if Ax.shape[0] else NULL, &Bp[0],
                               &Bj[0] if Bj.shape[0] else NULL, &Bx[0] if Bx.shape[0] else NULL,
                               &Cp[0], &Cj[0] if Cj.shape[0] else NULL,
-                              &Cx[0] if Cx.shape[0] else NULL)
+                              &Cx[0] if Cx.shape[0] else NULL, cap)
+    if nnz < 0:
+        raise ValueError(
+            f"csr_binop: the result has more than {cap} entries, the capacity of Cj/Cx "
+            f"(MUL needs nnz(A) + nnz(B) when a value is inf or NaN)"
+        )
     return nnz
 
 
