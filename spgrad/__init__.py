@@ -21,6 +21,7 @@ kron, kronsum, hstack, vstack, bmat, block_array, block_diag, tril, triu
 Functions and predicates
 ------------------------
 issparse, isspmatrix, isspmatrix_csr, isspmatrix_csc, isspmatrix_coo, isspmatrix_dia,
+isspmatrix_bsr, isspmatrix_lil, isspmatrix_dok,
 find, get_index_dtype, safely_cast_index_arrays, from_scipy, from_torch
 
 Warnings
@@ -35,7 +36,7 @@ from ._coo import coo_array, coo_matrix, isspmatrix_coo
 from ._csc import csc_array, csc_matrix, isspmatrix_csc
 from ._csr import csr_array, csr_matrix, isspmatrix_csr
 from ._dia import dia_array, dia_matrix, isspmatrix_dia
-from ._extract import find
+from ._extract import find, isspmatrix_bsr, isspmatrix_dok, isspmatrix_lil
 from ._interop import from_scipy, from_torch
 from ._matrix import spmatrix
 from ._sputils import get_index_dtype, safely_cast_index_arrays
@@ -59,6 +60,9 @@ __all__ = [
     "get_index_dtype",
     "issparse",
     "isspmatrix",
+    "isspmatrix_bsr",
+    "isspmatrix_dok",
+    "isspmatrix_lil",
     "isspmatrix_coo",
     "isspmatrix_csc",
     "isspmatrix_csr",

@@ -27,6 +27,10 @@ from ._sputils import (
     upcast,
 )
 
+def _all_finite(values):
+    return values.dtype.kind not in "fc" or bool(np.isfinite(values).all())
+
+
 def _autograd_ops():
     """The differentiable-mode operations (imports torch; called only with tensors)."""
     from ._autograd import _ops
@@ -111,6 +115,11 @@ class _cs_base(_data_base):
                     raise ValueError(
                         f"unrecognized {self.__class__.__name__} constructor input: {arg1}"
                     ) from e
+                if not self._is_array:
+                    arg1 = np.atleast_2d(arg1)
+                if arg1.ndim == 0:
+                    raise ValueError("sparse array classes do not support instantiation from "
+                                     "a scalar")
                 if arg1.ndim != 2:
                     raise ValueError(
                         f"{self.format.upper()} {'arrays' if self._is_array else 'matrices'} "
@@ -133,7 +142,7 @@ class _cs_base(_data_base):
 
         getdtype(self.dtype)
         if dtype is not None and getdtype(dtype) != self.dtype:
-            self.data = self.astype(dtype, copy=False).data
+            self.data = self._cast_values(dtype)
         self.check_format(full_check=full_check)
 
     # ------------------------------------------------------------------- internals
@@ -496,7 +505,10 @@ class _cs_base(_data_base):
         A, B = self._canonical(), other._canonical()
         if A._is_torch or B._is_torch:
             return _autograd_ops().union_binop(A, B, op)
-        maxnnz = min(A.nnz, B.nnz) if op == "mul" else A.nnz + B.nnz
+        # A product stores only the intersection, except that inf * (missing 0) is a NaN
+        # SciPy keeps: with non-finite values the union bounds the output.
+        finite = op != "mul" or (_all_finite(A.data) and _all_finite(B.data))
+        maxnnz = min(A.nnz, B.nnz) if op == "mul" and finite else A.nnz + B.nnz
         idx_dtype = get_index_dtype((A.indptr, A.indices, B.indptr, B.indices), maxval=maxnnz)
         dtype = upcast(self.dtype, other.dtype)
         kdt = kernel_dtype(dtype)
@@ -562,7 +574,12 @@ class _cs_base(_data_base):
             if other.dtype == np.object_:
                 return NotImplemented
             bshape = np.broadcast_shapes(self.shape, other.shape)
-            return self._mul_scalar(other.flat[0]).reshape(bshape)
+            if bshape != self.shape:
+                raise NotImplementedError(
+                    f"multiply broadcasting {self.shape} to {bshape} needs reshape, which "
+                    f"spgrad does not have yet"
+                )
+            return self._mul_scalar(other.flat[0])
         if self.shape == (1, 1):
             bshape = np.broadcast_shapes(self.shape, other.shape)
             return np.multiply(self.data.sum(), other).reshape(bshape)
@@ -761,7 +778,8 @@ class _cs_base(_data_base):
         return from_kernel(y, self.dtype)
 
     def _summable_data(self):
-        return self.data
+        # SciPy sums duplicates before a whole-array sum (visible with dtype= casts).
+        return self._deduped().data
 
     def _axis_sums(self, axis, res_dtype):
         if self._is_torch:

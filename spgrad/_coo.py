@@ -92,11 +92,11 @@ class _coo_base(_data_base):
             self._init_from_dense_tensor(arg1, shape, dtype)
         else:
             M = np.asarray(arg1)
-            if M.dtype == np.object_:
-                raise TypeError(f"unsupported data type for a sparse array: object array "
-                                f"from {type(arg1).__name__}")
+            getdtype(M.dtype)
             if not self._is_array:
                 M = np.atleast_2d(M)
+                if M.ndim != 2:
+                    raise TypeError(f"expected 2D array or matrix, not {M.ndim}D")
             if M.ndim != 2:
                 raise ValueError(
                     f"{'COO arrays' if self._is_array else 'COO matrices'} expect 2-D input "

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import _backend
 from ._base import _spbase
-from ._sputils import isscalarlike
+from ._sputils import getdtype, isscalarlike
 
 
 class _data_base(_spbase):
@@ -135,13 +135,18 @@ class _data_base(_spbase):
         array([[1, 0],
                [0, 2]])
         """
-        dtype = np.dtype(dtype)
+        dtype = getdtype(dtype)
         if self.dtype != dtype:
-            A = self._deduped()
-            if A._is_torch:
-                return A._with_data(A.data.to(_backend.torch_dtype(dtype)), copy=True)
-            return A._with_data(A.data.astype(dtype, casting=casting, copy=True), copy=True)
+            A = self._with_data(self._cast_values(dtype, casting), copy=True)
+            return A._deduped()
         return self.copy() if copy else self
+
+    def _cast_values(self, dtype, casting="unsafe"):
+        """The stored values cast to ``dtype`` (a new array or tensor, same length)."""
+        dtype = np.dtype(dtype)
+        if self._is_torch:
+            return self.data.to(_backend.torch_dtype(dtype))
+        return self.data.astype(dtype, casting=casting, copy=True)
 
     def conjugate(self, copy=True):
         """Elementwise complex conjugate.

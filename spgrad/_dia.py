@@ -188,7 +188,8 @@ class _dia_base(_data_base):
     # ---------------------------------------------------------------- arithmetic
     def _add_sparse(self, other, sub=False):
         if not isinstance(other, _dia_base):
-            return self.tocsr()._sub_sparse(other) if sub else self.tocsr()._add_sparse(other)
+            # SciPy lets the other operand (and its family) decide.
+            return self.tocsr()._sub_sparse(other) if sub else other._add_sparse(self)
         new_offsets = np.union1d(self.offsets, other.offsets)
         M, N = self.shape
         width = min(M + int(new_offsets[-1]), N) if len(new_offsets) else 0

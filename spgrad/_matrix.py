@@ -96,9 +96,10 @@ def _matrix_power(A, power):
     if power < 0:
         raise ValueError("exponent must be >= 0")
     if power == 0:
-        from ._construct import eye
+        # SciPy 1.17 returns an identity *array* here (its matrix_power uses eye_array).
+        from ._construct import eye_array
 
-        return eye(M, dtype=A.dtype, format="csr")
+        return eye_array(M, dtype=A.dtype)
     if power == 1:
         return A.copy()
     half = _matrix_power(A, power // 2)
