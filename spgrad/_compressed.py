@@ -71,7 +71,7 @@ class _cs_base(_data_base):
                 self.indptr = np.zeros(M + 1, dtype=idx_dtype)
             elif len(arg1) == 2:
                 coo = self._coo_container(arg1, shape=shape, dtype=dtype)
-                other = coo.asformat(self.format)
+                other = coo._to_compressed(self.format)
                 self._set_arrays(other.data, other.indices, other.indptr, other._shape)
                 self._copy_flags(other)
             elif len(arg1) == 3:

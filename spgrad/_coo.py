@@ -208,10 +208,13 @@ class _coo_base(_data_base):
 
     tocoo.__doc__ = _spbase.tocoo.__doc__
 
-    def _to_compressed(self, fmt):
-        """CSR (or CSC) arrays by a stable counting sort, then duplicates summed."""
+    def _to_compressed(self, fmt, fresh_if_empty=False):
+        """CSR (or CSC) arrays by a stable counting sort, then duplicates summed.
+
+        The index dtype follows the coordinates, except that ``tocsr``/``tocsc`` of an empty
+        array return a fresh empty container (``fresh_if_empty``), as SciPy does."""
         cls = self._container(fmt)
-        if self.nnz == 0:
+        if self.nnz == 0 and fresh_if_empty:
             return cls(self.shape, dtype=self.dtype)
         n_major, n_minor = cls._swap(self.shape)
         major, minor = cls._swap(self.coords)
@@ -249,11 +252,11 @@ class _coo_base(_data_base):
         array([[1., 0., 1.],
                [0., 2., 0.]])
         """
-        return self._to_compressed("csr")
+        return self._to_compressed("csr", fresh_if_empty=True)
 
     def tocsc(self, copy=False):
         """Convert to CSC; duplicate entries are summed."""
-        return self._to_compressed("csc")
+        return self._to_compressed("csc", fresh_if_empty=True)
 
     def toarray(self, order=None, out=None):
         if self._is_torch:
@@ -313,7 +316,7 @@ class _coo_base(_data_base):
         """A canonical (row-major sorted, duplicates summed) COO; ``self`` if it is one."""
         if self.has_canonical_format:
             return self
-        csr = self.tocsr()
+        csr = self._to_compressed("csr")
         A = csr.tocoo(copy=False)
         A.has_canonical_format = True
         return A
