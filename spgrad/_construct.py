@@ -28,7 +28,14 @@ from ._coo import coo_array, coo_matrix
 from ._csc import csc_array, csc_matrix
 from ._csr import csr_array, csr_matrix
 from ._dia import dia_array, dia_matrix
-from ._sputils import get_index_dtype, isscalarlike, upcast
+from ._sputils import (
+    from_kernel,
+    get_index_dtype,
+    has_kernel_dtype,
+    isscalarlike,
+    kernel_dtype,
+    upcast,
+)
 
 __all__ = [
     "spdiags",
@@ -64,13 +71,6 @@ _NoValue = _NoValueType()
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
 
-# Value dtypes with a kernel instantiation (spgrad/_cpu/_fused.pxd).
-_KERNEL_VALUE_DTYPES = frozenset(
-    np.dtype(t) for t in (np.int32, np.int64, np.float32, np.float64, np.complex64,
-                          np.complex128)
-)
-
-
 # ---------------------------------------------------------------------------------------------
 # small helpers
 # ---------------------------------------------------------------------------------------------
@@ -91,30 +91,6 @@ def _family(as_array):
     if as_array:
         return csr_array, csc_array, coo_array, dia_array
     return csr_matrix, csc_matrix, coo_matrix, dia_matrix
-
-
-def _kernel_values(values):
-    """``values`` as a contiguous array of a dtype the kernels are instantiated for.
-
-    Booleans and the narrow or unsigned integers are widened to int64, which gives NumPy's
-    wrap-around results once cast back.
-    """
-    dt = values.dtype
-    if dt in _KERNEL_VALUE_DTYPES:
-        return np.ascontiguousarray(values)
-    if dt.kind in "biu":
-        return np.ascontiguousarray(values, dtype=np.int64)
-    raise TypeError(f"spgrad has no kernels for values of dtype {dt}")
-
-
-def _from_kernel(values, dtype):
-    """Cast a kernel result back to ``dtype`` (bool: nonzero; integers: wrap around)."""
-    dtype = np.dtype(dtype)
-    if values.dtype == dtype:
-        return values
-    if dtype == np.bool_:
-        return values != 0
-    return values.astype(dtype)
 
 
 def _index_arrays(dtype, *arrays):
@@ -594,14 +570,14 @@ def kron(A, B, format=None):
     work_idx = get_index_dtype((np.empty(0, coo_idx),), maxval=max(max(out_shape), nnz))
     Ap, Aj, Bp, Bj = _index_arrays(work_idx, Ap, Aj, Bp, Bj)
     # values go straight from their own dtype to the kernel dtype of the product's dtype
-    kdt = _kernel_values(np.empty(0, out_dtype)).dtype
+    kdt = kernel_dtype(out_dtype)
     Ax = np.ascontiguousarray(Ax, dtype=kdt)
     Bx = np.ascontiguousarray(Bx, dtype=kdt)
     Cp = np.empty(out_shape[0] + 1, dtype=work_idx)
     Cj = np.empty(nnz, dtype=work_idx)
     Cx = np.empty(nnz, dtype=kdt)
     _backend.kernels(Ap, Bp).csr_kron(B.shape[1], Ap, Aj, Ax, Bp, Bj, Bx, Cp, Cj, Cx)
-    Cx = _from_kernel(Cx, out_dtype)
+    Cx = from_kernel(Cx, out_dtype)
 
     if format in ("csr", "csc") or (format is None and dense_B):
         C = csr_cls((Cx, Cj, Cp), shape=out_shape)
@@ -715,7 +691,7 @@ def _minor_stack(blocks, axis):
         indptr = np.empty(n_major + 1, dtype=idx_dtype)
         indices = np.empty(nnz, dtype=idx_dtype)
         K = _backend.kernels(indptr_cat)
-        if data_cat.dtype in _KERNEL_VALUE_DTYPES:
+        if has_kernel_dtype(data_cat.dtype):
             data = np.empty(nnz, dtype=data_cat.dtype)
             K.csr_hstack(n_major, offsets, indptr_cat, indices_cat, data_cat,
                          indptr, indices, data)
@@ -1341,7 +1317,7 @@ def _triangle(A, k, format, lower):
         out_indptr = np.empty(indptr.size, dtype=idx_dtype)
         out_indices = np.empty(indices.size, dtype=idx_dtype)
         K = _backend.kernels(indptr, indices)
-        if data.dtype in _KERNEL_VALUE_DTYPES:
+        if has_kernel_dtype(data.dtype):
             out_data = np.empty(data.size, dtype=data.dtype)
             nnz = K.csr_band_filter(lo, hi, indptr, indices, data,
                                     out_indptr, out_indices, out_data)
