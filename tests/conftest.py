@@ -45,6 +45,9 @@ settings.register_profile(
     "parity",
     max_examples=25,
     deadline=None,
+    # CI must give the same verdict on every run: a fixed example sequence. The thorough
+    # profile below explores randomly.
+    derandomize=True,
     print_blob=True,
     suppress_health_check=[
         # the same @given method runs on every format/family subclass of a mixin
@@ -55,7 +58,7 @@ settings.register_profile(
     ],
 )
 settings.register_profile("parity-thorough", parent=settings.get_profile("parity"),
-                          max_examples=250)
+                          max_examples=250, derandomize=False)
 settings.load_profile(os.environ.get("SPGRAD_HYPOTHESIS_PROFILE", "parity"))
 
 
@@ -89,6 +92,8 @@ KNOWN_DIFFERENCES = {
     "TestReduce_dia_array::test_sum": "DIA sums with data wider than the matrix",
     "TestReduce_dia_matrix::test_sum": "DIA sums with data wider than the matrix",
     "TestReduce_coo_array::test_sum": "COO sums of duplicates cast before summing",
+    "TestReduce_dia_array::test_mean": "DIA means of narrow integers that wrap around",
+    "TestReduce_dia_matrix::test_mean": "DIA means of narrow integers that wrap around",
     "TestReduce_coo_matrix::test_sum": "COO sums of duplicates cast before summing",
     "_array::test_tril_triu": "tril/triu output index dtype for int64-indexed input",
     "TestConvert_coo_array::test_transpose": "transpose(axes=(0, 1)) on COO (n-D, issue 3)",
