@@ -7,11 +7,14 @@ classes, functions, semantics, dtypes and errors, computed by spgrad's own Cytho
 
 Sparse array classes
 --------------------
-csr_array, csc_array, coo_array, dia_array
+csr_array, csc_array, coo_array, dia_array, bsr_array, lil_array, dok_array
 
 Sparse matrix classes
 ---------------------
-csr_matrix, csc_matrix, coo_matrix, dia_matrix
+csr_matrix, csc_matrix, coo_matrix, dia_matrix, bsr_matrix, lil_matrix, dok_matrix
+
+The BSR, LIL and DOK classes are SciPy's assembly formats with spgrad's conversions (results
+come back as spgrad containers); they are not differentiable.
 
 Building sparse arrays
 ----------------------
@@ -24,11 +27,20 @@ issparse, isspmatrix, isspmatrix_csr, isspmatrix_csc, isspmatrix_coo, isspmatrix
 isspmatrix_bsr, isspmatrix_lil, isspmatrix_dok,
 find, get_index_dtype, safely_cast_index_arrays, from_scipy, from_torch
 
+Saving and loading
+------------------
+save_npz, load_npz (files interchangeable with ``scipy.sparse.save_npz``/``load_npz``)
+
+Submodules
+----------
+csgraph : ``scipy.sparse.csgraph`` routines accepting and returning spgrad containers
+
 Warnings
 --------
 SparseWarning, SparseEfficiencyWarning
 """
 
+from ._assembly import bsr_array, bsr_matrix, dok_array, dok_matrix, lil_array, lil_matrix
 from ._base import SparseEfficiencyWarning, SparseWarning, issparse, isspmatrix, sparray
 from ._construct import *  # noqa: F403
 from ._construct import __all__ as _construct_all
@@ -39,6 +51,7 @@ from ._dia import dia_array, dia_matrix, isspmatrix_dia
 from ._extract import find, isspmatrix_bsr, isspmatrix_dok, isspmatrix_lil
 from ._interop import from_scipy, from_torch
 from ._matrix import spmatrix
+from ._matrix_io import load_npz, save_npz
 from ._sputils import get_index_dtype, safely_cast_index_arrays
 
 __version__ = "0.1.0.dev0"
@@ -46,6 +59,12 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "SparseEfficiencyWarning",
     "SparseWarning",
+    "bsr_array",
+    "bsr_matrix",
+    "dok_array",
+    "dok_matrix",
+    "lil_array",
+    "lil_matrix",
     "coo_array",
     "coo_matrix",
     "csc_array",
@@ -67,8 +86,12 @@ __all__ = [
     "isspmatrix_csc",
     "isspmatrix_csr",
     "isspmatrix_dia",
+    "load_npz",
+    "save_npz",
     "safely_cast_index_arrays",
     "sparray",
     "spmatrix",
     *_construct_all,
 ]
+
+from . import csgraph  # noqa: E402

@@ -38,6 +38,22 @@ def is_tensor(x):
     return torch is not None and isinstance(x, torch.Tensor)
 
 
+def device_of(x):
+    """Device name of an operand: a tensor's device, a sparse container's values' device, or
+    ``"cpu"`` for NumPy arrays, scalars and everything else."""
+    data = getattr(x, "data", None) if not is_tensor(x) else x
+    if is_tensor(data):
+        return str(data.device)
+    return "cpu"
+
+
+def check_same_device(a, b):
+    """Raise ``ValueError`` naming both devices when two operands live on different devices."""
+    da, db = device_of(a), device_of(b)
+    if da != db:
+        raise ValueError(f"operands on different devices: {da} and {db}")
+
+
 def torch_module():
     """Import and return torch, with a clear error when it is not installed."""
     try:
@@ -84,7 +100,10 @@ def as_tensor(x, like=None, dtype=None):
     """``x`` as a torch tensor (zero-copy from NumPy) on ``like``'s device, cast to ``dtype``."""
     torch = torch_module()
     if not is_tensor(x):
-        x = torch.from_numpy(np.ascontiguousarray(x))
+        x = np.ascontiguousarray(x)
+        if not x.flags.writeable:  # e.g. a broadcast view; torch needs writable memory
+            x = x.copy()
+        x = torch.from_numpy(x)
     if like is not None and x.device != like.device:
         raise ValueError(f"operands on different devices: {x.device} and {like.device}")
     if dtype is not None:

@@ -7,6 +7,7 @@ have something faster than going through CSR.
 """
 
 import math
+import operator
 
 import numpy as np
 
@@ -235,6 +236,65 @@ class _spbase:
         """Convert to DIAgonal format."""
         return self.tocoo(copy=copy).todia(copy=False)
 
+    def tobsr(self, blocksize=None, copy=False):
+        """Convert to Block Sparse Row format (``spgrad.bsr_array``/``bsr_matrix``).
+
+        BSR is an assembly format, computed by SciPy and not differentiable: torch values
+        are detached.
+
+        Parameters
+        ----------
+        blocksize : (int, int), optional
+            Block shape; by default SciPy's choice for this pattern.
+        copy : bool, optional
+            If True, the result never shares data with ``self``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import spgrad as sp
+        >>> B = sp.csr_array(np.eye(4)).tobsr(blocksize=(2, 2))
+        >>> type(B).__name__, B.blocksize
+        ('bsr_array', (2, 2))
+        """
+        from ._assembly import convert_native
+
+        return convert_native(self, "tobsr", blocksize=blocksize, copy=copy)
+
+    def tolil(self, copy=False):
+        """Convert to List of Lists format (``spgrad.lil_array``/``lil_matrix``).
+
+        LIL is an assembly format, computed by SciPy and not differentiable: torch values
+        are detached.
+
+        Examples
+        --------
+        >>> import spgrad as sp
+        >>> L = sp.csr_array([[1, 0], [0, 2]]).tolil()
+        >>> type(L).__name__, L.rows.tolist()
+        ('lil_array', [[0], [1]])
+        """
+        from ._assembly import convert_native
+
+        return convert_native(self, "tolil", copy=copy)
+
+    def todok(self, copy=False):
+        """Convert to Dictionary Of Keys format (``spgrad.dok_array``/``dok_matrix``).
+
+        DOK is an assembly format, computed by SciPy and not differentiable: torch values
+        are detached.
+
+        Examples
+        --------
+        >>> import spgrad as sp
+        >>> D = sp.csr_matrix([[0, 3], [0, 0]]).todok()
+        >>> type(D).__name__, D[0, 1]
+        ('dok_matrix', np.int64(3))
+        """
+        from ._assembly import convert_native
+
+        return convert_native(self, "todok", copy=copy)
+
     def toarray(self, order=None, out=None):
         """Return a dense ``numpy.ndarray`` with the same values.
 
@@ -263,7 +323,10 @@ class _spbase:
         >>> type(sp.csr_matrix([[1, 0]]).todense()).__name__
         'matrix'
         """
-        return self._ascontainer(self.toarray(order=order, out=out))
+        dense = self.toarray(order=order, out=out)
+        if _backend.is_tensor(dense):
+            return dense  # differentiable mode: a tensor (np.matrix cannot hold one)
+        return self._ascontainer(dense)
 
     def _process_toarray_args(self, order, out):
         if out is not None:
@@ -311,6 +374,7 @@ class _spbase:
 
     # ------------------------------------------------------------------ arithmetic
     def __add__(self, other):
+        _backend.check_same_device(self, other)
         if isscalarlike(other):
             if other == 0:
                 return self.copy()
@@ -330,6 +394,7 @@ class _spbase:
         return self.__add__(other)
 
     def __sub__(self, other):
+        _backend.check_same_device(self, other)
         if isscalarlike(other):
             if other == 0:
                 return self.copy()
@@ -348,6 +413,7 @@ class _spbase:
         return NotImplemented
 
     def __rsub__(self, other):
+        _backend.check_same_device(self, other)
         if isscalarlike(other):
             if other == 0:
                 return -self.copy()
@@ -416,6 +482,77 @@ class _spbase:
     def __itruediv__(self, other):
         return NotImplemented
 
+    # ------------------------------------------------- comparisons, maximum, minimum
+    # Implemented in ._minmax (this class only dispatches), so that the operator
+    # protocol is visible here.
+    def _comparison(self, other, op):
+        from ._minmax import comparison
+
+        return comparison(self, other, op)
+
+    def __eq__(self, other):
+        return self._comparison(other, operator.eq)
+
+    def __ne__(self, other):
+        return self._comparison(other, operator.ne)
+
+    def __lt__(self, other):
+        return self._comparison(other, operator.lt)
+
+    def __gt__(self, other):
+        return self._comparison(other, operator.gt)
+
+    def __le__(self, other):
+        return self._comparison(other, operator.le)
+
+    def __ge__(self, other):
+        return self._comparison(other, operator.ge)
+
+    __hash__ = None
+
+    def maximum(self, other):
+        """Elementwise maximum with a scalar, a dense array or a sparse array.
+
+        Returns SciPy's types: a sparse CSR/CSC result for sparse operands and for scalars
+        ``<= 0`` (a positive scalar makes every entry nonzero: ``self``'s format, with a
+        ``SparseEfficiencyWarning``), a dense result (``ndarray``/``np.matrix``) for a dense
+        operand. In differentiable mode two sparse operands combine on the union of their
+        patterns (a missing entry takes part as 0; ties split the gradient like
+        ``torch.maximum``) and a dense operand gives a dense tensor.
+
+        Examples
+        --------
+        >>> import spgrad as sp
+        >>> A = sp.csr_array([[1, -2], [0, 3]])
+        >>> B = sp.csr_array([[0, 5], [-1, 2]])
+        >>> A.maximum(B).toarray()
+        array([[1, 5],
+               [0, 3]])
+        """
+        from ._minmax import maximum_minimum
+
+        return maximum_minimum(self, other, "maximum")
+
+    def minimum(self, other):
+        """Elementwise minimum (see :meth:`maximum` for operands and result types).
+
+        Examples
+        --------
+        >>> import spgrad as sp
+        >>> A = sp.csr_array([[1, -2], [0, 3]])
+        >>> A.minimum(0).toarray()
+        array([[ 0, -2],
+               [ 0,  0]])
+        """
+        from ._minmax import maximum_minimum
+
+        return maximum_minimum(self, other, "minimum")
+
+    def __iter__(self):
+        # SciPy's generic row iteration: formats without indexing are not iterable.
+        for r in range(self.shape[0]):
+            yield self[r]
+
     def dot(self, other):
         """Matrix product with ``other`` (a scalar multiplies elementwise).
 
@@ -443,6 +580,7 @@ class _spbase:
         array([[ 10,   0],
                [ 20, 300]])
         """
+        _backend.check_same_device(self, other)
         if isscalarlike(other):
             return self._mul_scalar(other)
         return self._multiply_2d_with_broadcasting(other)
@@ -469,6 +607,7 @@ class _spbase:
     def _matmul_dispatch(self, other):
         """``self @ other`` for a dense vector/matrix, a scalar, or a sparse operand."""
         M, N = self._shape_as_2d
+        _backend.check_same_device(self, other)
         if getattr(self, "_is_torch", False) or _backend.is_tensor(other):
             return self._matmul_differentiable(other)
         if other.__class__ is np.ndarray:
@@ -525,18 +664,25 @@ class _spbase:
         return self._matmul_multivector(other)
 
     def _rmatmul_dispatch(self, other):
+        _backend.check_same_device(self, other)
         if isscalarlike(other):
             return self._mul_scalar(other)
-        try:
-            tr = other.transpose()
-        except AttributeError:
-            tr = np.asarray(other).transpose()
+        if _backend.is_tensor(other):
+            tr = other.mT if other.ndim >= 2 else other
+        else:
+            try:
+                tr = other.transpose()
+            except AttributeError:
+                tr = np.asarray(other).transpose()
         ret = self.transpose()._matmul_dispatch(tr)
         if ret is NotImplemented:
             return NotImplemented
+        if _backend.is_tensor(ret):
+            return ret.mT if ret.ndim >= 2 else ret
         return ret.transpose()
 
     def _divide(self, other, *, rdivide=False):
+        _backend.check_same_device(self, other)
         if not (issparse(other) or isdense(other) or isscalarlike(other)):
             other_a = np.asanyarray(other)
             if other_a.ndim == 0 and other_a.dtype == np.object_:

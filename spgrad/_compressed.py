@@ -12,12 +12,13 @@ import numpy as np
 from . import _backend
 from ._base import _spbase, issparse
 from ._data import _data_base
+from ._index import _CompressedIndexMixin
+from ._minmax import _minmax_mixin
 from ._sputils import (
     check_compressed_arrays,
     check_shape,
     from_kernel,
     get_index_dtype,
-    get_sum_dtype,
     getdtype,
     has_kernel_dtype,
     isshape,
@@ -43,7 +44,7 @@ _BINOPS = {"add": "BINOP_ADD", "sub": "BINOP_SUB", "mul": "BINOP_MUL",
            "max": "BINOP_MAX", "min": "BINOP_MIN"}
 
 
-class _cs_base(_data_base):
+class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
     """Shared behaviour of CSR and CSC arrays/matrices."""
 
     def __init__(self, arg1, shape=None, dtype=None, copy=False, *, maxprint=None):
@@ -217,38 +218,55 @@ class _cs_base(_data_base):
             return int(self.indptr[-1])
         if axis < 0:
             axis += 2
-        if axis not in (0, 1):
-            raise ValueError("axis out of bounds")
-        major_axis = self._swap((0, 1))[0]
-        if axis == major_axis:
-            return np.diff(self.indptr)
+        # SciPy's rule: reducing over axis 0 counts per column, over axis 1 per row; in
+        # (major, minor) terms axis 0 of a CSR / axis 1 of a CSC counts per minor index.
+        axis, _ = self._swap((axis, 1 - axis))
         _, N = self._major_minor()
-        return np.bincount(self.indices.astype(np.intp, copy=False), minlength=N)
+        if axis == 0:
+            return np.bincount(self.indices.astype(np.intp, copy=False), minlength=N)
+        if axis == 1:
+            return np.diff(self.indptr)
+        raise ValueError("axis out of bounds")
 
     def count_nonzero(self, axis=None):
-        """Number of stored values that are not zero, overall or along ``axis``.
+        """Number of stored values that are not zero, overall or along ``axis``
+        (duplicates are summed first).
+
+        Parameters
+        ----------
+        axis : {None, 0, 1, -1, -2}, optional
+            None counts the whole array; 0 counts per column, 1 per row.
 
         Examples
         --------
         >>> import spgrad as sp
         >>> A = sp.csr_array(([1, 0, 2], [0, 1, 1], [0, 2, 3]), shape=(2, 2))
-        >>> A.nnz, A.count_nonzero()
+        >>> A.nnz, int(A.count_nonzero())
         (3, 2)
+        >>> A.count_nonzero(axis=0)
+        array([1, 1])
         """
         A = self._deduped()
+        data = _backend.to_numpy(A.data)
         if axis is None:
-            return np.count_nonzero(A.data)
+            return np.count_nonzero(data)
         if axis < 0:
             axis += 2
-        if axis not in (0, 1):
-            raise ValueError("axis out of bounds")
-        mask = A.data != 0
-        major_axis = self._swap((0, 1))[0]
+        axis, _ = self._swap((axis, 1 - axis))
         M, N = self._major_minor()
-        if axis == major_axis:
+        mask = data != 0
+        if axis == 0:
+            idx = A.indices if mask.all() else A.indices[mask]
+            return np.bincount(idx.astype(np.intp, copy=False), minlength=N)
+        if axis == 1:
+            if data.all():
+                return np.diff(A.indptr)
+            # SciPy counts line by line into a list: int64, or float64 when there are none
+            if M == 0:
+                return np.array([])
             rows = np.repeat(np.arange(M), np.diff(A.indptr))
-            return np.bincount(rows[mask], minlength=M)
-        return np.bincount(A.indices[mask].astype(np.intp, copy=False), minlength=N)
+            return np.bincount(rows[mask], minlength=M).astype(np.int64)
+        raise ValueError("axis out of bounds")
 
     @property
     def has_sorted_indices(self):
@@ -293,6 +311,7 @@ class _cs_base(_data_base):
         """
         if self.has_sorted_indices:
             return
+        self._check_pattern_mutable("sort_indices")
         k = self._kernels()
         if has_kernel_dtype(self.dtype) and not self._is_torch:
             k.csr_sort_indices(self.indptr, self.indices, self.data)
@@ -324,6 +343,7 @@ class _cs_base(_data_base):
         """
         if self.has_canonical_format:
             return
+        self._check_pattern_mutable("sum_duplicates")
         self.sort_indices()
         k = self._kernels()
         if has_kernel_dtype(self.dtype) and not self._is_torch:
@@ -363,6 +383,10 @@ class _cs_base(_data_base):
         else:
             nnz = self.nnz
             keep = _backend.to_numpy(self.data[:nnz]) != 0
+            if keep.all():
+                self.prune()
+                return
+            self._check_pattern_mutable("eliminate_zeros")
             M, _ = self._major_minor()
             rows = np.repeat(np.arange(M), np.diff(self.indptr))
             counts = np.bincount(rows[keep], minlength=M)
@@ -496,6 +520,40 @@ class _cs_base(_data_base):
         return A
 
     transpose.__doc__ = _spbase.transpose.__doc__
+
+    def nonzero(self):
+        """``(row, col)`` of the stored entries whose value is not zero, in row-major order
+        for CSC as well (duplicates are not summed, as in SciPy).
+
+        Examples
+        --------
+        >>> import spgrad as sp
+        >>> sp.csc_array([[0, 1], [2, 3]]).nonzero()
+        (array([0, 1, 1], dtype=int32), array([1, 0, 1], dtype=int32))
+        """
+        A = self.tocoo(copy=False)
+        mask = _backend.to_numpy(A.data) != 0
+        row, col = A.row[mask], A.col[mask]
+        if self.format == "csc":
+            order = np.argsort(row, kind="stable")
+            row, col = row[order], col[order]
+        return row, col
+
+    def __iter__(self):
+        """Iterate over rows: (1 × n) ``csr_matrix`` rows for the matrix family (CSC too, as
+        SciPy does); sparse arrays would give 1-D rows, which spgrad does not have yet."""
+        if self._is_array:
+            raise NotImplementedError("1-D sparse arrays are not supported yet (issue 3): "
+                                      "iterating over a sparse array yields 1-D rows")
+        A = self.tocsr()
+        data = A.data
+        indptr = np.zeros(2, dtype=A.indptr.dtype)
+        i0 = 0
+        for i1 in A.indptr[1:].tolist():
+            indptr[1] = i1 - i0
+            yield A.__class__((data[i0:i1], A.indices[i0:i1], indptr), shape=(1, A.shape[1]),
+                              copy=True)
+            i0 = i1
 
     # ---------------------------------------------------------------- arithmetic
     def _binopt(self, other, op):

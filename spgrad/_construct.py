@@ -8,6 +8,13 @@ types. Heavy lifting is done by the CPU kernels (``csr_hstack``, ``csr_kron``,
 ``csr_band_filter``, ``coo_tocsr_pattern``, ``expand_indptr``); Python only allocates and does
 per-block (never per-entry) NumPy work.
 
+Differentiable mode: ``diags``/``diags_array``/``spdiags`` from torch vectors, ``kron``,
+``kronsum``, the block functions and ``tril``/``triu`` with operands whose values are torch
+tensors compute their pattern exactly as in plain mode and their values with torch gathers and
+concatenations (:mod:`spgrad._autograd._construct_ops`), so the result's data is in the
+autograd graph; NumPy operands are constants. ``eye``, ``identity`` and ``random`` take no
+value inputs and stay plain.
+
 Differences from SciPy: spgrad has no BSR format, so ``kron`` returns CSR where SciPy's
 default is BSR (a fairly dense second factor); everything else matches.
 """
@@ -123,6 +130,30 @@ def _csr_of_coo(n_row, row, col, data):
     return indptr, indices, data[perm]
 
 
+def _ops():
+    """The differentiable numeric phases (imports torch; called only with tensor values)."""
+    from ._autograd import _construct_ops
+
+    return _construct_ops
+
+
+def _has_tensor(items):
+    """True if ``items`` is a tensor or a sequence holding one (differentiable mode)."""
+    if _backend.is_tensor(items):
+        return True
+    if isinstance(items, (str, bytes)) or isscalarlike(items):
+        return False
+    try:
+        return any(_backend.is_tensor(x) for x in items)
+    except TypeError:
+        return False
+
+
+def _value_dtype(x):
+    """NumPy dtype of a value array or tensor."""
+    return _backend.numpy_dtype(x.dtype)
+
+
 def _expand_rows(indptr):
     """Row index of every entry of a CSR pattern."""
     K = _backend.kernels(indptr)
@@ -142,6 +173,9 @@ def spdiags(data, diags, m=None, n=None, format=None):
 
         This function returns a sparse matrix, not a sparse array. Prefer `dia_array`
         (``dia_array((data, diags), shape=(m, n))``) for new code.
+
+    Differentiable mode: `data` may be a torch tensor (or a list of tensors, stacked); the
+    result's values are then that tensor, in the autograd graph.
 
     Parameters
     ----------
@@ -178,6 +212,10 @@ def spdiags(data, diags, m=None, n=None, format=None):
            [0, 2, 3, 0],
            [0, 0, 3, 4]])
     """
+    if not _backend.is_tensor(data) and _has_tensor(data):
+        dtype = np.result_type(*(_value_dtype(d) if _backend.is_tensor(d)
+                                 else np.asarray(d).dtype for d in data))
+        data = _ops().stack(data, dtype)
     if m is None and n is None:
         m = n = len(data[0])
     elif n is None:
@@ -185,15 +223,35 @@ def spdiags(data, diags, m=None, n=None, format=None):
     return dia_matrix((data, diags), shape=(m, n)).asformat(format)
 
 
+def _atleast_1d_values(d):
+    """``np.atleast_1d`` that keeps a tensor a tensor (in the graph)."""
+    if _backend.is_tensor(d):
+        return d.reshape(-1) if d.ndim == 0 else d
+    return np.atleast_1d(d)
+
+
 def _diags_data(diagonals, offsets, shape, dtype, stacklevel):
-    """Padded DIA data array and offsets for ``diags_array`` / ``diags``."""
+    """Padded DIA data array and offsets for ``diags_array`` / ``diags``.
+
+    In differentiable mode (a diagonal is a tensor) the data array is a tensor built from the
+    diagonals in the autograd graph; NumPy diagonals are constants.
+    """
+    torch_mode = _has_tensor(diagonals)
     # A scalar offset means one diagonal, given as a flat sequence (or a scalar).
     if isscalarlike(offsets):
-        if len(diagonals) != 0 and not isscalarlike(diagonals[0]):
+        first = diagonals[0] if len(diagonals) != 0 else None
+        if first is not None and not (isscalarlike(first) or
+                                      (_backend.is_tensor(first) and first.ndim == 0)):
             raise ValueError("Different number of diagonals and offsets.")
-        diagonals = [np.atleast_1d(diagonals)]
+        if torch_mode and not _backend.is_tensor(diagonals):
+            # a sequence of scalars, some of them 0-d tensors: one diagonal
+            diagonals = [_ops().cat(diagonals, np.result_type(
+                *(_value_dtype(d) if _backend.is_tensor(d) else np.asarray(d).dtype
+                  for d in diagonals)))]
+        else:
+            diagonals = [_atleast_1d_values(diagonals)]
     else:
-        diagonals = [np.atleast_1d(d) for d in diagonals]
+        diagonals = [_atleast_1d_values(d) for d in diagonals]
     offsets = np.atleast_1d(offsets)
     if len(diagonals) != len(offsets):
         raise ValueError("Different number of diagonals and offsets.")
@@ -202,12 +260,14 @@ def _diags_data(diagonals, offsets, shape, dtype, stacklevel):
         side = len(diagonals[0]) + abs(int(offsets[0]))
         shape = (side, side)
 
+    # dtypes are decided on empty stand-ins, which also covers tensor diagonals
+    like = [np.empty(0, _value_dtype(d)) for d in diagonals]
     if dtype is None:
-        dtype = np.result_type(*diagonals)
+        dtype = np.result_type(*like)
     elif dtype is _NoValue:
         # Deprecated default (until SciPy 1.19): the inexact common type of the inputs.
-        dtype = np.dtype(np.common_type(*diagonals))
-        future = np.result_type(*diagonals)
+        dtype = np.dtype(np.common_type(*like))
+        future = np.result_type(*like)
         if dtype != future:
             note = ""
             if sys.version_info < (3, 12):
@@ -228,6 +288,9 @@ def _diags_data(diagonals, offsets, shape, dtype, stacklevel):
     # DIA data columns are matrix columns: diagonal k occupies columns
     # [max(0, k), max(0, k) + length) where length = min(m + k, n - k, min(m, n)).
     width = max([min(m + k, n - k) + max(0, k) for k in offsets])
+    if torch_mode:
+        data = _diags_tensor(diagonals, offsets, (m, n), max(0, width), dtype)
+        return data, offsets, (m, n)
     data = np.zeros((len(offsets), max(0, width)), dtype=dtype)
     side = min(m, n)
     for i, (k, diagonal) in enumerate(zip(offsets, diagonals)):
@@ -247,8 +310,35 @@ def _diags_data(diagonals, offsets, shape, dtype, stacklevel):
     return data, offsets, (m, n)
 
 
+def _diags_tensor(diagonals, offsets, shape, width, dtype):
+    """The DIA data tensor of ``_diags_data`` in differentiable mode: each diagonal padded
+    to its columns (a length-1 diagonal broadcast along its offset), rows stacked."""
+    m, n = shape
+    side = min(m, n)
+    rows, firsts = [], []
+    for i, (k, diagonal) in enumerate(zip(offsets, diagonals)):
+        k = int(k)
+        length = min(m + k, n - k, side)
+        if length < 0:
+            raise ValueError(f"Offset {k} (index {i}) out of bounds")
+        piece = _ops().values(diagonal, dtype)
+        if piece.ndim != 1 or (len(piece) != 1 and len(piece) < length):
+            raise ValueError(
+                f"Diagonal length (index {i}: {len(piece)} at offset {k}) does not "
+                f"agree with array size ({m}, {n})."
+            )
+        piece = piece[:length] if len(piece) != 1 else piece.expand(length)
+        rows.append(piece)
+        firsts.append(max(0, k))
+    return _ops().padded_rows(rows, firsts, width, dtype)
+
+
 def diags_array(diagonals, /, *, offsets=0, shape=None, format=None, dtype=_NoValue):
     """Construct a sparse array from diagonals (given without padding).
+
+    Differentiable mode: any diagonal may be a torch tensor (NumPy diagonals are then
+    constants); the result's data is a tensor built from them in the autograd graph, so
+    gradients flow back to the diagonals.
 
     Parameters
     ----------
@@ -300,6 +390,15 @@ def diags_array(diagonals, /, *, offsets=0, shape=None, format=None, dtype=_NoVa
            [ 1., -2.,  1.,  0.],
            [ 0.,  1., -2.,  1.],
            [ 0.,  0.,  1., -2.]])
+
+    Differentiable mode: gradients flow back to tensor diagonals.
+
+    >>> import torch
+    >>> d = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> A = sp.diags_array([d, [5.0, 6.0]], offsets=[0, 1], dtype=None)
+    >>> (A @ torch.ones(3)).sum().backward()
+    >>> d.grad
+    tensor([1., 1., 1.])
     """
     data, offsets, shape = _diags_data(diagonals, offsets, shape, dtype, stacklevel=2)
     return dia_array((data, offsets), shape=shape).asformat(format)
@@ -311,6 +410,9 @@ def diags(diagonals, offsets=0, shape=None, format=None, dtype=_NoValue):
     .. warning::
 
         This function returns a sparse matrix, not a sparse array. Prefer `diags_array`.
+
+    Differentiable mode: as in `diags_array`, tensor diagonals give tensor values in the
+    autograd graph.
 
     Parameters
     ----------
@@ -519,6 +621,11 @@ def kron(A, B, format=None):
 
     Block ``(i, j)`` of the result is ``A[i, j] * B``.
 
+    Differentiable mode: when either factor has torch values (or is a dense tensor), the
+    pattern is computed by the kernel as in plain mode and the values are the outer
+    product of the two value vectors, a torch expression in the autograd graph (a NumPy
+    factor is a constant).
+
     Parameters
     ----------
     A, B : sparse or dense array_like
@@ -549,6 +656,15 @@ def kron(A, B, format=None):
     >>> sp.kron(sp.eye_array(2), [[1, 2]], format="csr").toarray()
     array([[1., 2., 0., 0.],
            [0., 0., 1., 2.]])
+
+    Differentiable mode:
+
+    >>> import torch
+    >>> A = sp.csr_array(np.array([[0.0, 2.0], [5.0, 0.0]])).requires_grad_()
+    >>> sp.kron(A, np.array([[1.0, 3.0]])).sum().backward()
+    >>> A.grad.toarray()
+    array([[0., 4.],
+           [4., 0.]])
     """
     as_array = _is_sparray(A) or _is_sparray(B)
     csr_cls, csc_cls, coo_cls, _ = _family(as_array)
@@ -563,21 +679,35 @@ def kron(A, B, format=None):
     if nnz_a == 0 or nnz_b == 0:
         return coo_cls(out_shape).asformat(format)
 
-    out_dtype = np.result_type(Ax.dtype, Bx.dtype)
+    out_dtype = np.result_type(_value_dtype(Ax), _value_dtype(Bx))
     nnz = nnz_a * nnz_b
     # index dtype of the result as SciPy computes it, and one the kernel can work in
     coo_idx = get_index_dtype((np.empty(0, A_idx),), maxval=max(out_shape))
     work_idx = get_index_dtype((np.empty(0, coo_idx),), maxval=max(max(out_shape), nnz))
     Ap, Aj, Bp, Bj = _index_arrays(work_idx, Ap, Aj, Bp, Bj)
-    # values go straight from their own dtype to the kernel dtype of the product's dtype
-    kdt = kernel_dtype(out_dtype)
-    Ax = np.ascontiguousarray(Ax, dtype=kdt)
-    Bx = np.ascontiguousarray(Bx, dtype=kdt)
     Cp = np.empty(out_shape[0] + 1, dtype=work_idx)
     Cj = np.empty(nnz, dtype=work_idx)
-    Cx = np.empty(nnz, dtype=kdt)
-    _backend.kernels(Ap, Bp).csr_kron(B.shape[1], Ap, Aj, Ax, Bp, Bj, Bx, Cp, Cj, Cx)
-    Cx = from_kernel(Cx, out_dtype)
+    K = _backend.kernels(Ap, Bp)
+    if _backend.is_tensor(Ax) or _backend.is_tensor(Bx):
+        # Differentiable mode. Symbolic phase: the kernel run on entry positions (exact in
+        # float64) gives, for every product entry, the A and the B entry it multiplies.
+        pos_a, ones_a = np.arange(nnz_a, dtype=np.float64), np.ones(nnz_a)
+        pos_b, ones_b = np.arange(nnz_b, dtype=np.float64), np.ones(nnz_b)
+        which_a = np.empty(nnz)
+        which_b = np.empty(nnz)
+        K.csr_kron(B.shape[1], Ap, Aj, pos_a, Bp, Bj, ones_b, Cp, Cj, which_a)
+        K.csr_kron(B.shape[1], Ap, Aj, ones_a, Bp, Bj, pos_b, Cp, Cj, which_b)
+        # Numeric phase: the outer product of the two value vectors, in the graph.
+        Cx = _ops().outer_gather(Ax, which_a.astype(np.int64), Bx, which_b.astype(np.int64),
+                                 out_dtype)
+    else:
+        # values go straight from their own dtype to the kernel dtype of the product's dtype
+        kdt = kernel_dtype(out_dtype)
+        Ax = np.ascontiguousarray(Ax, dtype=kdt)
+        Bx = np.ascontiguousarray(Bx, dtype=kdt)
+        Cx = np.empty(nnz, dtype=kdt)
+        K.csr_kron(B.shape[1], Ap, Aj, Ax, Bp, Bj, Bx, Cp, Cj, Cx)
+        Cx = from_kernel(Cx, out_dtype)
 
     if format in ("csr", "csc") or (format is None and dense_B):
         C = csr_cls((Cx, Cj, Cp), shape=out_shape)
@@ -593,6 +723,9 @@ def kronsum(A, B, format=None):
     """Kronecker sum of square sparse matrices: ``kron(I_n, A) + kron(B, I_m)``.
 
     `A` has shape ``(m, m)`` and `B` shape ``(n, n)``; ``I_m`` and ``I_n`` are identities.
+
+    Differentiable mode: torch values in `A` or `B` give a result whose values are in the
+    autograd graph (through `kron` and the differentiable sum).
 
     Parameters
     ----------
@@ -648,6 +781,16 @@ def kronsum(A, B, format=None):
 # block assembly
 # ---------------------------------------------------------------------------------------------
 
+def _concatenate_values(parts, dtype=None):
+    """``np.concatenate(parts)`` (dtype by NumPy's rule unless given); with any tensor part,
+    ``torch.cat`` in the graph, NumPy parts becoming constants."""
+    if not any(_backend.is_tensor(p) for p in parts):
+        return np.concatenate(parts, dtype=dtype)
+    if dtype is None:
+        dtype = np.result_type(*(np.empty(0, _value_dtype(p)) for p in parts))
+    return _ops().cat(parts, dtype)
+
+
 class _Compressed:
     """The arrays of a CSR (or CSC) operand, trimmed to its ``nnz`` entries."""
 
@@ -677,7 +820,7 @@ def _minor_stack(blocks, axis):
     sizes = [b.shape[axis] for b in blocks]
     nnz = sum(b.indices.size for b in blocks)
     idx_dtype = get_index_dtype([b.indptr for b in blocks], maxval=max(sum(sizes) - 1, nnz))
-    data_cat = np.concatenate([b.data for b in blocks])
+    data_cat = _concatenate_values([b.data for b in blocks])
     shape = (n_major, sum(sizes)) if axis == 1 else (sum(sizes), n_major)
     if nnz == 0:
         indptr = np.zeros(n_major + 1, dtype=idx_dtype)
@@ -691,16 +834,18 @@ def _minor_stack(blocks, axis):
         indptr = np.empty(n_major + 1, dtype=idx_dtype)
         indices = np.empty(nnz, dtype=idx_dtype)
         K = _backend.kernels(indptr_cat)
-        if has_kernel_dtype(data_cat.dtype):
+        if not _backend.is_tensor(data_cat) and has_kernel_dtype(data_cat.dtype):
             data = np.empty(nnz, dtype=data_cat.dtype)
             K.csr_hstack(n_major, offsets, indptr_cat, indices_cat, data_cat,
                          indptr, indices, data)
         else:
-            # other dtypes: move positions through the kernel, then gather the values
+            # other dtypes and tensors: move positions through the kernel, then gather the
+            # values (in the graph for tensors)
             pos = np.empty(nnz, dtype=np.int64)
             K.csr_hstack(n_major, offsets, indptr_cat, indices_cat,
                          np.arange(nnz, dtype=np.int64), indptr, indices, pos)
-            data = data_cat[pos]
+            data = _ops().gather(data_cat, pos) if _backend.is_tensor(data_cat) \
+                else data_cat[pos]
     # SciPy wraps this intermediate in the first block's class, whose constructor may
     # change the index dtype (a matrix downcasts indices that fit in int32).
     first_is_array = blocks[0].is_array
@@ -714,11 +859,11 @@ def _major_stack(blocks, axis, as_array):
     """Stack compressed blocks along their major axis (CSR one above the other, CSC side by
     side): concatenate and shift the row pointers."""
     other = 1 - axis
-    data = np.concatenate([b.data for b in blocks])
+    data = _concatenate_values([b.data for b in blocks])
     constant = blocks[0].shape[other]
     idx_dtype = get_index_dtype(arrays=[b.indptr for b in blocks],
-                                maxval=max(data.size, constant))
-    indices = np.empty(data.size, dtype=idx_dtype)
+                                maxval=max(len(data), constant))
+    indices = np.empty(len(data), dtype=idx_dtype)
     n_major = sum(b.shape[axis] for b in blocks)
     indptr = np.empty(n_major + 1, dtype=idx_dtype)
     pos = 0
@@ -799,7 +944,8 @@ def _block(blocks, format, dtype, as_array):
     col_offsets = np.append(0, np.cumsum(col_sizes))
     shape = (int(row_offsets[-1]), int(col_offsets[-1]))
 
-    data = np.empty(nnz, dtype=dtype)
+    torch_mode = any(_backend.is_tensor(b.data) for b in chosen)
+    data = [] if torch_mode else np.empty(nnz, dtype=dtype)
     idx_dtype = get_index_dtype([b.row for b in chosen], maxval=max(shape))
     row = np.empty(nnz, dtype=idx_dtype)
     col = np.empty(nnz, dtype=idx_dtype)
@@ -807,10 +953,16 @@ def _block(blocks, format, dtype, as_array):
     for i, j in zip(*np.nonzero(present)):
         b = blocks[i, j]
         stop = pos + b.nnz
-        data[pos:stop] = b.data
+        if torch_mode:
+            data.append(b.data)
+        else:
+            data[pos:stop] = b.data
         np.add(b.row, row_offsets[i], out=row[pos:stop], dtype=idx_dtype)
         np.add(b.col, col_offsets[j], out=col[pos:stop], dtype=idx_dtype)
         pos = stop
+    if torch_mode:
+        # the values of the blocks in block order, concatenated in the graph
+        data = _ops().cat(data, dtype)
     coo_cls = coo_array if as_array else coo_matrix
     return coo_cls((data, (row, col)), shape=shape).asformat(format)
 
@@ -821,6 +973,10 @@ def _any_sparray(blocks):
 
 def hstack(blocks, format=None, dtype=None):
     """Stack sparse arrays or matrices horizontally (column wise).
+
+    Differentiable mode: if any block has torch values, the result's values are the
+    blocks' values concatenated (``torch.cat``) in the result's order, in the autograd
+    graph; NumPy blocks are constants and the dtype follows SciPy's upcast rule.
 
     Parameters
     ----------
@@ -850,6 +1006,13 @@ def hstack(blocks, format=None, dtype=None):
     >>> sp.hstack([A, B]).toarray()
     array([[1, 2, 5],
            [3, 4, 6]])
+
+    Differentiable mode:
+
+    >>> C = sp.coo_array([[1.0, 0.0], [0.0, 2.0]]).requires_grad_()
+    >>> H = sp.hstack([C, sp.coo_array([[3.0], [4.0]])])
+    >>> type(H.data).__name__, H.data.requires_grad
+    ('Tensor', True)
     """
     blocks = np.asarray(blocks, dtype="object")
     return _block([blocks], format, dtype, _any_sparray(blocks))
@@ -857,6 +1020,9 @@ def hstack(blocks, format=None, dtype=None):
 
 def vstack(blocks, format=None, dtype=None):
     """Stack sparse arrays or matrices vertically (row wise).
+
+    Differentiable mode: as in `hstack`, torch values in any block give values gathered
+    in the autograd graph.
 
     Parameters
     ----------
@@ -896,6 +1062,9 @@ def bmat(blocks, format=None, dtype=None):
 
     `block_array` is preferred; ``bmat`` differs only in returning a sparse matrix when no
     block is a sparse array.
+
+    Differentiable mode: as in `hstack`, torch values in any block give values gathered
+    in the autograd graph.
 
     Parameters
     ----------
@@ -938,6 +1107,9 @@ def bmat(blocks, format=None, dtype=None):
 def block_array(blocks, *, format=None, dtype=None):
     """Build a sparse array from a 2-D grid of sparse blocks.
 
+    Differentiable mode: as in `hstack`, torch values in any block give values gathered
+    in the autograd graph.
+
     Parameters
     ----------
     blocks : array_like
@@ -971,6 +1143,9 @@ def block_array(blocks, *, format=None, dtype=None):
 
 def block_diag(mats, format=None, dtype=None):
     """Build a block diagonal sparse array or matrix from the given blocks.
+
+    Differentiable mode: blocks with torch values (sparse, or dense tensors stored in
+    full) give values concatenated with ``torch.cat`` in the autograd graph.
 
     Parameters
     ----------
@@ -1029,7 +1204,7 @@ def block_diag(mats, format=None, dtype=None):
     idx_dtype = get_index_dtype(int64_coords, maxval=max(r0, c0))
     row = np.concatenate(rows, dtype=idx_dtype)
     col = np.concatenate(cols, dtype=idx_dtype)
-    data = np.concatenate(datas)
+    data = _concatenate_values(datas)
     return container((data, (row, col)), shape=(r0, c0), dtype=dtype).asformat(format)
 
 
@@ -1317,22 +1492,27 @@ def _triangle(A, k, format, lower):
         out_indptr = np.empty(indptr.size, dtype=idx_dtype)
         out_indices = np.empty(indices.size, dtype=idx_dtype)
         K = _backend.kernels(indptr, indices)
-        if has_kernel_dtype(data.dtype):
+        torch_mode = _backend.is_tensor(data)
+        if not torch_mode and has_kernel_dtype(data.dtype):
             out_data = np.empty(data.size, dtype=data.dtype)
             nnz = K.csr_band_filter(lo, hi, indptr, indices, data,
                                     out_indptr, out_indices, out_data)
             out_data = out_data[:nnz]
         else:
-            # other dtypes: filter positions, then gather the values
-            pos = np.empty(data.size, dtype=np.int64)
-            nnz = K.csr_band_filter(lo, hi, indptr, indices, np.arange(data.size),
+            # other dtypes and tensors: filter positions, then gather the values (a mask
+            # gather in the graph for tensors)
+            pos = np.empty(len(data), dtype=np.int64)
+            nnz = K.csr_band_filter(lo, hi, indptr, indices, np.arange(len(data)),
                                     out_indptr, out_indices, pos)
-            out_data = data[pos[:nnz]]
+            out_data = _ops().gather(data, pos[:nnz]) if torch_mode else data[pos[:nnz]]
         out_indices = out_indices[:nnz]
         if format == major:
             cls = csr_cls if major == "csr" else csc_cls
             if nnz == 0:
-                return cls(A.shape, dtype=A.dtype)  # as SciPy's COO conversion of nothing
+                C = cls(A.shape, dtype=A.dtype)  # as SciPy's COO conversion of nothing
+                if torch_mode:
+                    C.data = _ops().values(C.data)
+                return C
             C = cls((out_data, out_indices, out_indptr), shape=A.shape, dtype=A.dtype)
             C.sum_duplicates()  # SciPy goes through COO, whose conversion canonicalises
             return C
@@ -1344,7 +1524,8 @@ def _triangle(A, k, format, lower):
     A = coo_cls(A, copy=False)
     diag = A.col.astype(np.int64) - A.row
     keep = (diag >= lo) & (diag <= hi)
-    return coo_cls((A.data[keep], (A.row[keep], A.col[keep])), shape=A.shape,
+    data = _ops().gather(A.data, np.flatnonzero(keep)) if A._is_torch else A.data[keep]
+    return coo_cls((data, (A.row[keep], A.col[keep])), shape=A.shape,
                    dtype=A.dtype).asformat(format)
 
 
@@ -1353,6 +1534,9 @@ def tril(A, k=0, format=None):
 
     Keeps the entries on or below the k-th diagonal (``col - row <= k``), explicit zeros
     and duplicates included.
+
+    Differentiable mode: torch values are filtered by a gather on the pattern, in the
+    autograd graph.
 
     Parameters
     ----------
@@ -1383,6 +1567,14 @@ def tril(A, k=0, format=None):
            [0, 0, 8, 0, 0]])
     >>> sp.tril(A, k=-1, format="csr").nnz
     1
+
+    Differentiable mode:
+
+    >>> B = sp.csr_array([[1.0, 2.0], [3.0, 4.0]]).requires_grad_()
+    >>> sp.tril(B).sum().backward()
+    >>> B.grad.toarray()
+    array([[1., 0.],
+           [1., 1.]])
     """
     return _triangle(A, k, format, lower=True)
 
@@ -1392,6 +1584,9 @@ def triu(A, k=0, format=None):
 
     Keeps the entries on or above the k-th diagonal (``col - row >= k``), explicit zeros
     and duplicates included.
+
+    Differentiable mode: torch values are filtered by a gather on the pattern, in the
+    autograd graph.
 
     Parameters
     ----------

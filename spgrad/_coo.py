@@ -8,6 +8,8 @@ import numpy as np
 from . import _backend
 from ._base import SparseEfficiencyWarning, _register, _spbase, issparse, sparray
 from ._data import _data_base
+from ._index import _COOIndexMixin, _COOShapeMixin
+from ._minmax import _minmax_mixin
 from ._matrix import spmatrix
 from ._sputils import (
     check_shape,
@@ -26,7 +28,14 @@ from ._sputils import (
 __all__ = ["coo_array", "coo_matrix", "isspmatrix_coo"]
 
 
-class _coo_base(_data_base):
+def _astype(data, dtype, copy):
+    """``data.astype(dtype)``; torch values are cast with ``Tensor.to`` (in the graph)."""
+    if _backend.is_tensor(data):
+        return data.to(_backend.torch_dtype(dtype), copy=copy)
+    return data.astype(dtype, copy=copy)
+
+
+class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
     _format = "coo"
 
     def __init__(self, arg1, shape=None, dtype=None, copy=False, *, maxprint=None):
@@ -79,13 +88,13 @@ class _coo_base(_data_base):
                 arg1 = from_scipy(arg1, array=self._is_array)
             if arg1.format == self.format and copy:
                 self.coords = tuple(c.copy() for c in arg1.coords)
-                self.data = arg1.data.astype(getdtype(dtype, arg1))
+                self.data = _astype(arg1.data, getdtype(dtype, arg1), copy=True)
                 self._shape = arg1.shape
                 self.has_canonical_format = arg1.has_canonical_format
             else:
                 coo = arg1.tocoo(copy=copy)
                 self.coords = tuple(coo.coords)
-                self.data = coo.data.astype(getdtype(dtype, coo), copy=False)
+                self.data = _astype(coo.data, getdtype(dtype, coo), copy=False)
                 self._shape = coo.shape
                 self.has_canonical_format = coo.has_canonical_format
         elif _backend.is_tensor(arg1):
@@ -196,6 +205,28 @@ class _coo_base(_data_base):
         other = self.coords[1 - axis]
         return np.bincount(other.astype(np.intp, copy=False), minlength=self.shape[1 - axis])
 
+    def count_nonzero(self, axis=None):
+        """Number of stored values that are not zero (duplicates summed first), overall or
+        per column (``axis=0``) / row (``axis=1``).
+
+        Examples
+        --------
+        >>> import spgrad as sp
+        >>> A = sp.coo_array(([1, 0, 2], ([0, 1, 1], [0, 0, 1])), shape=(2, 2))
+        >>> int(A.count_nonzero()), A.count_nonzero(axis=1)
+        (2, array([1, 1]))
+        """
+        A = self._summed()
+        data = _backend.to_numpy(A.data)
+        if axis is None:
+            return np.count_nonzero(data)
+        if axis < 0:
+            axis += self.ndim
+        if axis < 0 or axis >= self.ndim:
+            raise ValueError("axis out of bounds")
+        coord = A.coords[1 - axis][data != 0]
+        return np.bincount(coord.astype(np.intp, copy=False), minlength=self.shape[1 - axis])
+
     def _with_data(self, data, copy=True):
         coords = tuple(c.copy() for c in self.coords) if copy else self.coords
         A = self.__class__._from_arrays(data, *coords, self._shape, maxprint=self.maxprint)
@@ -285,6 +316,8 @@ class _coo_base(_data_base):
         if len(diags) > 100:
             warn(f"Constructing a DIA matrix with {len(diags)} diagonals is inefficient",
                  SparseEfficiencyWarning, stacklevel=2)
+        if A._is_torch:
+            return self._dia_container._from_summed_coo(A, diags, diag_idx)
         if A.data.size == 0:
             data = np.zeros((0, 0), dtype=A.dtype)
         else:
@@ -334,6 +367,7 @@ class _coo_base(_data_base):
         """
         if self.has_canonical_format:
             return
+        self._check_pattern_mutable("sum_duplicates")
         A = self._summed()
         self.coords, self.data = A.coords, A.data
         self.has_canonical_format = True
@@ -341,6 +375,9 @@ class _coo_base(_data_base):
     def eliminate_zeros(self):
         """Remove stored entries equal to zero, *in place*."""
         mask = _backend.to_numpy(self.data) != 0
+        if mask.all():
+            return
+        self._check_pattern_mutable("eliminate_zeros")
         keep = np.flatnonzero(mask)
         self.data = self.data[_backend.index_tensor(keep) if self._is_torch else keep]
         self.coords = tuple(c[keep] for c in self.coords)
@@ -384,7 +421,7 @@ class _coo_base(_data_base):
                            minlength=n).astype(res_dtype, copy=False)
 
 
-class coo_array(_coo_base, sparray):
+class coo_array(_COOIndexMixin, _coo_base, sparray):
     """COOrdinate-format sparse array: parallel ``row``, ``col`` and ``data`` arrays.
 
     Constructed like SciPy's ``coo_array``: from a dense array, another sparse array (any

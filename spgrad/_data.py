@@ -12,6 +12,24 @@ from ._base import _spbase
 from ._sputils import getdtype, isscalarlike
 
 
+# NumPy's unary ufuncs with ``f(0) == 0`` (SciPy's list): they map stored values to stored
+# values. Each maps to the torch function used in differentiable mode; the rounding ones and
+# ``sign`` have zero gradients there, as in torch.
+_TORCH_UFUNCS = {
+    "sin": "sin", "tan": "tan", "arcsin": "asin", "arctan": "atan", "sinh": "sinh",
+    "tanh": "tanh", "arcsinh": "asinh", "arctanh": "atanh", "rint": "round", "sign": "sign",
+    "expm1": "expm1", "log1p": "log1p", "deg2rad": "deg2rad", "rad2deg": "rad2deg",
+    "floor": "floor", "ceil": "ceil", "trunc": "trunc", "sqrt": "sqrt",
+}
+
+
+def _checked_values(values):
+    """``values`` if their dtype is one sparse arrays support (float16 is not), else
+    ValueError, as SciPy raises when it wraps a ufunc's result."""
+    getdtype(values.dtype)
+    return values
+
+
 class _data_base(_spbase):
     @property
     def dtype(self):
@@ -45,10 +63,30 @@ class _data_base(_spbase):
         >>> A.requires_grad, type(A.data).__name__
         (True, 'Tensor')
         """
+        if requires_grad and self.dtype.kind not in "fc":
+            raise TypeError(
+                f"only floating-point and complex values can require gradients, got dtype "
+                f"{self.dtype}; convert first, e.g. A.astype(np.float64).requires_grad_()"
+            )
         if not self._is_torch:
             self.data = _backend.as_tensor(self.data)
         self.data.requires_grad_(requires_grad)
         return self
+
+    def _check_pattern_mutable(self, operation):
+        """Refuse to reorder, merge or drop the stored entries of a leaf that requires grad.
+
+        Its gradient is defined per stored entry and an optimiser holds the values tensor, so
+        changing the layout in place would silently detach the matrix from that parameter.
+        Non-leaf values (results of differentiable ops) are re-gathered in the graph instead.
+        """
+        if self._is_torch and self.data.requires_grad and self.data.is_leaf:
+            raise ValueError(
+                f"{operation}() would change the stored entries of a matrix whose values are "
+                f"a leaf tensor that requires grad (gradients live on the stored pattern); "
+                f"call it before requires_grad_(), or use a copy (e.g. A.copy().{operation}()),"
+                f" which stays in the autograd graph"
+            )
 
     @property
     def grad(self):
@@ -93,13 +131,38 @@ class _data_base(_spbase):
 
     def __round__(self, ndigits=0):
         A = self._deduped()
-        return A._with_data(np.around(A.data, decimals=ndigits))
+        if A._is_torch:
+            # torch.round rounds half to even like np.around; its gradient is zero.
+            return A._with_data(A.data.round(decimals=ndigits))
+        return A._with_data(_checked_values(np.around(A.data, decimals=ndigits)))
 
     def _real(self):
-        return self._with_data(self.data.real)
+        if self._is_torch:
+            return self._with_data(self.data.real)
+        return self._with_data(np.ascontiguousarray(self.data.real))
 
     def _imag(self):
-        return self._with_data(self.data.imag)
+        if self._is_torch and not self.data.is_complex():
+            # torch has no ``imag`` of a real tensor; NumPy's is zeros of the same dtype.
+            return self._with_data(self.data * 0)
+        if self._is_torch:
+            return self._with_data(self.data.imag)
+        return self._with_data(np.ascontiguousarray(self.data.imag))
+
+    def _apply_ufunc(self, name):
+        """``_with_data(ufunc(values))`` for a NumPy ufunc with ``ufunc(0) == 0`` (duplicates
+        are summed first, so the ufunc sees each entry's value once)."""
+        A = self._deduped()
+        if not A._is_torch:
+            return A._with_data(_checked_values(getattr(np, name)(A.data)), copy=True)
+        # Differentiable mode: NumPy's result dtype (ints widen to float), torch's function.
+        torch = _backend.torch_module()
+        res_dtype = getdtype(getattr(np, name)(np.zeros(0, dtype=A.dtype)).dtype)
+        data = A.data.to(_backend.torch_dtype(res_dtype))
+        fn = _TORCH_UFUNCS[name]
+        if name == "sign" and data.is_complex():
+            fn = "sgn"
+        return A._with_data(getattr(torch, fn)(data), copy=True)
 
     def __neg__(self):
         if self.dtype.kind == "b":
@@ -196,3 +259,35 @@ class _data_base(_spbase):
 
     def _mul_scalar(self, other):
         return self._with_data(self.data * other)
+
+
+def _make_ufunc_method(name):
+    def method(self):
+        return self._apply_ufunc(name)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"""Elementwise ``numpy.{name}`` of the stored values (``{name}(0) == 0``, so the
+        pattern is kept; duplicates are summed first).
+
+        In differentiable mode the values go through ``torch.{_TORCH_UFUNCS[name]}`` and the
+        result stays in the autograd graph.
+
+        Returns
+        -------
+        sparse array or matrix
+            Same format, family and pattern; dtype as NumPy's ``{name}`` gives it.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import spgrad as sp
+        >>> A = sp.csr_array(np.array([[0.0, 0.25], [0.5, 0.0]]))
+        >>> np.allclose(A.{name}().toarray(), np.{name}(A.toarray()))
+        True
+        """
+    return method
+
+
+for _name in _TORCH_UFUNCS:
+    setattr(_data_base, _name, _make_ufunc_method(_name))
+del _name

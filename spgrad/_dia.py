@@ -6,6 +6,7 @@ offsets[d]``); positions outside the matrix, or at ``j >= data.shape[1]``, are n
 
 import numpy as np
 
+from . import _backend
 from ._base import _register, _spbase, issparse, sparray
 from ._data import _data_base
 from ._matrix import spmatrix
@@ -25,6 +26,13 @@ from ._sputils import (
 __all__ = ["dia_array", "dia_matrix", "isspmatrix_dia"]
 
 
+def _construct_ops():
+    """The differentiable numeric phases (imports torch; called only with tensors)."""
+    from ._autograd import _construct_ops
+
+    return _construct_ops
+
+
 class _dia_base(_data_base):
     _format = "dia"
 
@@ -35,7 +43,10 @@ class _dia_base(_data_base):
                 from ._interop import from_scipy
 
                 arg1 = from_scipy(arg1, array=self._is_array)
-            A = arg1.copy() if (arg1.format == "dia" and copy) else arg1.todia()
+            if arg1.format == "dia":
+                A = arg1.copy() if copy else arg1
+            else:
+                A = arg1.todia()
             self.data, self.offsets, self._shape = A.data, A.offsets, A.shape
         elif isinstance(arg1, tuple):
             if isshape(arg1):
@@ -51,7 +62,14 @@ class _dia_base(_data_base):
                 if shape is None:
                     raise ValueError("expected a shape argument")
                 cp = True if copy else None
-                self.data = np.atleast_2d(np.array(data, dtype=dtype, copy=cp))
+                if _backend.is_tensor(data):
+                    # differentiable mode: the values stay a tensor, in the autograd graph
+                    data = data.clone() if copy else data
+                    if data.ndim < 2:
+                        data = data.reshape((1,) * (2 - data.ndim) + tuple(data.shape))
+                    self.data = data
+                else:
+                    self.data = np.atleast_2d(np.array(data, dtype=dtype, copy=cp))
                 offsets = np.asarray(offsets)
                 if offsets.dtype.kind not in "iu":
                     raise ValueError(f"offsets must have an integer dtype, got {offsets.dtype}")
@@ -69,9 +87,9 @@ class _dia_base(_data_base):
             A = self._coo_container(arg1, dtype=dtype, shape=shape).todia()
             self.data, self.offsets, self._shape = A.data, A.offsets, A.shape
 
-        getdtype(self.data.dtype)
-        if dtype is not None:
-            self.data = self.data.astype(getdtype(dtype), copy=False)
+        getdtype(self.dtype)
+        if dtype is not None and getdtype(dtype) != self.dtype:
+            self.data = self._cast_values(getdtype(dtype))
         if self.offsets.ndim != 1:
             raise ValueError("offsets array must have rank 1")
         if self.data.ndim != 2:
@@ -112,7 +130,7 @@ class _dia_base(_data_base):
             raise NotImplementedError(
                 "count_nonzero over an axis is not implemented for DIA format"
             )
-        return np.count_nonzero(self.data[self._data_mask()])
+        return np.count_nonzero(_backend.to_numpy(self.data)[self._data_mask()])
 
     def _with_data(self, data, copy=True):
         offsets = self.offsets.copy() if copy else self.offsets
@@ -125,22 +143,41 @@ class _dia_base(_data_base):
     todia.__doc__ = _spbase.todia.__doc__
 
     def tocoo(self, copy=False):
-        """Convert to COO (entries equal to zero are dropped, as in SciPy)."""
+        """Convert to COO (entries equal to zero are dropped, as in SciPy).
+
+        In differentiable mode every slot inside the matrix is kept, zeros included (the
+        pattern is structural), and the values are gathered in the autograd graph.
+        """
         # Visit diagonals by increasing offset so that, within a row, columns increase:
         # the stable row sort of the CSR conversion then yields canonical CSR directly.
         order = np.argsort(self.offsets, kind="stable")
         offsets = self.offsets[order]
-        data = self.data[order]
-        mask = self._data_mask()[order] & (data != 0)
+        mask = self._data_mask()[order]
+        if not self._is_torch:
+            data = self.data[order]
+            mask &= data != 0
         d, j = np.nonzero(mask)
         idx_dtype = get_index_dtype(maxval=max(self.shape))
         col = j.astype(idx_dtype)
         row = (j - offsets[d]).astype(idx_dtype)
         # np.nonzero walks diagonal by diagonal; reorder row-major for a canonical COO.
         perm = np.lexsort((col, row))
+        if self._is_torch:
+            values = _construct_ops().take_2d(self.data, order[d[perm]], j[perm])
+        else:
+            values = data[mask][perm]
         return self._coo_container._from_arrays(
-            data[mask][perm], row[perm], col[perm], self.shape, canonical=True
+            values, row[perm], col[perm], self.shape, canonical=True
         )
+
+    @classmethod
+    def _from_summed_coo(cls, A, offsets, diagonal_of_entry):
+        """DIA of a canonical COO ``A`` whose values are a tensor (``A.todia()`` in
+        differentiable mode): the values are scattered into the data array in the graph."""
+        width = int(A.col.max()) + 1 if A.nnz else 0
+        data = _construct_ops().scatter_2d((len(offsets), width), diagonal_of_entry, A.col,
+                                           A.data, A.dtype)
+        return cls((data, offsets), shape=A.shape)
 
     def tocsr(self, copy=False):
         return self.tocoo().tocsr()
@@ -163,6 +200,12 @@ class _dia_base(_data_base):
         r = np.arange(len(offsets), dtype=np.intp)[:, None]
         c = np.arange(M, dtype=np.intp) - (offsets % max_dim)[:, None]
         pad = max(0, max_dim - self.data.shape[1])
+        if self._is_torch:
+            # the same gather in the graph (negative columns wrap around, as in NumPy)
+            ops = _construct_ops()
+            data = ops.pad_columns(self.data, self.data.shape[1] + pad)
+            data = ops.take_2d(data, r, c % max(data.shape[1], 1))
+            return self._dia_container((data, offsets), shape=(N, M))
         data = np.hstack((self.data, np.zeros((self.data.shape[0], pad), dtype=self.dtype)))
         data = data[r, c]
         return self._dia_container((data, offsets), shape=(N, M), copy=copy)
@@ -172,10 +215,17 @@ class _dia_base(_data_base):
     def diagonal(self, k=0):
         M, N = self.shape
         if k <= -M or k >= N:
+            if self._is_torch:
+                return self.data.new_zeros(0)
             return np.empty(0, dtype=self.data.dtype)
         (idx,) = np.nonzero(self.offsets == k)
         first, last = max(0, k), min(M + k, N)
         size = last - first
+        if self._is_torch:
+            if idx.size == 0:
+                return self.data.new_zeros(size)
+            row = self.data[int(idx[0]):int(idx[0]) + 1, first:last]
+            return _construct_ops().pad_columns(row, size)[0]
         if idx.size == 0:
             return np.zeros(size, dtype=self.data.dtype)
         result = self.data[idx[0], first:last]
@@ -193,6 +243,14 @@ class _dia_base(_data_base):
         new_offsets = np.union1d(self.offsets, other.offsets)
         M, N = self.shape
         width = min(M + int(new_offsets[-1]), N) if len(new_offsets) else 0
+        if self._is_torch or other._is_torch:
+            # the same sums of diagonals, scattered in the graph
+            parts = [(np.searchsorted(new_offsets, src.offsets), src.data, sign)
+                     for src, sign in ((self, 1), (other, -1 if sub else 1))]
+            dtype = np.result_type(self.dtype, other.dtype)
+            new_data = _construct_ops().add_rows((len(new_offsets), max(width, 0)), parts,
+                                                 dtype)
+            return self._dia_container((new_data, new_offsets), shape=self.shape)
         dtype = np.result_type(self.data, other.data)
         new_data = np.zeros((len(new_offsets), max(width, 0)), dtype=dtype)
         for src, sign in ((self, 1), (other, -1 if sub else 1)):
@@ -211,6 +269,8 @@ class _dia_base(_data_base):
     def multiply(self, other):
         if isscalarlike(other):
             return self._mul_scalar(other)
+        if self._is_torch or _backend.is_tensor(other) or getattr(other, "_is_torch", False):
+            return self._multiply_differentiable(other)
         if isdense(other):
             if other.ndim > 2:
                 return self.toarray() * other
@@ -246,6 +306,39 @@ class _dia_base(_data_base):
 
     multiply.__doc__ = _spbase.multiply.__doc__
 
+    def _multiply_differentiable(self, other):
+        """``multiply`` when either operand's values are a torch tensor. A DIA operand of the
+        same shape, or a dense one that broadcasts to ``self``'s shape, keeps the DIA layout
+        (gathers in the graph); anything else goes through CSR's differentiable multiply."""
+        ops = _construct_ops()
+        M, N = self.shape
+        if issparse(other):
+            if not isinstance(other, _dia_base) or other.shape != self.shape:
+                return self.tocsr().multiply(other)
+            offsets, self_idx, other_idx = np.intersect1d(
+                self.offsets, other.offsets, assume_unique=True, return_indices=True
+            )
+            L = min(self.data.shape[1], other.data.shape[1])
+            dtype = np.result_type(self.dtype, other.dtype)
+            data = (ops.values(self.data, dtype)[ops.index(self_idx), :L]
+                    * ops.values(other.data, dtype)[ops.index(other_idx), :L])
+            return self._dia_container((data, offsets), shape=self.shape)
+        other = ops.values(other)
+        try:
+            bshape = np.broadcast_shapes(self.shape, tuple(other.shape))
+        except ValueError:
+            bshape = None
+        if bshape != self.shape or 0 in self.shape:
+            return self.tocsr().multiply(other)  # raises the shape errors
+        L = min(self.data.shape[1], N)
+        j = np.arange(L)
+        # Slots outside the matrix are not stored; any in-range row index will do.
+        i = (j - self.offsets[:, None]) % M
+        dtype = np.result_type(self.dtype, _backend.numpy_dtype(other.dtype))
+        data = (ops.values(self.data, dtype)[:, :L]
+                * ops.take_2d(other.broadcast_to(self.shape), i, j, dtype))
+        return self._with_data(data)
+
     def _matmul_sparse(self, other):
         if not isinstance(other, _dia_base):
             return super()._matmul_sparse(other)
@@ -257,16 +350,23 @@ class _dia_base(_data_base):
         sums = np.unique(self.offsets[:, None] + other.offsets[None, :])
         offsets = sums[(sums > -M) & (sums < N)]
         C = self.tocsr()._matmul_sparse(other.tocsr()).tocoo()
+        if C._is_torch:
+            data = _construct_ops().scatter_2d((len(offsets), N),
+                                               np.searchsorted(offsets, C.col - C.row), C.col,
+                                               C.data, C.dtype)
+            return self._dia_container((data, offsets), shape=(M, N))
         data = np.zeros((len(offsets), N), dtype=C.dtype)
         data[np.searchsorted(offsets, C.col - C.row), C.col] = C.data
         return self._dia_container((data, offsets), shape=(M, N))
 
     def _matmul_vector(self, other):
+        if self._is_torch or _backend.is_tensor(other):
+            # differentiable mode: CSR's SpMV Function (O(nnz), no dense intermediate)
+            return self.tocsr()._matmul_vector(other)
         M, N = self.shape
         dtype = upcast(self.dtype, other.dtype)
         kdt = kernel_dtype(dtype)
         y = np.zeros(M, dtype=kdt)
-        from . import _backend
 
         offsets = self.offsets.astype(np.int64, copy=False)
         _backend.kernels(offsets).dia_matvec(
@@ -286,6 +386,12 @@ class dia_array(_dia_base, sparray):
     ``(M, N)`` for an empty one, or ``(data, offsets)`` with ``shape=(M, N)``, where
     ``data[d, j]`` is the entry at column ``j`` of diagonal ``offsets[d]``.
 
+    ``data`` may be a torch tensor (or ``requires_grad_()`` makes it one): conversions,
+    ``transpose``, ``diagonal``, ``sum``, scalar ``*``, ``+``/``-``, ``multiply`` and ``@``
+    then record in torch autograd. Gradients live on the ``data`` array; its slots that fall
+    outside the matrix get zero gradient, and every slot inside is a stored entry (the
+    pattern is structural, zeros included).
+
     Examples
     --------
     >>> import numpy as np
@@ -295,6 +401,16 @@ class dia_array(_dia_base, sparray):
     array([[1, 5, 0],
            [0, 2, 6],
            [0, 0, 3]])
+
+    Differentiable mode:
+
+    >>> import torch
+    >>> d = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
+    >>> A = sp.dia_array((d, [0, 1]), shape=(3, 3))
+    >>> A.T.sum(axis=0).sum().backward()
+    >>> d.grad
+    tensor([[1., 1., 1.],
+            [0., 1., 1.]])
     """
 
 

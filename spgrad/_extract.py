@@ -1,6 +1,5 @@
 """Functions that pull parts out of a sparse array."""
 
-import scipy.sparse as _sps
 
 __all__ = ["find", "isspmatrix_bsr", "isspmatrix_dok", "isspmatrix_lil"]
 
@@ -25,27 +24,5 @@ def find(A):
     return A.row[mask], A.col[mask], A.data[mask]
 
 
-def _scipy_predicate(fmt):
-    cls = getattr(_sps, f"{fmt}_matrix")
-
-    def predicate(x):
-        return isinstance(x, cls)
-
-    predicate.__name__ = f"isspmatrix_{fmt}"
-    predicate.__doc__ = f"""True if ``x`` is a ``{fmt}_matrix``.
-
-    spgrad has no native {fmt.upper()} format yet, so only SciPy's ``{fmt}_matrix`` qualifies.
-
-    Examples
-    --------
-    >>> import scipy.sparse
-    >>> import spgrad as sp
-    >>> sp.isspmatrix_{fmt}(scipy.sparse.{fmt}_matrix((2, 2))), sp.isspmatrix_{fmt}(None)
-    (True, False)
-    """
-    return predicate
-
-
-isspmatrix_bsr = _scipy_predicate("bsr")
-isspmatrix_dok = _scipy_predicate("dok")
-isspmatrix_lil = _scipy_predicate("lil")
+# The predicates live with the classes they recognise.
+from ._assembly import isspmatrix_bsr, isspmatrix_dok, isspmatrix_lil  # noqa: E402

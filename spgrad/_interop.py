@@ -12,9 +12,11 @@ _NATIVE = ("csr", "csc", "coo", "dia")
 def from_scipy(obj, array=None):
     """Wrap a SciPy sparse array or matrix as the spgrad container of the same format.
 
-    The value and index arrays are shared, not copied, for CSR, CSC, COO and DIA input; the
-    other formats (BSR, LIL, DOK) are converted to CSR first. The arrays are validated in
-    full, so a malformed SciPy object raises here rather than in a kernel.
+    The value and index arrays are shared, not copied, for CSR, CSC, COO and DIA input, and
+    validated in full, so a malformed SciPy object raises here rather than in a kernel. BSR,
+    LIL and DOK input becomes ``spgrad.bsr_array``, ``lil_array``, ``dok_array`` (or the
+    matrix classes), which are SciPy's classes with spgrad's conversions; their storage is
+    shared too when the family is kept.
 
     Parameters
     ----------
@@ -36,6 +38,8 @@ def from_scipy(obj, array=None):
     >>> A = sp.from_scipy(S)
     >>> type(A).__name__, np.shares_memory(A.data, S.data)
     ('csr_array', True)
+    >>> type(sp.from_scipy(S.tolil())).__module__
+    'spgrad._assembly'
     """
     from ._base import _CONTAINERS
 
@@ -44,9 +48,11 @@ def from_scipy(obj, array=None):
                         f"{type(obj).__module__}.{type(obj).__name__}")
     if array is None:
         array = isinstance(obj, _sps.sparray)
-    fmt = obj.format if obj.format in _NATIVE else "csr"
-    if fmt != obj.format:
-        obj = obj.tocsr()
+    fmt = obj.format
+    if fmt not in _NATIVE:
+        from ._assembly import _adopt
+
+        return _adopt(obj, array=array)
     cls = _CONTAINERS[fmt][0 if array else 1]
     if fmt in ("csr", "csc"):
         A = cls._from_arrays(obj.data, obj.indices, obj.indptr, obj.shape)

@@ -59,28 +59,55 @@ class spmatrix:
         return self.conjugate().transpose()
 
     def getcol(self, j):
-        """Column ``j`` as an (m × 1) sparse matrix."""
+        """Column ``j`` as an (m × 1) sparse matrix (CSC for a CSC matrix, else CSR).
+
+        Examples
+        --------
+        >>> import spgrad as sp
+        >>> sp.csr_matrix([[1, 2], [3, 4]]).getcol(-1).toarray()
+        array([[2],
+               [4]])
+        """
         M, N = self.shape
-        if j < 0:
-            j += N
-        if j < 0 or j >= N:
-            raise IndexError("index out of bounds")
+        j = _vector_index(j, N)
+        if self.format in ("csr", "csc"):
+            return self[:, j]
+        # SciPy multiplies by a selector here (explicit zeros are dropped)
         selector = self._csc_container(([1], ([j], [0])), shape=(N, 1), dtype=self.dtype)
         return self @ selector
 
     def getrow(self, i):
-        """Row ``i`` as a (1 × n) sparse matrix."""
+        """Row ``i`` as a (1 × n) sparse matrix in CSR format.
+
+        Examples
+        --------
+        >>> import spgrad as sp
+        >>> sp.csc_matrix([[1, 2], [3, 4]]).getrow(0).toarray()
+        array([[1, 2]])
+        """
         M, N = self.shape
-        if i < 0:
-            i += M
-        if i < 0 or i >= M:
-            raise IndexError("index out of bounds")
+        i = _vector_index(i, M)
+        if self.format in ("csr", "csc"):
+            return self.tocsr()[i, :]
+        # SciPy multiplies by a selector here (explicit zeros are dropped)
         selector = self._csr_container(([1], ([0], [i])), shape=(1, M), dtype=self.dtype)
         return selector @ self
 
     def todense(self, order=None, out=None):
         """Dense ``np.matrix`` with the same values."""
         return super().todense(order, out)
+
+
+def _vector_index(i, n):
+    """``i`` as an in-range integer row/column index for ``getrow``/``getcol``."""
+    from ._sputils import isintlike
+
+    if not isintlike(i):
+        raise TypeError(f"row/column index must be an integer, got {i!r}")
+    i = int(i)
+    if i < -n or i >= n:
+        raise IndexError(f"index ({i}) out of range")
+    return i + n if i < 0 else i
 
 
 def _matrix_power(A, power):

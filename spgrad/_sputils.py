@@ -403,30 +403,59 @@ def check_compressed_arrays(indptr, indices, data, n_major, n_minor, full_check)
 
 
 def safely_cast_index_arrays(A, idx_dtype=np.int32, msg=""):
-    """Return the index arrays of ``A`` cast to ``idx_dtype``, if the shape allows it.
+    """Return the index arrays of ``A`` cast to ``idx_dtype``, if the values allow it.
+
+    The arrays are returned unchanged (the same objects) when no cast is needed; ``A`` is
+    never modified.
+
+    Parameters
+    ----------
+    A : sparse array or matrix
+    idx_dtype : dtype, optional
+        Target integer dtype (default int32).
+    msg : str, optional
+        End of the error message (default ``"dtype <idx_dtype>"``).
+
+    Returns
+    -------
+    ``(indices, indptr)`` for CSR, CSC and BSR; ``coords`` for COO; ``offsets`` for DIA.
 
     Raises
     ------
     ValueError
-        If a dimension or a stored index does not fit in ``idx_dtype``.
+        If a stored index does not fit in ``idx_dtype``.
+    TypeError
+        For LIL and DOK, which have no index arrays.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import spgrad as sp
+    >>> A = sp.coo_array(([3], (np.array([3]), np.array([1]))))
+    >>> [c.dtype.name for c in sp.safely_cast_index_arrays(A, np.int32)]
+    ['int32', 'int32']
     """
+    if not msg:
+        msg = f"dtype {idx_dtype}"
     max_value = np.iinfo(idx_dtype).max
-    if A.format in ("csr", "csc"):
-        if A.indptr[-1] > max_value:
+    too_big = max(A.shape) > max_value
+    if A.format in ("csr", "csc", "bsr"):
+        R, C = A.blocksize if A.format == "bsr" else (1, 1)
+        if int(A.indptr[-1]) * R > max_value:
             raise ValueError(f"indptr values too large for {msg}")
-        if max(A.shape) > max_value and A.nnz and A.indices.max() > max_value:
+        if too_big and A.nnz and int(A.indices.max()) * C > max_value:
             raise ValueError(f"indices values too large for {msg}")
         return (A.indices.astype(idx_dtype, copy=False), A.indptr.astype(idx_dtype, copy=False))
     if A.format == "coo":
-        if max(A.shape) > max_value and A.nnz:
-            if any(c.max() > max_value for c in A.coords):
-                raise ValueError(f"coords values too large for {msg}")
+        if too_big and any(c.size and int(c.max()) > max_value for c in A.coords):
+            raise ValueError(f"coords values too large for {msg}")
         return tuple(c.astype(idx_dtype, copy=False) for c in A.coords)
     if A.format == "dia":
-        if max(A.shape) > max_value:
+        if too_big and A.offsets.size and int(A.offsets.max()) > max_value:
             raise ValueError(f"offsets values too large for {msg}")
         return A.offsets.astype(idx_dtype, copy=False)
-    raise TypeError(f"Format {A.format} is not associated with index arrays.")
+    raise TypeError(f"Format {A.format} is not associated with index arrays. "
+                    f"DOK and LIL have dict and list, not array.")
 
 
 def asmatrix(data, dtype=None):

@@ -578,8 +578,6 @@ def test_block_diag_errors():
 @pytest.mark.parametrize("family", ["array", "matrix"])
 @pytest.mark.parametrize("idx_dtype", [np.int32, np.int64])
 def test_tril_triu(kind, family, format, idx_dtype, rng):
-    if kind == "scipy-bsr" and idx_dtype == np.int64:
-        pytest.skip("see test_scipy_bsr_int64_to_coo_index_dtype (container conversion)")
     for t, shape in enumerate([(6, 6), (4, 7), (7, 3), (0, 3), (1, 1)]):
         for dtype in ((np.float64, np.int8), (np.bool_, np.complex64))[t % 2]:
             raw = Raw(rng, shape, 0.5, dtype, idx_dtype=idx_dtype,
@@ -590,8 +588,6 @@ def test_tril_triu(kind, family, format, idx_dtype, rng):
                                                            k=k, format=format), order=True)
 
 
-@pytest.mark.xfail(reason="container: coo_array(scipy bsr with int64 indices) keeps int64 "
-                          "indices where SciPy's bsr.tocoo() gives int32")
 def test_scipy_bsr_int64_to_coo_index_dtype(rng):
     raw = Raw(rng, (4, 4), 0.5, idx_dtype=np.int64)
     compare(lambda mod: mod.tril(operand(raw, mod, "scipy-bsr", "array")))

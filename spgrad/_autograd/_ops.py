@@ -36,6 +36,8 @@ def pattern(A):
 
 
 def _promote(a, b):
+    if a.device != b.device:
+        raise ValueError(f"operands on different devices: {a.device} and {b.device}")
     dtype = torch.promote_types(a.dtype, b.dtype)
     return a.to(dtype), b.to(dtype)
 
@@ -112,3 +114,29 @@ def axis_sums(data, index, length):
 def gather(data, perm):
     """``data[perm]`` (a differentiable gather with a NumPy index array)."""
     return values(data)[_backend.index_tensor(perm)]
+
+
+def union_maximum_minimum(A, B, name):
+    """Elementwise ``torch.maximum``/``torch.minimum`` (``name``) of two canonical compressed
+    containers of the same format on the union of their patterns; an entry missing from one
+    operand takes part as a constant 0. Ties split the gradient as torch does. The pattern is
+    structural: a result equal to 0 stays stored."""
+    a, b = _promote(values(A.data), values(B.data))
+    M, _ = A._major_minor()
+    cap = A.nnz + B.nnz
+    idx_dtype = np.int32 if max(cap, *A.shape) <= np.iinfo(np.int32).max else np.int64
+    if A.indptr.dtype == np.int64 or B.indptr.dtype == np.int64:
+        idx_dtype = np.int64
+    indptr = np.empty(M + 1, dtype=idx_dtype)
+    indices = np.empty(cap, dtype=idx_dtype)
+    a_pos = np.empty(cap, dtype=np.int64)
+    b_pos = np.empty(cap, dtype=np.int64)
+    nnz = A._kernels().csr_union_map(
+        A.indptr.astype(idx_dtype, copy=False), A.indices.astype(idx_dtype, copy=False),
+        B.indptr.astype(idx_dtype, copy=False), B.indices.astype(idx_dtype, copy=False),
+        indptr, indices, a_pos, b_pos,
+    )
+    a_ext = torch.cat((a, a.new_zeros(1)))[_backend.index_tensor(a_pos[:nnz])]
+    b_ext = torch.cat((b, b.new_zeros(1)))[_backend.index_tensor(b_pos[:nnz])]
+    out = getattr(torch, name)(a_ext, b_ext)
+    return A.__class__._from_arrays(out, indices[:nnz], indptr, A.shape, canonical=True)

@@ -22,6 +22,7 @@ __all__ = [
     "BINOP_MAX",
     "BINOP_MIN",
     "csr_binop",
+    "csr_union_map",
     "csr_row_sums",
     "csr_col_sums",
     "csr_band_filter",
@@ -247,6 +248,85 @@ def csr_binop(int op, Py_ssize_t n_col,
             f"csr_binop: the result has more than {cap} entries, the capacity of Cj/Cx "
             f"(MUL needs nnz(A) + nnz(B) when a value is inf or NaN)"
         )
+    return nnz
+
+
+# ---------------------------------------------------------------------------------------------
+# csr_union_map
+# ---------------------------------------------------------------------------------------------
+
+def csr_union_map(const index_t[::1] Ap, const index_t[::1] Aj,
+                  const index_t[::1] Bp, const index_t[::1] Bj,
+                  index_t[::1] Cp, index_t[::1] Cj, int64_t[::1] a_pos, int64_t[::1] b_pos):
+    """Union of two canonical CSR patterns, with the position of every union entry in A and B.
+
+    The symbolic phase of element-wise operations whose numeric phase is done elsewhere
+    (comparisons with a bool result, differentiable maximum/minimum): entry ``k`` of the
+    union takes ``A.data[a_pos[k]]`` and ``B.data[b_pos[k]]``, where a position equal to
+    ``nnz(A)`` (resp. ``nnz(B)``) means "absent", so that appending one zero to each value
+    array turns the numeric phase into two gathers.
+
+    Parameters
+    ----------
+    Ap, Aj : ndarray
+        CSR pattern of A (``len(Ap) = n_row + 1``), canonical: indices strictly increasing
+        within each row.
+    Bp, Bj : ndarray
+        CSR pattern of B, canonical, same number of rows.
+    Cp : ndarray
+        Output row pointer, length ``n_row + 1``; overwritten.
+    Cj, a_pos, b_pos : ndarray
+        Output column indices and positions, capacity ``nnz(A) + nnz(B)`` at least.
+
+    Returns
+    -------
+    nnz : int
+        Number of union entries written; the output pattern is canonical.
+    """
+    cdef Py_ssize_t n_row = Ap.shape[0] - 1
+    cdef Py_ssize_t i, a, a_end, b, b_end, nnz = 0
+    cdef int64_t a_absent, b_absent
+    if n_row < 0:
+        raise ValueError("csr_union_map: Ap must have at least one element")
+    if Bp.shape[0] != Ap.shape[0] or Cp.shape[0] != Ap.shape[0]:
+        raise ValueError(
+            f"csr_union_map: row pointers must all have length n_row + 1 = {Ap.shape[0]}, "
+            f"got {Bp.shape[0]} (B) and {Cp.shape[0]} (C)"
+        )
+    a_absent = Ap[n_row]
+    b_absent = Bp[n_row]
+    cdef Py_ssize_t cap = min(Cj.shape[0], min(a_pos.shape[0], b_pos.shape[0]))
+    if cap < a_absent + b_absent:
+        raise ValueError(
+            f"csr_union_map: output capacity {cap} is below nnz(A) + nnz(B) = "
+            f"{a_absent + b_absent}"
+        )
+    with nogil:
+        Cp[0] = 0
+        for i in range(n_row):
+            a = Ap[i]
+            a_end = Ap[i + 1]
+            b = Bp[i]
+            b_end = Bp[i + 1]
+            while a < a_end or b < b_end:
+                if b == b_end or (a < a_end and Aj[a] < Bj[b]):
+                    Cj[nnz] = Aj[a]
+                    a_pos[nnz] = a
+                    b_pos[nnz] = b_absent
+                    a += 1
+                elif a == a_end or Bj[b] < Aj[a]:
+                    Cj[nnz] = Bj[b]
+                    a_pos[nnz] = a_absent
+                    b_pos[nnz] = b
+                    b += 1
+                else:
+                    Cj[nnz] = Aj[a]
+                    a_pos[nnz] = a
+                    b_pos[nnz] = b
+                    a += 1
+                    b += 1
+                nnz += 1
+            Cp[i + 1] = <index_t>nnz
     return nnz
 
 

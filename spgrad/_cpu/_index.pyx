@@ -1,0 +1,328 @@
+"""Indexing kernels: row gathers, column selections, submatrices and scalar lookups.
+
+Every kernel works on the CSR arrays of an (n_row x n_col) matrix (a CSC container passes the
+CSR arrays of its transpose) and, instead of copying values, writes the **source position** of
+each output entry (``out_map``). The container layer then takes the values with ``data[out_map]``
+(plain mode) or with a differentiable gather (torch mode), so one symbolic kernel serves every
+value dtype and gives slicing its gradient for free.
+
+Python allocates, kernels fill. Sizes that are not known in advance are computed by a counting
+pass (``*_count``) that fills the output ``indptr``; the filling pass then writes each row's
+slice of the outputs independently, in parallel over output rows when the work is large enough.
+
+Preconditions (checked by the caller in ``spgrad._index``, not here): the CSR arrays are valid
+(``indptr`` non-decreasing from 0, every column in ``[0, n_col)``); every requested row lies in
+``[0, n_row)`` and every requested column in ``[0, n_col)``; all index arrays of one call share
+one dtype (``int32`` or ``int64``); output arrays have the lengths stated below.
+"""
+
+from cython.parallel cimport prange
+from libc.stdint cimport int64_t
+
+from ._fused cimport index_t, value_t
+from ._parallel cimport get_num_threads
+
+__all__ = [
+    "csr_column_select",
+    "csr_column_select_count",
+    "csr_lookup_count",
+    "csr_lookup_fill",
+    "csr_lookup_offsets",
+    "csr_lookup_values",
+    "csr_row_gather",
+    "csr_row_gather_count",
+    "csr_submatrix",
+    "csr_submatrix_count",
+]
+
+#: Below this many output entries the kernels run on one thread (an OpenMP team costs a few
+#: microseconds). Tests set it to 0 to exercise the parallel paths on small inputs.
+MIN_PARALLEL_WORK = 50_000
+
+
+cdef int _threads(Py_ssize_t work):
+    cdef int n = get_num_threads()
+    if n <= 1 or work < MIN_PARALLEL_WORK:
+        return 1
+    return n
+
+
+cdef int _check_len(str name, Py_ssize_t got, Py_ssize_t want) except -1:
+    if got != want:
+        raise ValueError(f"{name} must have length {want}, got {got}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------
+# row gather: output row k is source row rows[k] (repeats allowed)
+
+def csr_row_gather_count(const index_t[::1] indptr, const index_t[::1] rows,
+                         int64_t[::1] out_indptr):
+    """Fill ``out_indptr`` (length ``len(rows) + 1``) for gathering ``rows``; return the nnz."""
+    cdef Py_ssize_t k, n = rows.shape[0]
+    cdef int64_t acc = 0
+    cdef index_t r
+    _check_len("out_indptr", out_indptr.shape[0], n + 1)
+    with nogil:
+        out_indptr[0] = 0
+        for k in range(n):
+            r = rows[k]
+            acc += indptr[r + 1] - indptr[r]
+            out_indptr[k + 1] = acc
+    return acc
+
+
+def csr_row_gather(const index_t[::1] indptr, const index_t[::1] indices,
+                   const index_t[::1] rows, const index_t[::1] out_indptr,
+                   index_t[::1] out_indices, index_t[::1] out_map):
+    """Copy the column indices of source rows ``rows`` (in order) and their positions.
+
+    ``out_indptr`` comes from :func:`csr_row_gather_count` (cast to the index dtype);
+    ``out_indices`` and ``out_map`` have ``out_indptr[-1]`` entries.
+    """
+    cdef Py_ssize_t k, n = rows.shape[0], nnz
+    cdef index_t p, start, w
+    cdef int nthreads
+    _check_len("out_indptr", out_indptr.shape[0], n + 1)
+    nnz = out_indptr[n]
+    _check_len("out_indices", out_indices.shape[0], nnz)
+    _check_len("out_map", out_map.shape[0], nnz)
+    nthreads = _threads(nnz)
+    with nogil:
+        for k in prange(n, num_threads=nthreads, schedule="static"):
+            start = indptr[rows[k]]
+            w = out_indptr[k]
+            for p in range(start, indptr[rows[k] + 1]):
+                out_indices[w + p - start] = indices[p]
+                out_map[w + p - start] = p
+
+
+# ------------------------------------------------------------------------------------------------
+# column selection through a column map
+#
+# The request is a list of output columns ``cols`` (repeats, any order). The caller passes it
+# inverted: ``col_offsets`` (length n_col + 1) and ``col_order`` such that the output columns
+# drawn from source column j are ``col_order[col_offsets[j]:col_offsets[j + 1]]``. A source entry
+# in column j then yields one output entry per such output column.
+
+def csr_column_select_count(const index_t[::1] indptr, const index_t[::1] indices,
+                            const index_t[::1] col_offsets, int64_t[::1] out_indptr):
+    """Fill ``out_indptr`` (length ``n_row + 1``) of the column selection; return the nnz."""
+    cdef Py_ssize_t i, n_row = indptr.shape[0] - 1
+    cdef index_t p, j
+    cdef int64_t acc = 0
+    _check_len("out_indptr", out_indptr.shape[0], n_row + 1)
+    with nogil:
+        out_indptr[0] = 0
+        for i in range(n_row):
+            for p in range(indptr[i], indptr[i + 1]):
+                j = indices[p]
+                acc += col_offsets[j + 1] - col_offsets[j]
+            out_indptr[i + 1] = acc
+    return acc
+
+
+def csr_column_select(const index_t[::1] indptr, const index_t[::1] indices,
+                      const index_t[::1] col_offsets, const index_t[::1] col_order,
+                      const index_t[::1] out_indptr, index_t[::1] out_indices,
+                      index_t[::1] out_map):
+    """Fill the column selection described above (``out_indptr`` from the counting pass)."""
+    cdef Py_ssize_t i, n_row = indptr.shape[0] - 1, nnz
+    cdef index_t p, j, q, w
+    cdef int nthreads
+    _check_len("out_indptr", out_indptr.shape[0], n_row + 1)
+    nnz = out_indptr[n_row]
+    _check_len("out_indices", out_indices.shape[0], nnz)
+    _check_len("out_map", out_map.shape[0], nnz)
+    nthreads = _threads(nnz)
+    with nogil:
+        for i in prange(n_row, num_threads=nthreads, schedule="static"):
+            w = out_indptr[i]
+            for p in range(indptr[i], indptr[i + 1]):
+                j = indices[p]
+                for q in range(col_offsets[j], col_offsets[j + 1]):
+                    out_indices[w] = col_order[q]
+                    out_map[w] = p
+                    w = w + 1
+
+
+# ------------------------------------------------------------------------------------------------
+# submatrix: rows [r0, r1), columns [c0, c1)
+
+def csr_submatrix_count(const index_t[::1] indptr, const index_t[::1] indices,
+                        Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t c0, Py_ssize_t c1,
+                        int64_t[::1] out_indptr):
+    """Fill ``out_indptr`` (length ``r1 - r0 + 1``) of the submatrix; return its nnz."""
+    cdef Py_ssize_t i
+    cdef index_t p, j
+    cdef int64_t acc = 0
+    _check_len("out_indptr", out_indptr.shape[0], r1 - r0 + 1)
+    with nogil:
+        out_indptr[0] = 0
+        for i in range(r0, r1):
+            for p in range(indptr[i], indptr[i + 1]):
+                j = indices[p]
+                if j >= c0 and j < c1:
+                    acc += 1
+            out_indptr[i - r0 + 1] = acc
+    return acc
+
+
+def csr_submatrix(const index_t[::1] indptr, const index_t[::1] indices,
+                  Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t c0, Py_ssize_t c1,
+                  const index_t[::1] out_indptr, index_t[::1] out_indices,
+                  index_t[::1] out_map):
+    """Fill the submatrix (columns shifted by ``-c0``) and the source positions."""
+    cdef Py_ssize_t i, nnz
+    cdef index_t p, j, w
+    cdef int nthreads
+    _check_len("out_indptr", out_indptr.shape[0], r1 - r0 + 1)
+    nnz = out_indptr[r1 - r0]
+    _check_len("out_indices", out_indices.shape[0], nnz)
+    _check_len("out_map", out_map.shape[0], nnz)
+    nthreads = _threads(nnz)
+    with nogil:
+        for i in prange(r0, r1, num_threads=nthreads, schedule="static"):
+            w = out_indptr[i - r0]
+            for p in range(indptr[i], indptr[i + 1]):
+                j = indices[p]
+                if j >= c0 and j < c1:
+                    out_indices[w] = <index_t>(j - c0)
+                    out_map[w] = p
+                    w = w + 1
+
+
+# ------------------------------------------------------------------------------------------------
+# scalar lookups of (rows[k], cols[k]) pairs: binary search in sorted rows, scan otherwise
+
+cdef inline index_t _first(const index_t* indices, index_t lo, index_t hi, index_t j,
+                           bint sorted_rows) noexcept nogil:
+    """Position of the first entry of column ``j`` in ``indices[lo:hi]``, or ``hi``."""
+    cdef index_t mid, p, end = hi
+    if sorted_rows:
+        while lo < hi:
+            mid = lo + (hi - lo) // 2
+            if indices[mid] < j:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < end and indices[lo] != j:
+            return end
+        return lo
+    for p in range(lo, hi):
+        if indices[p] == j:
+            return p
+    return hi
+
+
+def csr_lookup_count(const index_t[::1] indptr, const index_t[::1] indices, bint sorted_rows,
+                     const index_t[::1] rows, const index_t[::1] cols, int64_t[::1] counts):
+    """``counts[k]`` = number of stored entries at ``(rows[k], cols[k])``; return the total."""
+    cdef Py_ssize_t k, n = rows.shape[0]
+    cdef index_t p, hi, j
+    cdef int64_t c, total = 0
+    _check_len("cols", cols.shape[0], n)
+    _check_len("counts", counts.shape[0], n)
+    with nogil:
+        for k in range(n):
+            j = cols[k]
+            hi = indptr[rows[k] + 1]
+            c = 0
+            p = _first(&indices[0] if indices.shape[0] else NULL, indptr[rows[k]], hi, j,
+                       sorted_rows)
+            while p < hi:
+                if indices[p] == j:
+                    c += 1
+                elif sorted_rows:
+                    break
+                p = p + 1
+            counts[k] = c
+            total += c
+    return total
+
+
+def csr_lookup_fill(const index_t[::1] indptr, const index_t[::1] indices, bint sorted_rows,
+                    const index_t[::1] rows, const index_t[::1] cols,
+                    const int64_t[::1] offsets, index_t[::1] out_pos):
+    """Write the positions of the entries at ``(rows[k], cols[k])`` to
+    ``out_pos[offsets[k]:offsets[k + 1]]`` (``offsets``: cumulated counts, length n + 1)."""
+    cdef Py_ssize_t k, n = rows.shape[0]
+    cdef index_t p, hi, j
+    cdef int64_t w
+    _check_len("cols", cols.shape[0], n)
+    _check_len("offsets", offsets.shape[0], n + 1)
+    _check_len("out_pos", out_pos.shape[0], offsets[n])
+    with nogil:
+        for k in range(n):
+            j = cols[k]
+            hi = indptr[rows[k] + 1]
+            w = offsets[k]
+            p = _first(&indices[0] if indices.shape[0] else NULL, indptr[rows[k]], hi, j,
+                       sorted_rows)
+            while p < hi:
+                if indices[p] == j:
+                    out_pos[w] = p
+                    w += 1
+                elif sorted_rows:
+                    break
+                p = p + 1
+
+
+def csr_lookup_offsets(const index_t[::1] indptr, const index_t[::1] indices,
+                       bint sorted_rows, const index_t[::1] rows, const index_t[::1] cols,
+                       int64_t[::1] offsets):
+    """``offsets[k]`` = position of the entry at ``(rows[k], cols[k])``, or -1 if none.
+
+    Returns True when some requested position holds duplicate entries (``offsets`` then names
+    the first of them; the caller sums duplicates and looks up again).
+    """
+    cdef Py_ssize_t k, n = rows.shape[0]
+    cdef index_t p, hi, j
+    cdef bint dup = False
+    _check_len("cols", cols.shape[0], n)
+    _check_len("offsets", offsets.shape[0], n)
+    with nogil:
+        for k in range(n):
+            j = cols[k]
+            hi = indptr[rows[k] + 1]
+            p = _first(&indices[0] if indices.shape[0] else NULL, indptr[rows[k]], hi, j,
+                       sorted_rows)
+            if p < hi:
+                offsets[k] = p
+                p = p + 1
+                while p < hi:
+                    if indices[p] == j:
+                        dup = True
+                        break
+                    elif sorted_rows:
+                        break
+                    p = p + 1
+            else:
+                offsets[k] = -1
+    return bool(dup)
+
+
+def csr_lookup_values(const index_t[::1] indptr, const index_t[::1] indices,
+                      const value_t[::1] data, bint sorted_rows, const index_t[::1] rows,
+                      const index_t[::1] cols, value_t[::1] out):
+    """``out[k]`` = sum of the stored values at ``(rows[k], cols[k])`` (0 when none)."""
+    cdef Py_ssize_t k, n = rows.shape[0]
+    cdef index_t p, hi, j
+    cdef value_t acc
+    cdef int nthreads = _threads(n * 8)
+    _check_len("cols", cols.shape[0], n)
+    _check_len("out", out.shape[0], n)
+    with nogil:
+        for k in prange(n, num_threads=nthreads, schedule="static"):
+            j = cols[k]
+            hi = indptr[rows[k] + 1]
+            acc = 0
+            p = _first(&indices[0] if indices.shape[0] else NULL, indptr[rows[k]], hi, j,
+                       sorted_rows)
+            while p < hi:
+                if indices[p] == j:
+                    acc = acc + data[p]
+                elif sorted_rows:
+                    break
+                p = p + 1
+            out[k] = acc

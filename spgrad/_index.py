@@ -1,0 +1,1012 @@
+"""Indexing (``A[key]``), assignment (``A[key] = x``), ``setdiag``, ``resize`` and ``reshape``.
+
+The mixins here are bases of the container classes:
+
+- :class:`_CompressedIndexMixin` for CSR and CSC (both families). It works on the CSR arrays of
+  the (major x minor) matrix, swapping the key with ``self._swap``, and selects with the kernels
+  of ``spgrad._cpu._index``. Every kernel returns the *source position* of each output entry, so
+  the values are ``data[map]`` in plain mode and a differentiable gather in torch mode: indexing
+  a differentiable array is differentiable (the gradient scatter-adds back onto the source
+  pattern; an entry picked twice accumulates both gradients).
+- :class:`_COOIndexMixin` for ``coo_array`` (SciPy 1.17's ``coo_matrix`` is not subscriptable):
+  the same selections on a row-grouped view of the coordinates, duplicates kept.
+- :class:`_COOShapeMixin` adds ``setdiag``/``resize``/``reshape`` to both COO families.
+
+Keys follow NumPy's rules for 2-D arrays as SciPy implements them: integers (negative counted
+from the end), slices with any step, integer arrays (broadcast together when both axes get one;
+an ``np.ix_`` pair selects the outer product), boolean masks (per axis, or one full 2-D mask,
+dense or sparse), ``Ellipsis`` and, for vector results, ``None``. Results whose SciPy type is a
+1-D sparse array (``csr_array[i]``, ``coo_array[rows, cols]`` …) are not available yet: spgrad
+has no 1-D sparse arrays (issue 3) and raises ``NotImplementedError`` for them.
+"""
+
+import math
+import operator
+from warnings import warn
+
+import numpy as np
+
+from . import _backend
+from ._base import SparseEfficiencyWarning, issparse
+from ._sputils import (
+    asmatrix,
+    check_shape,
+    from_kernel,
+    get_index_dtype,
+    kernel_dtype,
+    to_kernel,
+)
+
+__all__ = []
+
+_ONE_D = "1-D sparse arrays are not supported yet (issue 3)"
+
+
+def _ops():
+    from ._autograd import _ops
+
+    return _ops
+
+
+# ------------------------------------------------------------------------------------------------
+# key parsing
+
+
+def _is_int_scalar(x):
+    return isinstance(x, (int, np.integer)) or (
+        isinstance(x, np.ndarray) and x.ndim == 0 and x.dtype.kind in "iub")
+
+
+def _check_int(i, n):
+    i = operator.index(i)
+    if i < -n or i >= n:
+        raise IndexError(f"index ({i}) out of range")
+    return i + n if i < 0 else i
+
+
+def _as_index_array(x, n, axis):
+    """``x`` (a list or array) as a validated, non-negative intp array for an axis of ``n``."""
+    arr = np.asarray(x)
+    if arr.dtype.kind == "b":
+        if arr.ndim != 1 or arr.shape[0] != n:
+            raise IndexError(f"boolean index did not match indexed array along axis {axis}; "
+                             f"size of axis is {n} but boolean index has shape {arr.shape}")
+        return np.flatnonzero(arr)
+    if arr.dtype.kind not in "iu":
+        if arr.size == 0:
+            arr = arr.astype(np.intp)
+        else:
+            raise IndexError(f"arrays used as indices must be of integer (or boolean) type, "
+                             f"got {arr.dtype}")
+    if arr.size:
+        lo, hi = arr.min(), arr.max()
+        if hi >= n:
+            raise IndexError(f"index ({hi}) out of range")
+        if lo < -n:
+            raise IndexError(f"index ({lo}) out of range")
+    arr = arr.astype(np.intp, copy=True)
+    if arr.size and lo < 0:
+        arr[arr < 0] += n
+    return arr
+
+
+def _parse_item(x, n, axis):
+    """One per-axis index: an int, a slice or an intp array (validated)."""
+    if isinstance(x, slice):
+        x.indices(n)  # raises ValueError for a zero step, TypeError for bad bounds
+        return x
+    if isinstance(x, (float, np.floating)):
+        raise ValueError("Inexact indices into sparse matrices are not allowed")
+    if _is_int_scalar(x):
+        return _check_int(x, n)
+    if isinstance(x, (str, bytes)) or x is None:
+        raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and integer "
+                         f"or boolean arrays are valid indices, got {x!r}")
+    return _as_index_array(x, n, axis)
+
+
+def _parse_key(key, shape):
+    """``key`` as ``(row, col, nones)``: row/col each an int, a slice or an intp array
+    (arrays of both axes already broadcast together) and ``nones`` the positions of ``None``
+    in the key, or ``('mask', i, j)`` for a full 2-D boolean mask."""
+    M, N = shape
+    if issparse(key):
+        key = key.toarray()
+    if isinstance(key, (float, np.floating, str, bytes)):
+        raise IndexError(f"Index dimension must be 1 or 2; got a scalar index {key!r} that "
+                         f"is not an integer")
+    items = list(key) if isinstance(key, tuple) else [key]
+    # one full 2-D boolean mask
+    if len(items) == 1 and not isinstance(items[0], (slice, type(None), type(Ellipsis))):
+        arr = items[0]
+        if issparse(arr):
+            arr = arr.toarray()
+        if not _is_int_scalar(arr) and not isinstance(arr, (int, float, str)):
+            a = np.asarray(arr)
+            if a.dtype.kind == "b" and a.ndim == 2:
+                if a.shape != (M, N):
+                    raise IndexError(f"boolean index has shape {a.shape}, expected the "
+                                     f"array's shape {(M, N)}")
+                i, j = np.nonzero(np.asarray(a))
+                return i, j, ["mask"]
+    items = [x.toarray() if issparse(x) else x for x in items]
+    n_ell = sum(1 for x in items if x is Ellipsis)
+    if n_ell > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    nones = [k for k, x in enumerate(items) if x is None]
+    real = [x for x in items if x is not None]
+    if n_ell:
+        at = next(k for k, x in enumerate(real) if x is Ellipsis)
+        fill = max(0, 2 - (len(real) - 1))
+        real = real[:at] + [slice(None)] * fill + real[at + 1:]
+    if len(real) > 2:
+        raise IndexError(f"Too many indices for array: array is 2-dimensional, but "
+                         f"{len(real)} were indexed")
+    real += [slice(None)] * (2 - len(real))
+    row = _parse_item(real[0], M, 0)
+    col = _parse_item(real[1], N, 1)
+    if isinstance(row, np.ndarray) and isinstance(col, np.ndarray):
+        try:
+            row, col = np.broadcast_arrays(row, col)
+        except ValueError as e:
+            raise IndexError(f"shape mismatch: indexing arrays could not be broadcast "
+                             f"together with shapes {row.shape} {col.shape}") from e
+    return row, col, nones
+
+
+def _slice_positions(s, n):
+    """The positions a slice selects, as an intp array."""
+    return np.arange(*s.indices(n), dtype=np.intp)
+
+
+# ------------------------------------------------------------------------------------------------
+# values from a map
+
+
+def _take(data, pos):
+    """``data[pos]``: a NumPy take in plain mode, a differentiable gather in torch mode."""
+    if _backend.is_tensor(data):
+        return _ops().gather(data, pos)
+    return np.take(data, pos)
+
+
+def _check_leaf_inplace(A):
+    """Assignment into a leaf tensor that requires grad is refused, like torch does."""
+    if A._is_torch and A.data.requires_grad and A.data.is_leaf:
+        raise RuntimeError(
+            "a leaf Variable that requires grad is being used in an in-place operation: "
+            "assigning into a sparse array whose values require grad would modify a leaf of "
+            "the autograd graph. Assign into A.detach() (or a copy: B = A.copy()) instead")
+
+
+class _CompressedIndexMixin:
+    """``__getitem__``/``__setitem__``/``setdiag``/``resize``/``reshape`` for CSR and CSC.
+
+    Indexing returns what SciPy 1.17 returns: a NumPy scalar for ``A[i, j]``, a sparse array
+    of the same format for 2-D selections, a dense ``ndarray`` (``np.matrix`` for the matrix
+    family) for paired integer arrays and boolean masks, and, for the matrix family, 1×n / n×1
+    matrices for a single row or column. A single row or column of a sparse *array* is a 1-D
+    sparse array in SciPy, which spgrad does not have yet: ``NotImplementedError``.
+
+    With torch values (differentiable mode) the selected values stay in the autograd graph.
+    Assignment with torch values: updating stored entries of a non-leaf records the update in
+    the graph; changing the pattern, or writing into a leaf that requires grad, raises (the
+    pattern of a differentiable array is fixed; use ``A.detach()`` or rebuild the array).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import spgrad as sp
+    >>> A = sp.csr_array([[1, 0, 2], [0, 3, 0], [4, 0, 5]])
+    >>> A[1:, ::2].toarray()
+    array([[0, 0],
+           [4, 5]])
+    >>> int(A[2, -1])
+    5
+    >>> A[[0, 2], [2, 0]]
+    array([2, 4])
+    """
+
+    # ------------------------------------------------------------------------ getitem
+    def __getitem__(self, key):
+        row, col, nones = _parse_key(key, self.shape)
+        if nones == ["mask"]:
+            return self._pairs_result(row, col)
+        is_arr = [isinstance(x, np.ndarray) for x in (row, col)]
+        is_int = [isinstance(x, int) for x in (row, col)]
+        if nones:
+            return self._with_none(row, col, nones, key)
+        if all(is_int):
+            return self._scalar(row, col)
+        if all(is_arr):
+            if (row.ndim == 2 and row.shape[1] and col.shape[0]
+                    and (row == row[:, :1]).all() and (col == col[:1, :]).all()
+                    and _outer_from_key(key)):
+                return self._outer(row[:, 0], col[0, :])
+            if row.ndim > 2:
+                raise IndexError(f"Indexing that leads to >2D is not supported by "
+                                 f"{self.format} format. Try converting to COO format")
+            return self._pairs_result(row, col)
+        for x in (row, col):
+            if isinstance(x, np.ndarray) and x.ndim != 1:
+                if any(is_int):
+                    raise NotImplementedError(
+                        "indexing with an integer and a multi-dimensional array is not "
+                        "supported yet (SciPy returns a COO array)")
+                raise IndexError(f"Indexing that leads to >2D is not supported by "
+                                 f"{self.format} format. Try converting to COO format")
+        if any(is_int):
+            if self._is_array:
+                raise NotImplementedError(_ONE_D)
+            row = np.array([row]) if is_int[0] else row
+            col = np.array([col]) if is_int[1] else col
+        return self._outer(row, col)
+
+    def _with_none(self, row, col, nones, key):
+        """Keys with ``None``: only the vector cases SciPy supports in 2-D."""
+        is_int = [isinstance(x, int) for x in (row, col)]
+        n_items = len(key) if isinstance(key, tuple) else 1
+        if sum(is_int) != 1 or len(nones) != 1 or any(
+                isinstance(x, np.ndarray) and x.ndim != 1 for x in (row, col)):
+            raise IndexError(f"Indexing that leads to >2D is not supported by "
+                             f"{self.format} format. Try converting to COO format")
+        # NumPy: the int axis disappears, None adds a length-1 axis where it stands
+        vec = self._outer(np.array([row]) if is_int[0] else row,
+                          np.array([col]) if is_int[1] else col)
+        # position of the None relative to the remaining (non-int) axis in the key
+        items = list(key) if isinstance(key, tuple) else [key]
+        none_at = nones[0]
+        other_at = next(k for k, x in enumerate(items)
+                        if x is not None and not _is_int_scalar(x))  \
+            if any(x is not None and not _is_int_scalar(x) for x in items) else n_items
+        want_row = none_at < other_at  # result (1, k)
+        is_row = is_int[0]  # vec is (1, k) when the row was an int
+        if want_row != is_row:
+            vec = vec.transpose()
+            vec = vec.asformat(self.format)
+        if n_items == 3:
+            return vec.tocoo()
+        return vec
+
+    def _scalar(self, i, j):
+        v = self._pairs(np.array([i]), np.array([j]))
+        if _backend.is_tensor(v):
+            return v[0]
+        return v[0]
+
+    def _pairs_result(self, row, col):
+        shape = row.shape
+        v = self._pairs(row.ravel(), col.ravel())
+        v = v.reshape(shape)
+        if len(shape) == 2:
+            # SciPy builds a sparse array of the same format from the dense values
+            return self.__class__(v)
+        if _backend.is_tensor(v):
+            return v if self._is_array or v.ndim == 2 else v.reshape(1, -1)
+        return v if self._is_array else asmatrix(v)
+
+    def _pairs(self, row, col):
+        """Values (duplicates summed) at the pairs ``(row[k], col[k])``, as a 1-D array."""
+        major, minor = self._swap((row, col))
+        idt = self.indptr.dtype
+        major = np.ascontiguousarray(major, dtype=idt)
+        minor = np.ascontiguousarray(minor, dtype=idt)
+        k = self._kernels()
+        srt = bool(self.has_sorted_indices)
+        n = len(major)
+        if self._is_torch:
+            counts = np.empty(n, dtype=np.int64)
+            total = k.csr_lookup_count(self.indptr, self.indices, srt, major, minor, counts)
+            offsets = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(counts, out=offsets[1:])
+            pos = np.empty(total, dtype=idt)
+            k.csr_lookup_fill(self.indptr, self.indices, srt, major, minor, offsets, pos)
+            seg = np.repeat(np.arange(n), counts)
+            ops = _ops()
+            return ops.axis_sums(ops.gather(self.data, pos), seg, n)
+        kdt = kernel_dtype(self.dtype)
+        out = np.empty(n, dtype=kdt)
+        k.csr_lookup_values(self.indptr, self.indices, to_kernel(self.data, kdt), srt,
+                            major, minor, out)
+        return from_kernel(out, self.dtype)
+
+    def _outer(self, row, col):
+        """The submatrix ``A[row][:, col]`` (each a slice or a 1-D intp array), same format."""
+        M, N = self.shape
+        nrow = len(range(*row.indices(M))) if isinstance(row, slice) else len(row)
+        ncol = len(range(*col.indices(N))) if isinstance(col, slice) else len(col)
+        if (isinstance(row, slice) and isinstance(col, slice)
+                and row.indices(M) == (0, M, 1) and col.indices(N) == (0, N, 1)):
+            return self.copy()
+        if nrow == 0 or ncol == 0:
+            # SciPy returns a fresh empty container here (its default index dtype)
+            M2 = self._swap((nrow, ncol))[0]
+            idt = get_index_dtype(maxval=max(nrow, ncol))
+            return self.__class__._from_arrays(
+                self.data[:0], np.zeros(0, dtype=idt), np.zeros(M2 + 1, dtype=idt),
+                (nrow, ncol), canonical=True, maxprint=self.maxprint)
+        major, minor = self._swap((row, col))
+        data, indices, indptr, srt = _select_compressed(self, major, minor)
+        if not self._is_array:
+            # the matrix family keeps int32 indices whenever the contents fit
+            idt = get_index_dtype((indices, indptr), maxval=max(nrow, ncol),
+                                  check_contents=True)
+            indices = indices.astype(idt, copy=False)
+            indptr = indptr.astype(idt, copy=False)
+        out = self.__class__._from_arrays(data, indices, indptr, (nrow, ncol),
+                                          sorted_indices=srt, maxprint=self.maxprint)
+        return out
+
+    # ------------------------------------------------------------------------ setitem
+    def __setitem__(self, key, x):
+        row, col, nones = _parse_key(key, self.shape)
+        if nones and nones != ["mask"]:
+            raise IndexError(f"Indexing that leads to >2D is not supported by {self.format} "
+                             f"format. Try converting to COO format")
+        if isinstance(row, int) and isinstance(col, int):
+            if issparse(x):
+                x = x.toarray()
+            elif not _backend.is_tensor(x):
+                x = np.asarray(x, dtype=self.dtype)
+            if math.prod(x.shape) != 1:
+                raise ValueError("Trying to assign a sequence to an item")
+            self._set_many(np.array([row]), np.array([col]), x.reshape(-1))
+            return
+        M, N = self.shape
+        if isinstance(row, slice):
+            row = _slice_positions(row, M)[:, None]
+        else:
+            row = np.atleast_1d(row)
+        if isinstance(col, slice):
+            col = _slice_positions(col, N)[None, :]
+            if row.ndim == 1:
+                row = row[:, None]
+        else:
+            col = np.atleast_1d(col)
+        try:
+            i, j = np.broadcast_arrays(row, col)
+        except ValueError as e:
+            raise IndexError(f"shape mismatch: indexing arrays could not be broadcast "
+                             f"together with shapes {row.shape} {col.shape}") from e
+        if issparse(x):
+            if 0 in x.shape:
+                return
+            if i.ndim == 1:
+                i, j = i[None], j[None]
+            xc = x.tocoo()
+            if len(xc.shape) != 2:
+                raise ValueError("shape mismatch in assignment")
+            bro = xc.shape[0] == 1 and i.shape[0] != 1
+            bco = xc.shape[1] == 1 and i.shape[1] != 1
+            if not ((bro or xc.shape[0] == i.shape[0]) and (bco or xc.shape[1] == i.shape[1])):
+                raise ValueError(f"shape mismatch in assignment: index shape {i.shape}, "
+                                 f"value shape {xc.shape}")
+            self._set_sparse(i, j, xc, bro, bco)
+            return
+        if _backend.is_tensor(x):
+            x = x.to(_backend.torch_dtype(self.dtype))
+            xs = tuple(d for d in x.shape if d != 1)
+        else:
+            x = np.asarray(x, dtype=self.dtype)
+            xs = x.squeeze().shape
+        if xs != tuple(d for d in i.shape if d != 1):
+            try:
+                x = x.broadcast_to(i.shape) if _backend.is_tensor(x) else np.broadcast_to(
+                    x, i.shape)
+            except (ValueError, RuntimeError) as e:
+                raise ValueError(f"shape mismatch in assignment: cannot broadcast values of "
+                                 f"shape {tuple(x.shape)} to the index shape {i.shape}") from e
+        if math.prod(x.shape) == 0:
+            return
+        x = x.reshape(i.shape)
+        self._set_many(i.ravel(), j.ravel(), x.reshape(-1))
+
+    def _set_sparse(self, i, j, xc, bro, bco):
+        xc = xc.copy()
+        xc.sum_duplicates()
+        self._zero_many(i.ravel(), j.ravel())
+        M, N = i.shape
+        r, c = xc.row.astype(np.intp), xc.col.astype(np.intp)
+        if _backend.is_tensor(xc.data):
+            v = xc.data.to(_backend.torch_dtype(self.dtype))
+        else:
+            v = np.asarray(xc.data, dtype=self.dtype)
+        if len(r) == 0:
+            return
+        if bro:
+            r = np.repeat(np.arange(M), len(r))
+            c = np.tile(c, M)
+            v = v.tile((M,)) if _backend.is_tensor(v) else np.tile(v, M)
+        if bco:
+            r = np.repeat(r, N)
+            c = np.tile(np.arange(N), len(c))
+            v = v.repeat_interleave(N) if _backend.is_tensor(v) else np.repeat(v, N)
+        self._set_many(i[r, c], j[r, c], v)
+
+    def _lookup_offsets(self, major, minor):
+        idt = self.indptr.dtype
+        major = np.ascontiguousarray(major, dtype=idt)
+        minor = np.ascontiguousarray(minor, dtype=idt)
+        offsets = np.empty(len(major), dtype=np.int64)
+        k = self._kernels()
+        dup = k.csr_lookup_offsets(self.indptr, self.indices, bool(self.has_sorted_indices),
+                                   major, minor, offsets)
+        return offsets, dup
+
+    def _offsets_summed(self, major, minor):
+        """Positions of the entries at (major, minor) (-1 where none), after summing
+        duplicates in place when a requested position holds several (as SciPy does)."""
+        offsets, dup = self._lookup_offsets(major, minor)
+        if dup:
+            self.sum_duplicates()
+            offsets, _ = self._lookup_offsets(major, minor)
+        return offsets
+
+    def _zero_many(self, row, col):
+        major, minor = self._swap((row, col))
+        offsets = self._offsets_summed(major, minor)
+        found = offsets[offsets >= 0]
+        if len(found):
+            if self._is_torch:
+                _check_leaf_inplace(self)
+                self.data = self.data.index_fill(0, _backend.index_tensor(found), 0)
+            else:
+                self.data[found] = 0
+
+    def _set_many(self, row, col, x):
+        """``A[row[k], col[k]] = x[k]`` (1-D arrays; a later pair wins over an earlier one)."""
+        if self._is_torch or _backend.is_tensor(x):
+            return self._set_many_torch(row, col, x)
+        major, minor = self._swap((row, col))
+        x = np.asarray(x, dtype=self.dtype).reshape(-1)
+        offsets = self._offsets_summed(major, minor)
+        found = offsets >= 0
+        if found.all():
+            self.data[offsets] = x
+            return
+        warn(f"Changing the sparsity structure of a {self.__class__.__name__} is expensive. "
+             f"lil and dok are more efficient.", SparseEfficiencyWarning, stacklevel=3)
+        self.data[offsets[found]] = x[found]
+        new = ~found
+        self._insert_many(np.asarray(major)[new], np.asarray(minor)[new], x[new])
+
+    def _set_many_torch(self, row, col, x):
+        major, minor = self._swap((row, col))
+        offsets = self._offsets_summed(major, minor)
+        if not (offsets >= 0).all():
+            raise ValueError(
+                "this assignment would change the sparsity pattern of an array whose values "
+                "are a torch tensor; in differentiable mode the pattern is fixed. Store the "
+                "new positions first (e.g. as explicit zeros) or rebuild the array, or assign "
+                "into A.detach() to leave the autograd graph")
+        if not self._is_torch:
+            self.data = _backend.as_tensor(self.data)
+        _check_leaf_inplace(self)
+        xv = _backend.as_tensor(x, dtype=self.dtype).reshape(-1)
+        # a later pair wins: keep the last occurrence of every offset
+        rev = offsets[::-1]
+        _, last = np.unique(rev, return_index=True)
+        keep = len(offsets) - 1 - last
+        self.data = self.data.index_put((_backend.index_tensor(offsets[keep]),),
+                                        xv[_backend.index_tensor(keep)])
+
+    def _insert_many(self, major, minor, x):
+        """Add entries at new (major, minor) positions (duplicates: the last one wins)."""
+        M, N = self._major_minor()
+        keys = major.astype(np.int64) * max(N, 1) + minor.astype(np.int64)
+        _, last = np.unique(keys[::-1], return_index=True)
+        keep = np.sort(len(keys) - 1 - last)
+        major, minor, x = major[keep], minor[keep], x[keep]
+        sorted_before = bool(self.has_sorted_indices)
+        nnz = self.nnz
+        idx_dtype = get_index_dtype((self.indices, self.indptr), maxval=nnz + len(x))
+        old_major = np.repeat(np.arange(M, dtype=np.int64), np.diff(self.indptr))
+        all_major = np.concatenate((old_major, major.astype(np.int64)))
+        all_minor = np.concatenate((self.indices[:nnz].astype(np.int64),
+                                    minor.astype(np.int64)))
+        if sorted_before:
+            order = np.lexsort((all_minor, all_major))
+        else:
+            order = np.argsort(all_major, kind="stable")
+        counts = np.bincount(all_major, minlength=M)
+        indptr = np.zeros(M + 1, dtype=idx_dtype)
+        np.cumsum(counts, out=indptr[1:])
+        self.indptr = indptr
+        self.indices = all_minor[order].astype(idx_dtype)
+        self.data = np.concatenate((self.data[:nnz], x))[order]
+        for flag in ("_has_sorted_indices", "_has_canonical_format"):
+            self.__dict__.pop(flag, None)
+        if sorted_before:
+            self.has_sorted_indices = True
+        self.__dict__.pop("_pattern_cache", None)
+
+    # ------------------------------------------------------------------- setdiag
+    def setdiag(self, values, k=0):
+        """Set the ``k``-th diagonal (entries ``a[i, i + k]``) in place.
+
+        Parameters
+        ----------
+        values : scalar or array_like
+            New values; a scalar sets the whole diagonal. A shorter sequence sets the first
+            entries, a longer one is truncated.
+        k : int, optional
+            Diagonal offset (0: main diagonal, > 0: above, < 0: below).
+
+        Examples
+        --------
+        >>> import spgrad as sp
+        >>> A = sp.csr_array((3, 3))
+        >>> A.setdiag([1.0, 2.0, 3.0])
+        >>> A.toarray()
+        array([[1., 0., 0.],
+               [0., 2., 0.],
+               [0., 0., 3.]])
+        """
+        M, N = self.shape
+        if (k > 0 and k >= N) or (k < 0 and -k >= M):
+            raise ValueError("k exceeds array dimensions")
+        values = values if _backend.is_tensor(values) else np.asarray(values)
+        if 0 in self.shape:
+            return
+        broadcast = values.ndim == 0
+        if k < 0:
+            n = min(M + k, N) if broadcast else min(M + k, N, len(values))
+            i = np.arange(-k, n - k)
+            j = np.arange(n)
+        else:
+            n = min(M, N - k) if broadcast else min(M, N - k, len(values))
+            i = np.arange(n)
+            j = np.arange(k, k + n)
+        if n <= 0:
+            return
+        if self._is_torch or _backend.is_tensor(values):
+            x = _backend.as_tensor(values, dtype=self.dtype).reshape(-1)
+            x = x.expand(n) if broadcast else x[:n]
+            self._set_many_torch(i, j, x)
+            return
+        if broadcast:
+            x = np.full(n, values, dtype=self.dtype)
+        else:
+            x = np.asarray(values[:n], dtype=self.dtype).reshape(-1)
+        major, minor = self._swap((i, j))
+        offsets = self._offsets_summed(major, minor)
+        if (offsets >= 0).all():
+            self.data[offsets] = x
+            return
+        # SciPy rebuilds through COO here: the entries on the set part of the diagonal are
+        # replaced (duplicates included), the rest of the pattern is kept as it is
+        sorted_before = bool(self.has_sorted_indices)
+        nnz = self.nnz
+        old_major = np.repeat(np.arange(len(self.indptr) - 1, dtype=np.int64),
+                              np.diff(self.indptr))
+        old_row, old_col = self._swap((old_major, self.indices[:nnz].astype(np.int64)))
+        keep = (old_col - old_row != k) | ((old_row if k >= 0 else old_col) >= n)
+        all_row = np.concatenate((old_row[keep], i))
+        all_col = np.concatenate((old_col[keep], j))
+        # like SciPy, values given as an array keep their dtype here (NumPy promotion)
+        data = np.concatenate((self.data[:nnz][keep], x if broadcast else values[:n]))
+        all_major, all_minor = self._swap((all_row, all_col))
+        if sorted_before:
+            order = np.lexsort((all_minor, all_major))
+        else:
+            order = np.argsort(all_major, kind="stable")
+        n_major = len(self.indptr) - 1
+        idx_dtype = get_index_dtype((self.indices, self.indptr), maxval=max(len(data), N, M))
+        indptr = np.zeros(n_major + 1, dtype=idx_dtype)
+        np.cumsum(np.bincount(all_major, minlength=n_major), out=indptr[1:])
+        self.indptr = indptr
+        self.indices = all_minor[order].astype(idx_dtype)
+        self.data = data[order]
+        for flag in ("_has_sorted_indices", "_has_canonical_format", "_pattern_cache"):
+            self.__dict__.pop(flag, None)
+        if sorted_before:
+            self.has_sorted_indices = True
+
+    # ------------------------------------------------------------------- resize/reshape
+    def resize(self, *shape):
+        """Resize in place to ``shape``; entries outside the new shape are dropped.
+
+        Examples
+        --------
+        >>> import spgrad as sp
+        >>> A = sp.csr_array([[1, 2], [3, 4]])
+        >>> A.resize((3, 1))
+        >>> A.toarray()
+        array([[1],
+               [3],
+               [0]])
+        """
+        shape = check_shape(shape, allow_nd=self._allow_nd)
+        new_M, new_N = self._swap(shape)
+        M, N = self._major_minor()
+        nnz = self.nnz
+        indptr, indices, data = self.indptr, self.indices[:nnz], self.data[:nnz]
+        if new_M < M:
+            end = int(indptr[new_M])
+            indices, data, indptr = indices[:end], data[:end], indptr[:new_M + 1].copy()
+        elif new_M > M:
+            indptr = np.concatenate((indptr, np.full(new_M - M, indptr[-1],
+                                                     dtype=indptr.dtype)))
+        if new_N < N:
+            mask = indices < new_N
+            if not mask.all():
+                keep = np.flatnonzero(mask)
+                major = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))[keep]
+                indices = indices[keep]
+                data = data[_backend.index_tensor(keep)] if _backend.is_tensor(data) \
+                    else data[keep]
+                indptr = np.zeros_like(indptr)
+                np.cumsum(np.bincount(major, minlength=len(indptr) - 1), out=indptr[1:])
+        self.indptr, self.indices, self.data = indptr, indices, data
+        self._shape = shape
+        self.__dict__.pop("_pattern_cache", None)
+
+    def reshape(self, *args, **kwargs):
+        """A sparse array/matrix of the new ``shape`` with the same entries (row-major order
+        by default); like SciPy, the result is COO unless the shape is unchanged.
+
+        Parameters
+        ----------
+        shape : tuple of int
+            One dimension may be -1 (inferred).
+        order : {'C', 'F'}, optional
+        copy : bool, optional
+            Copy the stored arrays even when they could be shared.
+
+        Examples
+        --------
+        >>> import spgrad as sp
+        >>> A = sp.csr_array([[1, 0, 2], [0, 3, 0]])
+        >>> B = A.reshape((3, 2))
+        >>> B.format, B.toarray().tolist()
+        ('coo', [[1, 0], [2, 0], [3, 0]])
+        """
+        return _reshape(self, args, kwargs)
+
+
+def _outer_from_key(key):
+    """Whether a (rows, cols) array pair in ``key`` has the ``np.ix_`` shapes (m, 1), (1, n)."""
+    items = list(key) if isinstance(key, tuple) else [key]
+    if len(items) != 2:
+        return False
+    shapes = [np.shape(x) for x in items]
+    return (len(shapes[0]) == 2 and len(shapes[1]) == 2 and shapes[0][1] == 1
+            and shapes[1][0] == 1)
+
+
+def _select_compressed(A, major, minor):
+    """(data, indices, indptr, sorted) of ``A``'s (major x minor) CSR form restricted to
+    ``major`` rows and ``minor`` columns (slices or 1-D intp arrays)."""
+    M, N = A._major_minor()
+    nnz = A.nnz
+    indptr, indices = A.indptr, A.indices[:nnz]
+    idt = indptr.dtype
+    k = A._kernels()
+    srt = bool(A.has_sorted_indices)
+    pos = None  # source positions; None means "the range [s, e)"
+    s = e = 0
+    # ---- major axis
+    if isinstance(major, slice) and major.indices(M)[2] == 1:
+        start, stop, _ = major.indices(M)
+        stop = max(start, stop)
+        cur_indptr = indptr[start:stop + 1]
+        cur_indices = indices
+        s, e = int(cur_indptr[0]), int(cur_indptr[-1])
+        ranged = True
+    else:
+        rows = _slice_positions(major, M) if isinstance(major, slice) else major
+        rows = np.ascontiguousarray(rows, dtype=idt)
+        counts = np.empty(len(rows) + 1, dtype=np.int64)
+        tot = k.csr_row_gather_count(indptr, rows, counts)
+        if tot > np.iinfo(idt).max:
+            idt = np.dtype(np.int64)
+            indptr, indices = indptr.astype(idt), indices.astype(idt)
+            rows = rows.astype(idt)
+        cur_indptr = counts.astype(idt)
+        cur_indices = np.empty(tot, dtype=idt)
+        pos = np.empty(tot, dtype=idt)
+        k.csr_row_gather(indptr, indices, rows, cur_indptr, cur_indices, pos)
+        ranged = False
+    # ---- minor axis
+    if isinstance(minor, slice) and minor.indices(N) == (0, N, 1):
+        if ranged:
+            out_indptr = (cur_indptr - cur_indptr[0]).astype(idt)
+            out_indices = cur_indices[s:e].copy()
+            pos = np.arange(s, e, dtype=idt)
+        else:
+            out_indptr, out_indices = cur_indptr, cur_indices
+    else:
+        n_out = len(cur_indptr) - 1
+        counts = np.empty(n_out + 1, dtype=np.int64)
+        if isinstance(minor, slice) and minor.indices(N)[2] == 1:
+            c0, c1, _ = minor.indices(N)
+            c1 = max(c0, c1)
+            tot = k.csr_submatrix_count(cur_indptr, cur_indices, 0, n_out, c0, c1, counts)
+            out_indptr = counts.astype(idt)
+            out_indices = np.empty(tot, dtype=idt)
+            sub = np.empty(tot, dtype=idt)
+            k.csr_submatrix(cur_indptr, cur_indices, 0, n_out, c0, c1, out_indptr,
+                            out_indices, sub)
+        else:
+            cols = _slice_positions(minor, N) if isinstance(minor, slice) else minor
+            if len(cols) and not (np.diff(cols) > 0).all():
+                srt = False
+            col_counts = np.bincount(cols, minlength=N)
+            col_offsets = np.zeros(N + 1, dtype=idt)
+            np.cumsum(col_counts, out=col_offsets[1:])
+            col_order = np.argsort(cols, kind="stable").astype(idt)
+            tot = k.csr_column_select_count(cur_indptr, cur_indices, col_offsets, counts)
+            if tot > np.iinfo(idt).max:
+                raise ValueError(f"the selection has {tot} entries, more than the index "
+                                 f"dtype {idt} can address")
+            out_indptr = counts.astype(idt)
+            out_indices = np.empty(tot, dtype=idt)
+            sub = np.empty(tot, dtype=idt)
+            k.csr_column_select(cur_indptr, cur_indices, col_offsets, col_order, out_indptr,
+                                out_indices, sub)
+        pos = sub if pos is None else pos[sub]
+    data = _take(A.data, pos)
+    return data, out_indices, out_indptr, srt
+
+
+# ------------------------------------------------------------------------------------------------
+# reshape (shared by every format: through COO, like SciPy)
+
+
+def _reshape(A, args, kwargs):
+    order = kwargs.pop("order", "C")
+    copy = kwargs.pop("copy", False)
+    if kwargs:
+        raise TypeError(f"reshape() got unexpected keywords arguments: "
+                        f"{', '.join(kwargs.keys())}")
+    shape = check_shape(args, A.shape, allow_nd=range(1, 65))
+    if shape == A.shape:
+        return A.copy() if copy else A
+    if len(shape) != 2:
+        raise NotImplementedError(_ONE_D if len(shape) == 1 else
+                                  "n-D sparse arrays are not supported yet (issue 3)")
+    if order not in ("C", "F"):
+        raise ValueError(f"order must be 'C' or 'F', got {order!r}")
+    coo = A.tocoo(copy=copy)
+    M, N = A.shape
+    row, col = coo.row.astype(np.int64), coo.col.astype(np.int64)
+    if order == "C":
+        flat = row * N + col
+        new_row, new_col = np.divmod(flat, shape[1])
+    else:
+        flat = col * M + row
+        new_col, new_row = np.divmod(flat, shape[0])
+    idx_dtype = get_index_dtype(coo.coords, maxval=max(shape))
+    out = coo._coo_container._from_arrays(
+        coo.data, new_row.astype(idx_dtype), new_col.astype(idx_dtype), shape,
+        maxprint=A.maxprint)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# COO
+
+
+def _coo_grouped(A):
+    """A CSR container holding ``A``'s entries grouped by row, duplicates and order within a
+    row kept, and the source position of each of its entries."""
+    M, N = A.shape
+    row, col = A.row, A.col
+    idt = row.dtype
+    k = _backend.kernels(row, col)
+    indptr = np.empty(M + 1, dtype=idt)
+    indices = np.empty(A.nnz, dtype=idt)
+    perm = np.empty(A.nnz, dtype=idt)
+    k.coo_tocsr_pattern(M, row, col, indptr, indices, perm)
+    csr = A._csr_container._from_arrays(_take(A.data, perm), indices, indptr, (M, N),
+                                        sorted_indices=False)
+    return csr
+
+
+class _COOIndexMixin:
+    """``__getitem__``/``__setitem__`` of ``coo_array`` (SciPy 1.17 semantics): results are
+    COO arrays that keep duplicate entries; ``A[i, j]`` sums them. Assignment removes the
+    entries stored in the indexed region and appends the nonzero values assigned.
+
+    Examples
+    --------
+    >>> import spgrad as sp
+    >>> A = sp.coo_array([[1, 0, 2], [0, 3, 0]])
+    >>> A[:, 1:].toarray()
+    array([[0, 2],
+           [3, 0]])
+    >>> A[0, 0] = 7
+    >>> A.toarray()
+    array([[7, 0, 2],
+           [0, 3, 0]])
+    """
+
+    def __getitem__(self, key):
+        row, col, nones = _parse_key(key, self.shape)
+        if nones == ["mask"]:
+            raise NotImplementedError(_ONE_D)
+        is_arr = [isinstance(x, np.ndarray) for x in (row, col)]
+        is_int = [isinstance(x, int) for x in (row, col)]
+        if nones:
+            try:
+                res = _coo_grouped(self)._with_none(row, col, nones, key)
+            except IndexError as e:
+                raise NotImplementedError("indexing a COO array with None that gives an n-D "
+                                          "result is not supported yet (issue 3)") from e
+            out = res.tocoo(copy=False)
+            idt = np.dtype(np.intp) if any(is_arr) else self.row.dtype
+            out.coords = tuple(c.astype(idt, copy=False) for c in out.coords)
+            out.has_canonical_format = False
+            return out
+        if all(is_int):
+            return _coo_grouped(self)._scalar(row, col)
+        if all(is_arr):
+            if (row.ndim == 2 and row.shape[1] and col.shape[0]
+                    and (row == row[:, :1]).all() and (col == col[:1, :]).all()
+                    and _outer_from_key(key)):
+                row, col = row[:, 0], col[0, :]
+            else:
+                raise NotImplementedError(_ONE_D if row.ndim == 1 else
+                                          "paired array indexing of COO arrays that gives a "
+                                          "2-D result is not supported yet")
+        elif any(is_int):
+            raise NotImplementedError(_ONE_D)
+        for x in (row, col):
+            if isinstance(x, np.ndarray) and x.ndim != 1:
+                raise NotImplementedError("n-D sparse arrays are not supported yet (issue 3)")
+        csr = _coo_grouped(self)
+        res = csr._outer(row, col)
+        out = res.tocoo(copy=False)
+        # SciPy builds the coordinates from NumPy intp arrays when an index is an array
+        idt = np.dtype(np.intp) if any(is_arr) else self.row.dtype
+        out.coords = tuple(c.astype(idt, copy=False) for c in out.coords)
+        out.has_canonical_format = False
+        return out
+
+    def __setitem__(self, key, x):
+        row, col, nones = _parse_key(key, self.shape)
+        if nones:
+            raise NotImplementedError("assigning into a COO array with a boolean mask or None "
+                                      "is not supported yet (issue 3)")
+        if self._is_torch:
+            raise ValueError("assignment into a COO array whose values are a torch tensor "
+                             "would change its pattern; in differentiable mode the pattern "
+                             "is fixed (assign into A.detach() or rebuild the array)")
+        M, N = self.shape
+        # the indexed region as broadcast (row, col) arrays of the NumPy result shape
+        R = row if not isinstance(row, slice) else _slice_positions(row, M)
+        C = col if not isinstance(col, slice) else _slice_positions(col, N)
+        if isinstance(row, np.ndarray) and isinstance(col, np.ndarray):
+            I, J = row, col
+        elif isinstance(row, int) and isinstance(col, int):
+            I, J = np.array(row), np.array(col)
+        elif isinstance(row, int):
+            I, J = np.broadcast_arrays(np.array(row), C)
+        elif isinstance(col, int):
+            I, J = np.broadcast_arrays(R, np.array(col))
+        else:
+            I, J = np.broadcast_arrays(R[:, None], C[None, :])
+        shape = I.shape
+        if issparse(x):
+            if 0 in x.shape:
+                return
+            xc = x.tocoo()
+            xc.sum_duplicates()
+            xd = np.asarray(xc.toarray(), dtype=self.dtype)
+            stored = np.zeros(xc.shape, dtype=bool)
+            stored[xc.row, xc.col] = True
+            if xd.shape != shape:
+                xd = np.broadcast_to(xd.squeeze(), shape)
+                stored = np.broadcast_to(stored.squeeze(), shape)
+        else:
+            xd = np.asarray(x, dtype=self.dtype)
+            if xd.size == 0:
+                return
+            if xd.shape != shape:
+                try:
+                    xd = np.broadcast_to(xd.squeeze(), shape)
+                except ValueError as e:
+                    raise ValueError(f"shape mismatch in assignment: cannot broadcast values "
+                                     f"of shape {np.shape(x)} to {shape}") from e
+            stored = np.ones(shape, dtype=bool) if shape == () else xd != 0
+        # drop the stored entries inside the region
+        keys_region = np.unique(I.astype(np.int64).ravel() * N + J.astype(np.int64).ravel())
+        old_keys = self.row.astype(np.int64) * N + self.col.astype(np.int64)
+        keep = ~np.isin(old_keys, keys_region)
+        new_i = np.asarray(I)[stored].ravel() if shape != () else np.atleast_1d(I)
+        new_j = np.asarray(J)[stored].ravel() if shape != () else np.atleast_1d(J)
+        new_v = np.asarray(xd)[stored].ravel() if shape != () else np.atleast_1d(xd)
+        if len(new_v) == 0 and len(shape) == 1:
+            self.data = self.data[keep]
+            self.coords = tuple(c[keep] for c in self.coords)
+            return
+        # one value per position: the first one, like SciPy
+        _, first = np.unique(new_i.astype(np.int64) * N + new_j, return_index=True)
+        first = np.sort(first)
+        self.data = np.concatenate((self.data[keep], new_v[first]))
+        self.coords = (np.concatenate((self.row[keep], new_i[first].astype(np.int64))),
+                       np.concatenate((self.col[keep], new_j[first].astype(np.int64))))
+        self.has_canonical_format = False
+
+
+class _COOShapeMixin:
+    """``setdiag``/``resize``/``reshape`` for both COO families."""
+
+    def setdiag(self, values, k=0):
+        """Set the ``k``-th diagonal in place (see ``csr_array.setdiag``).
+
+        Examples
+        --------
+        >>> import spgrad as sp
+        >>> A = sp.coo_array((2, 3))
+        >>> A.setdiag(5, k=1)
+        >>> A.toarray()
+        array([[0., 5., 0.],
+               [0., 0., 5.]])
+        """
+        M, N = self.shape
+        if (k > 0 and k >= N) or (k < 0 and -k >= M):
+            raise ValueError("k exceeds array dimensions")
+        if self._is_torch:
+            raise ValueError("setdiag on a COO array whose values are a torch tensor would "
+                             "change its pattern; in differentiable mode the pattern is fixed "
+                             "(use A.detach() or rebuild the array)")
+        values = np.asarray(values)
+        if values.ndim and not len(values):
+            return
+        idx_dtype = self.row.dtype
+        full_keep = self.col - self.row != k
+        if k < 0:
+            n = min(M + k, N)
+            if values.ndim:
+                n = min(n, len(values))
+            keep = full_keep | (self.col >= n)
+            new_row = np.arange(-k, -k + n, dtype=idx_dtype)
+            new_col = np.arange(n, dtype=idx_dtype)
+        else:
+            n = min(M, N - k)
+            if values.ndim:
+                n = min(n, len(values))
+            keep = full_keep | (self.row >= n)
+            new_row = np.arange(n, dtype=idx_dtype)
+            new_col = np.arange(k, k + n, dtype=idx_dtype)
+        if values.ndim:
+            new_data = values[:n]
+        else:
+            new_data = np.empty(n, dtype=self.dtype)
+            new_data[:] = values
+        self.coords = (np.concatenate((self.row[keep], new_row)),
+                       np.concatenate((self.col[keep], new_col)))
+        self.data = np.concatenate((self.data[keep], new_data))
+        self.has_canonical_format = False
+
+    def resize(self, *shape):
+        """Resize in place to ``shape``; entries outside the new shape are dropped.
+
+        Examples
+        --------
+        >>> import spgrad as sp
+        >>> A = sp.coo_array([[1, 2], [3, 4]])
+        >>> A.resize(1, 3)
+        >>> A.toarray()
+        array([[1, 2, 0]])
+        """
+        shape = check_shape(shape, allow_nd=self._allow_nd)
+        mask = (self.row < shape[0]) & (self.col < shape[1])
+        if not mask.all():
+            keep = np.flatnonzero(mask)
+            self.coords = tuple(c[keep] for c in self.coords)
+            self.data = _take(self.data, keep)
+        self._shape = shape
+
+    def reshape(self, *args, **kwargs):
+        """A COO array/matrix of the new ``shape`` with the same entries.
+
+        Examples
+        --------
+        >>> import spgrad as sp
+        >>> sp.coo_array([[1, 0, 2, 0]]).reshape((2, 2)).toarray()
+        array([[1, 0],
+               [2, 0]])
+        """
+        return _reshape(self, args, kwargs)
