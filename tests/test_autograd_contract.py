@@ -53,12 +53,13 @@ _MEMORY_CHILD = textwrap.dedent("""
 
 
 @pytest.mark.parametrize("op, bytes_per_entry", [("spmv", 64), ("spgemm", 128)])
-def test_forward_backward_memory_is_linear_in_nnz(op, bytes_per_entry):
+def test_forward_backward_memory_is_linear_in_nnz(op, bytes_per_entry, tmp_path):
     """Peak RSS growth of forward+backward, per stored entry of the operand and the result.
     Measured here: ~45 MB for SpMV, ~0.94 GB for A @ A (13e6 result entries); the budgets
     leave about 2x headroom, a dense n x n gradient would need 8 TB."""
+    # run outside the checkout, so that the child imports the installed spgrad, not the sources
     res = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, op, "1000"],
-                         capture_output=True, text=True, timeout=600)
+                         capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     info = json.loads(res.stdout.strip().splitlines()[-1])
     assert info["n"] == 10**6 and info["nnz"] > 4.9 * 10**6

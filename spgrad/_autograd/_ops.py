@@ -69,20 +69,19 @@ def _keys(A):
 
 
 def union_binop(A, B, op):
-    """Elementwise ``add``/``sub`` on the union of the patterns, or ``mul`` on their
-    intersection; ``A`` and ``B`` are canonical and of the same compressed format."""
+    """Elementwise ``add``/``sub`` on the union of the patterns (one linear merge kernel, then
+    two gathers), or ``mul`` on their intersection; ``A`` and ``B`` are canonical and of the
+    same compressed format."""
     a, b = _promote(values(A.data), values(B.data))
+    if op != "mul":
+        indptr, indices, a_pos, b_pos = _union_map(A, B)
+        a_u, b_u = _gather_or_zero(a, a_pos), _gather_or_zero(b, b_pos)
+        out = a_u - b_u if op == "sub" else a_u + b_u
+        return A.__class__._from_arrays(out, indices, indptr, A.shape, canonical=True)
     ka, kb = _keys(A), _keys(B)
     n_major, n_minor = A._swap(A.shape)
-    if op == "mul":
-        keys, ia, ib = np.intersect1d(ka, kb, assume_unique=True, return_indices=True)
-        out = a[_backend.index_tensor(ia)] * b[_backend.index_tensor(ib)]
-    else:
-        keys, inverse = np.unique(np.concatenate((ka, kb)), return_inverse=True)
-        ia = _backend.index_tensor(inverse[: len(ka)])
-        ib = _backend.index_tensor(inverse[len(ka):])
-        out = torch.zeros(len(keys), dtype=a.dtype).index_add(0, ia, a)
-        out = out.index_add(0, ib, -b if op == "sub" else b)
+    keys, ia, ib = np.intersect1d(ka, kb, assume_unique=True, return_indices=True)
+    out = a[_backend.index_tensor(ia)] * b[_backend.index_tensor(ib)]
     idx_dtype = A.indices.dtype if len(keys) <= np.iinfo(np.int32).max else np.int64
     counts = np.bincount(keys // max(n_minor, 1), minlength=n_major) if len(keys) else \
         np.zeros(n_major, dtype=np.int64)
@@ -116,12 +115,10 @@ def gather(data, perm):
     return values(data)[_backend.index_tensor(perm)]
 
 
-def union_maximum_minimum(A, B, name):
-    """Elementwise ``torch.maximum``/``torch.minimum`` (``name``) of two canonical compressed
-    containers of the same format on the union of their patterns; an entry missing from one
-    operand takes part as a constant 0. Ties split the gradient as torch does. The pattern is
-    structural: a result equal to 0 stays stored."""
-    a, b = _promote(values(A.data), values(B.data))
+def _union_map(A, B):
+    """Symbolic phase of a union-pattern op on two canonical containers of the same compressed
+    format: ``(indptr, indices, a_pos, b_pos)`` where union entry ``k`` takes ``A.data[a_pos[k]]``
+    and ``B.data[b_pos[k]]``, position ``nnz`` meaning "absent" (see ``csr_union_map``)."""
     M, _ = A._major_minor()
     cap = A.nnz + B.nnz
     idx_dtype = np.int32 if max(cap, *A.shape) <= np.iinfo(np.int32).max else np.int64
@@ -136,7 +133,20 @@ def union_maximum_minimum(A, B, name):
         B.indptr.astype(idx_dtype, copy=False), B.indices.astype(idx_dtype, copy=False),
         indptr, indices, a_pos, b_pos,
     )
-    a_ext = torch.cat((a, a.new_zeros(1)))[_backend.index_tensor(a_pos[:nnz])]
-    b_ext = torch.cat((b, b.new_zeros(1)))[_backend.index_tensor(b_pos[:nnz])]
-    out = getattr(torch, name)(a_ext, b_ext)
-    return A.__class__._from_arrays(out, indices[:nnz], indptr, A.shape, canonical=True)
+    return indptr, indices[:nnz], a_pos[:nnz], b_pos[:nnz]
+
+
+def _gather_or_zero(x, pos):
+    """``x[pos]`` where ``pos == len(x)`` reads a constant 0 (an entry absent from x)."""
+    return torch.cat((x, x.new_zeros(1)))[_backend.index_tensor(pos)]
+
+
+def union_maximum_minimum(A, B, name):
+    """Elementwise ``torch.maximum``/``torch.minimum`` (``name``) of two canonical compressed
+    containers of the same format on the union of their patterns; an entry missing from one
+    operand takes part as a constant 0. Ties split the gradient as torch does. The pattern is
+    structural: a result equal to 0 stays stored."""
+    a, b = _promote(values(A.data), values(B.data))
+    indptr, indices, a_pos, b_pos = _union_map(A, B)
+    out = getattr(torch, name)(_gather_or_zero(a, a_pos), _gather_or_zero(b, b_pos))
+    return A.__class__._from_arrays(out, indices, indptr, A.shape, canonical=True)
