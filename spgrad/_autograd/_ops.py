@@ -16,6 +16,7 @@ import torch
 
 from .. import _backend
 from ._functions import SpMM, SpMMT, spgemm
+from .._minmax import _union
 from ._pattern import CSRPattern
 
 
@@ -74,7 +75,7 @@ def union_binop(A, B, op):
     same compressed format."""
     a, b = _promote(values(A.data), values(B.data))
     if op != "mul":
-        indptr, indices, a_pos, b_pos = _union_map(A, B)
+        indptr, indices, a_pos, b_pos = _union(A, B)
         a_u, b_u = _gather_or_zero(a, a_pos), _gather_or_zero(b, b_pos)
         out = a_u - b_u if op == "sub" else a_u + b_u
         return A.__class__._from_arrays(out, indices, indptr, A.shape, canonical=True)
@@ -115,27 +116,6 @@ def gather(data, perm):
     return values(data)[_backend.index_tensor(perm)]
 
 
-def _union_map(A, B):
-    """Symbolic phase of a union-pattern op on two canonical containers of the same compressed
-    format: ``(indptr, indices, a_pos, b_pos)`` where union entry ``k`` takes ``A.data[a_pos[k]]``
-    and ``B.data[b_pos[k]]``, position ``nnz`` meaning "absent" (see ``csr_union_map``)."""
-    M, _ = A._major_minor()
-    cap = A.nnz + B.nnz
-    idx_dtype = np.int32 if max(cap, *A.shape) <= np.iinfo(np.int32).max else np.int64
-    if A.indptr.dtype == np.int64 or B.indptr.dtype == np.int64:
-        idx_dtype = np.int64
-    indptr = np.empty(M + 1, dtype=idx_dtype)
-    indices = np.empty(cap, dtype=idx_dtype)
-    a_pos = np.empty(cap, dtype=np.int64)
-    b_pos = np.empty(cap, dtype=np.int64)
-    nnz = A._kernels().csr_union_map(
-        A.indptr.astype(idx_dtype, copy=False), A.indices.astype(idx_dtype, copy=False),
-        B.indptr.astype(idx_dtype, copy=False), B.indices.astype(idx_dtype, copy=False),
-        indptr, indices, a_pos, b_pos,
-    )
-    return indptr, indices[:nnz], a_pos[:nnz], b_pos[:nnz]
-
-
 def _gather_or_zero(x, pos):
     """``x[pos]`` where ``pos == len(x)`` reads a constant 0 (an entry absent from x)."""
     return torch.cat((x, x.new_zeros(1)))[_backend.index_tensor(pos)]
@@ -147,6 +127,6 @@ def union_maximum_minimum(A, B, name):
     operand takes part as a constant 0. Ties split the gradient as torch does. The pattern is
     structural: a result equal to 0 stays stored."""
     a, b = _promote(values(A.data), values(B.data))
-    indptr, indices, a_pos, b_pos = _union_map(A, B)
+    indptr, indices, a_pos, b_pos = _union(A, B)
     out = getattr(torch, name)(_gather_or_zero(a, a_pos), _gather_or_zero(b, b_pos))
     return A.__class__._from_arrays(out, indices, indptr, A.shape, canonical=True)
