@@ -15,8 +15,12 @@ SDDMM       ``v_p = Σ_k G[i,k] X[j,k]`` on ``P``     ``∂G = V̄ X̄``, ``∂X
 MaskedDot   ``v_p = Σ_l L[i,l] R[j,l]`` on ``P``     masked dots on the patterns of L and R
 ==========  =======================================  ============================================
 
-(bars are complex conjugates; torch's convention for complex gradients.) ``vmap`` is not
-supported by these Functions: they call compiled kernels.
+(bars are complex conjugates; torch's convention for complex gradients.)
+
+Each Function has a ``vmap`` rule, so ``torch.func.vmap`` and the transforms built on it
+(``jacrev``, ``jacfwd``, ``hessian``, batched gradients) work through them: a batch of dense
+operands against fixed values becomes one product with more columns; any other batching runs
+the kernel once per batch element.
 """
 
 import numpy as np
@@ -32,6 +36,29 @@ def _np(t):
 
 def _kernels(pattern):
     return _backend.kernels(pattern.indptr)
+
+
+def _vmap_by_loop(cls, info, in_dims, *args):
+    """Batching rule of last resort: apply ``cls`` to each batch element and stack."""
+    outs = []
+    for b in range(info.batch_size):
+        outs.append(cls.apply(*(a if d is None else a.select(d, b)
+                                for a, d in zip(args, in_dims))))
+    return torch.stack(outs), 0
+
+
+def _vmap_dense_operand(cls, info, in_dims, data, X, pattern):
+    """Batching rule of ``Y = op(A) X``: with fixed values and a batch of ``X``, the batch
+    becomes extra columns of one product (``X`` of shape ``(n, *cols, batch)`` flattened to
+    ``(n, cols * batch)``); a batch of values runs the product per element."""
+    d_data, d_X = in_dims[0], in_dims[1]
+    if d_data is not None or d_X is None:
+        return _vmap_by_loop(cls, info, in_dims, data, X, pattern)
+    Xb = X.movedim(d_X, -1)
+    tail = Xb.shape[1:]
+    Y = cls.apply(data, Xb.reshape(Xb.shape[0], -1), pattern)
+    Y = Y.reshape(Y.shape[0], *tail)
+    return Y, Y.ndim - 1
 
 
 class _Bilinear(torch.autograd.Function):
@@ -77,6 +104,10 @@ class SpMM(_Bilinear):
         g_X = SpMMT.apply(data.conj(), G, p) if ctx.needs_input_grad[1] else None
         return g_data, g_X, None
 
+    @staticmethod
+    def vmap(info, in_dims, data, X, pattern):
+        return _vmap_dense_operand(SpMM, info, in_dims, data, X, pattern)
+
 
 class SpMMT(_Bilinear):
     """``Y = Aᵀ @ X`` for CSR values ``data`` on ``pattern`` and a dense ``X``, a vector or
@@ -97,6 +128,10 @@ class SpMMT(_Bilinear):
         g_data = SDDMM.apply(X.conj(), G, p) if ctx.needs_input_grad[0] else None
         g_X = SpMM.apply(data.conj(), G, p) if ctx.needs_input_grad[1] else None
         return g_data, g_X, None
+
+    @staticmethod
+    def vmap(info, in_dims, data, X, pattern):
+        return _vmap_dense_operand(SpMMT, info, in_dims, data, X, pattern)
 
 
 class SDDMM(_Bilinear):
@@ -120,6 +155,10 @@ class SDDMM(_Bilinear):
         g_G = SpMM.apply(V, X.conj(), p) if ctx.needs_input_grad[0] else None
         g_X = SpMMT.apply(V, G.conj(), p) if ctx.needs_input_grad[1] else None
         return g_G, g_X, None
+
+    @staticmethod
+    def vmap(info, in_dims, G, X, pattern):
+        return _vmap_by_loop(SDDMM, info, in_dims, G, X, pattern)
 
 
 class MaskedDot(torch.autograd.Function):
@@ -172,6 +211,10 @@ class MaskedDot(torch.autograd.Function):
             t = MaskedDot.apply(l, d_r, mask, pl, pr)
             out = t if out is None else out + t
         return out
+
+    @staticmethod
+    def vmap(info, in_dims, l, r, mask, pl, pr):
+        return _vmap_by_loop(MaskedDot, info, in_dims, l, r, mask, pl, pr)
 
 
 def spgemm(a, pa, b, pb):
