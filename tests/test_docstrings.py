@@ -47,7 +47,8 @@ needs_doc = pytest.mark.skipif(not REFERENCE.is_dir(), reason="doc/ source tree 
 # 1. every public name appears in the reference
 # --------------------------------------------------------------------------------------------
 
-PAGES = {"spgrad": "spgrad.rst", "spgrad.linalg": "linalg.rst", "spgrad.csgraph": "csgraph.rst"}
+PAGES = {"spgrad": "spgrad.rst", "spgrad.linalg": "linalg.rst", "spgrad.csgraph": "csgraph.rst",
+         "spgrad.ad": "ad.rst"}
 
 _AUTOSUMMARY = re.compile(r"^(\s*)\.\.\s+autosummary::")
 _ITEM = re.compile(r"^\s+~?([A-Za-z_][\w.]*)\s*$")
@@ -113,7 +114,7 @@ def test_reference_lists_scipy_linalg():
 
 
 @needs_doc
-@pytest.mark.parametrize("module_name", ["spgrad", "spgrad.csgraph"])
+@pytest.mark.parametrize("module_name", ["spgrad", "spgrad.csgraph", "spgrad.ad"])
 def test_reference_names_exist(module_name):
     """A table entry that the module does not have would be a build error; say which."""
     module = importlib.import_module(module_name)
@@ -339,6 +340,16 @@ def _smoother_improves_the_cycle(stdout):
     return m is not None and float(m.group(2)) < 0.5 * float(m.group(1))
 
 
+def _sparse_ad_solves(stdout):
+    colours = re.search(r"Brusselator n = \d+: \d+ nonzeros, (\d+) colours", stdout)
+    status = re.search(r"solve_ivp BDF .* status (-?\d+)", stdout)
+    residual = re.search(r"least_squares residual (\S+)", stdout)
+    error = re.search(r"trust-constr error (\S+)", stdout)
+    return (None not in (colours, status, residual, error) and int(colours.group(1)) <= 12
+            and status.group(1) == "0" and float(residual.group(1)) < 1e-6
+            and float(error.group(1)) < 1e-6)
+
+
 # script -> a check of the number it prints (each gallery example prints what it achieves)
 GALLERY_CHECKS = {
     "plot_learned_jacobi_weights.py": _jacobi_at_optimum,
@@ -347,6 +358,7 @@ GALLERY_CHECKS = {
     "plot_gcn_planted_partition.py": _gcn_uses_the_graph,
     "plot_benchmark_spmv.py": _benchmark_reports_ratios,
     "plot_learned_smoother.py": _smoother_improves_the_cycle,
+    "plot_sparse_ad.py": _sparse_ad_solves,
 }
 
 

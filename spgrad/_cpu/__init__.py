@@ -5,6 +5,7 @@ The function names and signatures here are shared with ``spgrad._cuda`` so that
 """
 
 from ._parallel import get_num_threads, openmp_enabled, set_num_threads
+from ._coloring import *  # noqa: F403
 from ._csr_kernels import *  # noqa: F403
 from ._elementwise import *  # noqa: F403
 from ._index import *  # noqa: F403
