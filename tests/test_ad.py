@@ -291,7 +291,7 @@ def test_one_shot_forms():
 def test_repr():
     J = ad.sparse_jacobian(banded, point(10))
     assert repr(J) == ("<SparseJacobian of shape (10, 10) with 27 stored entries, 3 colours, "
-                       "mode='forward'>")
+                       "mode='reverse'>")
 
 
 # --------------------------------------------------------------------------------------------

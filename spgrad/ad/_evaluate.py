@@ -49,12 +49,13 @@ def _user_pattern(pattern, shape):
 
 
 def _seed(colors, ncolors, dtype):
-    """The seed matrix ``S`` (``len(colors)`` × ``ncolors``) with ``S[j, colors[j]] = 1``."""
+    """The transposed seed matrix ``Sᵀ`` (``ncolors`` × ``len(colors)``), ``S[j, colors[j]] =
+    1``."""
     torch = _torch()
-    S = torch.zeros(len(colors), ncolors, dtype=dtype)
+    St = torch.zeros(ncolors, len(colors), dtype=dtype)
     if len(colors):
-        S[torch.arange(len(colors)), torch.from_numpy(np.asarray(colors, dtype=np.int64))] = 1
-    return S
+        St[torch.from_numpy(np.asarray(colors, dtype=np.int64)), torch.arange(len(colors))] = 1
+    return St
 
 
 class _Prepared:
@@ -75,7 +76,8 @@ class _Prepared:
         self._set_maps()
 
     def _seed(self, dtype):
-        """The seed matrix in ``dtype`` (made once per dtype)."""
+        """The transposed seed matrix ``Sᵀ`` (colour × variable) in ``dtype``, made once per
+        dtype: one contiguous row per product."""
         if dtype not in self._seeds:
             self._seeds[dtype] = _seed(self.colors, self.ncolors, dtype)
         return self._seeds[dtype]
@@ -110,9 +112,11 @@ class _Prepared:
         x, _ = self._point(x)
         B = self._compressed(x)
         if self._flat is None:  # positions in the flattened compressed matrix, made once
-            width = self.ncolors if self.kind == "hessian" or self.mode == "forward" \
-                else self.shape[1]
-            self._flat = torch.from_numpy(self._rows * width + self._cols)
+            if self.mode == "reverse":  # B = Sᵀ J, colour × column
+                flat = self._rows * self.shape[1] + self._cols
+            else:  # B = (J S)ᵀ or (H S)ᵀ, colour × row
+                flat = self._cols * self.shape[0] + self._rows
+            self._flat = torch.from_numpy(flat)
         return B.reshape(-1).index_select(0, self._flat)
 
     def __call__(self, x):
@@ -190,34 +194,34 @@ class SparseJacobian(_Prepared):
             self._rows, self._cols = _coloring.row_decompression(self.pattern, self.colors)
 
     def _compressed(self, x):
-        """``J S`` (m × c, forward mode) or ``Sᵀ J`` (c × n, reverse mode) at ``x``."""
+        """``(J S)ᵀ`` (c × m, forward mode) or ``Sᵀ J`` (c × n, reverse mode) at ``x``: one
+        row per colour."""
         torch = _torch()
         m, n = self.shape
-        S = self._seed(x.dtype)
+        St = self._seed(x.dtype)
+        c = self.ncolors
         if self.mode == "forward":
-            if self.ncolors == 0:
-                return x.new_zeros(m, 0)
+            if c == 0:
+                return x.new_zeros(0, m)
 
             def jvp(s):
                 return torch.func.jvp(self._f, (x,), (s,))[1]
 
             def loop():  # dual numbers, which work through every spgrad Function
                 fwad = torch.autograd.forward_ad
-                cols = []
+                rows = []
                 with fwad.dual_level():
-                    for c in range(self.ncolors):
-                        y = self._f(fwad.make_dual(x, S[:, c]))
+                    for k in range(c):
+                        y = self._f(fwad.make_dual(x, St[k]))
                         self._check_output(y, (m,))
                         tangent = fwad.unpack_dual(y).tangent
-                        cols.append(tangent if tangent is not None else x.new_zeros(m))
-                return torch.stack(cols, dim=1)
+                        rows.append(tangent if tangent is not None else x.new_zeros(m))
+                return torch.stack(rows)
 
-            return self._batched_or_loop(lambda: torch.func.vmap(jvp, in_dims=1, out_dims=1)(S),
-                                         loop, (m, self.ncolors))
+            return self._batched_or_loop(lambda: torch.func.vmap(jvp)(St), loop, (c, m))
 
-        if self.ncolors == 0:
+        if c == 0:
             return x.new_zeros(0, n)
-        St = S.T.contiguous()
 
         def batched():
             y, vjp = torch.func.vjp(self._f, x)
@@ -230,15 +234,15 @@ class SparseJacobian(_Prepared):
                 y = self._f(xg)
             self._check_output(y, (m,))
             if not y.requires_grad:
-                return x.new_zeros(self.ncolors, n)
+                return x.new_zeros(c, n)
             rows = []
-            for c in range(self.ncolors):
-                (g,) = torch.autograd.grad(y, xg, St[c], retain_graph=True,
+            for k in range(c):
+                (g,) = torch.autograd.grad(y, xg, St[k], retain_graph=True,
                                            create_graph=x.requires_grad, allow_unused=True)
                 rows.append(g if g is not None else x.new_zeros(n))
             return torch.stack(rows)
 
-        return self._batched_or_loop(batched, loop, (self.ncolors, n))
+        return self._batched_or_loop(batched, loop, (c, n))
 
 
 class SparseHessian(_Prepared):
@@ -255,12 +259,13 @@ class SparseHessian(_Prepared):
         self._rows, self._cols = _coloring.star_decompression(self.pattern, self.colors)
 
     def _compressed(self, x):
-        """``H S`` (n × c) at ``x``: one Hessian-vector product per colour."""
+        """``(H S)ᵀ`` (c × n) at ``x``: one Hessian-vector product per colour."""
         torch = _torch()
         n = self.shape[0]
-        if self.ncolors == 0:
-            return x.new_zeros(n, 0)
-        S = self._seed(x.dtype)
+        c = self.ncolors
+        if c == 0:
+            return x.new_zeros(0, n)
+        St = self._seed(x.dtype)
 
         def scalar(v):
             out = self._f(v)
@@ -270,7 +275,7 @@ class SparseHessian(_Prepared):
         def batched():  # forward over reverse, all colours in one vmapped call
             def hvp(s):
                 return torch.func.jvp(torch.func.grad(scalar), (x,), (s,))[1]
-            return torch.func.vmap(hvp, in_dims=1, out_dims=1)(S)
+            return torch.func.vmap(hvp)(St)
 
         def loop():  # reverse over reverse: one gradient graph, one product per colour
             xg = x if x.requires_grad else x.detach().requires_grad_()
@@ -279,15 +284,15 @@ class SparseHessian(_Prepared):
                 g = torch.autograd.grad(out, xg, create_graph=True, allow_unused=True)[0] \
                     if out.requires_grad else None
             if g is None or not g.requires_grad:
-                return x.new_zeros(n, self.ncolors)
-            cols = []
-            for c in range(self.ncolors):
-                (h,) = torch.autograd.grad(g, xg, S[:, c], retain_graph=True,
+                return x.new_zeros(c, n)
+            rows = []
+            for k in range(c):
+                (h,) = torch.autograd.grad(g, xg, St[k], retain_graph=True,
                                            create_graph=x.requires_grad, allow_unused=True)
-                cols.append(h if h is not None else x.new_zeros(n))
-            return torch.stack(cols, dim=1)
+                rows.append(h if h is not None else x.new_zeros(n))
+            return torch.stack(rows)
 
-        return self._batched_or_loop(batched, loop, (n, self.ncolors))
+        return self._batched_or_loop(batched, loop, (c, n))
 
 
 # --------------------------------------------------------------------------------------------
@@ -321,7 +326,8 @@ def sparse_jacobian(f, x, *, pattern=None, mode="auto", order="largest_first", c
         has no rule for.
     mode : {"auto", "forward", "reverse"}, optional
         Forward mode colours columns (partial distance-2), reverse mode colours rows; ``"auto"``
-        takes the one with fewer colours (forward on a tie).
+        takes the one with fewer colours (reverse on a tie: one forward pass and one batched
+        vector-Jacobian product per colour, cheaper in torch than batched JVPs).
     order : str, optional
         Vertex order of the greedy colouring: ``"natural"``, ``"random"``,
         ``"largest_first"``, ``"smallest_last"``, ``"incidence_degree"``,
@@ -391,7 +397,9 @@ def sparse_jacobian(f, x, *, pattern=None, mode="auto", order="largest_first", c
     else:
         by_col = _coloring.column_coloring(p, order=order, seed=seed)
         by_row = _coloring.row_coloring(p, order=order, seed=seed)
-        if _count(by_row) < _count(by_col):
+        # on a tie reverse mode: one forward pass and batched VJPs, which cost less than
+        # batched JVPs (each carries the primal too) in torch
+        if _count(by_row) <= _count(by_col):
             mode, colors = "reverse", by_row
         else:
             mode, colors = "forward", by_col
@@ -514,7 +522,7 @@ def load(file, f):
     >>> J = spgrad.ad.sparse_jacobian(f, torch.zeros(5))
     >>> buf = io.BytesIO(); J.save(buf); _ = buf.seek(0)
     >>> spgrad.ad.load(buf, f)
-    <SparseJacobian of shape (4, 5) with 8 stored entries, 2 colours, mode='forward'>
+    <SparseJacobian of shape (4, 5) with 8 stored entries, 2 colours, mode='reverse'>
     """
     from .._csr import csr_array
 
