@@ -1,0 +1,28 @@
+"""CUDA kernels (CUDA C++ in ``*.cu``, compiled by NVRTC through CuPy's ``RawModule``).
+
+The launchers have the names and signatures of ``spgrad._cpu``'s kernels and fill
+preallocated CuPy arrays. Importing this module needs neither CuPy nor a GPU: CuPy is imported,
+and the sources compiled (once per device), at the first launch; without CuPy or without a
+device that launch raises an error naming the cause.
+
+Status: the sparse-dense products (SpMV, SpMM and their transposes), SDDMM and
+``expand_indptr``; the containers do not dispatch to this module yet.
+"""
+
+from ._kernels import (
+    csr_matvec,
+    csr_matvec_transpose,
+    csr_matvecs,
+    csr_matvecs_transpose,
+    csr_sddmm,
+    expand_indptr,
+)
+
+__all__ = [
+    "csr_matvec",
+    "csr_matvec_transpose",
+    "csr_matvecs",
+    "csr_matvecs_transpose",
+    "csr_sddmm",
+    "expand_indptr",
+]

@@ -1,0 +1,125 @@
+// spgrad CUDA kernels: sparse-dense products on CSR and the sampled dense-dense product.
+//
+// Templated on the index type I (int, long long) and the value type T (float, double,
+// spgrad::complex<float>, spgrad::complex<double>); instantiated through NVRTC name
+// expressions such as "spgrad_csr_matvec<int, double>" (spgrad/_cuda/_launch.py lists them).
+// Python allocates, kernels fill, with the semantics of the CPU kernels of the same names
+// (spgrad/_cpu). One thread per row (or per row and column); no shared memory and no block
+// synchronisation, so the test suite can run the same source sequentially on the CPU.
+
+namespace spgrad {
+
+// A complex number with the memory layout of NumPy's complex64 / complex128.
+template <typename R>
+struct complex {
+    R re, im;
+    __device__ __forceinline__ complex() : re(0), im(0) {}
+    __device__ __forceinline__ complex(R r) : re(r), im(0) {}
+    __device__ __forceinline__ complex(R r, R i) : re(r), im(i) {}
+};
+
+template <typename R>
+__device__ __forceinline__ complex<R> operator+(complex<R> a, complex<R> b) {
+    return complex<R>(a.re + b.re, a.im + b.im);
+}
+
+template <typename R>
+__device__ __forceinline__ complex<R> operator*(complex<R> a, complex<R> b) {
+    return complex<R>(a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re);
+}
+
+template <typename T>
+__device__ __forceinline__ void atomic_add(T* target, T value) {
+    atomicAdd(target, value);
+}
+
+// complex: the real and imaginary parts are added separately (each atomically)
+template <typename R>
+__device__ __forceinline__ void atomic_add(complex<R>* target, complex<R> value) {
+    atomicAdd(&target->re, value.re);
+    atomicAdd(&target->im, value.im);
+}
+
+__device__ __forceinline__ long long global_thread() {
+    return (long long)blockIdx.x * blockDim.x + threadIdx.x;
+}
+
+}  // namespace spgrad
+
+// y[i] = sum_p data[p] * x[indices[p]] over row i, summed from zero in storage order.
+template <typename I, typename T>
+__global__ void spgrad_csr_matvec(long long n_row, const I* __restrict__ indptr,
+                                  const I* __restrict__ indices, const T* __restrict__ data,
+                                  const T* __restrict__ x, T* __restrict__ y) {
+    long long i = spgrad::global_thread();
+    if (i >= n_row) return;
+    T s = T(0);
+    for (I p = indptr[i]; p < indptr[i + 1]; ++p) s = s + data[p] * x[indices[p]];
+    y[i] = s;
+}
+
+// Y = A X for C-ordered X (n_col x k) and Y (n_row x k): one thread per output element.
+template <typename I, typename T>
+__global__ void spgrad_csr_matvecs(long long n_row, long long k, const I* __restrict__ indptr,
+                                   const I* __restrict__ indices, const T* __restrict__ data,
+                                   const T* __restrict__ X, T* __restrict__ Y) {
+    long long t = spgrad::global_thread();
+    if (t >= n_row * k) return;
+    long long i = t / k, c = t - i * k;
+    T s = T(0);
+    for (I p = indptr[i]; p < indptr[i + 1]; ++p) s = s + data[p] * X[(long long)indices[p] * k + c];
+    Y[t] = s;
+}
+
+// y += A^T x (y zeroed by the launcher): each row scatters into y with atomic additions, so
+// the order of the additions into one y[j] varies between runs on a GPU.
+template <typename I, typename T>
+__global__ void spgrad_csr_matvec_transpose(long long n_row, const I* __restrict__ indptr,
+                                            const I* __restrict__ indices,
+                                            const T* __restrict__ data, const T* __restrict__ x,
+                                            T* __restrict__ y) {
+    long long i = spgrad::global_thread();
+    if (i >= n_row) return;
+    T xi = x[i];
+    for (I p = indptr[i]; p < indptr[i + 1]; ++p) spgrad::atomic_add(&y[indices[p]], data[p] * xi);
+}
+
+// Y += A^T X (Y zeroed by the launcher): one thread per (row, column) of X.
+template <typename I, typename T>
+__global__ void spgrad_csr_matvecs_transpose(long long n_row, long long k,
+                                             const I* __restrict__ indptr,
+                                             const I* __restrict__ indices,
+                                             const T* __restrict__ data,
+                                             const T* __restrict__ X, T* __restrict__ Y) {
+    long long t = spgrad::global_thread();
+    if (t >= n_row * k) return;
+    long long i = t / k, c = t - i * k;
+    T xi = X[t];
+    for (I p = indptr[i]; p < indptr[i + 1]; ++p)
+        spgrad::atomic_add(&Y[(long long)indices[p] * k + c], data[p] * xi);
+}
+
+// out[p] = sum_c A[i, c] * B[j, c] for every entry p = (i, j) of the mask: one thread per row.
+template <typename I, typename T>
+__global__ void spgrad_csr_sddmm(long long n_row, long long k, const I* __restrict__ indptr,
+                                 const I* __restrict__ indices, const T* __restrict__ A,
+                                 const T* __restrict__ B, T* __restrict__ out) {
+    long long i = spgrad::global_thread();
+    if (i >= n_row) return;
+    const T* a = A + i * k;
+    for (I p = indptr[i]; p < indptr[i + 1]; ++p) {
+        const T* b = B + (long long)indices[p] * k;
+        T s = T(0);
+        for (long long c = 0; c < k; ++c) s = s + a[c] * b[c];
+        out[p] = s;
+    }
+}
+
+// rows[p] = i for indptr[i] <= p < indptr[i + 1]: one thread per row.
+template <typename I>
+__global__ void spgrad_expand_indptr(long long n_row, const I* __restrict__ indptr,
+                                     I* __restrict__ rows) {
+    long long i = spgrad::global_thread();
+    if (i >= n_row) return;
+    for (I p = indptr[i]; p < indptr[i + 1]; ++p) rows[p] = (I)i;
+}

@@ -1,0 +1,127 @@
+"""spgrad's CUDA launchers run unchanged on a CPU emulation of the kernels (the same .cu source
+compiled as C++, the grid run thread by thread) and match spgrad's CPU kernels on random
+inputs: empty rows, no rows, no entries, int32 and int64 indices, all four value types."""
+
+import numpy as np
+import pytest
+import scipy.sparse
+from cuda_support import build_emulation
+
+from spgrad import _cpu, _cuda
+from spgrad._cuda import _launch
+
+VALUE_DTYPES = [np.float32, np.float64, np.complex64, np.complex128]
+INDEX_DTYPES = [np.int32, np.int64]
+
+
+@pytest.fixture(scope="module")
+def emulated(tmp_path_factory):
+    backend = build_emulation(tmp_path_factory.mktemp("cuda_emulation"))
+    if backend is None:
+        pytest.skip("no C++ compiler to build the CUDA emulation")
+    previous = _launch.set_backend(backend)
+    yield backend
+    _launch.set_backend(previous)
+
+
+def _values(rng, shape, dtype):
+    v = rng.standard_normal(shape)
+    if np.dtype(dtype).kind == "c":
+        v = v + 1j * rng.standard_normal(shape)
+    return np.ascontiguousarray(v.astype(dtype))
+
+
+def _matrices(dtype, idx):
+    rng = np.random.default_rng(0)
+    shapes = [(0, 4), (5, 0), (1, 1), (7, 5), (40, 33), (300, 2)]
+    for shape in shapes:
+        for density in (0.0, 0.2, 0.9):
+            A = scipy.sparse.random_array(shape, density=density, format="csr", rng=rng)
+            if A.shape[0] > 3:
+                A = A.tolil()
+                A[2, :] = 0  # an empty row
+                A = A.tocsr()
+            data = _values(rng, A.nnz, dtype)
+            yield (A.indptr.astype(idx), A.indices.astype(idx), data, A.shape, rng)
+
+
+def _tolerance(dtype):
+    return {"rtol": 1e-5, "atol": 1e-5} if np.dtype(dtype).itemsize <= 8 and \
+        np.dtype(dtype) != np.float64 else {"rtol": 1e-12, "atol": 1e-12}
+
+
+@pytest.mark.parametrize("dtype", VALUE_DTYPES)
+@pytest.mark.parametrize("idx", INDEX_DTYPES)
+def test_products_match_the_cpu_kernels(emulated, dtype, idx):
+    for indptr, indices, data, (m, n), rng in _matrices(dtype, idx):
+        for name, rows_in, rows_out in (("csr_matvec", n, m), ("csr_matvec_transpose", m, n)):
+            x = _values(rng, rows_in, dtype)
+            expected, got = np.empty(rows_out, dtype), np.full(rows_out, np.nan, dtype)
+            getattr(_cpu, name)(indptr, indices, data, x, expected)
+            getattr(_cuda, name)(indptr, indices, data, x, got)
+            np.testing.assert_allclose(got, expected, **_tolerance(dtype))
+        for k in (1, 3):
+            for name, rows_in, rows_out in (("csr_matvecs", n, m),
+                                            ("csr_matvecs_transpose", m, n)):
+                X = _values(rng, (rows_in, k), dtype)
+                expected = np.empty((rows_out, k), dtype)
+                got = np.full((rows_out, k), np.nan, dtype)
+                getattr(_cpu, name)(indptr, indices, data, X, expected)
+                getattr(_cuda, name)(indptr, indices, data, X, got)
+                np.testing.assert_allclose(got, expected, **_tolerance(dtype))
+
+
+@pytest.mark.parametrize("dtype", VALUE_DTYPES)
+@pytest.mark.parametrize("idx", INDEX_DTYPES)
+def test_sddmm_and_expand_indptr(emulated, dtype, idx):
+    for indptr, indices, _, (m, n), rng in _matrices(dtype, idx):
+        for k in (1, 4):
+            A, B = _values(rng, (m, k), dtype), _values(rng, (n, k), dtype)
+            expected, got = np.empty(len(indices), dtype), np.full(len(indices), np.nan, dtype)
+            _cpu.csr_sddmm(indptr, indices, A, B, expected)
+            _cuda.csr_sddmm(indptr, indices, A, B, got)
+            np.testing.assert_allclose(got, expected, **_tolerance(dtype))
+        expected, got = np.empty(len(indices), idx), np.full(len(indices), -1, idx)
+        _cpu.expand_indptr(indptr, expected)
+        _cuda.expand_indptr(indptr, got)
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_launch_geometry(emulated):
+    """One thread per row, blocks of _launch.BLOCK, at least one block."""
+    emulated.launches.clear()
+    indptr = np.zeros(1001, dtype=np.int32)
+    _cuda.csr_matvec(indptr, np.zeros(0, np.int32), np.zeros(0), np.zeros(3),
+                     np.empty(1000))
+    _cuda.csr_matvec(np.zeros(1, np.int32), np.zeros(0, np.int32), np.zeros(0), np.zeros(3),
+                     np.empty(0))
+    assert emulated.launches == [("csr_matvec", 8, _launch.BLOCK),
+                                 ("csr_matvec", 1, _launch.BLOCK)]
+
+
+def test_launch_rejects_unsupported_dtypes(emulated):
+    with pytest.raises(TypeError, match="int32 or int64"):
+        _cuda.csr_matvec(np.zeros(2, np.int16), np.zeros(0, np.int16), np.zeros(0),
+                         np.zeros(1), np.empty(1))
+    with pytest.raises(TypeError, match="float32, float64, complex64 or complex128"):
+        _cuda.csr_matvec(np.zeros(2, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int64),
+                         np.zeros(1, np.int64), np.empty(1, np.int64))
+
+
+def test_every_kernel_is_tested():
+    tested = {"csr_matvec", "csr_matvecs", "csr_matvec_transpose", "csr_matvecs_transpose",
+              "csr_sddmm", "expand_indptr"}
+    assert set(_launch.KERNELS) == tested
+    assert set(_cuda.__all__) == tested
+    # the same names and signatures as the CPU kernels
+    for name in tested:
+        assert hasattr(_cpu, name)
+
+
+def test_import_and_launch_without_cupy(monkeypatch):
+    """Importing spgrad._cuda needs no CuPy; launching for real without it names the cause."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "cupy", None)
+    with pytest.raises(ImportError, match="need CuPy"):
+        _launch.CupyBackend().launch("csr_matvec", np.int32, np.float64, 1, 1, ())
