@@ -44,7 +44,7 @@ def _wrapper(kernel, index_dtype, value_dtype):
             call.append(f"a{i}")
         else:
             params.append(f"void* a{i}")
-            call.append(f"({itype if kind == 'I' else vtype}*)a{i}")
+            call.append(f"({itype if kind == 'I' else vtype}*)a{i}")  # 'T' and 'S': values
     targs = itype if vtype is None else f"{itype}, {vtype}"
     return (f'extern "C" void {_symbol(kernel, index_dtype, value_dtype)}({", ".join(params)}) '
             f"{{\n    emu_launch(grid, block, [&] {{ spgrad_{kernel}<{targs}>"
@@ -71,7 +71,8 @@ class EmulatedBackend:
                 cargs.append(ctypes.c_longlong(int(a)))
             else:
                 expected = index_dtype if kind == "I" else value_dtype
-                if not (isinstance(a, np.ndarray) and a.flags.c_contiguous
+                contiguous = kind == "S" or (isinstance(a, np.ndarray) and a.flags.c_contiguous)
+                if not (isinstance(a, np.ndarray) and contiguous
                         and a.dtype == np.dtype(expected)):
                     raise TypeError(f"spgrad_{kernel}: expected a C-contiguous {expected} "
                                     f"array, got {type(a).__name__} "

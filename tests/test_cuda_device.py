@@ -43,3 +43,27 @@ def test_products_on_the_gpu(dtype, idx):
     _cuda.csr_sddmm(cupy.asarray(indptr), cupy.asarray(indices), cupy.asarray(G),
                     cupy.asarray(X), got)
     np.testing.assert_allclose(cupy.asnumpy(got), expected, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("idx", [np.int32, np.int64])
+def test_structural_kernels_on_the_gpu(idx):
+    rng = np.random.default_rng(1)
+    A = scipy.sparse.random_array((400, 300), density=0.05, format="csr", rng=rng)
+    indptr, indices, data = A.indptr.astype(idx), A.indices.astype(idx), A.data
+    d_indptr, d_indices, d_data = (cupy.asarray(a) for a in (indptr, indices, data))
+    outs = (np.empty(301, idx), np.empty(A.nnz, idx), np.empty(A.nnz))
+    _cpu.csr_transpose(300, indptr, indices, data, *outs)
+    d_outs = (cupy.empty(301, idx), cupy.empty(A.nnz, idx), cupy.empty(A.nnz))
+    _cuda.csr_transpose(300, d_indptr, d_indices, d_data, *d_outs)
+    for a, b in zip(d_outs, outs):
+        np.testing.assert_array_equal(cupy.asnumpy(a), b)
+    outs = (np.empty(401, idx), np.empty(A.nnz, idx), np.empty(A.nnz))
+    nnz = _cpu.csr_band_filter(-5, 7, indptr, indices, data, *outs)
+    d_outs = (cupy.empty(401, idx), cupy.empty(A.nnz, idx), cupy.empty(A.nnz))
+    assert _cuda.csr_band_filter(-5, 7, d_indptr, d_indices, d_data, *d_outs) == nnz
+    np.testing.assert_array_equal(cupy.asnumpy(d_outs[1][:nnz]), outs[1][:nnz])
+    expected = np.zeros((400, 300))
+    _cpu.csr_todense(indptr, indices, data, expected)
+    got = cupy.zeros((400, 300))
+    _cuda.csr_todense(d_indptr, d_indices, d_data, got)
+    np.testing.assert_array_equal(cupy.asnumpy(got), expected)

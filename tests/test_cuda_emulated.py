@@ -45,6 +45,22 @@ def _matrices(dtype, idx):
             yield (A.indptr.astype(idx), A.indices.astype(idx), data, A.shape, rng)
 
 
+def _raw_csr(rng, m, n, nnz, idx):
+    """CSR arrays with unsorted column indices and duplicates (rows in order)."""
+    rows = np.sort(rng.integers(0, m, nnz)) if m else np.zeros(0, np.int64)
+    cols = rng.integers(0, n, len(rows)) if n else np.zeros(0, np.int64)
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=m))]).astype(idx)
+    return indptr, cols.astype(idx)
+
+
+def _structures(idx):
+    rng = np.random.default_rng(1)
+    for m, n, nnz in [(0, 3, 0), (4, 0, 0), (1, 1, 3), (6, 9, 0), (7, 5, 20), (50, 40, 400)]:
+        if m == 0 or n == 0:
+            nnz = 0
+        yield (*_raw_csr(rng, m, n, nnz, idx), m, n, rng)
+
+
 def _tolerance(dtype):
     return {"rtol": 1e-5, "atol": 1e-5} if np.dtype(dtype).itemsize <= 8 and \
         np.dtype(dtype) != np.float64 else {"rtol": 1e-12, "atol": 1e-12}
@@ -87,6 +103,56 @@ def test_sddmm_and_expand_indptr(emulated, dtype, idx):
         np.testing.assert_array_equal(got, expected)
 
 
+@pytest.mark.parametrize("dtype", VALUE_DTYPES)
+@pytest.mark.parametrize("idx", INDEX_DTYPES)
+def test_structural_kernels(emulated, dtype, idx):
+    for indptr, indices, m, n, rng in _structures(idx):
+        data = _values(rng, len(indices), dtype)
+        tol = _tolerance(dtype)
+        for k in range(-m - 1, n + 2):
+            count = max(0, min(m + min(k, 0), n - max(k, 0)))
+            expected, got = np.zeros(count, dtype), np.zeros(count, dtype)
+            _cpu.csr_diagonal(k, m, n, indptr, indices, data, expected)
+            _cuda.csr_diagonal(k, m, n, indptr, indices, data, got)
+            np.testing.assert_allclose(got, expected, **tol)
+        expected, got = np.empty(m, dtype), np.full(m, np.nan, dtype)
+        _cpu.csr_row_sums(indptr, data, expected)
+        _cuda.csr_row_sums(indptr, data, got)
+        np.testing.assert_allclose(got, expected, **tol)
+        expected, got = np.empty(n, dtype), np.full(n, np.nan, dtype)
+        _cpu.csr_col_sums(indices, data, expected)
+        _cuda.csr_col_sums(indices, data, got)
+        np.testing.assert_allclose(got, expected, **tol)
+        for layout in ("C", "F", "strided"):
+            expected = np.zeros((m, n), dtype, order="F" if layout == "F" else "C")
+            base = np.zeros((2 * m, 3 * n), dtype)
+            got = base[::2, ::-3] if layout == "strided" else np.zeros_like(expected)
+            _cpu.csr_todense(indptr, indices, data, expected)
+            _cuda.csr_todense(indptr, indices, data, got)
+            np.testing.assert_allclose(got, expected, **tol)
+        for k_lo, k_hi in [(-2**63, 0), (1, 2**63 - 1), (-1, 1), (3, -3)]:
+            outs = [(np.empty(m + 1, idx), np.empty(len(indices), idx),
+                     np.empty(len(indices), dtype)) for _ in range(2)]
+            nnz_cpu = _cpu.csr_band_filter(k_lo, k_hi, indptr, indices, data, *outs[0])
+            nnz_gpu = _cuda.csr_band_filter(k_lo, k_hi, indptr, indices, data, *outs[1])
+            assert nnz_cpu == nnz_gpu
+            np.testing.assert_array_equal(outs[1][0], outs[0][0])
+            np.testing.assert_array_equal(outs[1][1][:nnz_cpu], outs[0][1][:nnz_cpu])
+            np.testing.assert_array_equal(outs[1][2][:nnz_cpu], outs[0][2][:nnz_cpu])
+        outs = [(np.empty(n + 1, idx), np.empty(len(indices), idx),
+                 np.empty(len(indices), dtype)) for _ in range(2)]
+        _cpu.csr_transpose(n, indptr, indices, data, *outs[0])
+        _cuda.csr_transpose(n, indptr, indices, data, *outs[1])
+        for a, b in zip(outs[1], outs[0]):
+            np.testing.assert_array_equal(a, b)
+        outs = [(np.empty(n + 1, idx), np.empty(len(indices), idx), np.empty(len(indices), idx))
+                for _ in range(2)]
+        _cpu.csr_transpose_pattern(n, indptr, indices, *outs[0])
+        _cuda.csr_transpose_pattern(n, indptr, indices, *outs[1])
+        for a, b in zip(outs[1], outs[0]):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_launch_geometry(emulated):
     """One thread per row, blocks of _launch.BLOCK, at least one block."""
     emulated.launches.clear()
@@ -109,10 +175,13 @@ def test_launch_rejects_unsupported_dtypes(emulated):
 
 
 def test_every_kernel_is_tested():
-    tested = {"csr_matvec", "csr_matvecs", "csr_matvec_transpose", "csr_matvecs_transpose",
-              "csr_sddmm", "expand_indptr"}
-    assert set(_launch.KERNELS) == tested
-    assert set(_cuda.__all__) == tested
+    launchers = {"csr_matvec", "csr_matvecs", "csr_matvec_transpose", "csr_matvecs_transpose",
+                 "csr_sddmm", "expand_indptr", "csr_diagonal", "csr_row_sums", "csr_col_sums",
+                 "csr_todense", "csr_band_filter", "csr_transpose", "csr_transpose_pattern"}
+    kernels = launchers - {"csr_band_filter", "csr_transpose", "csr_transpose_pattern"}
+    assert set(_launch.KERNELS) == kernels | {"csr_band_count", "csr_band_fill"}
+    assert set(_cuda.__all__) == launchers
+    tested = launchers
     # the same names and signatures as the CPU kernels
     for name in tested:
         assert hasattr(_cpu, name)

@@ -5,24 +5,39 @@ preallocated CuPy arrays. Importing this module needs neither CuPy nor a GPU: Cu
 and the sources compiled (once per device), at the first launch; without CuPy or without a
 device that launch raises an error naming the cause.
 
-Status: the sparse-dense products (SpMV, SpMM and their transposes), SDDMM and
-``expand_indptr``; the containers do not dispatch to this module yet.
+Status: the sparse-dense products (SpMV, SpMM and their transposes), SDDMM, transposes (a
+stable sort by column), diagonals, row and column sums, densification, band filters
+(``tril``/``triu``) and ``expand_indptr``; the containers do not dispatch to this module yet.
 """
 
 from ._kernels import (
+    csr_band_filter,
+    csr_col_sums,
+    csr_diagonal,
     csr_matvec,
     csr_matvec_transpose,
     csr_matvecs,
     csr_matvecs_transpose,
+    csr_row_sums,
     csr_sddmm,
+    csr_todense,
+    csr_transpose,
+    csr_transpose_pattern,
     expand_indptr,
 )
 
 __all__ = [
+    "csr_band_filter",
+    "csr_col_sums",
+    "csr_diagonal",
     "csr_matvec",
     "csr_matvec_transpose",
     "csr_matvecs",
     "csr_matvecs_transpose",
+    "csr_row_sums",
     "csr_sddmm",
+    "csr_todense",
+    "csr_transpose",
+    "csr_transpose_pattern",
     "expand_indptr",
 ]

@@ -10,16 +10,40 @@ atomic operations, so the order of those additions (and the last bits of a float
 result) may vary between runs on a GPU.
 """
 
+import sys
+
+import numpy as np
+
 from ._launch import launch
 
 __all__ = [
+    "csr_band_filter",
+    "csr_col_sums",
+    "csr_diagonal",
     "csr_matvec",
     "csr_matvec_transpose",
     "csr_matvecs",
     "csr_matvecs_transpose",
+    "csr_row_sums",
     "csr_sddmm",
+    "csr_todense",
+    "csr_transpose",
+    "csr_transpose_pattern",
     "expand_indptr",
 ]
+
+
+def _xp(a):
+    """The array module of ``a``: CuPy for CuPy arrays, NumPy otherwise (the emulation)."""
+    cupy = sys.modules.get("cupy")
+    if cupy is not None and isinstance(a, cupy.ndarray):
+        return cupy
+    return np
+
+
+def _stable_argsort(xp, a):
+    # CuPy's argsort is always stable (and accepts no kind); NumPy's needs asking
+    return xp.argsort(a) if xp is not np else np.argsort(a, kind="stable")
 
 
 def _n_row(indptr):
@@ -64,3 +88,72 @@ def expand_indptr(indptr, rows):
     """Fill the row of every stored entry (see ``spgrad._cpu.expand_indptr``)."""
     n = _n_row(indptr)
     launch("expand_indptr", indptr.dtype, None, n, (n, indptr, rows))
+
+
+def csr_diagonal(k, n_row, n_col, indptr, indices, data, out):
+    """Add the ``k``-th diagonal into ``out`` (see ``spgrad._cpu.csr_diagonal``)."""
+    first = max(0, -k)
+    count = max(0, min(n_row + min(k, 0), n_col - max(k, 0)))
+    launch("csr_diagonal", indptr.dtype, data.dtype, count,
+           (count, k, first, indptr, indices, data, out))
+
+
+def csr_row_sums(indptr, data, out):
+    """Fill the sum of each row's stored values (see ``spgrad._cpu.csr_row_sums``)."""
+    n = _n_row(indptr)
+    launch("csr_row_sums", indptr.dtype, data.dtype, n, (n, indptr, data, out))
+
+
+def csr_col_sums(indices, data, out):
+    """Fill the sum of each column's stored values (see ``spgrad._cpu.csr_col_sums``); the
+    additions into one column are atomic, in an order that may vary between runs."""
+    nnz = len(indices)
+    out.fill(0)
+    launch("csr_col_sums", indices.dtype, data.dtype, nnz, (nnz, indices, data, out))
+
+
+def csr_todense(indptr, indices, data, out):
+    """Add the entries into the dense ``out`` of any strides (see ``spgrad._cpu.csr_todense``;
+    Python zeroes ``out`` first)."""
+    n = _n_row(indptr)
+    rs, cs = (st // out.itemsize for st in out.strides)
+    launch("csr_todense", indptr.dtype, data.dtype, n, (n, rs, cs, indptr, indices, data, out))
+
+
+def csr_band_filter(k_lo, k_hi, indptr, indices, data, out_indptr, out_indices, out_data):
+    """Keep the entries with ``k_lo <= col - row <= k_hi`` (see
+    ``spgrad._cpu.csr_band_filter``): count per row, scan, fill. Returns the number kept (read
+    back from the device)."""
+    xp = _xp(indptr)
+    n = _n_row(indptr)
+    counts = xp.empty(n, dtype=indptr.dtype)
+    launch("csr_band_count", indptr.dtype, None, n, (n, k_lo, k_hi, indptr, indices, counts))
+    out_indptr[0] = 0
+    out_indptr[1:] = xp.cumsum(counts, dtype=np.int64)
+    launch("csr_band_fill", indptr.dtype, data.dtype, n,
+           (n, k_lo, k_hi, indptr, indices, data, out_indptr, out_indices, out_data))
+    return int(out_indptr[-1])
+
+
+def csr_transpose_pattern(n_col, indptr, indices, out_indptr, out_indices, perm):
+    """Fill the pattern of ``A.T`` and the map ``perm`` (see
+    ``spgrad._cpu.csr_transpose_pattern``): a stable sort of the entries by column keeps their
+    row-major storage order within each column, so the result equals the CPU kernel's."""
+    xp = _xp(indptr)
+    nnz = int(indptr[-1]) if len(indptr) else 0
+    rows = xp.empty(nnz, dtype=indptr.dtype)
+    expand_indptr(indptr, rows)
+    cols = indices[:nnz]
+    order = _stable_argsort(xp, cols)
+    perm[...] = order
+    out_indices[...] = rows[order]
+    out_indptr[0] = 0
+    out_indptr[1:] = xp.cumsum(xp.bincount(cols, minlength=n_col)[:n_col], dtype=np.int64)
+
+
+def csr_transpose(n_col, indptr, indices, data, out_indptr, out_indices, out_data):
+    """Fill the CSR arrays of ``A.T`` (see ``spgrad._cpu.csr_transpose``)."""
+    xp = _xp(indptr)
+    perm = xp.empty(len(out_indices), dtype=indptr.dtype)
+    csr_transpose_pattern(n_col, indptr, indices, out_indptr, out_indices, perm)
+    out_data[...] = data[perm]

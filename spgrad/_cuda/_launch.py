@@ -33,7 +33,8 @@ VALUE_TYPES = {
     np.dtype(np.complex128): "spgrad::complex<double>",
 }
 
-#: kernel -> parameter kinds: "n" a 64-bit integer, "I" an index array, "T" a value array
+#: kernel -> parameter kinds: "n" a 64-bit integer, "I" an index array, "T" a value array,
+#: "S" a value array of any strides (the kernel takes its strides as "n" parameters)
 KERNELS = {
     "csr_matvec": ("n", "I", "I", "T", "T", "T"),
     "csr_matvecs": ("n", "n", "I", "I", "T", "T", "T"),
@@ -41,6 +42,12 @@ KERNELS = {
     "csr_matvecs_transpose": ("n", "n", "I", "I", "T", "T", "T"),
     "csr_sddmm": ("n", "n", "I", "I", "T", "T", "T"),
     "expand_indptr": ("n", "I", "I"),
+    "csr_diagonal": ("n", "n", "n", "I", "I", "T", "T"),
+    "csr_row_sums": ("n", "I", "T", "T"),
+    "csr_col_sums": ("n", "I", "T", "T"),
+    "csr_todense": ("n", "n", "n", "I", "I", "T", "S"),
+    "csr_band_count": ("n", "n", "n", "I", "I", "I"),
+    "csr_band_fill": ("n", "n", "n", "I", "I", "T", "I", "I", "T"),
 }
 
 #: threads per block of the one-thread-per-item kernels
@@ -48,7 +55,7 @@ BLOCK = 128
 
 
 def templated_on_values(kernel):
-    return "T" in KERNELS[kernel]
+    return "T" in KERNELS[kernel] or "S" in KERNELS[kernel]
 
 
 def name_expression(kernel, index_dtype, value_dtype=None):

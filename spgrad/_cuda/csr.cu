@@ -123,3 +123,87 @@ __global__ void spgrad_expand_indptr(long long n_row, const I* __restrict__ indp
     if (i >= n_row) return;
     for (I p = indptr[i]; p < indptr[i + 1]; ++p) rows[p] = (I)i;
 }
+
+// out[m] += sum of the entries of row first + m in column first + m + k: one thread per
+// diagonal element.
+template <typename I, typename T>
+__global__ void spgrad_csr_diagonal(long long count, long long k, long long first,
+                                    const I* __restrict__ indptr, const I* __restrict__ indices,
+                                    const T* __restrict__ data, T* __restrict__ out) {
+    long long m = spgrad::global_thread();
+    if (m >= count) return;
+    long long i = first + m, j = i + k;
+    T s = out[m];
+    for (I p = indptr[i]; p < indptr[i + 1]; ++p)
+        if ((long long)indices[p] == j) s = s + data[p];
+    out[m] = s;
+}
+
+// out[i] = sum of the stored values of row i, left to right: one thread per row.
+template <typename I, typename T>
+__global__ void spgrad_csr_row_sums(long long n_row, const I* __restrict__ indptr,
+                                    const T* __restrict__ data, T* __restrict__ out) {
+    long long i = spgrad::global_thread();
+    if (i >= n_row) return;
+    T s = T(0);
+    for (I p = indptr[i]; p < indptr[i + 1]; ++p) s = s + data[p];
+    out[i] = s;
+}
+
+// out[indices[p]] += data[p] (out zeroed by the launcher): one thread per entry, atomics.
+template <typename I, typename T>
+__global__ void spgrad_csr_col_sums(long long nnz, const I* __restrict__ indices,
+                                    const T* __restrict__ data, T* __restrict__ out) {
+    long long p = spgrad::global_thread();
+    if (p >= nnz) return;
+    spgrad::atomic_add(&out[indices[p]], data[p]);
+}
+
+// out[i * row_stride + indices[p] * col_stride] += data[p] (strides in elements, any layout):
+// one thread per row, so duplicates of a row add in storage order.
+template <typename I, typename T>
+__global__ void spgrad_csr_todense(long long n_row, long long row_stride, long long col_stride,
+                                   const I* __restrict__ indptr, const I* __restrict__ indices,
+                                   const T* __restrict__ data, T* out) {
+    long long i = spgrad::global_thread();
+    if (i >= n_row) return;
+    for (I p = indptr[i]; p < indptr[i + 1]; ++p) {
+        T* o = out + i * row_stride + (long long)indices[p] * col_stride;
+        *o = *o + data[p];
+    }
+}
+
+// counts[i] = entries of row i with k_lo <= col - row <= k_hi: one thread per row.
+template <typename I>
+__global__ void spgrad_csr_band_count(long long n_row, long long k_lo, long long k_hi,
+                                      const I* __restrict__ indptr,
+                                      const I* __restrict__ indices, I* __restrict__ counts) {
+    long long i = spgrad::global_thread();
+    if (i >= n_row) return;
+    I c = 0;
+    for (I p = indptr[i]; p < indptr[i + 1]; ++p) {
+        long long d = (long long)indices[p] - i;
+        if (d >= k_lo && d <= k_hi) ++c;
+    }
+    counts[i] = c;
+}
+
+// The kept entries of row i, in input order, from out_indptr[i] on: one thread per row.
+template <typename I, typename T>
+__global__ void spgrad_csr_band_fill(long long n_row, long long k_lo, long long k_hi,
+                                     const I* __restrict__ indptr, const I* __restrict__ indices,
+                                     const T* __restrict__ data,
+                                     const I* __restrict__ out_indptr, I* __restrict__ out_indices,
+                                     T* __restrict__ out_data) {
+    long long i = spgrad::global_thread();
+    if (i >= n_row) return;
+    I q = out_indptr[i];
+    for (I p = indptr[i]; p < indptr[i + 1]; ++p) {
+        long long d = (long long)indices[p] - i;
+        if (d >= k_lo && d <= k_hi) {
+            out_indices[q] = indices[p];
+            out_data[q] = data[p];
+            ++q;
+        }
+    }
+}
