@@ -153,6 +153,59 @@ def test_structural_kernels(emulated, dtype, idx):
             np.testing.assert_array_equal(a, b)
 
 
+def _canonical(indptr, indices, data):
+    """Entries sorted by (row, column, value): equal for any order of duplicates."""
+    rows = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+    order = np.lexsort((data.imag, data.real, indices, rows))
+    return indices[order], data[order]
+
+
+@pytest.mark.parametrize("dtype", VALUE_DTYPES)
+@pytest.mark.parametrize("idx", INDEX_DTYPES)
+def test_conversion_kernels(emulated, dtype, idx):
+    for indptr, indices, m, n, rng in _structures(idx):
+        data = _values(rng, len(indices), dtype)
+        if len(data):
+            data[rng.random(len(data)) < 0.3] = 0  # stored zeros, some -0.0
+            data[:1] = -0.0
+        nnz = len(indices)
+        # COO -> CSR from shuffled triplets (duplicates kept, input order within rows)
+        rows = np.repeat(np.arange(m), np.diff(indptr)).astype(idx)
+        shuffle = rng.permutation(nnz)
+        row, col, val = rows[shuffle], indices[shuffle], data[shuffle]
+        outs = [(np.empty(m + 1, idx), np.empty(nnz, idx), np.empty(nnz, dtype))
+                for _ in range(2)]
+        _cpu.coo_tocsr(m, row, col, val, *outs[0])
+        _cuda.coo_tocsr(m, row, col, val, *outs[1])
+        for a, b in zip(outs[1], outs[0]):
+            np.testing.assert_array_equal(a, b)
+        outs = [(np.empty(m + 1, idx), np.empty(nnz, idx), np.empty(nnz, idx)) for _ in range(2)]
+        _cpu.coo_tocsr_pattern(m, row, col, *outs[0])
+        _cuda.coo_tocsr_pattern(m, row, col, *outs[1])
+        for a, b in zip(outs[1], outs[0]):
+            np.testing.assert_array_equal(a, b)
+        # sorting indices (in place; duplicates may be ordered differently)
+        results = []
+        for k in (_cpu, _cuda):
+            ind, dat, perm = indices.copy(), data.copy(), np.empty(nnz, idx)
+            k.csr_sort_indices(indptr, ind, dat)
+            ind2 = indices.copy()
+            k.csr_sort_indices_pattern(indptr, ind2, perm)
+            np.testing.assert_array_equal(ind2, ind)
+            np.testing.assert_array_equal(np.sort(perm), np.arange(nnz))
+            results.append(_canonical(indptr, ind, dat))
+        np.testing.assert_array_equal(results[1][0], results[0][0])
+        np.testing.assert_array_equal(results[1][1], results[0][1])
+        # removing stored zeros in place
+        arrays = []
+        for k in (_cpu, _cuda):
+            ptr, ind, dat = indptr.copy(), indices.copy(), data.copy()
+            kept = k.csr_eliminate_zeros(ptr, ind, dat)
+            arrays.append((ptr, ind[:kept], dat[:kept]))
+        for a, b in zip(arrays[1], arrays[0]):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_launch_geometry(emulated):
     """One thread per row, blocks of _launch.BLOCK, at least one block."""
     emulated.launches.clear()
@@ -177,8 +230,14 @@ def test_launch_rejects_unsupported_dtypes(emulated):
 def test_every_kernel_is_tested():
     launchers = {"csr_matvec", "csr_matvecs", "csr_matvec_transpose", "csr_matvecs_transpose",
                  "csr_sddmm", "expand_indptr", "csr_diagonal", "csr_row_sums", "csr_col_sums",
-                 "csr_todense", "csr_band_filter", "csr_transpose", "csr_transpose_pattern"}
-    kernels = launchers - {"csr_band_filter", "csr_transpose", "csr_transpose_pattern"}
+                 "csr_todense", "csr_band_filter", "csr_transpose", "csr_transpose_pattern",
+                 "coo_tocsr", "coo_tocsr_pattern", "csr_sort_indices", "csr_sort_indices_pattern",
+                 "csr_eliminate_zeros"}
+    # launchers made of other kernels and array operations (sorts, scans)
+    composite = {"csr_band_filter", "csr_transpose", "csr_transpose_pattern", "coo_tocsr",
+                 "coo_tocsr_pattern", "csr_sort_indices", "csr_sort_indices_pattern",
+                 "csr_eliminate_zeros"}
+    kernels = launchers - composite
     assert set(_launch.KERNELS) == kernels | {"csr_band_count", "csr_band_fill"}
     assert set(_cuda.__all__) == launchers
     tested = launchers

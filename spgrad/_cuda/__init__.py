@@ -6,20 +6,26 @@ and the sources compiled (once per device), at the first launch; without CuPy or
 device that launch raises an error naming the cause.
 
 Status: the sparse-dense products (SpMV, SpMM and their transposes), SDDMM, transposes (a
-stable sort by column), diagonals, row and column sums, densification, band filters
-(``tril``/``triu``) and ``expand_indptr``; the containers do not dispatch to this module yet.
+stable sort by column), COO to CSR, index sorting, removal of stored zeros, diagonals, row and
+column sums, densification, band filters (``tril``/``triu``) and ``expand_indptr``; the
+containers do not dispatch to this module yet.
 """
 
 from ._kernels import (
+    coo_tocsr,
+    coo_tocsr_pattern,
     csr_band_filter,
     csr_col_sums,
     csr_diagonal,
+    csr_eliminate_zeros,
     csr_matvec,
     csr_matvec_transpose,
     csr_matvecs,
     csr_matvecs_transpose,
     csr_row_sums,
     csr_sddmm,
+    csr_sort_indices,
+    csr_sort_indices_pattern,
     csr_todense,
     csr_transpose,
     csr_transpose_pattern,
@@ -27,15 +33,20 @@ from ._kernels import (
 )
 
 __all__ = [
+    "coo_tocsr",
+    "coo_tocsr_pattern",
     "csr_band_filter",
     "csr_col_sums",
     "csr_diagonal",
+    "csr_eliminate_zeros",
     "csr_matvec",
     "csr_matvec_transpose",
     "csr_matvecs",
     "csr_matvecs_transpose",
     "csr_row_sums",
     "csr_sddmm",
+    "csr_sort_indices",
+    "csr_sort_indices_pattern",
     "csr_todense",
     "csr_transpose",
     "csr_transpose_pattern",

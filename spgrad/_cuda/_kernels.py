@@ -17,15 +17,20 @@ import numpy as np
 from ._launch import launch
 
 __all__ = [
+    "coo_tocsr",
+    "coo_tocsr_pattern",
     "csr_band_filter",
     "csr_col_sums",
     "csr_diagonal",
+    "csr_eliminate_zeros",
     "csr_matvec",
     "csr_matvec_transpose",
     "csr_matvecs",
     "csr_matvecs_transpose",
     "csr_row_sums",
     "csr_sddmm",
+    "csr_sort_indices",
+    "csr_sort_indices_pattern",
     "csr_todense",
     "csr_transpose",
     "csr_transpose_pattern",
@@ -157,3 +162,74 @@ def csr_transpose(n_col, indptr, indices, data, out_indptr, out_indices, out_dat
     perm = xp.empty(len(out_indices), dtype=indptr.dtype)
     csr_transpose_pattern(n_col, indptr, indices, out_indptr, out_indices, perm)
     out_data[...] = data[perm]
+
+
+def _counts_to_indptr(xp, keys, n, out_indptr):
+    """``out_indptr`` of a CSR whose entries have row ``keys`` (n rows)."""
+    out_indptr[0] = 0
+    out_indptr[1:] = xp.cumsum(xp.bincount(keys, minlength=n)[:n], dtype=np.int64)
+
+
+def coo_tocsr_pattern(n_row, row, col, out_indptr, out_indices, perm):
+    """Fill a CSR pattern and the map from COO coordinates (see
+    ``spgrad._cpu.coo_tocsr_pattern``): a stable sort by row keeps the input order within
+    rows, as the CPU's counting sort does."""
+    xp = _xp(row)
+    order = _stable_argsort(xp, row)
+    perm[...] = order
+    out_indices[...] = col[order]
+    _counts_to_indptr(xp, row, n_row, out_indptr)
+
+
+def coo_tocsr(n_row, row, col, data, out_indptr, out_indices, out_data):
+    """Fill CSR arrays from COO triplets (see ``spgrad._cpu.coo_tocsr``)."""
+    xp = _xp(row)
+    perm = xp.empty(len(row), dtype=row.dtype)
+    coo_tocsr_pattern(n_row, row, col, out_indptr, out_indices, perm)
+    out_data[...] = data[perm]
+
+
+def _row_major_order(xp, indptr, indices):
+    """Stable order of the entries by (row, column): two stable sorts (no key overflow)."""
+    nnz = len(indices)
+    rows = xp.empty(nnz, dtype=indptr.dtype)
+    expand_indptr(indptr, rows)
+    by_col = _stable_argsort(xp, indices)
+    return by_col[_stable_argsort(xp, rows[by_col])]
+
+
+def csr_sort_indices_pattern(indptr, indices, perm):
+    """Sort each row's indices in place and record the permutation (see
+    ``spgrad._cpu.csr_sort_indices_pattern``); duplicates keep their order here."""
+    xp = _xp(indptr)
+    nnz = int(indptr[-1]) if len(indptr) else 0
+    order = _row_major_order(xp, indptr, indices[:nnz])
+    perm[:nnz] = order
+    indices[:nnz] = indices[:nnz][order]
+
+
+def csr_sort_indices(indptr, indices, data):
+    """Sort each row's indices in place, moving ``data`` along (see
+    ``spgrad._cpu.csr_sort_indices``)."""
+    xp = _xp(indptr)
+    nnz = int(indptr[-1]) if len(indptr) else 0
+    perm = xp.empty(nnz, dtype=indptr.dtype)
+    csr_sort_indices_pattern(indptr, indices, perm)
+    data[:nnz] = data[:nnz][perm]
+
+
+def csr_eliminate_zeros(indptr, indices, data):
+    """Remove stored zeros, compacting in place (see ``spgrad._cpu.csr_eliminate_zeros``).
+    Returns the new number of entries (read back from the device)."""
+    xp = _xp(indptr)
+    n = _n_row(indptr)
+    nnz = int(indptr[-1]) if len(indptr) else 0
+    rows = xp.empty(nnz, dtype=indptr.dtype)
+    expand_indptr(indptr, rows)
+    keep = data[:nnz] != 0
+    kept = int(keep.sum())
+    indices[:kept] = indices[:nnz][keep]
+    data[:kept] = data[:nnz][keep]
+    if n:
+        _counts_to_indptr(xp, rows[keep], n, indptr)
+    return kept
