@@ -11,44 +11,5 @@ column sums, densification, band filters (``tril``/``triu``) and ``expand_indptr
 containers do not dispatch to this module yet.
 """
 
-from ._kernels import (
-    coo_tocsr,
-    coo_tocsr_pattern,
-    csr_band_filter,
-    csr_col_sums,
-    csr_diagonal,
-    csr_eliminate_zeros,
-    csr_matvec,
-    csr_matvec_transpose,
-    csr_matvecs,
-    csr_matvecs_transpose,
-    csr_row_sums,
-    csr_sddmm,
-    csr_sort_indices,
-    csr_sort_indices_pattern,
-    csr_todense,
-    csr_transpose,
-    csr_transpose_pattern,
-    expand_indptr,
-)
-
-__all__ = [
-    "coo_tocsr",
-    "coo_tocsr_pattern",
-    "csr_band_filter",
-    "csr_col_sums",
-    "csr_diagonal",
-    "csr_eliminate_zeros",
-    "csr_matvec",
-    "csr_matvec_transpose",
-    "csr_matvecs",
-    "csr_matvecs_transpose",
-    "csr_row_sums",
-    "csr_sddmm",
-    "csr_sort_indices",
-    "csr_sort_indices_pattern",
-    "csr_todense",
-    "csr_transpose",
-    "csr_transpose_pattern",
-    "expand_indptr",
-]
+from ._kernels import *  # noqa: F403
+from ._kernels import __all__ as __all__
