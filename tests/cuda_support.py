@@ -44,7 +44,8 @@ def _wrapper(kernel, index_dtype, value_dtype):
             call.append(f"a{i}")
         else:
             params.append(f"void* a{i}")
-            call.append(f"({itype if kind == 'I' else vtype}*)a{i}")  # 'T' and 'S': values
+            ctype = {"I": itype, "L": "long long"}.get(kind, vtype)  # 'T' and 'S': values
+            call.append(f"({ctype}*)a{i}")
     targs = itype if vtype is None else f"{itype}, {vtype}"
     return (f'extern "C" void {_symbol(kernel, index_dtype, value_dtype)}({", ".join(params)}) '
             f"{{\n    emu_launch(grid, block, [&] {{ spgrad_{kernel}<{targs}>"
@@ -70,7 +71,7 @@ class EmulatedBackend:
             if kind == "n":
                 cargs.append(ctypes.c_longlong(int(a)))
             else:
-                expected = index_dtype if kind == "I" else value_dtype
+                expected = {"I": index_dtype, "L": np.int64}.get(kind, value_dtype)
                 contiguous = kind == "S" or (isinstance(a, np.ndarray) and a.flags.c_contiguous)
                 if not (isinstance(a, np.ndarray) and contiguous
                         and a.dtype == np.dtype(expected)):

@@ -206,6 +206,37 @@ def test_conversion_kernels(emulated, dtype, idx):
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("dtype", VALUE_DTYPES)
+@pytest.mark.parametrize("idx", INDEX_DTYPES)
+def test_masked_dot_and_union(emulated, dtype, idx):
+    rng = np.random.default_rng(2)
+    for m, n, inner, nnz in [(0, 3, 2, 0), (3, 0, 2, 0), (4, 5, 0, 0), (6, 7, 5, 20),
+                             (30, 20, 25, 200)]:
+        Ap, Aj = _raw_csr(rng, m, inner, nnz, idx)
+        Bp, Bj = _raw_csr(rng, n, inner, nnz // 2, idx)
+        Mp, Mj = _raw_csr(rng, m, n, nnz, idx)
+        Ax, Bx = _values(rng, len(Aj), dtype), _values(rng, len(Bj), dtype)
+        expected = np.empty(len(Mj), dtype)
+        got = np.full(len(Mj), np.nan, dtype)
+        _cpu.csr_masked_dot(inner, Mp, Mj, Ap, Aj, Ax, Bp, Bj, Bx, expected)
+        _cuda.csr_masked_dot(inner, Mp, Mj, Ap, Aj, Ax, Bp, Bj, Bx, got)
+        np.testing.assert_allclose(got, expected, **_tolerance(dtype))
+        # union of two canonical patterns of the same shape
+        A = scipy.sparse.random_array((m, n), density=0.3, format="csr", rng=rng)
+        B = scipy.sparse.random_array((m, n), density=0.3, format="csr", rng=rng)
+        cap = A.nnz + B.nnz
+        results = []
+        for k in (_cpu, _cuda):
+            out = (np.empty(m + 1, idx), np.empty(cap, idx), np.empty(cap, np.int64),
+                   np.empty(cap, np.int64))
+            count = k.csr_union_map(A.indptr.astype(idx), A.indices.astype(idx),
+                                    B.indptr.astype(idx), B.indices.astype(idx), *out)
+            results.append((count, out[0], *(a[:count] for a in out[1:])))
+        assert results[1][0] == results[0][0]
+        for a, b in zip(results[1][1:], results[0][1:]):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_launch_geometry(emulated):
     """One thread per row, blocks of _launch.BLOCK, at least one block."""
     emulated.launches.clear()
@@ -232,13 +263,14 @@ def test_every_kernel_is_tested():
                  "csr_sddmm", "expand_indptr", "csr_diagonal", "csr_row_sums", "csr_col_sums",
                  "csr_todense", "csr_band_filter", "csr_transpose", "csr_transpose_pattern",
                  "coo_tocsr", "coo_tocsr_pattern", "csr_sort_indices", "csr_sort_indices_pattern",
-                 "csr_eliminate_zeros"}
+                 "csr_eliminate_zeros", "csr_masked_dot", "csr_union_map"}
     # launchers made of other kernels and array operations (sorts, scans)
     composite = {"csr_band_filter", "csr_transpose", "csr_transpose_pattern", "coo_tocsr",
                  "coo_tocsr_pattern", "csr_sort_indices", "csr_sort_indices_pattern",
-                 "csr_eliminate_zeros"}
+                 "csr_eliminate_zeros", "csr_union_map"}
     kernels = launchers - composite
-    assert set(_launch.KERNELS) == kernels | {"csr_band_count", "csr_band_fill"}
+    assert set(_launch.KERNELS) == kernels | {"csr_band_count", "csr_band_fill",
+                                              "csr_union_count", "csr_union_fill"}
     assert set(_cuda.__all__) == launchers
     tested = launchers
     # the same names and signatures as the CPU kernels

@@ -5,7 +5,8 @@ preallocated CuPy arrays. Importing this module needs neither CuPy nor a GPU: Cu
 and the sources compiled (once per device), at the first launch; without CuPy or without a
 device that launch raises an error naming the cause.
 
-Status: the sparse-dense products (SpMV, SpMM and their transposes), SDDMM, transposes (a
+Status: the sparse-dense products (SpMV, SpMM and their transposes), SDDMM and the masked
+sparse-sparse product of the SpGEMM backward, pattern union with position maps, transposes (a
 stable sort by column), COO to CSR, index sorting, removal of stored zeros, diagonals, row and
 column sums, densification, band filters (``tril``/``triu``) and ``expand_indptr``; the
 containers do not dispatch to this module yet.

@@ -23,6 +23,7 @@ __all__ = [
     "csr_col_sums",
     "csr_diagonal",
     "csr_eliminate_zeros",
+    "csr_masked_dot",
     "csr_matvec",
     "csr_matvec_transpose",
     "csr_matvecs",
@@ -34,6 +35,7 @@ __all__ = [
     "csr_todense",
     "csr_transpose",
     "csr_transpose_pattern",
+    "csr_union_map",
     "expand_indptr",
 ]
 
@@ -233,3 +235,32 @@ def csr_eliminate_zeros(indptr, indices, data):
     if n:
         _counts_to_indptr(xp, rows[keep], n, indptr)
     return kept
+
+
+def csr_masked_dot(n_inner, mask_indptr, mask_indices, Ap, Aj, Ax, Bp, Bj, Bx, out):
+    """Fill ``out[p] = sum_l A[i, l] B[j, l]`` on the mask (see
+    ``spgrad._cpu.csr_masked_dot``): one thread per mask entry."""
+    xp = _xp(mask_indptr)
+    n = _n_row(mask_indptr)
+    nnz = int(mask_indptr[-1]) if len(mask_indptr) else 0
+    rows = xp.empty(nnz, dtype=mask_indptr.dtype)
+    expand_indptr(mask_indptr, rows)
+    launch("csr_masked_dot", mask_indptr.dtype, out.dtype, nnz,
+           (n, mask_indptr, mask_indices, Ap, Aj, Ax, Bp, Bj, Bx, rows, out))
+
+
+def csr_union_map(Ap, Aj, Bp, Bj, Cp, Cj, a_pos, b_pos):
+    """Union of two canonical patterns with each entry's positions (see
+    ``spgrad._cpu.csr_union_map``): count per row, scan, fill. Returns the number of union
+    entries (read back from the device)."""
+    xp = _xp(Ap)
+    n = _n_row(Ap)
+    counts = xp.empty(n, dtype=Ap.dtype)
+    launch("csr_union_count", Ap.dtype, None, n, (n, Ap, Aj, Bp, Bj, counts))
+    Cp[0] = 0
+    Cp[1:] = xp.cumsum(counts, dtype=np.int64)
+    a_absent = int(Ap[-1]) if len(Ap) else 0
+    b_absent = int(Bp[-1]) if len(Bp) else 0
+    launch("csr_union_fill", Ap.dtype, None, n,
+           (n, a_absent, b_absent, Ap, Aj, Bp, Bj, Cp, Cj, a_pos, b_pos))
+    return int(Cp[-1])

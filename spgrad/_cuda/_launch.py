@@ -34,7 +34,8 @@ VALUE_TYPES = {
 }
 
 #: kernel -> parameter kinds: "n" a 64-bit integer, "I" an index array, "T" a value array,
-#: "S" a value array of any strides (the kernel takes its strides as "n" parameters)
+#: "S" a value array of any strides (the kernel takes its strides as "n" parameters), "L" an
+#: int64 array
 KERNELS = {
     "csr_matvec": ("n", "I", "I", "T", "T", "T"),
     "csr_matvecs": ("n", "n", "I", "I", "T", "T", "T"),
@@ -48,6 +49,9 @@ KERNELS = {
     "csr_todense": ("n", "n", "n", "I", "I", "T", "S"),
     "csr_band_count": ("n", "n", "n", "I", "I", "I"),
     "csr_band_fill": ("n", "n", "n", "I", "I", "T", "I", "I", "T"),
+    "csr_masked_dot": ("n", "I", "I", "I", "I", "T", "I", "I", "T", "I", "T"),
+    "csr_union_count": ("n", "I", "I", "I", "I", "I"),
+    "csr_union_fill": ("n", "n", "n", "I", "I", "I", "I", "I", "I", "L", "L"),
 }
 
 #: threads per block of the one-thread-per-item kernels

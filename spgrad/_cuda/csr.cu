@@ -207,3 +207,66 @@ __global__ void spgrad_csr_band_fill(long long n_row, long long k_lo, long long 
         }
     }
 }
+
+// out[p] = sum over l of A[i, l] * B[j, l] for every mask entry p = (i, j): one thread per
+// mask entry, each pair of entries of row i of A and row j of B with equal column multiplied
+// (any order, duplicates summed, as by the CPU kernel; the order of the additions differs).
+template <typename I, typename T>
+__global__ void spgrad_csr_masked_dot(long long n_row, const I* __restrict__ mask_indptr,
+                                      const I* __restrict__ mask_indices,
+                                      const I* __restrict__ Ap, const I* __restrict__ Aj,
+                                      const T* __restrict__ Ax, const I* __restrict__ Bp,
+                                      const I* __restrict__ Bj, const T* __restrict__ Bx,
+                                      const I* __restrict__ mask_rows, T* __restrict__ out) {
+    long long p = spgrad::global_thread();
+    if (p >= (long long)mask_indptr[n_row]) return;
+    I i = mask_rows[p], j = mask_indices[p];
+    T s = T(0);
+    for (I a = Ap[i]; a < Ap[i + 1]; ++a) {
+        I l = Aj[a];
+        for (I b = Bp[j]; b < Bp[j + 1]; ++b)
+            if (Bj[b] == l) s = s + Ax[a] * Bx[b];
+    }
+    out[p] = s;
+}
+
+// Number of entries in the union of row i of two canonical patterns: one thread per row.
+template <typename I>
+__global__ void spgrad_csr_union_count(long long n_row, const I* __restrict__ Ap,
+                                       const I* __restrict__ Aj, const I* __restrict__ Bp,
+                                       const I* __restrict__ Bj, I* __restrict__ counts) {
+    long long i = spgrad::global_thread();
+    if (i >= n_row) return;
+    I a = Ap[i], a_end = Ap[i + 1], b = Bp[i], b_end = Bp[i + 1], c = 0;
+    while (a < a_end || b < b_end) {
+        if (b == b_end || (a < a_end && Aj[a] < Bj[b])) ++a;
+        else if (a == a_end || Bj[b] < Aj[a]) ++b;
+        else { ++a; ++b; }
+        ++c;
+    }
+    counts[i] = c;
+}
+
+// The union of row i, from Cp[i] on, with each entry's position in A and in B (a_absent /
+// b_absent where the entry is missing): one thread per row.
+template <typename I>
+__global__ void spgrad_csr_union_fill(long long n_row, long long a_absent, long long b_absent,
+                                      const I* __restrict__ Ap, const I* __restrict__ Aj,
+                                      const I* __restrict__ Bp, const I* __restrict__ Bj,
+                                      const I* __restrict__ Cp, I* __restrict__ Cj,
+                                      long long* __restrict__ a_pos,
+                                      long long* __restrict__ b_pos) {
+    long long i = spgrad::global_thread();
+    if (i >= n_row) return;
+    I a = Ap[i], a_end = Ap[i + 1], b = Bp[i], b_end = Bp[i + 1], c = Cp[i];
+    while (a < a_end || b < b_end) {
+        if (b == b_end || (a < a_end && Aj[a] < Bj[b])) {
+            Cj[c] = Aj[a]; a_pos[c] = a; b_pos[c] = b_absent; ++a;
+        } else if (a == a_end || Bj[b] < Aj[a]) {
+            Cj[c] = Bj[b]; a_pos[c] = a_absent; b_pos[c] = b; ++b;
+        } else {
+            Cj[c] = Aj[a]; a_pos[c] = a; b_pos[c] = b; ++a; ++b;
+        }
+        ++c;
+    }
+}
