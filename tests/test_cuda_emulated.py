@@ -237,6 +237,68 @@ def test_masked_dot_and_union(emulated, dtype, idx):
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("dtype", VALUE_DTYPES)
+@pytest.mark.parametrize("idx", INDEX_DTYPES)
+def test_duplicates_densify_gather(emulated, dtype, idx):
+    for indptr, indices, m, n, rng in _structures(idx):
+        data = _values(rng, len(indices), dtype)
+        if len(data):
+            data[:2] = -0.0
+        nnz = len(indices)
+        _cpu.csr_sort_indices(indptr, indices, data)  # runs of duplicates are adjacent
+        results = []
+        for k in (_cpu, _cuda):
+            ptr, ind, dat = indptr.copy(), indices.copy(), data.copy()
+            kept = k.csr_sum_duplicates(ptr, ind, dat)
+            out = (np.empty(m + 1, idx), np.empty(nnz, idx), np.empty(nnz, idx))
+            kept2 = k.csr_sum_duplicates_pattern(indptr, indices, *out)
+            assert kept2 == kept
+            results.append((ptr, ind[:kept], dat[:kept], out[0], out[1][:kept], out[2]))
+        for a, b in zip(results[1], results[0]):
+            np.testing.assert_array_equal(a, b)  # bitwise, signed zeros included
+            assert np.array_equal(np.signbit(a.real), np.signbit(b.real))
+        rows = np.repeat(np.arange(m), np.diff(indptr)).astype(idx)
+        for layout in ("C", "strided"):
+            expected = np.zeros((m, n), dtype)
+            got = np.zeros((2 * m, 2 * n), dtype)[::2, 1::2] if layout == "strided" else \
+                np.zeros((m, n), dtype)
+            _cpu.coo_todense(rows, indices, data, expected)
+            _cuda.coo_todense(rows, indices, data, got)
+            np.testing.assert_allclose(got, expected, **_tolerance(dtype))
+        if m:
+            pick = rng.integers(0, m, 7).astype(idx)
+            counts = [np.empty(8, np.int64) for _ in range(2)]
+            total = _cpu.csr_row_gather_count(indptr, pick, counts[0])
+            assert _cuda.csr_row_gather_count(indptr, pick, counts[1]) == total
+            np.testing.assert_array_equal(counts[1], counts[0])
+            out_indptr = counts[0].astype(idx)
+            for with_data, with_map in [(True, True), (True, False), (False, True)]:
+                outs = []
+                for k in (_cpu, _cuda):
+                    o = (np.empty(total, idx), np.empty(total if with_data else 0, dtype),
+                         np.empty(total if with_map else 0, idx))
+                    k.csr_row_gather(indptr, indices, pick, out_indptr, o[0], data, o[1], o[2])
+                    outs.append(o)
+                for a, b in zip(outs[1], outs[0]):
+                    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", VALUE_DTYPES)
+@pytest.mark.parametrize("idx", INDEX_DTYPES)
+def test_dia_matvec(emulated, dtype, idx):
+    rng = np.random.default_rng(3)
+    for m, n, width, offsets in [(0, 3, 3, [0]), (4, 6, 6, [-1, 0, 2]), (5, 3, 7, [0, 0, -4]),
+                                 (8, 8, 5, [-7, 1, 7, 9]), (3, 3, 3, [])]:
+        offsets = np.asarray(offsets, dtype=idx)
+        data = _values(rng, (len(offsets), width), dtype)
+        x = _values(rng, n, dtype)
+        y0 = _values(rng, m, dtype)
+        expected, got = y0.copy(), y0.copy()
+        _cpu.dia_matvec(offsets, data, m, n, x, expected)
+        _cuda.dia_matvec(offsets, data, m, n, x, got)
+        np.testing.assert_allclose(got, expected, **_tolerance(dtype))
+
+
 def test_launch_geometry(emulated):
     """One thread per row, blocks of _launch.BLOCK, at least one block."""
     emulated.launches.clear()
@@ -263,14 +325,18 @@ def test_every_kernel_is_tested():
                  "csr_sddmm", "expand_indptr", "csr_diagonal", "csr_row_sums", "csr_col_sums",
                  "csr_todense", "csr_band_filter", "csr_transpose", "csr_transpose_pattern",
                  "coo_tocsr", "coo_tocsr_pattern", "csr_sort_indices", "csr_sort_indices_pattern",
-                 "csr_eliminate_zeros", "csr_masked_dot", "csr_union_map"}
+                 "csr_eliminate_zeros", "csr_masked_dot", "csr_union_map",
+                 "csr_sum_duplicates", "csr_sum_duplicates_pattern", "coo_todense",
+                 "dia_matvec", "csr_row_gather_count", "csr_row_gather"}
     # launchers made of other kernels and array operations (sorts, scans)
     composite = {"csr_band_filter", "csr_transpose", "csr_transpose_pattern", "coo_tocsr",
                  "coo_tocsr_pattern", "csr_sort_indices", "csr_sort_indices_pattern",
-                 "csr_eliminate_zeros", "csr_union_map"}
+                 "csr_eliminate_zeros", "csr_union_map", "csr_sum_duplicates",
+                 "csr_sum_duplicates_pattern", "csr_row_gather_count"}
     kernels = launchers - composite
     assert set(_launch.KERNELS) == kernels | {"csr_band_count", "csr_band_fill",
-                                              "csr_union_count", "csr_union_fill"}
+                                              "csr_union_count", "csr_union_fill",
+                                              "segment_sum"}
     assert set(_cuda.__all__) == launchers
     tested = launchers
     # the same names and signatures as the CPU kernels

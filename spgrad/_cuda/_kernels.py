@@ -19,6 +19,7 @@ from ._launch import launch
 __all__ = [
     "coo_tocsr",
     "coo_tocsr_pattern",
+    "coo_todense",
     "csr_band_filter",
     "csr_col_sums",
     "csr_diagonal",
@@ -28,14 +29,19 @@ __all__ = [
     "csr_matvec_transpose",
     "csr_matvecs",
     "csr_matvecs_transpose",
+    "csr_row_gather",
+    "csr_row_gather_count",
     "csr_row_sums",
     "csr_sddmm",
     "csr_sort_indices",
     "csr_sort_indices_pattern",
+    "csr_sum_duplicates",
+    "csr_sum_duplicates_pattern",
     "csr_todense",
     "csr_transpose",
     "csr_transpose_pattern",
     "csr_union_map",
+    "dia_matvec",
     "expand_indptr",
 ]
 
@@ -264,3 +270,80 @@ def csr_union_map(Ap, Aj, Bp, Bj, Cp, Cj, a_pos, b_pos):
     launch("csr_union_fill", Ap.dtype, None, n,
            (n, a_absent, b_absent, Ap, Aj, Bp, Bj, Cp, Cj, a_pos, b_pos))
     return int(Cp[-1])
+
+
+def _runs(xp, indptr, indices):
+    """For a CSR with sorted rows: whether each entry starts a run of equal indices, the entry
+    rows, and the number of entries."""
+    nnz = int(indptr[-1]) if len(indptr) else 0
+    rows = xp.empty(nnz, dtype=indptr.dtype)
+    expand_indptr(indptr, rows)
+    cols = indices[:nnz]
+    first = xp.ones(nnz, dtype=bool)
+    if nnz > 1:
+        first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    return first, rows, nnz
+
+
+def csr_sum_duplicates_pattern(indptr, indices, out_indptr, out_indices, segment):
+    """Pattern of the duplicate sums and the entry-to-output map (see
+    ``spgrad._cpu.csr_sum_duplicates_pattern``). Returns the new number of entries."""
+    xp = _xp(indptr)
+    first, rows, nnz = _runs(xp, indptr, indices)
+    segment[:nnz] = xp.cumsum(first, dtype=np.int64) - 1
+    kept = int(first.sum())
+    out_indices[:kept] = indices[:nnz][first]
+    if len(indptr):
+        _counts_to_indptr(xp, rows[first], _n_row(indptr), out_indptr)
+    return kept
+
+
+def csr_sum_duplicates(indptr, indices, data):
+    """Sum runs of equal indices within rows, compacting in place (see
+    ``spgrad._cpu.csr_sum_duplicates``): one thread per run adds it in storage order, so the
+    sums equal the CPU kernel's bitwise. Returns the new number of entries."""
+    xp = _xp(indptr)
+    first, rows, nnz = _runs(xp, indptr, indices)
+    starts = xp.concatenate([xp.flatnonzero(first), xp.asarray([nnz])]).astype(np.int64)
+    kept = len(starts) - 1
+    sums = xp.empty(kept, dtype=data.dtype)
+    launch("segment_sum", indptr.dtype, data.dtype, kept, (kept, starts, data, sums))
+    data[:kept] = sums
+    indices[:kept] = indices[:nnz][first]
+    if len(indptr) > 1:
+        _counts_to_indptr(xp, rows[first], _n_row(indptr), indptr)
+    return kept
+
+
+def coo_todense(row, col, data, out):
+    """Add COO triplets into the dense ``out`` of any strides (see
+    ``spgrad._cpu.coo_todense``; Python zeroes ``out``); duplicates add atomically."""
+    nnz = len(row)
+    rs, cs = (st // out.itemsize for st in out.strides)
+    launch("coo_todense", row.dtype, data.dtype, nnz, (nnz, rs, cs, row, col, data, out))
+
+
+def dia_matvec(offsets, data, n_row, n_col, x, y):
+    """Accumulate ``y += A @ x`` for DIA storage (see ``spgrad._cpu.dia_matvec``)."""
+    n_diags, width = data.shape
+    launch("dia_matvec", offsets.dtype, data.dtype, n_row,
+           (n_row, n_col, n_diags, width, offsets, data, x, y))
+
+
+def csr_row_gather_count(indptr, rows, out_indptr):
+    """Fill ``out_indptr`` for gathering ``rows`` and return the number of entries (see
+    ``spgrad._cpu.csr_row_gather_count``)."""
+    xp = _xp(indptr)
+    lengths = (indptr[rows + 1] - indptr[rows]).astype(np.int64)
+    out_indptr[0] = 0
+    out_indptr[1:] = xp.cumsum(lengths)
+    return int(out_indptr[-1])
+
+
+def csr_row_gather(indptr, indices, rows, out_indptr, out_indices, data, out_data, out_map):
+    """Copy the entries of source rows ``rows`` (see ``spgrad._cpu.csr_row_gather``; empty
+    ``out_data`` / ``out_map`` are not filled)."""
+    n = len(rows)
+    launch("csr_row_gather", indptr.dtype, data.dtype, n,
+           (n, int(len(out_data) != 0), int(len(out_map) != 0), indptr, indices, rows,
+            out_indptr, out_indices, data, out_data, out_map))

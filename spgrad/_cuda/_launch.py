@@ -52,6 +52,10 @@ KERNELS = {
     "csr_masked_dot": ("n", "I", "I", "I", "I", "T", "I", "I", "T", "I", "T"),
     "csr_union_count": ("n", "I", "I", "I", "I", "I"),
     "csr_union_fill": ("n", "n", "n", "I", "I", "I", "I", "I", "I", "L", "L"),
+    "segment_sum": ("n", "L", "T", "T"),
+    "coo_todense": ("n", "n", "n", "I", "I", "T", "S"),
+    "dia_matvec": ("n", "n", "n", "n", "I", "T", "T", "T"),
+    "csr_row_gather": ("n", "n", "n", "I", "I", "I", "I", "I", "T", "T", "I"),
 }
 
 #: threads per block of the one-thread-per-item kernels

@@ -270,3 +270,65 @@ __global__ void spgrad_csr_union_fill(long long n_row, long long a_absent, long 
         ++c;
     }
 }
+
+// out[s] = data[start[s]] + ... + data[start[s + 1] - 1], in storage order (the runs of
+// duplicates of a sorted CSR): one thread per run, so the sums equal the CPU kernel's bitwise.
+template <typename I, typename T>
+__global__ void spgrad_segment_sum(long long n_seg, const long long* __restrict__ start,
+                                   const T* __restrict__ data, T* __restrict__ out) {
+    long long s = spgrad::global_thread();
+    if (s >= n_seg) return;
+    T acc = data[start[s]];  // runs are never empty; starting from the first value keeps -0.0
+    for (long long p = start[s] + 1; p < start[s + 1]; ++p) acc = acc + data[p];
+    out[s] = acc;
+}
+
+// out[row[p] * row_stride + col[p] * col_stride] += data[p] (any strides, in elements): one
+// thread per triplet, atomic additions (duplicates add in an order that may vary).
+template <typename I, typename T>
+__global__ void spgrad_coo_todense(long long nnz, long long row_stride, long long col_stride,
+                                   const I* __restrict__ row, const I* __restrict__ col,
+                                   const T* __restrict__ data, T* out) {
+    long long p = spgrad::global_thread();
+    if (p >= nnz) return;
+    spgrad::atomic_add(out + (long long)row[p] * row_stride + (long long)col[p] * col_stride,
+                       data[p]);
+}
+
+// y[i] += sum over diagonals d (in order) of data[d, j] * x[j], j = i + offsets[d], for the
+// columns j < min(n_col, width) of the DIA storage: one thread per row.
+template <typename I, typename T>
+__global__ void spgrad_dia_matvec(long long n_row, long long n_col, long long n_diags,
+                                  long long width, const I* __restrict__ offsets,
+                                  const T* __restrict__ data, const T* __restrict__ x,
+                                  T* __restrict__ y) {
+    long long i = spgrad::global_thread();
+    if (i >= n_row) return;
+    long long last = n_col < width ? n_col : width;
+    T s = y[i];
+    for (long long d = 0; d < n_diags; ++d) {
+        long long j = i + (long long)offsets[d];
+        if (j >= 0 && j < last) s = s + data[d * width + j] * x[j];
+    }
+    y[i] = s;
+}
+
+// Output row k of a row gather: the entries of source row rows[k] (indices always; values and
+// source positions when asked): one thread per output row.
+template <typename I, typename T>
+__global__ void spgrad_csr_row_gather(long long n, long long with_data, long long with_map,
+                                      const I* __restrict__ indptr, const I* __restrict__ indices,
+                                      const I* __restrict__ rows,
+                                      const I* __restrict__ out_indptr,
+                                      I* __restrict__ out_indices, const T* __restrict__ data,
+                                      T* __restrict__ out_data, I* __restrict__ out_map) {
+    long long k = spgrad::global_thread();
+    if (k >= n) return;
+    I start = indptr[rows[k]], stop = indptr[rows[k] + 1];
+    I w = out_indptr[k] - start;
+    for (I p = start; p < stop; ++p) {
+        out_indices[w + p] = indices[p];
+        if (with_data) out_data[w + p] = data[p];
+        if (with_map) out_map[w + p] = p;
+    }
+}
