@@ -299,6 +299,62 @@ def test_dia_matvec(emulated, dtype, idx):
         np.testing.assert_allclose(got, expected, **_tolerance(dtype))
 
 
+@pytest.mark.parametrize("dtype", VALUE_DTYPES)
+@pytest.mark.parametrize("idx", INDEX_DTYPES)
+def test_binop_kron_hstack(emulated, dtype, idx):
+    rng = np.random.default_rng(4)
+    for m, n in [(0, 3), (3, 0), (1, 1), (6, 5), (30, 40)]:
+        A = scipy.sparse.random_array((m, n), density=0.4, format="csr", rng=rng)
+        B = scipy.sparse.random_array((m, n), density=0.4, format="csr", rng=rng)
+        Ax, Bx = _values(rng, A.nnz, dtype), _values(rng, B.nnz, dtype)
+        if A.nnz > 3:
+            Ax[0] = 0  # an explicit zero, and shared entries that cancel
+        if np.dtype(dtype).kind == "f" and A.nnz > 3 and B.nnz > 3:
+            Ax[1], Bx[1], Bx[2] = np.nan, np.inf, -np.nan
+        Ap, Aj, Bp, Bj = (a.astype(idx) for a in (A.indptr, A.indices, B.indptr, B.indices))
+        cap = A.nnz + B.nnz
+        for op in range(5):
+            outs = []
+            for k in (_cpu, _cuda):
+                out = (np.empty(m + 1, idx), np.empty(cap, idx), np.empty(cap, dtype))
+                count = k.csr_binop(op, n, Ap, Aj, Ax, Bp, Bj, Bx, *out)
+                outs.append((count, out[0], out[1][:count], out[2][:count]))
+            assert outs[1][0] == outs[0][0]
+            for a, b in zip(outs[1][1:], outs[0][1:]):
+                np.testing.assert_array_equal(a, b)
+        if A.nnz:
+            with pytest.raises(ValueError, match="capacity"):
+                _cuda.csr_binop(_cuda.BINOP_ADD, n, Ap, Aj, Ax, Ap, Aj, Ax + 1,
+                                np.empty(m + 1, idx), np.empty(0, idx), np.empty(0, dtype))
+        # kron of A (m x n) and a small B2
+        B2 = scipy.sparse.random_array((3, 4), density=0.5, format="csr", rng=rng)
+        B2x = _values(rng, B2.nnz, dtype)
+        B2p, B2j = B2.indptr.astype(idx), B2.indices.astype(idx)
+        outs = []
+        for k in (_cpu, _cuda):
+            out = (np.empty(3 * m + 1, idx), np.empty(A.nnz * B2.nnz, idx),
+                   np.empty(A.nnz * B2.nnz, dtype))
+            k.csr_kron(4, Ap, Aj, Ax, B2p, B2j, B2x, *out)
+            outs.append(out)
+        for a, b in zip(outs[1], outs[0]):
+            np.testing.assert_array_equal(a, b)
+        # hstack of three blocks with m rows, concatenated arrays (pointers not from 0)
+        blocks = [scipy.sparse.random_array((m, w), density=0.3, format="csr", rng=rng)
+                  for w in (2, 5, 1)]
+        indptr_cat = np.concatenate([b.indptr + 7 * i for i, b in enumerate(blocks)]).astype(idx)
+        indices_cat = np.concatenate([b.indices for b in blocks]).astype(idx)
+        data_cat = _values(rng, len(indices_cat), dtype)
+        col_offset = np.array([0, 2, 7], dtype=idx)
+        outs = []
+        for k in (_cpu, _cuda):
+            out = (np.empty(m + 1, idx), np.empty(len(indices_cat), idx),
+                   np.empty(len(indices_cat), dtype))
+            k.csr_hstack(m, col_offset, indptr_cat, indices_cat, data_cat, *out)
+            outs.append(out)
+        for a, b in zip(outs[1], outs[0]):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_launch_geometry(emulated):
     """One thread per row, blocks of _launch.BLOCK, at least one block."""
     emulated.launches.clear()
@@ -327,17 +383,21 @@ def test_every_kernel_is_tested():
                  "coo_tocsr", "coo_tocsr_pattern", "csr_sort_indices", "csr_sort_indices_pattern",
                  "csr_eliminate_zeros", "csr_masked_dot", "csr_union_map",
                  "csr_sum_duplicates", "csr_sum_duplicates_pattern", "coo_todense",
-                 "dia_matvec", "csr_row_gather_count", "csr_row_gather"}
+                 "dia_matvec", "csr_row_gather_count", "csr_row_gather", "csr_binop",
+                 "csr_kron", "csr_hstack"}
     # launchers made of other kernels and array operations (sorts, scans)
     composite = {"csr_band_filter", "csr_transpose", "csr_transpose_pattern", "coo_tocsr",
                  "coo_tocsr_pattern", "csr_sort_indices", "csr_sort_indices_pattern",
                  "csr_eliminate_zeros", "csr_union_map", "csr_sum_duplicates",
-                 "csr_sum_duplicates_pattern", "csr_row_gather_count"}
+                 "csr_sum_duplicates_pattern", "csr_row_gather_count", "csr_binop"}
     kernels = launchers - composite
     assert set(_launch.KERNELS) == kernels | {"csr_band_count", "csr_band_fill",
                                               "csr_union_count", "csr_union_fill",
-                                              "segment_sum"}
-    assert set(_cuda.__all__) == launchers
+                                              "segment_sum", "csr_binop_rows"}
+    constants = {"BINOP_ADD", "BINOP_SUB", "BINOP_MUL", "BINOP_MAX", "BINOP_MIN"}
+    assert set(_cuda.__all__) == launchers | constants
+    for name in constants:
+        assert getattr(_cuda, name) == getattr(_cpu, name)
     tested = launchers
     # the same names and signatures as the CPU kernels
     for name in tested:

@@ -8,7 +8,8 @@ device that launch raises an error naming the cause.
 Status: the sparse-dense products (SpMV, SpMM and their transposes), SDDMM and the masked
 sparse-sparse product of the SpGEMM backward, pattern union with position maps, transposes (a
 stable sort by column), COO to CSR, index sorting, summing duplicates (bitwise as on the CPU),
-removal of stored zeros, row gathers, DIA products, diagonals, row and column sums,
+removal of stored zeros, element-wise binary operations (merge of two canonical patterns),
+Kronecker products, horizontal stacking, row gathers, DIA products, diagonals, row and column sums,
 densification of CSR and COO, band filters (``tril``/``triu``) and ``expand_indptr``; the
 containers do not dispatch to this module yet.
 """

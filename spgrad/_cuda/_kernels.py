@@ -17,13 +17,21 @@ import numpy as np
 from ._launch import launch
 
 __all__ = [
+    "BINOP_ADD",
+    "BINOP_MAX",
+    "BINOP_MIN",
+    "BINOP_MUL",
+    "BINOP_SUB",
     "coo_tocsr",
     "coo_tocsr_pattern",
     "coo_todense",
     "csr_band_filter",
+    "csr_binop",
     "csr_col_sums",
     "csr_diagonal",
     "csr_eliminate_zeros",
+    "csr_hstack",
+    "csr_kron",
     "csr_masked_dot",
     "csr_matvec",
     "csr_matvec_transpose",
@@ -57,6 +65,10 @@ def _xp(a):
 def _stable_argsort(xp, a):
     # CuPy's argsort is always stable (and accepts no kind); NumPy's needs asking
     return xp.argsort(a) if xp is not np else np.argsort(a, kind="stable")
+
+
+#: operation codes of csr_binop (the CPU kernels' values)
+BINOP_ADD, BINOP_SUB, BINOP_MUL, BINOP_MAX, BINOP_MIN = range(5)
 
 
 def _n_row(indptr):
@@ -347,3 +359,62 @@ def csr_row_gather(indptr, indices, rows, out_indptr, out_indices, data, out_dat
     launch("csr_row_gather", indptr.dtype, data.dtype, n,
            (n, int(len(out_data) != 0), int(len(out_map) != 0), indptr, indices, rows,
             out_indptr, out_indices, data, out_data, out_map))
+
+
+def csr_binop(op, n_col, Ap, Aj, Ax, Bp, Bj, Bx, Cp, Cj, Cx):
+    """Element-wise ``op`` of two canonical CSR matrices, zeros not stored (see
+    ``spgrad._cpu.csr_binop``): count per row, scan, fill. Returns the number of entries."""
+    if not BINOP_ADD <= op <= BINOP_MIN:
+        raise ValueError(f"csr_binop: unknown operation code {op}")
+    if len(Bp) != len(Ap) or len(Cp) != len(Ap):
+        raise ValueError(f"csr_binop: row pointers must all have length n_row + 1 = {len(Ap)}, "
+                         f"got {len(Bp)} (B) and {len(Cp)} (C)")
+    xp = _xp(Ap)
+    n = _n_row(Ap)
+    counts = xp.empty(n, dtype=Ap.dtype)
+    args = (Ap, Aj, Ax, Bp, Bj, Bx)
+    launch("csr_binop_rows", Ap.dtype, Ax.dtype, n, (n, op, 1, *args, Cp, counts, Cj, Cx))
+    Cp[0] = 0
+    Cp[1:] = xp.cumsum(counts, dtype=np.int64)
+    nnz = int(Cp[-1])
+    cap = min(len(Cj), len(Cx))
+    if nnz > cap:
+        raise ValueError(f"csr_binop: the result has more than {cap} entries, the capacity of "
+                         f"Cj/Cx (MUL needs nnz(A) + nnz(B) when a value is inf or NaN)")
+    launch("csr_binop_rows", Ap.dtype, Ax.dtype, n, (n, op, 0, *args, Cp, counts, Cj, Cx))
+    return nnz
+
+
+def csr_kron(n_col_B, Ap, Aj, Ax, Bp, Bj, Bx, Cp, Cj, Cx):
+    """``C = kron(A, B)`` in CSR, every product stored (see ``spgrad._cpu.csr_kron``)."""
+    xp = _xp(Ap)
+    n_a, n_b = _n_row(Ap), _n_row(Bp)
+    if len(Cp) != n_a * n_b + 1:
+        raise ValueError(f"csr_kron: Cp has length {len(Cp)}, expected {n_a * n_b + 1}")
+    lengths = xp.outer(Ap[1:] - Ap[:-1], Bp[1:] - Bp[:-1]).astype(np.int64).reshape(-1)
+    Cp[0] = 0
+    Cp[1:] = xp.cumsum(lengths)
+    launch("csr_kron", Ap.dtype, Ax.dtype, n_a * n_b,
+           (n_a, n_b, n_col_B, Ap, Aj, Ax, Bp, Bj, Bx, Cp, Cj, Cx))
+
+
+def csr_hstack(n_row, col_offset, indptr_cat, indices_cat, data_cat, out_indptr, out_indices,
+               out_data):
+    """Stack CSR blocks side by side (see ``spgrad._cpu.csr_hstack``)."""
+    xp = _xp(indptr_cat)
+    n_blocks, stride = len(col_offset), n_row + 1
+    if len(indptr_cat) != n_blocks * stride:
+        raise ValueError(f"csr_hstack: indptr_cat has length {len(indptr_cat)}, expected "
+                         f"n_blocks * (n_row + 1) = {n_blocks * stride}")
+    if len(out_indptr) != stride:
+        raise ValueError(f"csr_hstack: out_indptr has length {len(out_indptr)}, expected "
+                         f"{stride}")
+    ptrs = indptr_cat.reshape(n_blocks, stride).astype(np.int64)
+    block_nnz = ptrs[:, -1] - ptrs[:, 0]
+    base = xp.concatenate([xp.zeros(1, dtype=np.int64), xp.cumsum(block_nnz)[:-1]])
+    base = xp.ascontiguousarray(base[:n_blocks], dtype=np.int64)
+    out_indptr[0] = 0
+    out_indptr[1:] = xp.cumsum((ptrs[:, 1:] - ptrs[:, :-1]).sum(axis=0))
+    launch("csr_hstack", indptr_cat.dtype, data_cat.dtype, n_row,
+           (n_row, n_blocks, col_offset, indptr_cat, indices_cat, data_cat, base, out_indptr,
+            out_indices, out_data))

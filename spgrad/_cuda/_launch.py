@@ -56,6 +56,9 @@ KERNELS = {
     "coo_todense": ("n", "n", "n", "I", "I", "T", "S"),
     "dia_matvec": ("n", "n", "n", "n", "I", "T", "T", "T"),
     "csr_row_gather": ("n", "n", "n", "I", "I", "I", "I", "I", "T", "T", "I"),
+    "csr_binop_rows": ("n", "n", "n", "I", "I", "T", "I", "I", "T", "I", "I", "I", "T"),
+    "csr_kron": ("n", "n", "n", "I", "I", "T", "I", "I", "T", "I", "I", "T"),
+    "csr_hstack": ("n", "n", "I", "I", "I", "T", "L", "I", "I", "T"),
 }
 
 #: threads per block of the one-thread-per-item kernels

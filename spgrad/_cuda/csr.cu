@@ -24,8 +24,41 @@ __device__ __forceinline__ complex<R> operator+(complex<R> a, complex<R> b) {
 }
 
 template <typename R>
+__device__ __forceinline__ complex<R> operator-(complex<R> a, complex<R> b) {
+    return complex<R>(a.re - b.re, a.im - b.im);
+}
+
+template <typename R>
 __device__ __forceinline__ complex<R> operator*(complex<R> a, complex<R> b) {
     return complex<R>(a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re);
+}
+
+// NumPy's ordering: complex values compare by real part, then imaginary part.
+template <typename T>
+__device__ __forceinline__ bool less(T a, T b) { return a < b; }
+
+template <typename R>
+__device__ __forceinline__ bool less(complex<R> a, complex<R> b) {
+    return a.re < b.re || (a.re == b.re && a.im < b.im);
+}
+
+template <typename T>
+__device__ __forceinline__ bool nonzero(T a) { return a != T(0); }
+
+template <typename R>
+__device__ __forceinline__ bool nonzero(complex<R> a) { return a.re != 0 || a.im != 0; }
+
+// The element-wise operations of csr_binop (codes as spgrad._cpu.BINOP_*); max and min follow
+// std::max / std::min: a NaN first operand wins, a NaN second operand loses.
+template <typename T>
+__device__ __forceinline__ T binop(long long op, T a, T b) {
+    switch (op) {
+        case 0: return a + b;
+        case 1: return a - b;
+        case 2: return a * b;
+        case 3: return less(a, b) ? b : a;
+        default: return less(b, a) ? b : a;
+    }
 }
 
 template <typename T>
@@ -330,5 +363,86 @@ __global__ void spgrad_csr_row_gather(long long n, long long with_data, long lon
         out_indices[w + p] = indices[p];
         if (with_data) out_data[w + p] = data[p];
         if (with_map) out_map[w + p] = p;
+    }
+}
+
+// Merge row i of two canonical CSR matrices applying `op`, keeping nonzero results: with
+// count_only, counts[i] = kept entries; else they are written from Cp[i] on. One thread per row.
+template <typename I, typename T>
+__global__ void spgrad_csr_binop_rows(long long n_row, long long op, long long count_only,
+                                      const I* __restrict__ Ap, const I* __restrict__ Aj,
+                                      const T* __restrict__ Ax, const I* __restrict__ Bp,
+                                      const I* __restrict__ Bj, const T* __restrict__ Bx,
+                                      const I* __restrict__ Cp, I* __restrict__ counts,
+                                      I* __restrict__ Cj, T* __restrict__ Cx) {
+    long long i = spgrad::global_thread();
+    if (i >= n_row) return;
+    I a = Ap[i], a_end = Ap[i + 1], b = Bp[i], b_end = Bp[i + 1];
+    I c = count_only ? 0 : Cp[i];
+    const T zero = T(0);
+    while (a < a_end || b < b_end) {
+        I j;
+        T r;
+        if (b == b_end || (a < a_end && Aj[a] < Bj[b])) {
+            j = Aj[a]; r = spgrad::binop(op, Ax[a], zero); ++a;
+        } else if (a == a_end || Bj[b] < Aj[a]) {
+            j = Bj[b]; r = spgrad::binop(op, zero, Bx[b]); ++b;
+        } else {
+            j = Aj[a]; r = spgrad::binop(op, Ax[a], Bx[b]); ++a; ++b;
+        }
+        if (spgrad::nonzero(r)) {
+            if (!count_only) { Cj[c] = j; Cx[c] = r; }
+            ++c;
+        }
+    }
+    if (count_only) counts[i] = c;
+}
+
+// Row r = iA * n_row_B + iB of kron(A, B), from Cp[r] on: for each entry of A's row iA (in
+// order) and each entry of B's row iB (in order), the product. One thread per output row.
+template <typename I, typename T>
+__global__ void spgrad_csr_kron(long long n_row_A, long long n_row_B, long long n_col_B,
+                                const I* __restrict__ Ap, const I* __restrict__ Aj,
+                                const T* __restrict__ Ax, const I* __restrict__ Bp,
+                                const I* __restrict__ Bj, const T* __restrict__ Bx,
+                                const I* __restrict__ Cp, I* __restrict__ Cj,
+                                T* __restrict__ Cx) {
+    long long r = spgrad::global_thread();
+    if (r >= n_row_A * n_row_B) return;
+    long long iA = r / n_row_B, iB = r - iA * n_row_B;
+    I pos = Cp[r];
+    for (I ka = Ap[iA]; ka < Ap[iA + 1]; ++ka) {
+        I off = (I)((long long)Aj[ka] * n_col_B);
+        for (I kb = Bp[iB]; kb < Bp[iB + 1]; ++kb) {
+            Cj[pos] = off + Bj[kb];
+            Cx[pos] = Ax[ka] * Bx[kb];
+            ++pos;
+        }
+    }
+}
+
+// Row i of the horizontal stack of n_blocks CSR blocks (concatenated arrays; block b's entries
+// start at base[b] in them, its column indices shifted by col_offset[b]): one thread per row.
+template <typename I, typename T>
+__global__ void spgrad_csr_hstack(long long n_row, long long n_blocks,
+                                  const I* __restrict__ col_offset,
+                                  const I* __restrict__ indptr_cat,
+                                  const I* __restrict__ indices_cat,
+                                  const T* __restrict__ data_cat,
+                                  const long long* __restrict__ base,
+                                  const I* __restrict__ out_indptr, I* __restrict__ out_indices,
+                                  T* __restrict__ out_data) {
+    long long i = spgrad::global_thread();
+    if (i >= n_row) return;
+    long long stride = n_row + 1;
+    I pos = out_indptr[i];
+    for (long long b = 0; b < n_blocks; ++b) {
+        long long start = indptr_cat[b * stride];
+        for (long long k = indptr_cat[b * stride + i]; k < indptr_cat[b * stride + i + 1]; ++k) {
+            long long src = base[b] + k - start;
+            out_indices[pos] = indices_cat[src] + col_offset[b];
+            out_data[pos] = data_cat[src];
+            ++pos;
+        }
     }
 }
