@@ -355,6 +355,73 @@ def test_binop_kron_hstack(emulated, dtype, idx):
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("dtype", VALUE_DTYPES)
+@pytest.mark.parametrize("idx", INDEX_DTYPES)
+def test_indexing_kernels(emulated, dtype, idx):
+    for indptr, indices, m, n, rng in _structures(idx):
+        data = _values(rng, len(indices), dtype)
+        sorted_indices, sorted_data = indices.copy(), data.copy()
+        _cpu.csr_sort_indices(indptr, sorted_indices, sorted_data)
+        if n:
+            cols = rng.integers(0, n, 9).astype(idx)  # repeats, any order
+            maps = []
+            for k in (_cpu, _cuda):
+                offsets, order = np.empty(n + 1, idx), np.empty(len(cols), idx)
+                k.column_map(cols, offsets, order)
+                maps.append((offsets, order))
+            for a, b in zip(maps[1], maps[0]):
+                np.testing.assert_array_equal(a, b)
+            offsets, order = maps[0]
+            counts = [np.empty(m + 1, np.int64) for _ in range(2)]
+            total = _cpu.csr_column_select_count(indptr, indices, offsets, counts[0])
+            assert _cuda.csr_column_select_count(indptr, indices, offsets, counts[1]) == total
+            np.testing.assert_array_equal(counts[1], counts[0])
+            out_indptr = counts[0].astype(idx)
+            outs = []
+            for k in (_cpu, _cuda):
+                o = (np.empty(total, idx), np.empty(total, dtype), np.empty(total, idx))
+                k.csr_column_select(indptr, indices, offsets, order, out_indptr, *o[:1], data,
+                                    *o[1:])
+                outs.append(o)
+            for a, b in zip(outs[1], outs[0]):
+                np.testing.assert_array_equal(a, b)
+        for r0, r1, c0, c1 in [(0, m, 0, n), (m // 3, m, 1, max(n - 1, 1)), (0, 0, 0, n)]:
+            counts = [np.empty(r1 - r0 + 1, np.int64) for _ in range(2)]
+            total = _cpu.csr_submatrix_count(indptr, indices, r0, r1, c0, c1, counts[0])
+            assert _cuda.csr_submatrix_count(indptr, indices, r0, r1, c0, c1,
+                                             counts[1]) == total
+            np.testing.assert_array_equal(counts[1], counts[0])
+            outs = []
+            for k in (_cpu, _cuda):
+                o = (np.empty(total, idx), np.empty(total, dtype), np.empty(total, idx))
+                k.csr_submatrix(indptr, indices, r0, r1, c0, c1, counts[0].astype(idx), o[0],
+                                data, o[1], o[2])
+                outs.append(o)
+            for a, b in zip(outs[1], outs[0]):
+                np.testing.assert_array_equal(a, b)
+        if not (m and n):
+            continue
+        rows = rng.integers(0, m, 12).astype(idx)
+        cols = rng.integers(0, n, 12).astype(idx)
+        for ind, dat, is_sorted in [(indices, data, False), (sorted_indices, sorted_data, True)]:
+            res = []
+            for k in (_cpu, _cuda):
+                counts = np.empty(12, np.int64)
+                total = k.csr_lookup_count(indptr, ind, is_sorted, rows, cols, counts)
+                offs = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+                pos = np.empty(total, idx)
+                k.csr_lookup_fill(indptr, ind, is_sorted, rows, cols, offs, pos)
+                first = np.empty(12, np.int64)
+                dup = k.csr_lookup_offsets(indptr, ind, is_sorted, rows, cols, first)
+                vals = np.empty(12, dtype)
+                k.csr_lookup_values(indptr, ind, dat, is_sorted, rows, cols, vals)
+                res.append((total, counts, pos, first, dup, vals))
+            assert res[1][0] == res[0][0] and res[1][4] == res[0][4]
+            for a, b in zip(res[1][1:4], res[0][1:4]):
+                np.testing.assert_array_equal(a, b)
+            np.testing.assert_allclose(res[1][5], res[0][5], **_tolerance(dtype))
+
+
 def test_launch_geometry(emulated):
     """One thread per row, blocks of _launch.BLOCK, at least one block."""
     emulated.launches.clear()
@@ -384,16 +451,22 @@ def test_every_kernel_is_tested():
                  "csr_eliminate_zeros", "csr_masked_dot", "csr_union_map",
                  "csr_sum_duplicates", "csr_sum_duplicates_pattern", "coo_todense",
                  "dia_matvec", "csr_row_gather_count", "csr_row_gather", "csr_binop",
-                 "csr_kron", "csr_hstack"}
+                 "csr_kron", "csr_hstack", "column_map", "csr_column_select",
+                 "csr_column_select_count", "csr_submatrix", "csr_submatrix_count",
+                 "csr_lookup_count", "csr_lookup_fill", "csr_lookup_offsets",
+                 "csr_lookup_values"}
     # launchers made of other kernels and array operations (sorts, scans)
     composite = {"csr_band_filter", "csr_transpose", "csr_transpose_pattern", "coo_tocsr",
                  "coo_tocsr_pattern", "csr_sort_indices", "csr_sort_indices_pattern",
                  "csr_eliminate_zeros", "csr_union_map", "csr_sum_duplicates",
-                 "csr_sum_duplicates_pattern", "csr_row_gather_count", "csr_binop"}
+                 "csr_sum_duplicates_pattern", "csr_row_gather_count", "csr_binop",
+                 "column_map", "csr_column_select_count", "csr_submatrix_count",
+                 "csr_lookup_count", "csr_lookup_fill", "csr_lookup_offsets"}
     kernels = launchers - composite
     assert set(_launch.KERNELS) == kernels | {"csr_band_count", "csr_band_fill",
                                               "csr_union_count", "csr_union_fill",
-                                              "segment_sum", "csr_binop_rows"}
+                                              "segment_sum", "csr_binop_rows",
+                                              "csr_lookup"}
     constants = {"BINOP_ADD", "BINOP_SUB", "BINOP_MUL", "BINOP_MAX", "BINOP_MIN"}
     assert set(_cuda.__all__) == launchers | constants
     for name in constants:

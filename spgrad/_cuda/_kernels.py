@@ -22,16 +22,23 @@ __all__ = [
     "BINOP_MIN",
     "BINOP_MUL",
     "BINOP_SUB",
+    "column_map",
     "coo_tocsr",
     "coo_tocsr_pattern",
     "coo_todense",
     "csr_band_filter",
     "csr_binop",
     "csr_col_sums",
+    "csr_column_select",
+    "csr_column_select_count",
     "csr_diagonal",
     "csr_eliminate_zeros",
     "csr_hstack",
     "csr_kron",
+    "csr_lookup_count",
+    "csr_lookup_fill",
+    "csr_lookup_offsets",
+    "csr_lookup_values",
     "csr_masked_dot",
     "csr_matvec",
     "csr_matvec_transpose",
@@ -43,6 +50,8 @@ __all__ = [
     "csr_sddmm",
     "csr_sort_indices",
     "csr_sort_indices_pattern",
+    "csr_submatrix",
+    "csr_submatrix_count",
     "csr_sum_duplicates",
     "csr_sum_duplicates_pattern",
     "csr_todense",
@@ -418,3 +427,100 @@ def csr_hstack(n_row, col_offset, indptr_cat, indices_cat, data_cat, out_indptr,
     launch("csr_hstack", indptr_cat.dtype, data_cat.dtype, n_row,
            (n_row, n_blocks, col_offset, indptr_cat, indices_cat, data_cat, base, out_indptr,
             out_indices, out_data))
+
+
+def _prefix_at(xp, weights, points):
+    """``out[k] = weights[:points[k]].sum()`` exactly (integers): a cumulative sum read at the
+    given positions."""
+    cum = xp.concatenate([xp.zeros(1, dtype=np.int64), xp.cumsum(weights, dtype=np.int64)])
+    return cum[points]
+
+
+def column_map(cols, col_offsets, col_order):
+    """Invert a column request (see ``spgrad._cpu.column_map``): a stable sort of the request
+    by source column."""
+    xp = _xp(cols)
+    n_col = len(col_offsets) - 1
+    col_order[...] = _stable_argsort(xp, cols)
+    _counts_to_indptr(xp, cols, n_col, col_offsets)
+
+
+def csr_column_select_count(indptr, indices, col_offsets, out_indptr):
+    """Fill ``out_indptr`` (int64) of a column selection and return its nnz (see
+    ``spgrad._cpu.csr_column_select_count``)."""
+    xp = _xp(indptr)
+    nnz = int(indptr[-1]) if len(indptr) else 0
+    cols = indices[:nnz]
+    weights = (col_offsets[cols + 1] - col_offsets[cols]).astype(np.int64)
+    out_indptr[...] = _prefix_at(xp, weights, indptr)
+    return int(out_indptr[-1])
+
+
+def csr_column_select(indptr, indices, col_offsets, col_order, out_indptr, out_indices, data,
+                      out_data, out_map):
+    """Fill a column selection (see ``spgrad._cpu.csr_column_select``)."""
+    n = _n_row(indptr)
+    launch("csr_column_select", indptr.dtype, data.dtype, n,
+           (n, int(len(out_data) != 0), int(len(out_map) != 0), indptr, indices, col_offsets,
+            col_order, out_indptr, out_indices, data, out_data, out_map))
+
+
+def csr_submatrix_count(indptr, indices, r0, r1, c0, c1, out_indptr):
+    """Fill ``out_indptr`` (int64) of the submatrix and return its nnz (see
+    ``spgrad._cpu.csr_submatrix_count``)."""
+    xp = _xp(indptr)
+    lo, hi = int(indptr[r0]), int(indptr[r1])
+    cols = indices[lo:hi]
+    inside = ((cols >= c0) & (cols < c1)).astype(np.int64)
+    out_indptr[...] = _prefix_at(xp, inside, indptr[r0:r1 + 1] - lo)
+    return int(out_indptr[-1])
+
+
+def csr_submatrix(indptr, indices, r0, r1, c0, c1, out_indptr, out_indices, data, out_data,
+                  out_map):
+    """Fill the submatrix (see ``spgrad._cpu.csr_submatrix``)."""
+    launch("csr_submatrix", indptr.dtype, data.dtype, r1 - r0,
+           (r0, r1, c0, c1, int(len(out_data) != 0), int(len(out_map) != 0), indptr, indices,
+            out_indptr, out_indices, data, out_data, out_map))
+
+
+def _lookup(mode, indptr, indices, sorted_rows, rows, cols, counts=None, offsets=None,
+            out_pos=None, first=None, dup=None):
+    xp = _xp(indptr)
+    n = len(rows)
+    spare = xp.empty(0, dtype=np.int64)
+    launch("csr_lookup", indptr.dtype, None, n,
+           (n, mode, int(bool(sorted_rows)), indptr, indices, rows, cols,
+            spare if counts is None else counts, spare if offsets is None else offsets,
+            xp.empty(0, dtype=indptr.dtype) if out_pos is None else out_pos,
+            spare if first is None else first, spare if dup is None else dup))
+
+
+def csr_lookup_count(indptr, indices, sorted_rows, rows, cols, counts):
+    """``counts[k]`` = entries stored at ``(rows[k], cols[k])``; returns the total (see
+    ``spgrad._cpu.csr_lookup_count``)."""
+    _lookup(0, indptr, indices, sorted_rows, rows, cols, counts=counts)
+    return int(counts.sum())
+
+
+def csr_lookup_fill(indptr, indices, sorted_rows, rows, cols, offsets, out_pos):
+    """Positions of the entries at each ``(rows[k], cols[k])`` (see
+    ``spgrad._cpu.csr_lookup_fill``)."""
+    _lookup(1, indptr, indices, sorted_rows, rows, cols, offsets=offsets, out_pos=out_pos)
+
+
+def csr_lookup_offsets(indptr, indices, sorted_rows, rows, cols, offsets):
+    """``offsets[k]`` = first position at ``(rows[k], cols[k])`` or -1; returns whether some
+    position holds duplicates (see ``spgrad._cpu.csr_lookup_offsets``)."""
+    xp = _xp(indptr)
+    dup = xp.empty(len(rows), dtype=np.int64)
+    _lookup(2, indptr, indices, sorted_rows, rows, cols, first=offsets, dup=dup)
+    return bool(dup.any())
+
+
+def csr_lookup_values(indptr, indices, data, sorted_rows, rows, cols, out):
+    """``out[k]`` = sum of the values at ``(rows[k], cols[k])`` (see
+    ``spgrad._cpu.csr_lookup_values``)."""
+    n = len(rows)
+    launch("csr_lookup_values", indptr.dtype, data.dtype, n,
+           (n, int(bool(sorted_rows)), indptr, indices, data, rows, cols, out))

@@ -59,6 +59,10 @@ KERNELS = {
     "csr_binop_rows": ("n", "n", "n", "I", "I", "T", "I", "I", "T", "I", "I", "I", "T"),
     "csr_kron": ("n", "n", "n", "I", "I", "T", "I", "I", "T", "I", "I", "T"),
     "csr_hstack": ("n", "n", "I", "I", "I", "T", "L", "I", "I", "T"),
+    "csr_column_select": ("n", "n", "n", "I", "I", "I", "I", "I", "I", "T", "T", "I"),
+    "csr_submatrix": ("n", "n", "n", "n", "n", "n", "I", "I", "I", "I", "T", "T", "I"),
+    "csr_lookup": ("n", "n", "n", "I", "I", "I", "I", "L", "L", "I", "L", "L"),
+    "csr_lookup_values": ("n", "n", "I", "I", "T", "I", "I", "T"),
 }
 
 #: threads per block of the one-thread-per-item kernels

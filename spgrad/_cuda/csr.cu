@@ -446,3 +446,130 @@ __global__ void spgrad_csr_hstack(long long n_row, long long n_blocks,
         }
     }
 }
+
+// Row i of a column selection, from out_indptr[i] on: each entry (i, j) yields one output
+// entry per requested column drawn from source column j (col_order[col_offsets[j] ...]);
+// values and source positions when asked. One thread per row.
+template <typename I, typename T>
+__global__ void spgrad_csr_column_select(long long n_row, long long with_data,
+                                         long long with_map, const I* __restrict__ indptr,
+                                         const I* __restrict__ indices,
+                                         const I* __restrict__ col_offsets,
+                                         const I* __restrict__ col_order,
+                                         const I* __restrict__ out_indptr,
+                                         I* __restrict__ out_indices, const T* __restrict__ data,
+                                         T* __restrict__ out_data, I* __restrict__ out_map) {
+    long long i = spgrad::global_thread();
+    if (i >= n_row) return;
+    I w = out_indptr[i];
+    for (I p = indptr[i]; p < indptr[i + 1]; ++p) {
+        I j = indices[p];
+        for (I q = col_offsets[j]; q < col_offsets[j + 1]; ++q) {
+            out_indices[w] = col_order[q];
+            if (with_data) out_data[w] = data[p];
+            if (with_map) out_map[w] = p;
+            ++w;
+        }
+    }
+}
+
+// Row r0 + k of the submatrix rows [r0, r1) x columns [c0, c1), columns shifted by -c0, from
+// out_indptr[k] on; values and source positions when asked. One thread per output row.
+template <typename I, typename T>
+__global__ void spgrad_csr_submatrix(long long r0, long long r1, long long c0, long long c1,
+                                     long long with_data, long long with_map,
+                                     const I* __restrict__ indptr, const I* __restrict__ indices,
+                                     const I* __restrict__ out_indptr,
+                                     I* __restrict__ out_indices, const T* __restrict__ data,
+                                     T* __restrict__ out_data, I* __restrict__ out_map) {
+    long long k = spgrad::global_thread();
+    if (k >= r1 - r0) return;
+    long long i = r0 + k;
+    I w = out_indptr[k];
+    for (I p = indptr[i]; p < indptr[i + 1]; ++p) {
+        long long j = indices[p];
+        if (j >= c0 && j < c1) {
+            out_indices[w] = (I)(j - c0);
+            if (with_data) out_data[w] = data[p];
+            if (with_map) out_map[w] = p;
+            ++w;
+        }
+    }
+}
+
+namespace spgrad {
+// First position of column j in indices[lo, hi) (binary search in a sorted row), or hi.
+template <typename I>
+__device__ __forceinline__ I first_in_row(const I* indices, I lo, I hi, I j, bool sorted_rows) {
+    I end = hi;
+    if (sorted_rows) {
+        while (lo < hi) {
+            I mid = lo + (hi - lo) / 2;
+            if (indices[mid] < j) lo = mid + 1;
+            else hi = mid;
+        }
+        return (lo < end && indices[lo] == j) ? lo : end;
+    }
+    for (I p = lo; p < hi; ++p)
+        if (indices[p] == j) return p;
+    return hi;
+}
+}  // namespace spgrad
+
+// Scalar lookups of (rows[k], cols[k]), one thread per request. mode 0: counts[k] = number of
+// entries there; 1: their positions to out_pos[offsets[k] ...]; 2: offsets[k] = the first
+// position or -1, dup[k] = 1 when there are several.
+template <typename I>
+__global__ void spgrad_csr_lookup(long long n, long long mode, long long sorted_rows,
+                                  const I* __restrict__ indptr, const I* __restrict__ indices,
+                                  const I* __restrict__ rows, const I* __restrict__ cols,
+                                  long long* __restrict__ counts,
+                                  const long long* __restrict__ offsets,
+                                  I* __restrict__ out_pos, long long* __restrict__ first,
+                                  long long* __restrict__ dup) {
+    long long k = spgrad::global_thread();
+    if (k >= n) return;
+    I j = cols[k], hi = indptr[rows[k] + 1];
+    I p = spgrad::first_in_row(indices, indptr[rows[k]], hi, j, sorted_rows != 0);
+    if (mode == 2) {
+        first[k] = p < hi ? (long long)p : -1;
+        long long d = 0;
+        if (p < hi) {
+            for (I q = p + 1; q < hi; ++q) {
+                if (indices[q] == j) { d = 1; break; }
+                if (sorted_rows) break;
+            }
+        }
+        dup[k] = d;
+        return;
+    }
+    long long c = 0, w = mode == 1 ? offsets[k] : 0;
+    for (; p < hi; ++p) {
+        if (indices[p] == j) {
+            if (mode == 1) out_pos[w++] = p;
+            ++c;
+        } else if (sorted_rows) {
+            break;
+        }
+    }
+    if (mode == 0) counts[k] = c;
+}
+
+// out[k] = sum of the values stored at (rows[k], cols[k]), 0 when none: one thread per request.
+template <typename I, typename T>
+__global__ void spgrad_csr_lookup_values(long long n, long long sorted_rows,
+                                         const I* __restrict__ indptr,
+                                         const I* __restrict__ indices,
+                                         const T* __restrict__ data, const I* __restrict__ rows,
+                                         const I* __restrict__ cols, T* __restrict__ out) {
+    long long k = spgrad::global_thread();
+    if (k >= n) return;
+    I j = cols[k], hi = indptr[rows[k] + 1];
+    T acc = T(0);
+    for (I p = spgrad::first_in_row(indices, indptr[rows[k]], hi, j, sorted_rows != 0); p < hi;
+         ++p) {
+        if (indices[p] == j) acc = acc + data[p];
+        else if (sorted_rows) break;
+    }
+    out[k] = acc;
+}
