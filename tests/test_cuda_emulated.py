@@ -196,6 +196,15 @@ def test_conversion_kernels(emulated, dtype, idx):
             results.append(_canonical(indptr, ind, dat))
         np.testing.assert_array_equal(results[1][0], results[0][0])
         np.testing.assert_array_equal(results[1][1], results[0][1])
+        # format checks: unsorted with duplicates, sorted with duplicates, canonical
+        ptr, ind, dat = indptr.copy(), indices.copy(), data.copy()
+        _cpu.csr_sort_indices(ptr, ind, dat)
+        cases = [(indptr, indices), (ptr, ind.copy())]
+        _cpu.csr_sum_duplicates(ptr, ind, dat)
+        cases.append((ptr, ind))
+        for p_, i_ in cases:
+            for name in ("csr_has_sorted_indices", "csr_has_canonical_format"):
+                assert getattr(_cuda, name)(p_, i_) == getattr(_cpu, name)(p_, i_)
         # removing stored zeros in place
         arrays = []
         for k in (_cpu, _cuda):
@@ -454,14 +463,16 @@ def test_every_kernel_is_tested():
                  "csr_kron", "csr_hstack", "column_map", "csr_column_select",
                  "csr_column_select_count", "csr_submatrix", "csr_submatrix_count",
                  "csr_lookup_count", "csr_lookup_fill", "csr_lookup_offsets",
-                 "csr_lookup_values"}
+                 "csr_lookup_values", "csr_has_sorted_indices",
+                 "csr_has_canonical_format"}
     # launchers made of other kernels and array operations (sorts, scans)
     composite = {"csr_band_filter", "csr_transpose", "csr_transpose_pattern", "coo_tocsr",
                  "coo_tocsr_pattern", "csr_sort_indices", "csr_sort_indices_pattern",
                  "csr_eliminate_zeros", "csr_union_map", "csr_sum_duplicates",
                  "csr_sum_duplicates_pattern", "csr_row_gather_count", "csr_binop",
                  "column_map", "csr_column_select_count", "csr_submatrix_count",
-                 "csr_lookup_count", "csr_lookup_fill", "csr_lookup_offsets"}
+                 "csr_lookup_count", "csr_lookup_fill", "csr_lookup_offsets",
+                 "csr_has_sorted_indices", "csr_has_canonical_format"}
     kernels = launchers - composite
     assert set(_launch.KERNELS) == kernels | {"csr_band_count", "csr_band_fill",
                                               "csr_union_count", "csr_union_fill",
@@ -475,6 +486,27 @@ def test_every_kernel_is_tested():
     # the same names and signatures as the CPU kernels
     for name in tested:
         assert hasattr(_cpu, name)
+
+
+# CPU kernels without a CUDA launcher, and why
+NOT_ON_THE_GPU = {
+    # SpGEMM and sparse triangular solves: cuSPARSE's (through cupyx) on the GPU, not ours
+    "csr_matmat", "csr_matmat_row_nnz", "csr_spsolve_triangular",
+    # graph colourings for spgrad.ad: sequential greedy algorithms, run on the host
+    "greedy_coloring", "greedy_star_coloring", "vertex_order", "SMALLEST_LAST",
+    "INCIDENCE_DEGREE", "DYNAMIC_LARGEST_FIRST",
+}
+
+
+def test_cpu_kernels_have_gpu_launchers():
+    import importlib
+
+    cpu = set()
+    for module in ("_csr_kernels", "_elementwise", "_index", "_masked", "_triangular",
+                   "_coloring"):
+        cpu |= set(importlib.import_module(f"spgrad._cpu.{module}").__all__)
+    assert cpu - set(_cuda.__all__) == NOT_ON_THE_GPU
+    assert set(_cuda.__all__) <= cpu
 
 
 def test_import_and_launch_without_cupy(monkeypatch):

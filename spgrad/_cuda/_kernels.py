@@ -33,6 +33,8 @@ __all__ = [
     "csr_column_select_count",
     "csr_diagonal",
     "csr_eliminate_zeros",
+    "csr_has_canonical_format",
+    "csr_has_sorted_indices",
     "csr_hstack",
     "csr_kron",
     "csr_lookup_count",
@@ -524,3 +526,28 @@ def csr_lookup_values(indptr, indices, data, sorted_rows, rows, cols, out):
     n = len(rows)
     launch("csr_lookup_values", indptr.dtype, data.dtype, n,
            (n, int(bool(sorted_rows)), indptr, indices, data, rows, cols, out))
+
+
+def _rows_ordered(indptr, indices, strict):
+    xp = _xp(indptr)
+    nnz = int(indptr[-1]) if len(indptr) else 0
+    if nnz < 2:
+        return True
+    rows = xp.empty(nnz, dtype=indptr.dtype)
+    expand_indptr(indptr, rows)
+    cols = indices[:nnz]
+    same_row = rows[1:] == rows[:-1]
+    bad = (cols[1:] <= cols[:-1]) if strict else (cols[1:] < cols[:-1])
+    return not bool((same_row & bad).any())
+
+
+def csr_has_sorted_indices(indptr, indices):
+    """Whether the indices are non-decreasing within every row (see
+    ``spgrad._cpu.csr_has_sorted_indices``)."""
+    return _rows_ordered(indptr, indices, strict=False)
+
+
+def csr_has_canonical_format(indptr, indices):
+    """Whether the indices are strictly increasing within every row (see
+    ``spgrad._cpu.csr_has_canonical_format``)."""
+    return _rows_ordered(indptr, indices, strict=True)
