@@ -29,5 +29,5 @@ def test_instantiation_table():
     names = _launch.name_expressions()
     assert "spgrad_csr_matvec<long long, spgrad::complex<double>>" in names
     assert "spgrad_expand_indptr<int>" in names
-    # 21 kernels templated on (index, value) types, 5 on the index type only
-    assert len(names) == len(set(names)) == 21 * 2 * 4 + 5 * 2
+    # 22 kernels templated on (index, value) types, 5 on the index type only
+    assert len(names) == len(set(names)) == 22 * 2 * 4 + 5 * 2

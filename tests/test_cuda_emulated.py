@@ -431,6 +431,32 @@ def test_indexing_kernels(emulated, dtype, idx):
             np.testing.assert_allclose(res[1][5], res[0][5], **_tolerance(dtype))
 
 
+@pytest.mark.parametrize("dtype", VALUE_DTYPES)
+@pytest.mark.parametrize("idx", INDEX_DTYPES)
+def test_spgemm(emulated, dtype, idx):
+    rng = np.random.default_rng(5)
+    for m, inner, n, nnz_a, nnz_b in [(0, 3, 2, 0, 2), (3, 0, 2, 0, 0), (4, 3, 0, 5, 0),
+                                      (6, 5, 7, 14, 12), (40, 30, 35, 150, 120)]:
+        Ap, Aj = _raw_csr(rng, m, inner, nnz_a, idx)
+        Bp, Bj = _raw_csr(rng, inner, n, nnz_b, idx)
+        Ax, Bx = _values(rng, len(Aj), dtype), _values(rng, len(Bj), dtype)
+        if len(Ax) > 2:
+            Ax[1] = 0  # products that vanish stay stored, as zeros
+        counts = [np.empty(m + 1, np.int64) for _ in range(2)]
+        nnz = _cpu.csr_matmat_row_nnz(n, Ap, Aj, Bp, Bj, counts[0])
+        assert _cuda.csr_matmat_row_nnz(n, Ap, Aj, Bp, Bj, counts[1]) == nnz
+        np.testing.assert_array_equal(counts[1], counts[0])
+        Cp = counts[0].astype(idx)
+        outs = []
+        for k in (_cpu, _cuda):
+            Cj, Cx = np.empty(nnz, idx), np.empty(nnz, dtype)
+            zeros = k.csr_matmat(n, Ap, Aj, Ax, Bp, Bj, Bx, Cp, Cj, Cx)
+            outs.append((zeros, Cj, Cx))
+        assert outs[1][0] == outs[0][0]
+        np.testing.assert_array_equal(outs[1][1], outs[0][1])  # first-appearance order
+        np.testing.assert_array_equal(outs[1][2], outs[0][2])  # same additions, same order
+
+
 def test_launch_geometry(emulated):
     """One thread per row, blocks of _launch.BLOCK, at least one block."""
     emulated.launches.clear()
@@ -464,7 +490,7 @@ def test_every_kernel_is_tested():
                  "csr_column_select_count", "csr_submatrix", "csr_submatrix_count",
                  "csr_lookup_count", "csr_lookup_fill", "csr_lookup_offsets",
                  "csr_lookup_values", "csr_has_sorted_indices",
-                 "csr_has_canonical_format"}
+                 "csr_has_canonical_format", "csr_matmat", "csr_matmat_row_nnz"}
     # launchers made of other kernels and array operations (sorts, scans)
     composite = {"csr_band_filter", "csr_transpose", "csr_transpose_pattern", "coo_tocsr",
                  "coo_tocsr_pattern", "csr_sort_indices", "csr_sort_indices_pattern",
@@ -472,12 +498,13 @@ def test_every_kernel_is_tested():
                  "csr_sum_duplicates_pattern", "csr_row_gather_count", "csr_binop",
                  "column_map", "csr_column_select_count", "csr_submatrix_count",
                  "csr_lookup_count", "csr_lookup_fill", "csr_lookup_offsets",
-                 "csr_has_sorted_indices", "csr_has_canonical_format"}
+                 "csr_has_sorted_indices", "csr_has_canonical_format", "csr_matmat",
+                 "csr_matmat_row_nnz"}
     kernels = launchers - composite
     assert set(_launch.KERNELS) == kernels | {"csr_band_count", "csr_band_fill",
                                               "csr_union_count", "csr_union_fill",
                                               "segment_sum", "csr_binop_rows",
-                                              "csr_lookup"}
+                                              "csr_lookup", "spgemm_expand"}
     constants = {"BINOP_ADD", "BINOP_SUB", "BINOP_MUL", "BINOP_MAX", "BINOP_MIN"}
     assert set(_cuda.__all__) == launchers | constants
     for name in constants:
@@ -490,8 +517,8 @@ def test_every_kernel_is_tested():
 
 # CPU kernels without a CUDA launcher, and why
 NOT_ON_THE_GPU = {
-    # SpGEMM and sparse triangular solves: cuSPARSE's (through cupyx) on the GPU, not ours
-    "csr_matmat", "csr_matmat_row_nnz", "csr_spsolve_triangular",
+    # sparse triangular solves: cuSPARSE's (through cupyx) on the GPU, not ours
+    "csr_spsolve_triangular",
     # graph colourings for spgrad.ad: sequential greedy algorithms, run on the host
     "greedy_coloring", "greedy_star_coloring", "vertex_order", "SMALLEST_LAST",
     "INCIDENCE_DEGREE", "DYNAMIC_LARGEST_FIRST",

@@ -5,9 +5,11 @@ preallocated CuPy arrays. Importing this module needs neither CuPy nor a GPU: Cu
 and the sources compiled (once per device), at the first launch; without CuPy or without a
 device that launch raises an error naming the cause.
 
-Every CPU kernel has a launcher here except SpGEMM and the sparse triangular solve (cuSPARSE's
-through ``cupyx`` on the GPU) and the graph colourings of ``spgrad.ad`` (sequential, on the
-host). The containers do not dispatch to this module yet.
+Every CPU kernel has a launcher here except the sparse triangular solve (cuSPARSE's, through
+``cupyx``, on the GPU) and the graph colourings of ``spgrad.ad`` (sequential, on the host).
+SpGEMM is an expansion-sort-compression that reproduces the CPU kernel's output bitwise (column
+order of first appearance, products summed in occurrence order); cuSPARSE's SpGEMM may replace
+it where it is faster. The containers do not dispatch to this module yet.
 """
 
 from ._kernels import *  # noqa: F403

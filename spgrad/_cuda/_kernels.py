@@ -42,6 +42,8 @@ __all__ = [
     "csr_lookup_offsets",
     "csr_lookup_values",
     "csr_masked_dot",
+    "csr_matmat",
+    "csr_matmat_row_nnz",
     "csr_matvec",
     "csr_matvec_transpose",
     "csr_matvecs",
@@ -551,3 +553,65 @@ def csr_has_canonical_format(indptr, indices):
     """Whether the indices are strictly increasing within every row (see
     ``spgrad._cpu.csr_has_canonical_format``)."""
     return _rows_ordered(indptr, indices, strict=True)
+
+
+def _spgemm_groups(Ap, Aj, Ax, Bp, Bj, Bx, with_values):
+    """Expansion-sort-compression SpGEMM, in the CPU kernel's order: every product in
+    occurrence order (A's row in storage order, then B's rows), grouped by (row, column) with a
+    stable sort (so each group keeps occurrence order), groups ordered within rows by their
+    first occurrence. Returns the group of every sorted product, the sorted products' order,
+    group starts, the group order and the group rows and columns."""
+    xp = _xp(Ap)
+    idx = Ap.dtype
+    nnz_a = int(Ap[-1]) if len(Ap) else 0
+    a_rows = xp.empty(nnz_a, dtype=idx)
+    expand_indptr(Ap, a_rows)
+    k = Aj[:nnz_a]
+    per_entry = (Bp[k + 1] - Bp[k]).astype(np.int64)
+    offsets = xp.concatenate([xp.zeros(1, dtype=np.int64), xp.cumsum(per_entry)])
+    total = int(offsets[-1])
+    rows, cols = xp.empty(total, dtype=idx), xp.empty(total, dtype=idx)
+    vtype = Ax.dtype if with_values else np.float64
+    vals = xp.empty(total if with_values else 0, dtype=vtype)
+    spare = xp.empty(0, dtype=vtype)
+    launch("spgemm_expand", idx, vtype, nnz_a,
+           (nnz_a, int(with_values), a_rows, Aj, Ax if with_values else spare, Bp, Bj,
+            Bx if with_values else spare, offsets[:-1], rows, cols, vals))
+    by_col = _stable_argsort(xp, cols)
+    order = by_col[_stable_argsort(xp, rows[by_col])]  # by (row, column), occurrence kept
+    r, c = rows[order], cols[order]
+    first = xp.ones(total, dtype=bool)
+    if total > 1:
+        first[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
+    starts = xp.flatnonzero(first)
+    # order[starts] is each group's first occurrence; sorting by it orders the groups by row
+    # (occurrences are row-major) and, within a row, by first appearance
+    group_order = _stable_argsort(xp, order[starts])
+    return vals, order, starts, group_order, r[starts], c[starts], total
+
+
+def csr_matmat_row_nnz(n_col, Ap, Aj, Bp, Bj, Cp):
+    """Symbolic SpGEMM (see ``spgrad._cpu.csr_matmat_row_nnz``): ``Cp`` (int64) and the
+    structural number of entries of ``C = A @ B``."""
+    xp = _xp(Ap)
+    spare = xp.empty(0, dtype=np.float64)
+    _, _, _, _, g_rows, _, _ = _spgemm_groups(Ap, Aj, spare, Bp, Bj, spare, False)
+    _counts_to_indptr(xp, g_rows, _n_row(Ap), Cp)
+    return int(Cp[-1])
+
+
+def csr_matmat(n_col, Ap, Aj, Ax, Bp, Bj, Bx, Cp, Cj, Cx):
+    """Numeric SpGEMM (see ``spgrad._cpu.csr_matmat``): columns in order of first appearance,
+    each value the sum of its products in occurrence order (one thread per entry, so bitwise
+    the CPU kernel's). Returns the number of stored values equal to zero."""
+    xp = _xp(Ap)
+    vals, order, starts, group_order, _, g_cols, total = _spgemm_groups(Ap, Aj, Ax, Bp, Bj, Bx,
+                                                                        True)
+    n_groups = len(starts)
+    bounds = xp.concatenate([starts, xp.asarray([total])]).astype(np.int64)
+    sums = xp.empty(n_groups, dtype=Cx.dtype)
+    launch("segment_sum", Ap.dtype, Cx.dtype, n_groups,
+           (n_groups, bounds, xp.ascontiguousarray(vals[order]), sums))
+    Cj[:n_groups] = g_cols[group_order]
+    Cx[:n_groups] = sums[group_order]
+    return int((Cx[:n_groups] == 0).sum())

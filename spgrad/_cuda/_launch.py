@@ -63,6 +63,7 @@ KERNELS = {
     "csr_submatrix": ("n", "n", "n", "n", "n", "n", "I", "I", "I", "I", "T", "T", "I"),
     "csr_lookup": ("n", "n", "n", "I", "I", "I", "I", "L", "L", "I", "L", "L"),
     "csr_lookup_values": ("n", "n", "I", "I", "T", "I", "I", "T"),
+    "spgemm_expand": ("n", "n", "I", "I", "T", "I", "I", "T", "L", "I", "I", "T"),
 }
 
 #: threads per block of the one-thread-per-item kernels

@@ -573,3 +573,25 @@ __global__ void spgrad_csr_lookup_values(long long n, long long sorted_rows,
     }
     out[k] = acc;
 }
+
+// SpGEMM expansion: the products of A entry p (row rows[p], column k = Aj[p]) with the entries
+// of B's row k, written in occurrence order from offsets[p] on: their row, column and (with
+// with_values) value. One thread per entry of A.
+template <typename I, typename T>
+__global__ void spgrad_spgemm_expand(long long nnz_A, long long with_values,
+                                     const I* __restrict__ rows, const I* __restrict__ Aj,
+                                     const T* __restrict__ Ax, const I* __restrict__ Bp,
+                                     const I* __restrict__ Bj, const T* __restrict__ Bx,
+                                     const long long* __restrict__ offsets,
+                                     I* __restrict__ out_rows, I* __restrict__ out_cols,
+                                     T* __restrict__ out_vals) {
+    long long p = spgrad::global_thread();
+    if (p >= nnz_A) return;
+    I k = Aj[p];
+    long long t = offsets[p];
+    for (I q = Bp[k]; q < Bp[k + 1]; ++q, ++t) {
+        out_rows[t] = rows[p];
+        out_cols[t] = Bj[q];
+        if (with_values) out_vals[t] = Ax[p] * Bx[q];
+    }
+}
