@@ -1,8 +1,9 @@
 """Device dispatch and array-library interop.
 
-Every kernel module (``spgrad._cpu`` now, ``spgrad._cuda`` with the GPU backend) exposes the
-same function names and signatures, so the container layer asks this module for the kernels
-that match its arrays and never imports a kernel module directly.
+Every kernel module (``spgrad._cpu``, and ``spgrad._cuda`` for CuPy arrays) exposes the same
+function names and signatures, so the container layer asks this module for the kernels that
+match its arrays and never imports a kernel module directly. (The containers themselves still
+allocate with NumPy, so today only the kernels, not the containers, accept CuPy arrays.)
 
 This module also owns the zero-copy conversions between torch tensors and NumPy arrays used by
 the differentiable mode: torch is imported lazily, so plain NumPy use never loads it.
@@ -16,19 +17,37 @@ from . import _cpu
 
 
 def kernels(*arrays):
-    """Return the kernel module that serves ``arrays``.
+    """Return the kernel module that serves ``arrays``: ``spgrad._cpu`` for NumPy arrays,
+    ``spgrad._cuda`` for CuPy arrays (``None`` entries are ignored).
 
     Raises
     ------
+    ValueError
+        If some arrays are on the CPU and others on the GPU.
     TypeError
-        If an array lives on a device without a kernel module.
+        If an array is neither a NumPy nor a CuPy array.
     """
+    cupy = sys.modules.get("cupy")  # CuPy arrays exist only if CuPy was imported
+    devices = set()
     for a in arrays:
-        if a is not None and not isinstance(a, np.ndarray):
+        if a is None:
+            continue
+        if isinstance(a, np.ndarray):
+            devices.add("cpu")
+        elif cupy is not None and isinstance(a, cupy.ndarray):
+            devices.add("cuda")
+        else:
             raise TypeError(
-                f"spgrad kernels expected NumPy arrays, got {type(a).__module__}."
+                f"spgrad kernels expected NumPy or CuPy arrays, got {type(a).__module__}."
                 f"{type(a).__name__}"
             )
+    if len(devices) > 1:
+        raise ValueError("operands on different devices: cpu (NumPy arrays) and cuda (CuPy "
+                         "arrays); move them to one device first")
+    if "cuda" in devices:
+        from . import _cuda
+
+        return _cuda
     return _cpu
 
 

@@ -543,3 +543,23 @@ def test_import_and_launch_without_cupy(monkeypatch):
     monkeypatch.setitem(sys.modules, "cupy", None)
     with pytest.raises(ImportError, match="need CuPy"):
         _launch.CupyBackend().launch("csr_matvec", np.int32, np.float64, 1, 1, ())
+
+
+def test_backend_dispatch_by_array_type(monkeypatch):
+    """spgrad._backend.kernels picks the kernel module by the arrays' type: NumPy -> _cpu,
+    CuPy -> _cuda (a stand-in module plays CuPy here), mixed -> an error naming both."""
+    import sys
+    import types
+
+    from spgrad import _backend
+
+    fake = types.ModuleType("cupy")
+    fake.ndarray = type("ndarray", (), {})
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    host, device = np.zeros(3), fake.ndarray()
+    assert _backend.kernels(host, None) is _cpu
+    assert _backend.kernels(device, device) is _cuda
+    with pytest.raises(ValueError, match="different devices: cpu .* and cuda"):
+        _backend.kernels(host, device)
+    with pytest.raises(TypeError, match="NumPy or CuPy arrays, got builtins.list"):
+        _backend.kernels([1, 2])
