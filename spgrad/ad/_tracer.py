@@ -199,7 +199,8 @@ class _Tracer(TorchDispatchMode):
         self.hessian = hessian
         self.deps = WeakIdKeyDictionary()     # tensor -> CSR (numel × n)
         self.resolved = WeakIdKeyDictionary()  # outputs of spgrad Functions already followed
-        self.reach = {}                        # autograd node id -> reaches x (memo)
+        self.reach = {}                        # id(node) -> (node, reaches x): a memo that
+        #                                        keeps its nodes alive, so ids are not reused
         self.x = x
         self.H = []
         self.deps[x] = scipy.sparse.identity(self.n, dtype=bool, format="csr")
@@ -218,9 +219,9 @@ class _Tracer(TorchDispatchMode):
 
     def _is_var(self, t):
         """Whether ``t`` depends on the input (without building its dependency matrix)."""
-        alias = _alias(t)
-        if alias is not None:
-            return self._is_var(alias[0])
+        root = t._base
+        if root is not None and root.is_contiguous():
+            return self._is_var(root)
         if t in self.deps:
             return True
         return self._unseen(t) is not None
@@ -250,21 +251,21 @@ class _Tracer(TorchDispatchMode):
 
     def _reaches_input(self, node):
         """Whether the autograd graph below ``node`` contains the traced input."""
-        stack, seen = [node], set()
+        stack, seen = [node], {}
         while stack:
             v = stack.pop()
             if v is None or id(v) in seen:
                 continue
-            seen.add(id(v))
+            seen[id(v)] = v
             if id(v) in self.reach:
-                if self.reach[id(v)]:
+                if self.reach[id(v)][1]:
                     return True
                 continue
             if getattr(v, "variable", None) is self.x:
                 return True
             stack.extend(f for f, _ in v.next_functions)
-        for i in seen:
-            self.reach.setdefault(i, False)
+        for key, v in seen.items():
+            self.reach.setdefault(key, (v, False))
         return False
 
     def _record(self, t, D):
