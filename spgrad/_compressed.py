@@ -28,10 +28,6 @@ from ._sputils import (
     upcast,
 )
 
-def _all_finite(values):
-    return values.dtype.kind not in "fc" or bool(np.isfinite(values).all())
-
-
 def _autograd_ops():
     """The differentiable-mode operations (imports torch; called only with tensors)."""
     from ._autograd import _ops
@@ -565,30 +561,42 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
         A, B = self._canonical(), other._canonical()
         if A._is_torch or B._is_torch:
             return _autograd_ops().union_binop(A, B, op)
-        # A product stores only the intersection, except that inf * (missing 0) is a NaN
-        # SciPy keeps: with non-finite values the union bounds the output.
-        finite = op != "mul" or (_all_finite(A.data) and _all_finite(B.data))
-        maxnnz = min(A.nnz, B.nnz) if op == "mul" and finite else A.nnz + B.nnz
-        idx_dtype = get_index_dtype((A.indptr, A.indices, B.indptr, B.indices), maxval=maxnnz)
         dtype = upcast(self.dtype, other.dtype)
         kdt = kernel_dtype(dtype)
         M, N = self._major_minor()
-        indptr = np.empty(M + 1, dtype=idx_dtype)
-        indices = np.empty(maxnnz, dtype=idx_dtype)
-        data = np.empty(maxnnz, dtype=kdt)
         k = self._kernels()
-        nnz = k.csr_binop(
-            getattr(k, _BINOPS[op]), N,
-            A.indptr.astype(idx_dtype, copy=False), A.indices.astype(idx_dtype, copy=False),
-            to_kernel(A.data, kdt),
-            B.indptr.astype(idx_dtype, copy=False), B.indices.astype(idx_dtype, copy=False),
-            to_kernel(B.data, kdt),
-            indptr, indices, data,
-        )
-        return self.__class__._from_arrays(
-            from_kernel(data[:nnz], dtype), indices[:nnz], indptr, self._shape,
-            canonical=True,
-        )
+
+        def run(maxnnz):
+            idx_dtype = get_index_dtype((A.indptr, A.indices, B.indptr, B.indices),
+                                        maxval=maxnnz)
+            indptr = np.empty(M + 1, dtype=idx_dtype)
+            indices = np.empty(maxnnz, dtype=idx_dtype)
+            data = np.empty(maxnnz, dtype=kdt)
+            nnz = k.csr_binop(
+                getattr(k, _BINOPS[op]), N,
+                A.indptr.astype(idx_dtype, copy=False), A.indices.astype(idx_dtype, copy=False),
+                to_kernel(A.data, kdt),
+                B.indptr.astype(idx_dtype, copy=False), B.indices.astype(idx_dtype, copy=False),
+                to_kernel(B.data, kdt),
+                indptr, indices, data,
+            )
+            return self.__class__._from_arrays(
+                from_kernel(data[:nnz], dtype), indices[:nnz], indptr, self._shape,
+                canonical=True,
+            )
+
+        if op != "mul":
+            return run(A.nnz + B.nnz)
+        # A product stores the intersection, except that inf * (missing 0) is a NaN SciPy
+        # keeps. The kernel never writes past its capacity and says when the result would not
+        # fit, which only non-finite values can cause: then the union bounds the output. (No
+        # pass over the values to look for them first.)
+        try:
+            return run(min(A.nnz, B.nnz))
+        except ValueError as e:
+            if "capacity" not in str(e):
+                raise
+            return run(A.nnz + B.nnz)
 
     def _add_sparse(self, other):
         return self._binopt(other, "add")
