@@ -121,7 +121,7 @@ def test_csr_matvec(name, idtype, vdtype, mode):
 
 @all_shapes
 @all_dtypes
-@pytest.mark.parametrize("k", [1, 2, 5])
+@pytest.mark.parametrize("k", [1, 2, 5, 8, 13])  # 8 and 13: register blocks (+ remainder)
 def test_csr_matvecs(name, idtype, vdtype, k, mode):
     n_row, n_col, indptr, indices, data = make(name, idtype, vdtype)
     X = random_values(np.random.default_rng(1), n_col * k, vdtype).reshape(n_col, k)

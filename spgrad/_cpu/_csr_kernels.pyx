@@ -189,21 +189,44 @@ def csr_matvec(const index_t[::1] indptr, const index_t[::1] indices,
                              _split(Ap, n_row, t, nparts), _split(Ap, n_row, t + 1, nparts))
 
 
+cdef enum:
+    _SPMM_BLOCK = 8  # columns of Y accumulated together in registers by the SpMM kernel
+
+
 cdef void _matvecs_rows(const index_t* Ap, const index_t* Aj, const value_t* Ax,
                         const value_t* X, value_t* Y, Py_ssize_t k,
                         Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
-    cdef Py_ssize_t i, p, c
+    # Full blocks of _SPMM_BLOCK columns are summed in a local array that the compiler keeps
+    # in registers (accumulating through Y stores on every entry: Y may alias X), reading the
+    # row's entries once per block; the remaining columns accumulate through Y. Every output
+    # is summed from 0 in storage order either way.
+    cdef Py_ssize_t i, p, c, c0, full = k - k % _SPMM_BLOCK
     cdef value_t a
+    cdef value_t acc[_SPMM_BLOCK]
     cdef value_t* yr
     cdef const value_t* xr
     for i in range(r0, r1):
         yr = Y + i * k
-        for c in range(k):
+        c0 = 0
+        while c0 < full:
+            for c in range(_SPMM_BLOCK):
+                acc[c] = 0
+            for p in range(Ap[i], Ap[i + 1]):
+                a = Ax[p]
+                xr = X + <Py_ssize_t>Aj[p] * k + c0
+                for c in range(_SPMM_BLOCK):
+                    acc[c] = acc[c] + a * xr[c]
+            for c in range(_SPMM_BLOCK):
+                yr[c0 + c] = acc[c]
+            c0 = c0 + _SPMM_BLOCK
+        if full == k:
+            continue
+        for c in range(full, k):
             yr[c] = 0
         for p in range(Ap[i], Ap[i + 1]):
             a = Ax[p]
             xr = X + <Py_ssize_t>Aj[p] * k
-            for c in range(k):
+            for c in range(full, k):
                 yr[c] = yr[c] + a * xr[c]
 
 
