@@ -146,7 +146,7 @@ def test_csr_matvec_transpose(name, idtype, vdtype, mode):
 
 @all_shapes
 @all_dtypes
-@pytest.mark.parametrize("k", [1, 2, 5])
+@pytest.mark.parametrize("k", [1, 2, 5, 8, 13])  # 8 and 13: register blocks (+ remainder)
 def test_csr_matvecs_transpose(name, idtype, vdtype, k, mode):
     n_row, n_col, indptr, indices, data = make(name, idtype, vdtype)
     X = random_values(np.random.default_rng(1), n_row * k, vdtype).reshape(n_row, k)

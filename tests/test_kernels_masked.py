@@ -20,7 +20,7 @@ def parallel(request, monkeypatch):
 
 @pytest.mark.parametrize("idt", [np.int32, np.int64])
 @pytest.mark.parametrize("dtype", VALUE_DTYPES)
-@pytest.mark.parametrize("k", [0, 1, 3])
+@pytest.mark.parametrize("k", [0, 1, 3, 4, 9])  # 4 and 9: the four partial sums (+ remainder)
 @pytest.mark.parametrize("shape", [(0, 4), (6, 0), (7, 5)])
 def test_sddmm_matches_numpy(idt, dtype, k, shape, parallel):
     rng = np.random.default_rng(k + shape[0])

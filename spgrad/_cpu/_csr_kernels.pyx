@@ -358,16 +358,31 @@ cdef void _matvecs_t_block(const index_t* Ap, const index_t* Aj, const value_t* 
                            Py_ssize_t r0, Py_ssize_t r1,
                            Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
     """Y[:, c0:c1] += A[r0:r1].T @ X[r0:r1, c0:c1]; X and Y have row length k."""
-    cdef Py_ssize_t i, p, c, w = c1 - c0
+    # Full blocks of _SPMM_BLOCK columns of X's row are copied to a local array first: read
+    # through X, they would be reloaded after every store into Y (which may alias X).
+    cdef Py_ssize_t i, p, c, b, w = c1 - c0, full = w - w % _SPMM_BLOCK
     cdef value_t a
+    cdef value_t xl[_SPMM_BLOCK]
     cdef value_t* yr
     cdef const value_t* xr
     for i in range(r0, r1):
         xr = X + i * k + c0
+        b = 0
+        while b < full:
+            for c in range(_SPMM_BLOCK):
+                xl[c] = xr[b + c]
+            for p in range(Ap[i], Ap[i + 1]):
+                a = Ax[p]
+                yr = Y + <Py_ssize_t>Aj[p] * k + c0 + b
+                for c in range(_SPMM_BLOCK):
+                    yr[c] = yr[c] + a * xl[c]
+            b = b + _SPMM_BLOCK
+        if full == w:
+            continue
         for p in range(Ap[i], Ap[i + 1]):
             a = Ax[p]
             yr = Y + <Py_ssize_t>Aj[p] * k + c0
-            for c in range(w):
+            for c in range(full, w):
                 yr[c] = yr[c] + a * xr[c]
 
 

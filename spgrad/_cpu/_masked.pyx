@@ -39,7 +39,7 @@ cdef void _sddmm_rows(const index_t* indptr, const index_t* indices, const value
                       value_t* out) noexcept nogil:
     """SDDMM on mask rows ``[r0, r1)`` (``A``, ``B`` C-ordered with ``k`` columns)."""
     cdef Py_ssize_t i, p, c
-    cdef value_t s, a
+    cdef value_t a, s0, s1, s2, s3
     cdef const value_t* ar
     cdef const value_t* br
     if k == 1:  # a rank-1 sample (the SpMV backward): no inner loop
@@ -52,10 +52,23 @@ cdef void _sddmm_rows(const index_t* indptr, const index_t* indices, const value
         ar = A + i * k
         for p in range(indptr[i], indptr[i + 1]):
             br = B + <Py_ssize_t>indices[p] * k
-            s = 0
-            for c in range(k):
-                s = s + ar[c] * br[c]
-            out[p] = s
+            # four partial sums: one running sum would make every addition wait for the
+            # previous one (floating-point addition cannot be reordered by the compiler)
+            s0 = 0
+            s1 = 0
+            s2 = 0
+            s3 = 0
+            c = 0
+            while c + 4 <= k:
+                s0 = s0 + ar[c] * br[c]
+                s1 = s1 + ar[c + 1] * br[c + 1]
+                s2 = s2 + ar[c + 2] * br[c + 2]
+                s3 = s3 + ar[c + 3] * br[c + 3]
+                c = c + 4
+            while c < k:
+                s0 = s0 + ar[c] * br[c]
+                c = c + 1
+            out[p] = (s0 + s1) + (s2 + s3)
 
 
 def csr_sddmm(const index_t[::1] indptr, const index_t[::1] indices,
