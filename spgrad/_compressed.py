@@ -580,9 +580,15 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
                 to_kernel(B.data, kdt),
                 indptr, indices, data,
             )
+            indices, indptr = indices[:nnz], indptr
+            if not self._is_array:
+                # SciPy builds the result with the matrix constructor, which downcasts int64
+                # indices whose values fit int32
+                maxval = max(self._shape) if 0 not in self._shape else None
+                small = get_index_dtype((indices, indptr), maxval=maxval, check_contents=True)
+                indices, indptr = (a.astype(small, copy=False) for a in (indices, indptr))
             return self.__class__._from_arrays(
-                from_kernel(data[:nnz], dtype), indices[:nnz], indptr, self._shape,
-                canonical=True,
+                from_kernel(data[:nnz], dtype), indices, indptr, self._shape, canonical=True,
             )
 
         if op != "mul":
