@@ -827,6 +827,12 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
         if zeros:
             nnz = k.csr_eliminate_zeros(indptr, indices, data)
             indices, data = indices[:nnz], data[:nnz]
+        if not self._is_array:
+            # SciPy builds the product with the matrix constructor, which downcasts int64
+            # indices whose values fit int32
+            maxval = max(M, N) if 0 not in (M, N) else None
+            small = get_index_dtype((indices, indptr), maxval=maxval, check_contents=True)
+            indices, indptr = (a.astype(small, copy=False) for a in (indices, indptr))
         return self.__class__._from_arrays(
             from_kernel(data, dtype), indices, indptr, (M, N), sorted_indices=False
         )

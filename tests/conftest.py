@@ -81,9 +81,6 @@ KNOWN_DIFFERENCES = {
     "test_add_sub_sparse": "index dtype of results for int64-indexed and bool operands",
     "test_multiply_sparse": "index dtype of results for int64-indexed and bool operands; "
                             "broadcasting that needs reshape (issue 3)",
-    "test_matmul_sparse": "index dtype of matrix-family products with int64-indexed operands",
-    "test_matmul_transpose_self": "index dtype of matrix-family products",
-    "test_star_matmul_shape": "index dtype of matrix-family products",
     "TestReduce_dia_array::test_sum": "DIA sums with data wider than the matrix",
     "TestReduce_dia_matrix::test_sum": "DIA sums with data wider than the matrix",
     "TestReduce_dia_matrix::test_mean": "DIA means of narrow integers that wrap around",
