@@ -166,6 +166,15 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
                 self._has_canonical_format = False
         return self
 
+    def _result_index_arrays(self, indices, indptr, shape):
+        """Index arrays of an operation's result as SciPy's constructor leaves them: the matrix
+        family downcasts int64 indices whose values fit int32; arrays keep their dtype."""
+        if self._is_array:
+            return indices, indptr
+        maxval = max(shape) if 0 not in shape else None
+        small = get_index_dtype((indices, indptr), maxval=maxval, check_contents=True)
+        return indices.astype(small, copy=False), indptr.astype(small, copy=False)
+
     def _major_minor(self):
         return self._swap(self._shape)
 
@@ -580,13 +589,7 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
                 to_kernel(B.data, kdt),
                 indptr, indices, data,
             )
-            indices, indptr = indices[:nnz], indptr
-            if not self._is_array:
-                # SciPy builds the result with the matrix constructor, which downcasts int64
-                # indices whose values fit int32
-                maxval = max(self._shape) if 0 not in self._shape else None
-                small = get_index_dtype((indices, indptr), maxval=maxval, check_contents=True)
-                indices, indptr = (a.astype(small, copy=False) for a in (indices, indptr))
+            indices, indptr = self._result_index_arrays(indices[:nnz], indptr, self._shape)
             return self.__class__._from_arrays(
                 from_kernel(data[:nnz], dtype), indices, indptr, self._shape, canonical=True,
             )
@@ -827,12 +830,7 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
         if zeros:
             nnz = k.csr_eliminate_zeros(indptr, indices, data)
             indices, data = indices[:nnz], data[:nnz]
-        if not self._is_array:
-            # SciPy builds the product with the matrix constructor, which downcasts int64
-            # indices whose values fit int32
-            maxval = max(M, N) if 0 not in (M, N) else None
-            small = get_index_dtype((indices, indptr), maxval=maxval, check_contents=True)
-            indices, indptr = (a.astype(small, copy=False) for a in (indices, indptr))
+        indices, indptr = self._result_index_arrays(indices, indptr, (M, N))
         return self.__class__._from_arrays(
             from_kernel(data, dtype), indices, indptr, (M, N), sorted_indices=False
         )
