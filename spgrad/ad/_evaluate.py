@@ -108,8 +108,11 @@ class _Prepared:
 
     def values(self, x):
         """The stored values of the result at ``x`` (a torch tensor in the pattern's order)."""
+        return self._gather(self._point(x)[0])
+
+    def _gather(self, x):
+        """The stored values at a checked point: the compressed products, gathered."""
         torch = _torch()
-        x, _ = self._point(x)
         B = self._compressed(x)
         if self._flat is None:  # positions in the flattened compressed matrix, made once
             if self.mode == "reverse":  # B = Sᵀ J, colour × column
@@ -128,7 +131,7 @@ class _Prepared:
         from .._csr import csr_array
 
         x, from_numpy = self._point(x)
-        vals = self.values(x)
+        vals = self._gather(x)
         if from_numpy or not x.requires_grad:
             vals = vals.detach()
         if from_numpy:
@@ -383,11 +386,7 @@ def sparse_jacobian(f, x, *, pattern=None, mode="auto", order="largest_first", c
                              "(row colours)")
         colors = np.asarray(colors)
         check = _coloring.is_column_coloring if mode == "forward" else _coloring.is_row_coloring
-        expected = p.shape[1] if mode == "forward" else p.shape[0]
-        if colors.shape != (expected,) or colors.dtype.kind not in "iu":
-            raise ValueError(f"colors must be {expected} integers for mode={mode!r}, got an "
-                             f"array of shape {colors.shape} and dtype {colors.dtype}")
-        if not check(p, colors):
+        if not check(p, colors):  # the checker also validates the length and dtype
             raise ValueError(f"colors is not a valid {'column' if mode == 'forward' else 'row'}"
                              f" colouring of the pattern")
     elif mode == "forward":
@@ -460,10 +459,7 @@ def sparse_hessian(f, x, *, pattern=None, order="largest_first", colors=None, se
     p = hessian_pattern(f, x) if pattern is None else _user_pattern(pattern, (n, n))
     if colors is not None:
         colors = np.asarray(colors)
-        if colors.shape != (n,) or colors.dtype.kind not in "iu":
-            raise ValueError(f"colors must be {n} integers, got an array of shape "
-                             f"{colors.shape} and dtype {colors.dtype}")
-        if not _coloring.is_star_coloring(p, colors):
+        if not _coloring.is_star_coloring(p, colors):  # also validates length and dtype
             raise ValueError("colors is not a star colouring of the pattern")
     else:
         colors = _coloring.star_coloring(p, order=order, seed=seed)

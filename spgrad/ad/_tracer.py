@@ -724,20 +724,12 @@ def _matching_entries(mask, pl, pr):
 # public functions
 # --------------------------------------------------------------------------------------------
 
-def _check_point(x):
-    if not isinstance(x, torch.Tensor):
-        x = torch.as_tensor(np.asarray(x, dtype=np.float64))
-    if x.ndim != 1:
-        raise ValueError(f"x must be 1-D (the function's variables), got shape {tuple(x.shape)}")
-    if not x.dtype.is_floating_point:
-        raise TypeError(f"x must be a real floating tensor, got dtype {x.dtype}")
-    return x
-
-
 def _trace(f, x, hessian):
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
-    x = _check_point(x).detach().clone().requires_grad_()
+    from ._evaluate import _example_point
+
+    x = _example_point(x)[0].detach().clone().requires_grad_()
     tracer = _Tracer(x, hessian)
     with torch.enable_grad(), tracer:
         y = f(x)
