@@ -166,7 +166,7 @@ class _spbase:
         if self.nnz == 0:
             return out
         A = self.tocoo()
-        coords = [c.tolist() for c in (A.row, A.col)]
+        coords = [c.tolist() for c in A.coords]
         data = A.data
 
         def lines(sl):

@@ -14,6 +14,7 @@ from ._base import _spbase, issparse
 from ._data import _data_base
 from ._index import _CompressedIndexMixin
 from ._minmax import _minmax_mixin
+from ._oned import from_twin
 from ._sputils import (
     check_compressed_arrays,
     check_shape,
@@ -61,14 +62,14 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
         elif isinstance(arg1, tuple):
             if isshape(arg1, allow_nd=self._allow_nd):
                 self._shape = check_shape(arg1, allow_nd=self._allow_nd)
-                M, _ = self._swap(self._shape)
+                M, _ = self._major_minor()
                 idx_dtype = get_index_dtype(maxval=max(self._shape, default=0))
                 self.data = np.zeros(0, getdtype(dtype, default=float))
                 self.indices = np.zeros(0, idx_dtype)
                 self.indptr = np.zeros(M + 1, dtype=idx_dtype)
             elif len(arg1) == 2:
                 coo = self._coo_container(arg1, shape=shape, dtype=dtype)
-                other = coo._to_compressed(self.format)
+                other = coo.tocsr() if coo.ndim == 1 else coo._to_compressed(self.format)
                 self._set_arrays(other.data, other.indices, other.indptr, other._shape)
                 self._copy_flags(other)
             elif len(arg1) == 3:
@@ -117,11 +118,14 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
                 if arg1.ndim == 0:
                     raise ValueError("sparse array classes do not support instantiation from "
                                      "a scalar")
-                if arg1.ndim != 2:
+                if arg1.ndim not in self._allow_nd:
+                    if arg1.ndim == 1:  # SciPy's message
+                        raise ValueError(f"{self.format.upper()} arrays don't support 1D "
+                                         f"input. Use 2D")
                     raise ValueError(
                         f"{self.format.upper()} {'arrays' if self._is_array else 'matrices'} "
-                        f"expect 2-D input here, got a {arg1.ndim}-D array of shape "
-                        f"{arg1.shape}"
+                        f"expect {' or '.join(f'{d}-D' for d in self._allow_nd)} input here, "
+                        f"got a {arg1.ndim}-D array of shape {arg1.shape}"
                     )
                 other = self._coo_container(arg1, dtype=dtype).asformat(self.format)
             self._set_arrays(other.data, other.indices, other.indptr, other._shape)
@@ -176,7 +180,7 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
         return indices.astype(small, copy=False), indptr.astype(small, copy=False)
 
     def _major_minor(self):
-        return self._swap(self._shape)
+        return self._swap(self._shape_as_2d)
 
     def _kernels(self):
         return _backend.kernels(self.indptr, self.indices)
@@ -547,19 +551,17 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
         return row, col
 
     def __iter__(self):
-        """Iterate over rows: (1 × n) ``csr_matrix`` rows for the matrix family (CSC too, as
-        SciPy does); sparse arrays would give 1-D rows, which spgrad does not have yet."""
-        if self._is_array:
-            raise NotImplementedError("1-D sparse arrays are not supported yet (issue 3): "
-                                      "iterating over a sparse array yields 1-D rows")
+        """Iterate over rows, as SciPy does for CSC too: 1-D ``csr_array`` rows for sparse
+        arrays, (1 × n) ``csr_matrix`` rows for the matrix family."""
         A = self.tocsr()
         data = A.data
         indptr = np.zeros(2, dtype=A.indptr.dtype)
         i0 = 0
         for i1 in A.indptr[1:].tolist():
             indptr[1] = i1 - i0
-            yield A.__class__((data[i0:i1], A.indices[i0:i1], indptr), shape=(1, A.shape[1]),
+            row = A.__class__((data[i0:i1], A.indices[i0:i1], indptr), shape=(1, A.shape[1]),
                               copy=True)
+            yield from_twin(row) if self._is_array else row
             i0 = i1
 
     # ---------------------------------------------------------------- arithmetic

@@ -35,6 +35,7 @@ from ._coo import coo_array, coo_matrix
 from ._csc import csc_array, csc_matrix
 from ._csr import csr_array, csr_matrix
 from ._dia import dia_array, dia_matrix
+from ._oned import from_twin, twin
 from ._sputils import (
     canonical_axes,
     from_kernel,
@@ -621,6 +622,17 @@ def _kron_operand(X, coo_cls):
     return indptr, indices, data, C.shape, np.dtype(C.row.dtype)
 
 
+def _ndim(X):
+    return X.ndim if hasattr(X, "ndim") else np.ndim(X)
+
+
+def _kron_row(X):
+    """A 1-D kron factor (sparse, or dense alongside a sparse array) as a (1, n) row."""
+    if issparse(X) or _ndim(X) != 1:
+        return _as_row(X)
+    return X.reshape(1, -1) if _backend.is_tensor(X) else np.asarray(X).reshape(1, -1)
+
+
 def kron(A, B, format=None):
     """Kronecker product of sparse (or dense) `A` and `B`, in a sparse format.
 
@@ -673,6 +685,10 @@ def kron(A, B, format=None):
     """
     as_array = _is_sparray(A) or _is_sparray(B)
     csr_cls, csc_cls, coo_cls, _ = _family(as_array)
+    if as_array and _ndim(A) == 1 and _ndim(B) == 1:
+        # two vectors: the 1-D product, computed as the product of their (1, n) rows
+        return from_twin(kron(_kron_row(A), _kron_row(B), format=format or "coo"))
+    A, B = _kron_row(A), _kron_row(B)
 
     B = coo_cls(B)
     dense_B = format in (None, "bsr") and 2 * B.nnz >= math.prod(B.shape)
@@ -888,10 +904,16 @@ def _major_stack(blocks, axis, as_array):
     return csc_cls((data, indices, indptr), shape=(constant, n_major))
 
 
+def _as_row(X):
+    """A 1-D sparse array as the (1, n) row it stands for in a block or Kronecker product."""
+    return twin(X) if issparse(X) and X.ndim == 1 else X
+
+
 def _block(blocks, format, dtype, as_array):
     blocks = np.asarray(blocks, dtype="object")
     if blocks.ndim != 2:
         raise ValueError("blocks must be 2-D")
+    blocks = np.vectorize(_as_row, otypes=[object])(blocks) if blocks.size else blocks
     M, N = blocks.shape
 
     # Fast paths: every block CSR (or every block CSC) and that format wanted (or None).
@@ -1187,7 +1209,7 @@ def block_diag(mats, format=None, dtype=None):
     rows, cols, datas = [], [], []
     int64_coords = []  # the first int64 index array met decides the index dtype
     r0 = c0 = 0
-    for a in mats:
+    for a in map(_as_row, mats):
         if isinstance(a, (list, numbers.Number)):
             a = coo_array(np.atleast_2d(a))
         if issparse(a):

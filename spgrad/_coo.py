@@ -11,6 +11,7 @@ from ._data import _data_base
 from ._index import _COOIndexMixin, _COOShapeMixin
 from ._minmax import _minmax_mixin
 from ._matrix import spmatrix
+from ._oned import support_1d
 from ._sputils import (
     check_shape,
     from_kernel,
@@ -106,10 +107,11 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
                 M = np.atleast_2d(M)
                 if M.ndim != 2:
                     raise TypeError(f"expected 2D array or matrix, not {M.ndim}D")
-            if M.ndim != 2:
+            if M.ndim not in self._allow_nd:
                 raise ValueError(
-                    f"{'COO arrays' if self._is_array else 'COO matrices'} expect 2-D input "
-                    f"here, got a {M.ndim}-D array of shape {M.shape}"
+                    f"{'COO arrays' if self._is_array else 'COO matrices'} expect "
+                    f"{' or '.join(f'{d}-D' for d in self._allow_nd)} input here, got a "
+                    f"{M.ndim}-D array of shape {M.shape}"
                 )
             self._shape = check_shape(M.shape, allow_nd=self._allow_nd)
             if shape is not None and check_shape(shape, allow_nd=self._allow_nd) != self._shape:
@@ -165,10 +167,15 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
 
     @classmethod
     def _from_arrays(cls, data, row, col, shape, *, canonical=False, maxprint=None):
-        """Wrap arrays known to be valid (kernel outputs) without checking them."""
+        """Wrap 2-D arrays known to be valid (kernel outputs) without checking them."""
+        return cls._from_coords(data, (row, col), shape, canonical=canonical, maxprint=maxprint)
+
+    @classmethod
+    def _from_coords(cls, data, coords, shape, *, canonical=False, maxprint=None):
+        """Wrap valid coordinates (one array per axis) and values without checking them."""
         self = cls.__new__(cls)
         _spbase.__init__(self, None, maxprint=maxprint)
-        self.coords = (row, col)
+        self.coords = tuple(coords)
         self.data = data
         self._shape = tuple(shape)
         self.has_canonical_format = bool(canonical)
@@ -177,7 +184,9 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
     # ---------------------------------------------------------------- attributes
     @property
     def row(self):
-        """Row index of every stored entry."""
+        """Row index of every stored entry (zeros for a 1-D array, as in SciPy)."""
+        if len(self.coords) == 1:
+            return np.zeros_like(self.coords[0])
         return self.coords[-2]
 
     @row.setter
@@ -229,7 +238,7 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
 
     def _with_data(self, data, copy=True):
         coords = tuple(c.copy() for c in self.coords) if copy else self.coords
-        A = self.__class__._from_arrays(data, *coords, self._shape, maxprint=self.maxprint)
+        A = self.__class__._from_coords(data, coords, self._shape, maxprint=self.maxprint)
         A.has_canonical_format = self.has_canonical_format
         return A
 
@@ -421,6 +430,7 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
                            minlength=n).astype(res_dtype, copy=False)
 
 
+@support_1d
 class coo_array(_COOIndexMixin, _coo_base, sparray):
     """COOrdinate-format sparse array: parallel ``row``, ``col`` and ``data`` arrays.
 

@@ -3,6 +3,7 @@
 from ._base import _register, sparray
 from ._compressed import _cs_base, compressed_doc
 from ._matrix import spmatrix
+from ._oned import accept_1d_operands
 
 __all__ = ["csc_array", "csc_matrix", "isspmatrix_csc"]
 
@@ -16,6 +17,7 @@ class _csc_base(_cs_base):
         return x[::-1]
 
 
+@accept_1d_operands
 class csc_array(_csc_base, sparray):
     __doc__ = compressed_doc("csc", "array")
 

@@ -3,6 +3,7 @@
 from ._base import _register, sparray
 from ._compressed import _cs_base, compressed_doc
 from ._matrix import spmatrix
+from ._oned import support_1d
 
 __all__ = ["csr_array", "csr_matrix", "isspmatrix_csr"]
 
@@ -16,6 +17,7 @@ class _csr_base(_cs_base):
         return x
 
 
+@support_1d
 class csr_array(_csr_base, sparray):
     __doc__ = compressed_doc("csr", "array")
 

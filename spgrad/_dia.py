@@ -10,6 +10,7 @@ from . import _backend
 from ._base import _register, _spbase, issparse, sparray
 from ._data import _data_base
 from ._matrix import spmatrix
+from ._oned import accept_1d_operands
 from ._sputils import (
     check_shape,
     from_kernel,
@@ -379,6 +380,7 @@ class _dia_base(_data_base):
         return self.tocsr()._matmul_multivector(other)
 
 
+@accept_1d_operands
 class dia_array(_dia_base, sparray):
     """Sparse array in DIAgonal format.
 

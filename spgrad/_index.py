@@ -28,6 +28,7 @@ import numpy as np
 
 from . import _backend
 from ._base import SparseEfficiencyWarning, issparse
+from ._oned import vector_from_2d
 from ._sputils import (
     asmatrix,
     check_shape,
@@ -240,10 +241,10 @@ class _CompressedIndexMixin:
                 raise IndexError(f"Indexing that leads to >2D is not supported by "
                                  f"{self.format} format. Try converting to COO format")
         if any(is_int):
-            if self._is_array:
-                raise NotImplementedError(_ONE_D)
             row = np.array([row]) if is_int[0] else row
             col = np.array([col]) if is_int[1] else col
+            if self._is_array:  # a single row or column: a 1-D coo_array, as in SciPy
+                return vector_from_2d(self._outer(row, col))
         return self._outer(row, col)
 
     def _with_none(self, row, col, nones, key):
@@ -794,25 +795,19 @@ def _reshape(A, args, kwargs):
     shape = check_shape(args, A.shape, allow_nd=range(1, 65))
     if shape == A.shape:
         return A.copy() if copy else A
-    if len(shape) != 2:
-        raise NotImplementedError(_ONE_D if len(shape) == 1 else
-                                  "n-D sparse arrays are not supported yet (issue 3)")
+    if len(shape) > 2:
+        raise NotImplementedError("n-D sparse arrays are not supported yet (issue 3)")
+    if len(shape) == 1 and not A._is_array:
+        raise ValueError(f"matrices must be 2-D, got the 1-D shape {shape}")
     if order not in ("C", "F"):
         raise ValueError(f"order must be 'C' or 'F', got {order!r}")
     coo = A.tocoo(copy=copy)
-    M, N = A.shape
-    row, col = coo.row.astype(np.int64), coo.col.astype(np.int64)
-    if order == "C":
-        flat = row * N + col
-        new_row, new_col = np.divmod(flat, shape[1])
-    else:
-        flat = col * M + row
-        new_col, new_row = np.divmod(flat, shape[0])
+    coords = [c.astype(np.int64) for c in coo.coords]
+    flat = np.ravel_multi_index(coords, A.shape, order=order) if coords[0].size else coords[0]
+    new = np.unravel_index(flat, shape, order=order)
     idx_dtype = get_index_dtype(coo.coords, maxval=max(shape))
-    out = coo._coo_container._from_arrays(
-        coo.data, new_row.astype(idx_dtype), new_col.astype(idx_dtype), shape,
-        maxprint=A.maxprint)
-    return out
+    return coo._coo_container._from_coords(
+        coo.data, tuple(c.astype(idx_dtype) for c in new), shape, maxprint=A.maxprint)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -856,7 +851,7 @@ class _COOIndexMixin:
     def __getitem__(self, key):
         row, col, nones = _parse_key(key, self.shape)
         if nones == ["mask"]:
-            raise NotImplementedError(_ONE_D)
+            return self._paired(row, col)
         is_arr = [isinstance(x, np.ndarray) for x in (row, col)]
         is_int = [isinstance(x, int) for x in (row, col)]
         if nones:
@@ -876,29 +871,32 @@ class _COOIndexMixin:
             # (m, 1) and (1, n) index arrays broadcast to an outer product: a submatrix
             if row.ndim == 2 and row.shape[1] and col.shape[0] and _outer_from_key(key):
                 row, col = row[:, 0], col[0, :]
-            elif row.ndim == 2:
-                return self._paired_2d(row, col)
+            elif row.ndim <= 2:
+                return self._paired(row, col)
             else:
-                raise NotImplementedError(_ONE_D if row.ndim == 1 else
-                                          "n-D sparse arrays are not supported yet (issue 3)")
-        elif any(is_int):
-            raise NotImplementedError(_ONE_D)
+                raise NotImplementedError("n-D sparse arrays are not supported yet (issue 3)")
         for x in (row, col):
             if isinstance(x, np.ndarray) and x.ndim != 1:
                 raise NotImplementedError("n-D sparse arrays are not supported yet (issue 3)")
         csr = _coo_grouped(self)
+        if any(is_int):
+            row = np.array([row]) if is_int[0] else row
+            col = np.array([col]) if is_int[1] else col
         res = csr._outer(row, col)
         out = res.tocoo(copy=False)
+        if any(is_int):  # a single row or column: 1-D
+            out = vector_from_2d(out)
         # SciPy builds the coordinates from NumPy intp arrays when an index is an array
         idt = np.dtype(np.intp) if any(is_arr) else self.row.dtype
         out.coords = tuple(c.astype(idt, copy=False) for c in out.coords)
         out.has_canonical_format = False
         return out
 
-    def _paired_2d(self, row, col):
-        """``A[row, col]`` for two broadcast 2-D index arrays: a COO array of their shape in
-        which every stored entry of ``A`` at a requested position appears once per request
-        (duplicates and explicit zeros kept), ordered by source entry, then by request."""
+    def _paired(self, row, col):
+        """``A[row, col]`` for two broadcast 1-D or 2-D index arrays (or the positions of a
+        boolean mask): a COO array of their shape in which every stored entry of ``A`` at a
+        requested position appears once per request (duplicates and explicit zeros kept),
+        ordered by source entry, then by request."""
         N = self.shape[1]
         wanted = row.astype(np.int64).ravel() * N + col.astype(np.int64).ravel()
         order = np.argsort(wanted, kind="stable")
@@ -910,10 +908,10 @@ class _COOIndexMixin:
         # position q of each output entry among the sorted requests: lo + rank within its run
         run_start = np.repeat(np.cumsum(counts) - counts, counts)
         q = order[np.repeat(lo, counts) + np.arange(len(src)) - run_start]
-        out_row, out_col = np.unravel_index(q, row.shape)
-        return self._coo_container._from_arrays(
-            _take(self.data, src), out_row.astype(np.intp), out_col.astype(np.intp),
-            row.shape, maxprint=self.maxprint)
+        coords = np.unravel_index(q, row.shape)
+        return self._coo_container._from_coords(
+            _take(self.data, src), tuple(c.astype(np.intp) for c in coords), row.shape,
+            maxprint=self.maxprint)
 
     def __setitem__(self, key, x):
         row, col, nones = _parse_key(key, self.shape)

@@ -62,9 +62,9 @@ def from_scipy(obj, array=None):
         A.check_format(full_check=True)
         return A
     if fmt == "coo":
-        if obj.ndim != 2:
-            raise ValueError(f"spgrad supports 2-D COO arrays today, got {obj.ndim}-D")
-        A = cls((obj.data, (obj.row, obj.col)), shape=obj.shape)
+        if obj.ndim > 2:
+            raise ValueError(f"spgrad supports 1-D and 2-D COO arrays today, got {obj.ndim}-D")
+        A = cls((obj.data, obj.coords), shape=obj.shape)
         A.has_canonical_format = obj.has_canonical_format
         return A
     return cls((obj.data, obj.offsets), shape=obj.shape)
@@ -80,7 +80,7 @@ def to_scipy(A):
         S.has_sorted_indices = A.has_sorted_indices
         return S
     if fmt == "coo":
-        S = cls((A.data, (A.row, A.col)), shape=A.shape, copy=False)
+        S = cls((A.data, A.coords), shape=A.shape, copy=False)
         S.has_canonical_format = A.has_canonical_format
         return S
     return cls((A.data, A.offsets), shape=A.shape, copy=False)
@@ -88,7 +88,8 @@ def to_scipy(A):
 
 def to_torch(A):
     """A torch sparse tensor with the values of ``A`` (in the autograd graph when they are a
-    tensor): ``sparse_csr`` for CSR, ``sparse_csc`` for CSC, ``sparse_coo`` otherwise."""
+    tensor): ``sparse_csr`` for CSR, ``sparse_csc`` for CSC, ``sparse_coo`` otherwise (and for
+    1-D arrays)."""
     from . import _backend
 
     torch = _backend.torch_module()
@@ -98,13 +99,13 @@ def to_torch(A):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta",
                                 category=UserWarning)
-        if A.format in ("csr", "csc"):
+        if A.format in ("csr", "csc") and A.ndim == 2:
             make = torch.sparse_csr_tensor if A.format == "csr" else torch.sparse_csc_tensor
             return make(idx(A.indptr), idx(A.indices), _backend.as_tensor(A.data),
                         size=A.shape, check_invariants=False)
         A = A.tocoo()
         return torch.sparse_coo_tensor(
-            torch.stack((idx(A.row), idx(A.col))), _backend.as_tensor(A.data), size=A.shape,
+            torch.stack([idx(c) for c in A.coords]), _backend.as_tensor(A.data), size=A.shape,
             is_coalesced=bool(A.has_canonical_format), check_invariants=False,
         )
 
@@ -148,7 +149,7 @@ def from_torch(t, array=True):
         t = t.coalesce()
         indices = to_np(t.indices())
         return _CONTAINERS["coo"][family](
-            (t.values(), (indices[0], indices[1])), shape=tuple(t.shape))
+            (t.values(), tuple(indices)), shape=tuple(t.shape))
     if t.layout == torch.strided:
         return _CONTAINERS["csr"][family](t)
     raise TypeError(f"from_torch does not support tensors with layout {t.layout}")

@@ -24,6 +24,7 @@ import numpy as np
 from . import _backend
 from ._base import SparseEfficiencyWarning, issparse
 from ._sputils import get_index_dtype, isdense, isscalarlike, upcast, validateaxis
+from ._oned import vector_from_2d
 
 _OP_SYM = {operator.eq: "==", operator.ne: "!=", operator.lt: "<", operator.gt: ">",
            operator.le: "<=", operator.ge: ">="}
@@ -234,14 +235,6 @@ def _find_missing_index(ind, n):
     return k if k < n else -1
 
 
-def _one_d_unsupported(what):
-    return NotImplementedError(
-        f"1-D sparse arrays are not supported yet (issue 3): {what} of a sparse array "
-        f"along an axis is a 1-D coo_array in SciPy; use the *_matrix family or "
-        f"toarray() first"
-    )
-
-
 class _minmax_mixin:
     """``max``/``min``/``nanmax``/``nanmin``/``argmax``/``argmin`` of CSR, CSC and COO."""
 
@@ -266,9 +259,8 @@ class _minmax_mixin:
             return m
         if any(self.shape[d] == 0 for d in axis):
             raise ValueError("zero-size array to reduction operation")
-        if self._is_array:
-            raise _one_d_unsupported(name)
-        return self._min_or_max_axis(axis[0], name, explicit)
+        res = self._min_or_max_axis(axis[0], name, explicit)
+        return vector_from_2d(res) if self._is_array else res
 
     def _min_or_max_torch(self, name, explicit):
         torch = _backend.torch_module()
