@@ -18,8 +18,8 @@ import functools
 import numpy as np
 
 from . import _backend
-from ._base import _CONTAINERS, issparse
-from ._sputils import isscalarlike, validateaxis
+from ._base import _CONTAINERS, _spbase, issparse
+from ._sputils import get_index_dtype, isscalarlike, validateaxis
 
 __all__ = ["accept_1d_operands", "support_1d", "twin", "from_twin", "vector_from_2d"]
 
@@ -86,7 +86,13 @@ def _is_1d_sparse(x):
 
 
 def _as_twin(x):
-    return twin(x) if _is_1d_sparse(x) else x
+    if not _is_1d_sparse(x):
+        return x
+    if not isinstance(x, _spbase):  # a SciPy vector
+        from ._interop import from_scipy
+
+        x = from_scipy(x)
+    return twin(x)
 
 
 def _shape_of(x):
@@ -144,9 +150,32 @@ def _reduce(orig, self, axis=None, *args, **kwargs):
     return orig(twin(self), _vector_axis(axis), *args, **kwargs)
 
 
+def _count_nonzero(orig, self, axis=None):
+    if axis is not None and axis not in (0, -1):
+        raise ValueError("axis out of bounds")
+    return orig(twin(self))
+
+
 def _scalar_of(r):
     """The single entry of a length-1 product: a NumPy scalar, or a 0-d tensor."""
     return r.reshape(()) if _backend.is_tensor(r) else r[0]
+
+
+def _no_products(A, B):
+    """Whether the sparse product ``A @ B`` has no pair of stored entries to multiply (SciPy's
+    ``csr_matmat_maxnnz == 0``, for which it returns a fresh empty CSR vector)."""
+    if A.nnz == 0 or B.nnz == 0:
+        return True
+    row_counts = np.diff(B.tocsr().indptr)
+    return not row_counts[A.tocoo().col].any()
+
+
+def _empty_vector(r):
+    """The empty 1-D ``csr_array`` SciPy returns when a product has nothing to multiply."""
+    if _backend.is_tensor(r.data):
+        return vector_from_2d(r)
+    n = max(r.shape) if r.shape[0] != 1 else r.shape[1]
+    return _CONTAINERS["csr"][0]((n,), dtype=r.dtype)
 
 
 def _matmul(orig, self, other):
@@ -157,7 +186,10 @@ def _matmul(orig, self, other):
             if self.shape[-1] != other.shape[0]:
                 raise ValueError(f"matmul: dimension mismatch with signature "
                                  f"(n,k={self.shape[-1]}),(k={other.shape[0]},)->(n,)")
-            return vector_from_2d(orig(self, twin(other).T))
+            r = orig(self, twin(other).T)
+            if _no_products(self, twin(other).T):
+                return _empty_vector(r)
+            return vector_from_2d(r)
         return orig(self, other)
     T = twin(self)
     n = self.shape[0]
@@ -168,7 +200,10 @@ def _matmul(orig, self, other):
                                  f"(k={n},),(k={other.shape[0]},)->()")
             r = orig(T, twin(other).T).toarray()
             return r.reshape(())
-        return vector_from_2d(orig(T, other))
+        r = orig(T, other)
+        if _no_products(T, other):
+            return _empty_vector(r)
+        return vector_from_2d(r)
     if isscalarlike(other):
         return orig(T, other)
     if not (_backend.is_tensor(other) or isinstance(other, np.ndarray)):
@@ -199,11 +234,42 @@ def _rmatmul(orig, self, other):
 
 
 def _getitem(orig, self, key):
+    items = list(key) if isinstance(key, tuple) else [key]
+    if any(x is None for x in items):
+        return _getitem_new_axis(self, items)
     key = _vector_key(key)
+    if self.format == "csr" and isinstance(key, np.ndarray) and key.dtype == bool:
+        # SciPy selects a boolean mask from the dense vector: duplicates summed, zeros gone
+        self = self.copy()
+        self.sum_duplicates()
+        self.eliminate_zeros()
     T = twin(self)
     if isinstance(key, (int, np.integer)) or (isinstance(key, np.ndarray) and key.ndim == 0):
         return orig(T, (0, key))
-    return from_twin(orig(T, (slice(0, 1), key)))
+    out = from_twin(orig(T, (slice(0, 1), key)))
+    if isinstance(key, np.ndarray) and out.format == "csr":
+        # SciPy builds the result of an array index with the smallest index dtype that fits
+        idx = get_index_dtype(maxval=max(out.shape[0], out.nnz))
+        out.indices = out.indices.astype(idx, copy=False)
+        out.indptr = out.indptr.astype(idx, copy=False)
+    return out
+
+
+def _getitem_new_axis(self, items):
+    """``v[None]``, ``v[None, k]``, ``v[k, None]``: the selection as a (1, m) or (m, 1)
+    ``coo_array``, as in SciPy."""
+    rest = [x for x in items if x is not None]
+    if len(items) - len(rest) != 1 or any(_backend.is_tensor(x) or np.ndim(x) != 0
+                                          or isinstance(x, (int, np.integer))
+                                          for x in rest if not isinstance(x, slice)
+                                          and x is not Ellipsis):
+        raise IndexError(f"Indexing that leads to >2D is not supported for 1-D sparse "
+                         f"arrays; got the index {tuple(items)}")
+    sel = self[tuple(rest)] if rest else self
+    row = twin(sel).tocoo()
+    first = next(i for i, x in enumerate(items) if x is None) == 0 or (
+        bool(rest) and rest[0] is Ellipsis and items[-1] is not None)
+    return row if first else row.transpose()
 
 
 def _setitem(orig, self, key, x):
@@ -295,7 +361,8 @@ _METHODS = {
         "__rtruediv__", "multiply", "maximum", "minimum",
         "__eq__", "__ne__", "__lt__", "__gt__", "__le__", "__ge__")},
     **{name: _reduce for name in (
-        "sum", "mean", "max", "min", "nanmax", "nanmin", "argmax", "argmin", "count_nonzero")},
+        "sum", "mean", "max", "min", "nanmax", "nanmin", "argmax", "argmin")},
+    "count_nonzero": _count_nonzero,
     **{name: _in_place for name in ("sum_duplicates", "sort_indices", "eliminate_zeros")},
     "_matmul_dispatch": _matmul,
     "_rmatmul_dispatch": _rmatmul,

@@ -67,12 +67,9 @@ settings.load_profile(os.environ.get("SPGRAD_HYPOTHESIS_PROFILE", "parity"))
 # They run as non-strict expected failures (hypothesis does not draw a failing case on every
 # run); each entry names its cause, and the entry goes when the cause is fixed.
 KNOWN_DIFFERENCES = {
-    "test_from_1d_dense": "1-D sparse arrays (issue 3)",
-    "test_from_1d_coo": "1-D sparse arrays (issue 3)",
-    "TestConstruct_csr_array::test_from_dense": "1-D sparse arrays (issue 3): an empty dense "
-                                                "input can arrive as shape (0,)",
-    "TestConstruct_coo_array::test_from_dense": "1-D sparse arrays (issue 3): an empty dense "
-                                                "input can arrive as shape (0,)",
+    "test_from_1d_dense[0d]": "0-D input: SciPy raises TypeError (a scalar is read as a "
+                              "missing shape), spgrad ValueError",
+    "test_from_1d_dense[3d]": "n-D coo_array (issue 3)",
     "test_generic_constructor_input": "0-D/1-D/n-D and object inputs: SciPy's error types "
                                       "differ per form; 1-D and n-D arrays are issue 3",
     "test_operation_bad_operand": "SciPy accepts axis=1.0 in sum through a fast path",
@@ -88,9 +85,6 @@ KNOWN_DIFFERENCES = {
     "test_empty_shape_types": "index dtype of empty arrays built from int64 shapes",
     "TestSetitem_coo_array::test_fixed_setitem": "index dtype of coo_array after assignment "
                                                  "(SciPy's hstack promotion depends on the key)",
-    "test_max_min_axis_1d_array": "1-D sparse arrays (issue 3): max/min along an axis of a "
-                                  "sparse array is a 1-D coo_array",
-    "test_iter_1d_array": "1-D sparse arrays (issue 3): rows of csr/csc/coo arrays are 1-D",
 }
 
 

@@ -7,10 +7,10 @@ arrays (repeats, unsorted, negative, empty), boolean masks per axis and in 2-D (
 sparse), ``np.ix_`` pairs, ``Ellipsis`` and ``None``, and out-of-range or ill-typed keys.
 
 Where SciPy 1.17 returns a *1-D* sparse array (``csr_array[i]``, ``coo_array[rows, cols]`` …)
-spgrad must raise ``NotImplementedError`` (no 1-D sparse arrays yet, issue 3): that is checked
-explicitly, so the remaining difference is visible rather than hidden.
+spgrad returns the same 1-D array (see also test_parity_1d.py).
 """
 
+import re
 import warnings
 
 import numpy as np
@@ -23,6 +23,7 @@ from conftest import (
     SELFTEST,
     SPGRAD,
     ParityBase,
+    ParityError,
     Raised,
     Sp,
     _fail,
@@ -90,23 +91,24 @@ def index_keys(draw, shape):
     return (draw(axis_index(m)), draw(axis_index(n)))
 
 
-def _is_1d_sparse(res):
-    return (not isinstance(res, Raised) and SCIPY.issparse(res) and res.ndim == 1)
+_INDEX_DTYPE = re.compile(r"^result: (coords\[\d\]|indices|indptr)\.dtype int(32|64) != "
+                          r"int(32|64)$")
 
 
 def compare_index(fn, *operands, **kw):
-    """:func:`compare`, except that where SciPy returns a 1-D sparse array spgrad must raise
-    ``NotImplementedError`` naming issue 3."""
+    """:func:`compare` for index expressions, except that the index dtype of 1-D results may
+    differ: SciPy 1.17 picks int32 or int64 for them by the path a key takes (an empty or
+    strided selection, a slice or an array), which spgrad does not reproduce (documented on
+    the differences page). Values, class, shape and dtype are still compared exactly."""
     __tracebackhide__ = True
-    exp, _ = run_on(SCIPY, fn, operands)
-    if _is_1d_sparse(exp) and not SELFTEST:
-        got, _ = run_on(SPGRAD, fn, operands)
-        if not (isinstance(got, Raised) and isinstance(got.exc, NotImplementedError)
-                and "1-D" in str(got.exc)):
-            _fail([f"SciPy returns a 1-D sparse array; spgrad must raise "
-                   f"NotImplementedError('1-D ...'), got {got!r}"])
-        return exp, got
-    return compare(fn, *operands, **kw)
+    try:
+        return compare(fn, *operands, **kw)
+    except ParityError as e:
+        exp, _ = run_on(SCIPY, fn, operands)
+        lines = [ln for ln in str(e).splitlines() if ln.strip()]
+        one_d = not isinstance(exp, Raised) and SCIPY.issparse(exp) and exp.ndim == 1
+        if not (one_d and all(_INDEX_DTYPE.match(ln) for ln in lines)):
+            raise
 
 
 def _setitem_body(key, x):

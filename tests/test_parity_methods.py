@@ -69,9 +69,6 @@ def _float16(name, dtype):
 class _MinMaxMixin(ParityBase):
     @cases(raw=raws(), axis=AXES, explicit=[False, True], edge=single_edges(pool=EDGE + EXTRA))
     def test_max_min(self, raw, axis, explicit):
-        if self.is_array and axis is not None:
-            # a 1-D coo_array in SciPy: see test_max_min_axis_1d_array
-            axis = None
         A = self.S(raw)
         for name in ("max", "min", "nanmax", "nanmin"):
             compare(lambda m, A: getattr(A, name)(axis=axis, explicit=explicit), A)
@@ -222,8 +219,6 @@ class _UfuncMixin(ParityBase):
 class _MiscMixin(ParityBase):
     @cases(raw=raws(), edge=single_edges())
     def test_iter(self, raw):
-        if self.is_array and self.fmt != "dia":
-            return  # 1-D rows in SciPy: see test_iter_1d_array
         compare(lambda m, A: list(A), self.S(raw))
 
     @cases(raw=raws(max_side=12), maxprint=[None, 3, 4], edge=single_edges())
@@ -293,15 +288,6 @@ def test_public_methods_like_scipy(fmt):
         sg = getattr(SPGRAD, f"{fmt}_{family}")
         missing = [n for n in sorted(covered) if hasattr(sc, n) and not hasattr(sg, n)]
         assert not missing, f"{fmt}_{family} lacks {missing}"
-
-
-def test_max_along_axis_of_arrays_is_not_yet_supported():
-    need_spgrad()
-    A = SPGRAD.csr_array(np.array([[1.0, 0.0], [0.0, 2.0]]))
-    with pytest.raises(NotImplementedError, match="1-D sparse arrays"):
-        A.max(axis=0)
-    with pytest.raises(NotImplementedError, match="1-D sparse arrays"):
-        list(A)
 
 
 def test_union_map_kernel():
