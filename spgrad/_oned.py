@@ -238,8 +238,8 @@ def _getitem(orig, self, key):
     if any(x is None for x in items):
         return _getitem_new_axis(self, items)
     key = _vector_key(key)
-    if self.format == "csr" and isinstance(key, np.ndarray) and key.dtype == bool:
-        # SciPy selects a boolean mask from the dense vector: duplicates summed, zeros gone
+    if self.format == "csr" and isinstance(key, np.ndarray):
+        # SciPy selects arrays and masks from the dense vector: duplicates summed, zeros gone
         self = self.copy()
         self.sum_duplicates()
         self.eliminate_zeros()

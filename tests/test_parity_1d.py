@@ -191,10 +191,14 @@ class TestVector:
         keys = [slice(None), slice(1, None, 2), slice(None, None, -1), [0, 0], [],
                 np.arange(n) % 2 == 0, (slice(1, 3),), Ellipsis, 0, -1, n, -n - 1, 1.0,
                 (0, 0), None, (None, slice(1, None)), (slice(None), None)]
-        if n == 0 or raw.data.size == 0:
-            # SciPy gives a coo_array for most selections of an empty csr vector
+        if n == 0 or raw.data.size < 2:
+            # SciPy gives a coo_array for some selections that select nothing (strided
+            # slices of short vectors, arrays into empty ones): see the differences page
             keys = [slice(None), Ellipsis, None, 0, -1]
+        dups = len(np.unique(raw.col)) < len(raw.col)
         for key in keys:
+            if dups and isinstance(key, int):
+                continue  # SciPy returns one of the duplicates of a csr vector, not their sum
             compare(lambda m: vec(m, raw, fmt)[key])
 
     @cases(raw=vectors(), edge=EDGES)
