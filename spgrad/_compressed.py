@@ -29,6 +29,7 @@ from ._sputils import (
     upcast,
 )
 
+
 def _autograd_ops():
     """The differentiable-mode operations (imports torch; called only with tensors)."""
     from ._autograd import _ops

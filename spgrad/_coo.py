@@ -9,8 +9,8 @@ from . import _backend
 from ._base import SparseEfficiencyWarning, _register, _spbase, issparse, sparray
 from ._data import _data_base
 from ._index import _COOIndexMixin, _COOShapeMixin
-from ._minmax import _minmax_mixin
 from ._matrix import spmatrix
+from ._minmax import _minmax_mixin
 from ._oned import support_1d
 from ._sputils import (
     check_shape,

@@ -23,8 +23,8 @@ import numpy as np
 
 from . import _backend
 from ._base import SparseEfficiencyWarning, issparse
-from ._sputils import get_index_dtype, isdense, isscalarlike, upcast, validateaxis
 from ._oned import vector_from_2d
+from ._sputils import get_index_dtype, isdense, isscalarlike, upcast, validateaxis
 
 _OP_SYM = {operator.eq: "==", operator.ne: "!=", operator.lt: "<", operator.gt: ">",
            operator.le: "<=", operator.ge: ">="}

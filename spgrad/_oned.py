@@ -21,7 +21,7 @@ from . import _backend
 from ._base import _CONTAINERS, _spbase, issparse
 from ._sputils import get_index_dtype, isscalarlike, validateaxis
 
-__all__ = ["accept_1d_operands", "support_1d", "twin", "from_twin", "vector_from_2d"]
+__all__ = ["accept_1d_operands", "from_twin", "support_1d", "twin", "vector_from_2d"]
 
 
 # ------------------------------------------------------------------------------------------------

@@ -11,8 +11,6 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import strategies as st
-
 from conftest import (
     DTYPES,
     NUMERIC_DTYPES,
@@ -24,6 +22,7 @@ from conftest import (
     need_spgrad,
     raws,
 )
+from hypothesis import strategies as st
 
 FORMATS_1D = ("csr", "coo")
 
