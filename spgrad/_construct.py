@@ -1311,7 +1311,8 @@ def _random_entries(shape, density, dtype, rng, data_sampler):
         else:
             data_sampler = rng.uniform
 
-    idx_dtype = get_index_dtype(maxval=max(shape))
+    # SciPy's n-D arrays take int64 coordinates
+    idx_dtype = get_index_dtype(maxval=max(shape)) if len(shape) <= 2 else np.dtype(np.int64)
     if total <= _INT64_MAX:
         flat = rng.choice(total, size=size, replace=False)
         coords = np.unravel_index(flat, shape=shape, order="F")
@@ -1731,26 +1732,29 @@ def swapaxes(A, axis1, axis2):
 def expand_dims(A, /, *, axis=0):
     """Add a length-1 axis to the sparse array ``A`` at position ``axis``.
 
-    SciPy's result is an (n+1)-D COO array; spgrad's containers are 2-D today (1-D and n-D
-    arrays are the SciPy-surface issue's open part), so after SciPy's checks of ``axis`` this
-    raises ``NotImplementedError``.
-
     Parameters
     ----------
     A : sparse array
     axis : int, optional
         Position of the new axis, in ``[-A.ndim - 1, A.ndim]``.
 
+    Returns
+    -------
+    coo_array
+        An (n+1)-D COO array with a copy of ``A``'s entries (values in the autograd graph in
+        differentiable mode); the new coordinate is zero for every entry.
+
     Raises
     ------
     ValueError
         For an axis that is not an integer or out of range (as SciPy).
-    NotImplementedError
-        For every valid axis: the result would be 3-D.
 
     Examples
     --------
     >>> import spgrad as sp
+    >>> B = sp.expand_dims(sp.eye_array(2), axis=1)
+    >>> B.shape, B.format
+    ((2, 1, 2), 'coo')
     >>> sp.expand_dims(sp.eye_array(2), axis=5)
     Traceback (most recent call last):
     ...
@@ -1762,5 +1766,10 @@ def expand_dims(A, /, *, axis=0):
     idx = axis if axis >= 0 else axis + ndim + 1
     if idx < 0 or idx > ndim:
         raise ValueError(f"Invalid axis {axis} for N={ndim}. Must be in [-N-1, N].")
-    raise NotImplementedError(f"expand_dims of a {ndim}-D sparse array gives a "
-                              f"{ndim + 1}-D COO array; n-D sparse arrays are not supported yet")
+    C = coo_array(A.tocoo(copy=True))
+    coords = list(C.coords)
+    coords.insert(idx, np.zeros(C.nnz, dtype=coords[0].dtype if coords else np.intp))
+    shape = C.shape[:idx] + (1,) + C.shape[idx:]
+    out = coo_array._from_coords(C.data, tuple(coords), shape)
+    out.has_canonical_format = C.has_canonical_format
+    return out

@@ -11,6 +11,7 @@ from ._data import _data_base
 from ._index import _COOIndexMixin, _COOShapeMixin
 from ._matrix import spmatrix
 from ._minmax import _minmax_mixin
+from ._ndim import support_nd
 from ._oned import support_1d
 from ._sputils import (
     check_shape,
@@ -36,6 +37,14 @@ def _astype(data, dtype, copy):
     return data.astype(dtype, copy=copy)
 
 
+def _nd_index_dtype(shape):
+    """Index dtype of a COO array built from a shape or a dense array: the smallest that fits
+    for 1-D and 2-D, ``intp`` for n-D (SciPy's choices)."""
+    if len(shape) > 2:
+        return np.dtype(np.intp)
+    return get_index_dtype(maxval=max(shape, default=0))
+
+
 class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
     _format = "coo"
 
@@ -45,7 +54,7 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
         if isinstance(arg1, tuple):
             if isshape(arg1, allow_nd=self._allow_nd):
                 self._shape = check_shape(arg1, allow_nd=self._allow_nd)
-                idx_dtype = get_index_dtype(maxval=max(self._shape, default=0))
+                idx_dtype = _nd_index_dtype(self._shape)
                 self.coords = tuple(np.array([], dtype=idx_dtype) for _ in self._shape)
                 self.data = np.array([], dtype=getdtype(dtype, default=float))
                 self.has_canonical_format = True
@@ -116,7 +125,7 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
             self._shape = check_shape(M.shape, allow_nd=self._allow_nd)
             if shape is not None and check_shape(shape, allow_nd=self._allow_nd) != self._shape:
                 raise ValueError(f"inconsistent shapes: {shape} != {self._shape}")
-            idx_dtype = get_index_dtype(maxval=max(self._shape, default=0))
+            idx_dtype = _nd_index_dtype(self._shape)
             coords = M.nonzero()
             self.coords = tuple(c.astype(idx_dtype, copy=False) for c in coords)
             self.data = getdata(M[coords], copy=cp, dtype=dtype)
@@ -125,15 +134,16 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
 
     def _init_from_dense_tensor(self, T, shape, dtype):
         """Pattern = the nonzeros of a dense tensor; values gathered from it (in the graph)."""
-        if T.ndim != 2:
-            raise ValueError(f"expected a 2-D tensor, got shape {tuple(T.shape)}")
+        if T.ndim not in self._allow_nd:
+            raise ValueError(f"expected a tensor with {' or '.join(map(str, self._allow_nd))} "
+                             f"dimensions, got shape {tuple(T.shape)}")
         self._shape = check_shape(tuple(T.shape), allow_nd=self._allow_nd)
         if shape is not None and check_shape(shape, allow_nd=self._allow_nd) != self._shape:
             raise ValueError(f"inconsistent shapes: {shape} != {self._shape}")
-        idx_dtype = get_index_dtype(maxval=max(self._shape, default=0))
-        row, col = np.nonzero(_backend.to_numpy(T))
-        self.coords = (row.astype(idx_dtype), col.astype(idx_dtype))
-        self.data = T[_backend.index_tensor(row), _backend.index_tensor(col)]
+        idx_dtype = _nd_index_dtype(self._shape)
+        coords = np.nonzero(_backend.to_numpy(T))
+        self.coords = tuple(c.astype(idx_dtype) for c in coords)
+        self.data = T[tuple(_backend.index_tensor(c) for c in coords)]
         if dtype is not None:
             self.data = self.data.to(_backend.torch_dtype(getdtype(dtype)))
         self.has_canonical_format = True
@@ -430,6 +440,7 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
                            minlength=n).astype(res_dtype, copy=False)
 
 
+@support_nd
 @support_1d
 class coo_array(_COOIndexMixin, _coo_base, sparray):
     """COOrdinate-format sparse array: parallel ``row``, ``col`` and ``data`` arrays.

@@ -795,10 +795,8 @@ def _reshape(A, args, kwargs):
     shape = check_shape(args, A.shape, allow_nd=range(1, 65))
     if shape == A.shape:
         return A.copy() if copy else A
-    if len(shape) > 2:
-        raise NotImplementedError("n-D sparse arrays are not supported yet (issue 3)")
-    if len(shape) == 1 and not A._is_array:
-        raise ValueError(f"matrices must be 2-D, got the 1-D shape {shape}")
+    if len(shape) != 2 and not A._is_array:
+        raise ValueError(f"matrices must be 2-D, got the shape {shape}")
     if order not in ("C", "F"):
         raise ValueError(f"order must be 'C' or 'F', got {order!r}")
     coo = A.tocoo(copy=copy)

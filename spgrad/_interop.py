@@ -62,8 +62,6 @@ def from_scipy(obj, array=None):
         A.check_format(full_check=True)
         return A
     if fmt == "coo":
-        if obj.ndim > 2:
-            raise ValueError(f"spgrad supports 1-D and 2-D COO arrays today, got {obj.ndim}-D")
         A = cls((obj.data, obj.coords), shape=obj.shape)
         A.has_canonical_format = obj.has_canonical_format
         return A
