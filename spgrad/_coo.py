@@ -443,12 +443,15 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
 @support_nd
 @support_1d
 class coo_array(_COOIndexMixin, _coo_base, sparray):
-    """COOrdinate-format sparse array: parallel ``row``, ``col`` and ``data`` arrays.
+    """COOrdinate-format sparse array: one coordinate array per axis (``coords``; ``row`` and
+    ``col`` in 2-D) and a parallel ``data`` array.
 
     Constructed like SciPy's ``coo_array``: from a dense array, another sparse array (any
-    format, spgrad's or SciPy's), ``(M, N)`` for an empty one, or ``(data, (row, col))``
+    format, spgrad's or SciPy's), a shape for an empty one, or ``(data, (row, col))``
     triplets (duplicates are kept until :meth:`sum_duplicates` or a conversion sums them).
-    Coordinates are checked against the shape on construction.
+    Coordinates are checked against the shape on construction. Like SciPy 1.17's, a
+    ``coo_array`` can be 1-D (``(data, (col,))``, or a single row of a 2-D array) or n-D
+    (``(data, (i, j, k))``): see :doc:`/user_guide/differences` for what n-D arrays support.
 
     Examples
     --------
@@ -458,6 +461,11 @@ class coo_array(_COOIndexMixin, _coo_base, sparray):
     >>> A.toarray()
     array([[0, 0, 1],
            [5, 0, 0]])
+    >>> A[1].shape, A[1].toarray()          # a row of a sparse array is a 1-D array
+    ((3,), array([5, 0, 0]))
+    >>> T = sp.coo_array(np.arange(24).reshape(2, 3, 4))
+    >>> T.sum(axis=(0, 2)), T[1, :, 0].toarray()
+    (array([ 60,  92, 124]), array([12, 16, 20]))
     """
 
 
