@@ -645,7 +645,20 @@ class _spbase:
             if isinstance(other, np.matrix):
                 result = self._ascontainer(result)
             return result
+        if other.ndim > 2 and self.format == "coo" and self._is_array:  # SciPy's n-D COO
+            return self._matmul_stacked(np.asarray(other))
         raise ValueError(f"could not interpret dimensions: operand has shape {other.shape}")
+
+    def _matmul_stacked(self, X):
+        """``A @ X`` for an n-D dense ``X``: NumPy's broadcast matmul over the leading axes of
+        ``X`` (one product with all the stacked columns)."""
+        M, N = self._shape_as_2d
+        if X.shape[-2] != N:
+            raise ValueError(f"matmul: dimension mismatch with signature "
+                             f"(n,..,k={N}),(k={X.shape[-2]},..,m)->(n,..,m)")
+        cols = np.moveaxis(X, -2, 0).reshape(N, -1)
+        res = self._matmul_multivector(np.ascontiguousarray(cols))
+        return np.moveaxis(res.reshape((M,) + X.shape[:-2] + X.shape[-1:]), 0, -2)
 
     def _matmul_differentiable(self, other):
         """``self @ other`` when the values of either operand are a torch tensor."""

@@ -108,6 +108,9 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
                 # Pattern from the nonzeros, values gathered in the autograd graph.
                 other = self._coo_container(arg1, dtype=dtype).asformat(self.format)
             else:
+                if self._is_array and np.isscalar(arg1):
+                    raise ValueError("sparse array classes do not support instantiation from "
+                                     f"a scalar, got {arg1!r}")
                 try:
                     arg1 = np.asarray(arg1)
                 except Exception as e:
@@ -117,8 +120,10 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
                 if not self._is_array:
                     arg1 = np.atleast_2d(arg1)
                 if arg1.ndim == 0:
-                    raise ValueError("sparse array classes do not support instantiation from "
-                                     "a scalar")
+                    # SciPy: TypeError where 1-D input is accepted (csr_array), else ValueError
+                    exc = TypeError if 1 in self._allow_nd else ValueError
+                    raise exc("sparse array classes do not support instantiation from a "
+                              "scalar: pass an array (1-D or 2-D) or a shape tuple")
                 if arg1.ndim not in self._allow_nd:
                     if arg1.ndim == 1:  # SciPy's message
                         raise ValueError(f"{self.format.upper()} arrays don't support 1D "

@@ -110,12 +110,21 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
         elif _backend.is_tensor(arg1):
             self._init_from_dense_tensor(arg1, shape, dtype)
         else:
+            if self._is_array and arg1 is None:
+                raise TypeError("coo_array needs an array, a sparse array, a shape or "
+                                "(data, coords); got None")
+            if self._is_array and np.isscalar(arg1):
+                raise ValueError("sparse array classes do not support instantiation from a "
+                                 f"scalar, got {arg1!r}")
             M = np.asarray(arg1)
             getdtype(M.dtype)
             if not self._is_array:
                 M = np.atleast_2d(M)
                 if M.ndim != 2:
                     raise TypeError(f"expected 2D array or matrix, not {M.ndim}D")
+            if M.ndim == 0:  # SciPy reads a scalar as a missing shape: TypeError
+                raise TypeError("sparse array classes do not support instantiation from a "
+                                "scalar: pass an array or a shape tuple")
             if M.ndim not in self._allow_nd:
                 raise ValueError(
                     f"{'COO arrays' if self._is_array else 'COO matrices'} expect "
@@ -347,6 +356,10 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
     todia.__doc__ = _spbase.todia.__doc__
 
     def transpose(self, axes=None, copy=False):
+        if axes is not None and self._is_array:  # any permutation, as for n-D arrays
+            from ._ndim import transpose_coords
+
+            return transpose_coords(self, axes, copy)
         if axes is not None and tuple(axes) != (1, 0):
             raise ValueError("Sparse arrays/matrices do not support an 'axes' parameter "
                              "because swapping dimensions is the only logical permutation.")

@@ -22,7 +22,7 @@ from . import _backend
 from ._base import _CONTAINERS, _spbase, issparse
 from ._sputils import canonical_axes, isdense, isscalarlike
 
-__all__ = ["support_nd"]
+__all__ = ["support_nd", "transpose_coords"]
 
 _MAX_NDIM = 64
 
@@ -208,6 +208,11 @@ def _no_nd(message):
 
 
 def _transpose(orig, self, axes=None, copy=False):
+    return transpose_coords(self, axes, copy)
+
+
+def transpose_coords(self, axes=None, copy=False):
+    """The COO array with its axes permuted to ``axes`` (reversed by default)."""
     nd = self.ndim
     axes = tuple(range(nd))[::-1] if axes is None else tuple(axes)
     if len(axes) != nd:

@@ -67,11 +67,6 @@ settings.load_profile(os.environ.get("SPGRAD_HYPOTHESIS_PROFILE", "parity"))
 # They run as non-strict expected failures (hypothesis does not draw a failing case on every
 # run); each entry names its cause, and the entry goes when the cause is fixed.
 KNOWN_DIFFERENCES = {
-    "test_from_1d_dense[0d]": "0-D input: SciPy raises TypeError (a scalar is read as a "
-                              "missing shape), spgrad ValueError",
-    "test_from_1d_dense[3d]": "n-D coo_array (issue 3)",
-    "test_generic_constructor_input": "0-D/1-D/n-D and object inputs: SciPy's error types "
-                                      "differ per form; 1-D and n-D arrays are issue 3",
     "test_operation_bad_operand": "SciPy accepts axis=1.0 in sum through a fast path",
     "test_bool_duplicates": "bool entries stored twice: SciPy ORs them in some ops and adds "
                             "them in others; spgrad always adds before casting",
@@ -81,8 +76,6 @@ KNOWN_DIFFERENCES = {
     "TestReduce_dia_array::test_sum": "DIA sums with data wider than the matrix",
     "TestReduce_dia_matrix::test_sum": "DIA sums with data wider than the matrix",
     "TestReduce_dia_matrix::test_mean": "DIA means of narrow integers that wrap around",
-    "TestConvert_coo_array::test_transpose": "transpose(axes=(0, 1)) on COO (n-D, issue 3)",
-    "test_empty_shape_types": "index dtype of empty arrays built from int64 shapes",
     "TestSetitem_coo_array::test_fixed_setitem": "index dtype of coo_array after assignment "
                                                  "(SciPy's hstack promotion depends on the key)",
 }
