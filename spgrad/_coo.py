@@ -376,6 +376,37 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
 
     transpose.__doc__ = _spbase.transpose.__doc__
 
+    def tensordot(self, other, axes=2):
+        """Tensor contraction of this array with ``other`` over ``axes``, as ``np.tensordot``.
+
+        Parameters
+        ----------
+        other : array_like or sparse array
+            Dense (NumPy array, torch tensor) or sparse.
+        axes : int or (sequence of int, sequence of int), optional
+            ``k`` contracts the last ``k`` axes of this array with the first ``k`` of
+            ``other``; a pair gives the axes of each.
+
+        Returns
+        -------
+        ndarray, scalar or coo_array
+            Dense for a dense ``other`` (a scalar when every axis is contracted); a COO array
+            for a sparse ``other`` (a 0-d ndarray when every axis is contracted).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import spgrad as sp
+        >>> A = sp.coo_array(np.arange(24.0).reshape(2, 3, 4))
+        >>> A.tensordot(np.ones((3, 4)), axes=2)
+        array([ 66., 210.])
+        >>> A.tensordot(sp.coo_array(np.eye(4)), axes=1).shape
+        (2, 3, 4)
+        """
+        from ._ndim import tensordot
+
+        return tensordot(self, other, axes)
+
     # --------------------------------------------------------------- canonical form
     def _summed(self):
         """A canonical (row-major sorted, duplicates summed) COO; ``self`` if it is one."""

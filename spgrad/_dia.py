@@ -137,6 +137,104 @@ class _dia_base(_data_base):
         offsets = self.offsets.copy() if copy else self.offsets
         return self._dia_container((data, offsets), shape=self.shape)
 
+    # --------------------------------------------------------------- shape and diagonals
+    def reshape(self, *args, **kwargs):
+        """The same entries in a sparse array/matrix of a new shape (COO unless the shape is
+        unchanged), as ``csr_array.reshape``.
+
+        Examples
+        --------
+        >>> import spgrad as sp
+        >>> B = sp.eye_array(2, format="dia").reshape((1, 4))
+        >>> B.format, B.toarray().tolist()
+        ('coo', [[1.0, 0.0, 0.0, 1.0]])
+        """
+        from ._index import _reshape
+
+        return _reshape(self, args, kwargs)
+
+    def resize(self, *shape):
+        """Resize in place to ``shape``; entries outside the new shape are dropped, and entries
+        that the old shape hid from a longer data array are cleared, as in SciPy.
+
+        Examples
+        --------
+        >>> import spgrad as sp
+        >>> A = sp.dia_array(([[1, 2, 3]], [0]), shape=(3, 3))
+        >>> A.resize(2, 4)
+        >>> A.toarray()
+        array([[1, 0, 0, 0],
+               [0, 2, 0, 0]])
+        """
+        shape = check_shape(shape)
+        M, N = shape
+        self._check_pattern_mutable("resize")
+        data = self.data[:, :N]
+        if M > self.shape[0] and np.any(self.offsets + self.shape[0] < data.shape[1]):
+            hidden = (self.offsets[:, None] + self.shape[0] <= np.arange(data.shape[1]))
+            if _backend.is_tensor(data):
+                data = data.masked_fill(_backend.as_tensor(hidden).to(data.device), 0)
+            else:
+                data = data.copy() if np.shares_memory(data, self.data) else data
+                data[hidden] = 0
+        self.data = data
+        self._shape = shape
+
+    def setdiag(self, values, k=0):
+        """Set the ``k``-th diagonal (entries ``a[i, i + k]``) to ``values``, in place.
+
+        Values may be shorter than the diagonal (the rest is kept) or longer (the rest is
+        ignored); a scalar fills the whole diagonal. A new diagonal becomes a new row of
+        ``data``. With torch values the update is recorded in the graph (a leaf that requires
+        grad is refused, like an in-place update of a leaf tensor).
+
+        Examples
+        --------
+        >>> import spgrad as sp
+        >>> A = sp.dia_array(([[1.0, 2.0, 3.0]], [0]), shape=(3, 3))
+        >>> A.setdiag([7.0, 8.0], k=1)
+        >>> A.offsets.tolist(), A.toarray()[0].tolist()
+        ([0, 1], [1.0, 7.0, 0.0])
+        """
+        M, N = self.shape
+        if (k > 0 and k >= N) or (k < 0 and -k >= M):
+            raise ValueError("k exceeds array dimensions")
+        if self._is_torch and self.data.requires_grad and self.data.is_leaf:
+            raise RuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation: "
+                "setdiag on a sparse array whose values require grad would modify a leaf of "
+                "the autograd graph. Use A.detach() (or a copy: B = A.copy()) instead")
+        values = values if _backend.is_tensor(values) else np.asarray(values)
+        n_values = np.inf if values.ndim == 0 else len(values)
+        if k < 0:
+            n = min(M + k, N, n_values)
+            lo, hi = 0, n
+        else:
+            n = min(M, N - k, n_values)
+            lo, hi = k, k + n
+        if values.ndim != 0:
+            values = values[:n]
+        rows, cols = self.data.shape
+        is_new = k not in self.offsets
+        width = max(hi, cols)
+        if _backend.is_tensor(self.data) or _backend.is_tensor(values):
+            # a new tensor (wider, one more row for a new diagonal), updated in the graph
+            torch = _backend.torch_module()
+            old = _backend.as_tensor(self.data)
+            data = torch.cat([old, old.new_zeros((rows, width - cols))], dim=1)
+            if is_new:
+                data = torch.cat([data, old.new_zeros((1, width))])
+            row = rows if is_new else int(np.flatnonzero(self.offsets == k)[0])
+            data[row, lo:hi] = _backend.as_tensor(values).to(data.dtype)
+        else:
+            data = np.zeros((rows + is_new, width), dtype=self.data.dtype)
+            data[:rows, :cols] = self.data
+            row = rows if is_new else self.offsets == k
+            data[row, lo:hi] = values
+        if is_new:
+            self.offsets = np.append(self.offsets, self.offsets.dtype.type(k))
+        self.data = data
+
     # --------------------------------------------------------------- conversions
     def todia(self, copy=False):
         return self.copy() if copy else self

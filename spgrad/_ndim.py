@@ -22,7 +22,7 @@ from . import _backend
 from ._base import _CONTAINERS, _spbase, issparse
 from ._sputils import canonical_axes, isdense, isscalarlike
 
-__all__ = ["support_nd", "transpose_coords"]
+__all__ = ["support_nd", "tensordot", "transpose_coords"]
 
 _MAX_NDIM = 64
 
@@ -232,6 +232,8 @@ def _matmul(orig, self, other):
     n = self.shape[-1]
     lead = self.shape[:-1]
     if issparse(other):
+        if len(other.shape) > 2:
+            return _batched_matmul(self, other)
         if other.ndim != 2 or other.shape[0] != n:
             raise ValueError(f"matmul: dimension mismatch: {self.shape} @ {other.shape} "
                              f"(an n-D sparse array multiplies a 2-D array along its last "
@@ -248,24 +250,67 @@ def _matmul(orig, self, other):
     return res.reshape(lead + tuple(other.shape[1:]))
 
 
+def _swap_last(A):
+    axes = tuple(range(A.ndim - 2)) + (A.ndim - 1, A.ndim - 2)
+    return transpose_coords(A, axes)
+
+
+def _block_diagonal(A, batch):
+    """The stack of matrices ``A[b]`` (b over the leading axes) as one block-diagonal 2-D
+    COO array of shape ``(batch * m, batch * n)``."""
+    m, n = A.shape[-2:]
+    coords = _coords64(A.coords)
+    b = np.ravel_multi_index(coords[:-2], A.shape[:-2]) if A.nnz else np.zeros(0, np.int64)
+    return _coo_array()._from_coords(A.data, (b * m + coords[-2], b * n + coords[-1]),
+                                     (batch * m, batch * n), maxprint=A.maxprint)
+
+
+def _batched_matmul(A, B):
+    """``A @ B`` of two n-D sparse arrays with the same leading (batch) axes: one sparse
+    product of their block-diagonal forms."""
+    if not isinstance(B, _spbase):
+        from ._interop import from_scipy
+
+        B = from_scipy(B)
+    B = B.tocoo()
+    if A.shape[:-2] != B.shape[:-2] or A.shape[-1] != B.shape[-2]:
+        raise ValueError(f"matmul: dimension mismatch: {A.shape} @ {B.shape} (stacked "
+                         f"products need equal leading axes; broadcasting them is not "
+                         f"supported)")
+    batch = math.prod(A.shape[:-2])
+    m, n = A.shape[-2], B.shape[-1]
+    C = (_block_diagonal(A, batch) @ _block_diagonal(B, batch)).tocoo()
+    row, col = C.row.astype(np.int64), C.col.astype(np.int64)
+    b = row // m
+    lead = np.unravel_index(b, A.shape[:-2]) if C.nnz else \
+        tuple(np.zeros(0, np.int64) for _ in A.shape[:-2])
+    coords = tuple(c.astype(np.int64) for c in lead) + (row - b * m, col - b * n)
+    return _coo_array()._from_coords(C.data, coords, A.shape[:-2] + (m, n),
+                                     maxprint=A.maxprint)
+
+
 def _rmatmul(orig, self, other):
-    raise NotImplementedError(f"x @ A for an n-D sparse array A (shape {self.shape}) is not "
-                              f"supported; use A.transpose() @ x.T")
+    """``x @ A`` (NumPy's stacked matmul over the leading axes of ``A``) through
+    ``(swap(A) @ xᵀ)`` with the last two axes of ``A`` swapped."""
+    if isscalarlike(other):
+        return orig(self, other)
+    if not (_backend.is_tensor(other) or isinstance(other, np.ndarray)):
+        other = np.asarray(other)
+    if other.ndim not in (1, 2):
+        raise ValueError(f"matmul: x @ A takes a 1-D or 2-D dense x, got shape "
+                         f"{tuple(other.shape)}")
+    if other.shape[-1] != self.shape[-2]:
+        raise ValueError(f"matmul: dimension mismatch: dense operand {tuple(other.shape)} @ "
+                         f"sparse operand {self.shape}")
+    res = _swap_last(self)._matmul_dispatch(other.mT if other.ndim == 2 and
+                                            _backend.is_tensor(other) else other.T)
+    return res if other.ndim == 1 else res.swapaxes(-1, -2) if not _backend.is_tensor(res) \
+        else res.transpose(-1, -2)
 
 
 def _getitem(orig, self, key):
     """Integers, slices and an ellipsis, one per axis (index arrays are not supported)."""
-    items = list(key) if isinstance(key, tuple) else [key]
-    nd = self.ndim
-    if sum(x is Ellipsis for x in items) > 1:
-        raise IndexError("an index can only have a single ellipsis ('...')")
-    if any(x is Ellipsis for x in items):
-        at = next(k for k, x in enumerate(items) if x is Ellipsis)
-        items = items[:at] + [slice(None)] * (nd - len(items) + 1) + items[at + 1:]
-    if len(items) > nd:
-        raise IndexError(f"Too many indices for array: array is {nd}-dimensional, but "
-                         f"{len(items)} were indexed")
-    items += [slice(None)] * (nd - len(items))
+    items = _expand_key(key, self.ndim)
     arrays = [ax for ax, x in enumerate(items) if not isinstance(x, (slice, int, np.integer))]
     if len(arrays) > 1:
         raise NotImplementedError("indexing an n-D sparse array with more than one index "
@@ -343,6 +388,132 @@ def _index_array(x, n, axis):
     return np.where(arr < 0, arr + n, arr)
 
 
+def tensordot(A, other, axes=2):
+    """``A.tensordot(other, axes)`` for a COO array ``A`` (see ``coo_array.tensordot``)."""
+    if not A._is_array:
+        raise ValueError("Sparse matrices do not support an 'axes' parameter because swapping "
+                         "dimensions is the only logical permutation.")
+    dense = not issparse(other)
+    if dense and not _backend.is_tensor(other):
+        other = np.asarray(other)
+    elif not dense:
+        if not isinstance(other, _spbase):
+            from ._interop import from_scipy
+
+            other = from_scipy(other)
+        other = _coo_array()(other)
+    nd_a, nd_b = A.ndim, len(other.shape)
+    if isinstance(axes, (int, np.integer)):
+        if axes < 1 or axes > min(nd_a, nd_b):
+            raise ValueError("axes integer is out of bounds for input arrays")
+        a_axes, b_axes = list(range(nd_a - axes, nd_a)), list(range(axes))
+    else:
+        try:
+            a_axes, b_axes = (list(np.atleast_1d(x)) for x in axes)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"axes must be an integer or a pair of axis sequences, got "
+                             f"{axes!r}") from e
+        if len(a_axes) != len(b_axes):
+            raise ValueError("axes lists for A and B must have the same length")
+        a_axes, b_axes = canonical_axes(a_axes, nd_a), canonical_axes(b_axes, nd_b)
+    if [A.shape[a] for a in a_axes] != [other.shape[b] for b in b_axes]:
+        raise ValueError("sizes of the corresponding axes must match")
+    kept_a = tuple(a for a in range(nd_a) if a not in a_axes)
+    kept_b = tuple(b for b in range(nd_b) if b not in b_axes)
+    shape = tuple(A.shape[a] for a in kept_a) + tuple(other.shape[b] for b in kept_b)
+    left = grouped_twin(A, kept_a, tuple(a_axes))
+    if dense:
+        order = tuple(b_axes) + kept_b
+        right = other.permute(order) if _backend.is_tensor(other) else other.transpose(order)
+        right = right.reshape(left.shape[1], -1)
+        res = (left @ right).reshape(shape)
+        return res if shape or _backend.is_tensor(res) else res[()]
+    right = grouped_twin(other, tuple(b_axes), kept_b)
+    res = left @ right
+    if not shape:
+        return res.toarray().reshape(())
+    return unflatten(res, shape)
+
+
+def _setitem(orig, self, key, x):
+    """``A[key] = x`` with integers, slices, ``...`` and at most one index array: the stored
+    entries in the region are removed and the assigned values appended (nonzero ones only,
+    except for a single position), as SciPy's COO assignment does."""
+    if self._is_torch:
+        raise ValueError("assignment into a COO array whose values are a torch tensor would "
+                         "change its pattern; in differentiable mode the pattern is fixed "
+                         "(assign into A.detach() or rebuild the array)")
+    items = _expand_key(key, self.ndim)
+    positions, region = [], []
+    arrays = 0
+    for ax, x_ax in enumerate(items):
+        n = self.shape[ax]
+        if isinstance(x_ax, slice):
+            pos = np.arange(*x_ax.indices(n), dtype=np.int64)
+            region.append(len(pos))
+        elif isinstance(x_ax, (int, np.integer)) and not isinstance(x_ax, bool):
+            if not -n <= int(x_ax) < n:
+                raise IndexError(f"index ({int(x_ax)}) out of range for axis {ax} of size {n}")
+            pos = np.array([int(x_ax) % n], dtype=np.int64)
+        else:
+            pos = _index_array(x_ax, n, ax)
+            arrays += 1
+            region.append(len(pos))
+        positions.append(pos)
+    advanced = [ax for ax, x_ax in enumerate(items) if not isinstance(x_ax, slice)]
+    if arrays > 1 or (arrays and advanced != list(range(advanced[0], advanced[-1] + 1))):
+        raise NotImplementedError("assignment into an n-D sparse array takes integers, slices "
+                                  "and at most one index array next to the integers")
+    region = tuple(region)
+    grids = [g.reshape(region) for g in np.meshgrid(*positions, indexing="ij")]
+    if issparse(x):
+        xs = x.tocoo()
+        xs.sum_duplicates()
+        values = np.asarray(xs.toarray(), dtype=self.dtype)
+        stored = np.zeros(xs.shape, dtype=bool)
+        stored[tuple(xs.coords)] = True
+    else:
+        values = np.asarray(x, dtype=self.dtype)
+        stored = None
+    if values.size == 0:
+        return
+    try:
+        values = np.broadcast_to(values, region)
+        if stored is not None:
+            stored = np.broadcast_to(stored, region)
+    except ValueError as e:
+        raise ValueError(f"shape mismatch in assignment: cannot broadcast values of shape "
+                         f"{np.shape(x)} to {region}") from e
+    if stored is None:
+        stored = np.ones(region, dtype=bool) if region == () else values != 0
+    old_keys = np.ravel_multi_index(_coords64(self.coords), self.shape)
+    region_keys = np.ravel_multi_index([g.ravel() for g in grids], self.shape)
+    keep = ~np.isin(old_keys, region_keys)
+    new = [g[stored].ravel() for g in grids]
+    new_values = values[stored].ravel()
+    _, first = np.unique(np.ravel_multi_index(new, self.shape), return_index=True)
+    first = np.sort(first)
+    idx = np.result_type(*(c.dtype for c in self.coords), np.int64)
+    self.data = np.concatenate((self.data[keep], new_values[first]))
+    self.coords = tuple(np.concatenate((c[keep], nc[first])).astype(idx, copy=False)
+                        for c, nc in zip(self.coords, new))
+    self.has_canonical_format = False
+
+
+def _expand_key(key, nd):
+    """A key as one item per axis (``...`` expanded, missing trailing axes as ``:``)."""
+    items = list(key) if isinstance(key, tuple) else [key]
+    if sum(x is Ellipsis for x in items) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    if any(x is Ellipsis for x in items):
+        at = next(k for k, x in enumerate(items) if x is Ellipsis)
+        items = items[:at] + [slice(None)] * (nd - len(items) + 1) + items[at + 1:]
+    if len(items) > nd:
+        raise IndexError(f"Too many indices for array: array is {nd}-dimensional, but "
+                         f"{len(items)} were indexed")
+    return items + [slice(None)] * (nd - len(items))
+
+
 def _iter(orig, self):
     for i in range(self.shape[0]):
         yield self[i]
@@ -378,7 +549,7 @@ _METHODS = {
     "_matmul_dispatch": _matmul,
     "_rmatmul_dispatch": _rmatmul,
     "__getitem__": _getitem,
-    "__setitem__": _no_nd("assignment into an n-D sparse array is not supported"),
+    "__setitem__": _setitem,
     "__iter__": _iter,
     "transpose": _transpose,
     "nonzero": _nonzero,

@@ -380,7 +380,8 @@ class _ShapeMixin(ParityBase):
 
 format_classes(_GetitemMixin, globals(), prefix="Getitem", formats=INDEX_FORMATS)
 format_classes(_SetitemMixin, globals(), prefix="Setitem", formats=INDEX_FORMATS)
-format_classes(_ShapeMixin, globals(), prefix="IndexShape", formats=INDEX_FORMATS)
+format_classes(_ShapeMixin, globals(), prefix="IndexShape",
+               formats=INDEX_FORMATS + [("dia", "array"), ("dia", "matrix")])
 
 
 def test_coo_matrix_not_subscriptable():

@@ -170,6 +170,43 @@ def test_getitem(raw):
         compare(lambda m: build(m, raw)[key])
 
 
+@cases(a=nd_raws(shape=FIXED), edge=[{"a": EDGE[0]}])
+def test_tensordot_and_stacked_products(a):
+    dense = np.arange(12.0).reshape(3, 4) - 5
+    for other, axes in [(dense, 2), (dense.T.copy(), ([1, 2], [1, 0])), (np.ones((4, 2)), 1),
+                        (np.ones((2, 4)), ([0, 2], [0, 1]))]:
+        compare(lambda m: build(m, a).tensordot(other.copy(), axes=axes))
+        compare(lambda m: build(m, a).tensordot(m.coo_array(other), axes=axes))
+    compare(lambda m: build(m, a).tensordot(np.ones(5), axes=1))
+    compare(lambda m: build(m, a).tensordot(np.ones((3, 4)), axes=0))
+    full = np.arange(24.0).reshape(FIXED)
+    compare(lambda m: build(m, a).tensordot(full.copy(), axes=3))
+    compare(lambda m: np.arange(3.0) @ build(m, a))
+    compare(lambda m: (np.arange(6.0).reshape(2, 3) - 2) @ build(m, a))
+    E = np.zeros((2, 4, 2))
+    E[0, 1, 1], E[1, 3, 0], E[1, 0, 1] = 2.0, -1.0, 0.5
+    compare(lambda m: build(m, a) @ m.coo_array(E))
+    compare(lambda m: m.coo_array(np.arange(6.0).reshape(2, 3)) @ np.ones((5, 3, 2)))
+
+
+@cases(raw=nd_raws(), edge=EDGES)
+def test_setitem(raw):
+    shape = raw[0]
+    if 0 in shape:
+        return
+    for key, x in [(0, 0), ((0, 0, 0), 5), ((0, 0, 0), 0), ((Ellipsis, 0), 7),
+                   ((0, slice(None), -1), np.arange(shape[1])), ((slice(None), [0, 0]), 1),
+                   (-1, 2.5)]:
+        def body(m):
+            A = build(m, raw)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                A[key] = x
+            return A
+
+        compare(body)
+
+
 @cases(raw=nd_raws(), edge=EDGES)
 def test_axes(raw):
     nd = len(raw[0])
