@@ -188,8 +188,8 @@ def to_numpy(result):
         return result.detach().numpy()
     if hasattr(result, "nnz") and hasattr(result, "tocoo"):
         C = result.tocoo()
-        row, col, data = (np.asarray(a) for a in (C.row, C.col, C.data))
-        S = scipy.sparse.coo_array((data, (row, col)), shape=result.shape).tocsr()
+        coords = tuple(np.asarray(c) for c in C.coords)  # 1-D results have one
+        S = scipy.sparse.coo_array((np.asarray(C.data), coords), shape=result.shape).tocsr()
         S.sort_indices()
         return S
     return np.asarray(result)

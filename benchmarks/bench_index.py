@@ -10,7 +10,8 @@ Operations (``k`` = n // 10 selected rows or columns; index arrays drawn once pe
 * ``A[:, a:b]`` a block of k columns, ``A[:, ::10]`` every tenth column;
 * ``A[rows]`` k random rows (unsorted, with repeats), ``A[:, cols]`` k random columns;
 * ``A[rows_mask]`` a boolean row mask; ``A[np.ix_(r, c)]`` a k/10 x k/10 submatrix;
-* ``A[i, j]`` with two arrays of 10**5 random positions (element gather, 1-D result).
+* ``A[i, j]`` with two arrays of 10**5 random positions (element gather, 1-D result);
+* ``A[i]`` one row and ``A[:, j]`` one column (1-D ``coo_array`` results).
 
 Usage::
 
@@ -67,6 +68,8 @@ def operations(n, rng):
         (f"row mask ({k} true) `A[mask]`", mask),
         (f"submatrix `A[np.ix_(r, c)]` ({len(r_small)}²)", np.ix_(r_small, c_small)),
         (f"{m} elements `A[i, j]`", (i, j)),
+        ("one row `A[i]` (1-D)", a),
+        ("one column `A[:, j]` (1-D)", np.s_[:, a]),
     ]
 
 

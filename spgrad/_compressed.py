@@ -14,7 +14,6 @@ from ._base import _spbase, issparse
 from ._data import _data_base
 from ._index import _CompressedIndexMixin
 from ._minmax import _minmax_mixin
-from ._oned import from_twin
 from ._sputils import (
     check_compressed_arrays,
     check_shape,
@@ -562,13 +561,19 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
         A = self.tocsr()
         data = A.data
         indptr = np.zeros(2, dtype=A.indptr.dtype)
-        i0 = 0
-        for i1 in A.indptr[1:].tolist():
+        for i in range(A.shape[0]):  # lazily: a partial iteration reads only its rows
+            i0, i1 = int(A.indptr[i]), int(A.indptr[i + 1])
             indptr[1] = i1 - i0
-            row = A.__class__((data[i0:i1], A.indices[i0:i1], indptr), shape=(1, A.shape[1]),
-                              copy=True)
-            yield from_twin(row) if self._is_array else row
-            i0 = i1
+            # a row sharing nothing with A, valid by construction: 1-D for arrays, (1 × n)
+            # with the matrix constructor's index downcast for matrices
+            shape = (A.shape[1],) if self._is_array else (1, A.shape[1])
+            indices, row_indptr = A._result_index_arrays(A.indices[i0:i1].copy(),
+                                                         indptr.copy(), shape)
+            row = A.__class__._from_arrays(
+                data[i0:i1].clone() if A._is_torch else data[i0:i1].copy(), indices,
+                row_indptr, shape, maxprint=self.maxprint)
+            row._copy_flags(A)
+            yield row
 
     # ---------------------------------------------------------------- arithmetic
     def _binopt(self, other, op):

@@ -738,6 +738,10 @@ def _select_compressed(A, major, minor):
             pos = None
         ranged = False
     # ---- minor axis
+    if (isinstance(minor, np.ndarray) and len(minor)
+            and minor[-1] - minor[0] == len(minor) - 1 and (np.diff(minor) == 1).all()):
+        # a run of consecutive columns (one column, say): the range kernel needs no map
+        minor = slice(int(minor[0]), int(minor[-1]) + 1)
     if isinstance(minor, slice) and minor.indices(N) == (0, N, 1):
         if ranged:
             out_indptr = (cur_indptr - cur_indptr[0]).astype(idt)
@@ -800,12 +804,33 @@ def _reshape(A, args, kwargs):
     if order not in ("C", "F"):
         raise ValueError(f"order must be 'C' or 'F', got {order!r}")
     coo = A.tocoo(copy=copy)
-    coords = [c.astype(np.int64) for c in coo.coords]
-    flat = np.ravel_multi_index(coords, A.shape, order=order) if coords[0].size else coords[0]
-    new = np.unravel_index(flat, shape, order=order)
     idx_dtype = get_index_dtype(coo.coords, maxval=max(shape))
+    new = _unravel(_ravel(coo.coords, A.shape, order), shape, order)
     return coo._coo_container._from_coords(
-        coo.data, tuple(c.astype(idx_dtype) for c in new), shape, maxprint=A.maxprint)
+        coo.data, tuple(c.astype(idx_dtype, copy=False) for c in new), shape,
+        maxprint=A.maxprint)
+
+
+def _ravel(coords, shape, order):
+    """Flat int64 positions of valid coordinates (row-major 'C' or column-major 'F')."""
+    axes = range(len(shape)) if order == "C" else range(len(shape) - 1, -1, -1)
+    flat = None
+    for ax in axes:
+        c = coords[ax].astype(np.int64)
+        flat = c if flat is None else flat * shape[ax] + c
+    return flat
+
+
+def _unravel(flat, shape, order):
+    """Coordinates of int64 flat positions in ``shape`` (the inverse of :func:`_ravel`)."""
+    axes = range(len(shape) - 1, -1, -1) if order == "C" else range(len(shape))
+    coords = [None] * len(shape)
+    for ax in axes:
+        if ax == (axes[-1]):
+            coords[ax] = flat
+        else:
+            flat, coords[ax] = np.divmod(flat, shape[ax])
+    return coords
 
 
 # ------------------------------------------------------------------------------------------------

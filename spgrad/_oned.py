@@ -193,6 +193,9 @@ def _matmul(orig, self, other):
         return orig(self, other)
     T = twin(self)
     n = self.shape[0]
+    if (other.__class__ is np.ndarray and other.shape == (n,) and not self._is_torch
+            and self.format == "csr"):
+        return T._matmul_vector(other)[0]  # the common dot product, without the dispatch
     if issparse(other):
         if other.ndim == 1:
             if other.shape[0] != n:

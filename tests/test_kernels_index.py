@@ -71,11 +71,17 @@ def test_row_gather(idt, parallel):
 
 
 @pytest.mark.parametrize("idt", INDEX_DTYPES)
-def test_column_select(idt, parallel):
+@pytest.mark.parametrize("request_kind", ["repeats", "unique", "low columns only"])
+def test_column_select(idt, parallel, request_kind):
+    """Columns requested several times (the general loop), at most once (the branch-free
+    path), and only low columns, so that entries in higher columns find no request past the
+    end of the map."""
     rng = np.random.default_rng(2)
     indptr, indices, data = _csr(rng, (25, 40), idt)
-    cols = rng.integers(0, 40, 30).astype(idt)
-    offsets, order = np.empty(41, idt), np.empty(30, idt)
+    cols = {"repeats": lambda: rng.integers(0, 40, 30),
+            "unique": lambda: rng.permutation(40)[:30],
+            "low columns only": lambda: np.array([3, 0, 7, 5])}[request_kind]().astype(idt)
+    offsets, order = np.empty(41, idt), np.empty(len(cols), idt)
     K.column_map(cols, offsets, order)
     counts = np.empty(26, np.int64)
     tot = K.csr_column_select_count(indptr, indices, offsets, counts)
@@ -95,10 +101,12 @@ def test_column_select(idt, parallel):
 
 
 @pytest.mark.parametrize("idt", INDEX_DTYPES)
-def test_submatrix(idt, parallel):
+@pytest.mark.parametrize("bounds", [(4, 27, 3, 19), (0, 30, 29, 30), (2, 9, 5, 5),
+                                    (0, 30, 0, 30)])
+def test_submatrix(idt, parallel, bounds):
     rng = np.random.default_rng(3)
     indptr, indices, data = _csr(rng, (30, 30), idt)
-    r0, r1, c0, c1 = 4, 27, 3, 19
+    r0, r1, c0, c1 = bounds
     counts = np.empty(r1 - r0 + 1, np.int64)
     tot = K.csr_submatrix_count(indptr, indices, r0, r1, c0, c1, counts)
     keep = np.array([p for i in range(r0, r1) for p in range(indptr[i], indptr[i + 1])

@@ -192,24 +192,44 @@ def csr_column_select_count(const index_t[::1] indptr, const index_t[::1] indice
 
 cdef void _column_select_rows(const index_t* indptr, const index_t* indices,
                               const index_t* col_offsets, const index_t* col_order,
-                              Py_ssize_t r0, Py_ssize_t r1, const index_t* out_indptr,
+                              index_t n_req, Py_ssize_t r0, Py_ssize_t r1,
+                              const index_t* out_indptr,
                               index_t* out_indices, const value_t* data, value_t* out_data,
                               index_t* out_map) noexcept nogil:
     """Rows ``[r0, r1)`` of the column selection; null ``out_data``/``out_map`` are
-    skipped."""
+    skipped.
+
+    A source column requested at most once (the usual case) is written without a branch on
+    whether it is requested: the entry goes to the row's next slot, which advances by the
+    number of requests (0 or 1); the row stops once its known count is written, so no write
+    leaves the row's own slots. Columns requested several times take the general loop."""
     cdef Py_ssize_t i
-    cdef index_t p, j, q, w
+    cdef index_t p, j, q, w, end, lo, cnt
     for i in range(r0, r1):
         w = out_indptr[i]
-        for p in range(indptr[i], indptr[i + 1]):
+        end = out_indptr[i + 1]
+        p = indptr[i]
+        while w < end:
             j = indices[p]
-            for q in range(col_offsets[j], col_offsets[j + 1]):
-                out_indices[w] = col_order[q]
+            lo = col_offsets[j]
+            cnt = col_offsets[j + 1] - lo
+            if cnt <= 1:
+                # lo == n_req only when cnt == 0: read a valid slot, it is overwritten later
+                out_indices[w] = col_order[lo - (lo == n_req)]
                 if out_data != NULL:
                     out_data[w] = data[p]
                 if out_map != NULL:
                     out_map[w] = p
-                w = w + 1
+                w = w + cnt
+            else:
+                for q in range(lo, lo + cnt):
+                    out_indices[w] = col_order[q]
+                    if out_data != NULL:
+                        out_data[w] = data[p]
+                    if out_map != NULL:
+                        out_map[w] = p
+                    w = w + 1
+            p = p + 1
 
 
 def csr_column_select(const index_t[::1] indptr, const index_t[::1] indices,
@@ -230,15 +250,17 @@ def csr_column_select(const index_t[::1] indptr, const index_t[::1] indices,
     nthreads = _threads(nnz)
     with nogil:
         if nthreads == 1:  # a plain loop: an OpenMP region costs the compiler its optimisations
-            _column_select_rows(&indptr[0], &indices[0], &col_offsets[0], &col_order[0], 0,
-                                n_row, &out_indptr[0], &out_indices[0],
+            _column_select_rows(&indptr[0], &indices[0], &col_offsets[0], &col_order[0],
+                                <index_t>col_order.shape[0], 0, n_row, &out_indptr[0],
+                                &out_indices[0],
                                 &data[0] if with_data else NULL,
                                 &out_data[0] if with_data else NULL,
                                 &out_map[0] if with_map else NULL)
         else:
             for i in prange(n_row, num_threads=nthreads, schedule="static"):
                 _column_select_rows(&indptr[0], &indices[0], &col_offsets[0], &col_order[0],
-                                    i, i + 1, &out_indptr[0], &out_indices[0],
+                                    <index_t>col_order.shape[0], i, i + 1, &out_indptr[0],
+                                    &out_indices[0],
                                     &data[0] if with_data else NULL,
                                     &out_data[0] if with_data else NULL,
                                     &out_map[0] if with_map else NULL)
@@ -252,16 +274,16 @@ def csr_submatrix_count(const index_t[::1] indptr, const index_t[::1] indices,
                         int64_t[::1] out_indptr):
     """Fill ``out_indptr`` (length ``r1 - r0 + 1``) of the submatrix; return its nnz."""
     cdef Py_ssize_t i
-    cdef index_t p, j
+    cdef index_t p
     cdef int64_t acc = 0
+    cdef size_t width = <size_t>(c1 - c0) if c1 > c0 else 0
     _check_len("out_indptr", out_indptr.shape[0], r1 - r0 + 1)
     with nogil:
         out_indptr[0] = 0
         for i in range(r0, r1):
             for p in range(indptr[i], indptr[i + 1]):
-                j = indices[p]
-                if j >= c0 and j < c1:
-                    acc += 1
+                # c0 <= j < c1 as one unsigned comparison: no branch to mispredict
+                acc += <size_t>(indices[p] - c0) < width
             out_indptr[i - r0 + 1] = acc
     return acc
 
@@ -272,20 +294,27 @@ cdef void _submatrix_rows(const index_t* indptr, const index_t* indices, Py_ssiz
                           const value_t* data, value_t* out_data,
                           index_t* out_map) noexcept nogil:
     """Rows ``[r0, r1)`` of the submatrix; ``out_indptr[0]`` belongs to row ``r0``. Null
-    ``out_data``/``out_map`` are skipped."""
+    ``out_data``/``out_map`` are skipped.
+
+    Every entry is written at the row's next output slot and the slot advances only when the
+    entry is selected (no branch on the column test); the row stops once its known count of
+    selected entries is written, so no write leaves the row's own slots."""
     cdef Py_ssize_t i
-    cdef index_t p, j, w
+    cdef index_t p, j, w, end
+    cdef size_t width = <size_t>(c1 - c0) if c1 > c0 else 0
     for i in range(r0, r1):
         w = out_indptr[i - r0]
-        for p in range(indptr[i], indptr[i + 1]):
+        end = out_indptr[i - r0 + 1]
+        p = indptr[i]
+        while w < end:
             j = indices[p]
-            if j >= c0 and j < c1:
-                out_indices[w] = <index_t>(j - c0)
-                if out_data != NULL:
-                    out_data[w] = data[p]
-                if out_map != NULL:
-                    out_map[w] = p
-                w = w + 1
+            out_indices[w] = <index_t>(j - c0)
+            if out_data != NULL:
+                out_data[w] = data[p]
+            if out_map != NULL:
+                out_map[w] = p
+            w = w + (<size_t>(j - c0) < width)
+            p = p + 1
 
 
 def csr_submatrix(const index_t[::1] indptr, const index_t[::1] indices,
