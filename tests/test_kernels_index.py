@@ -133,3 +133,40 @@ def test_optional_outputs_are_checked():
     with pytest.raises(ValueError, match="out_map must have length 3"):
         K.csr_row_gather(indptr, indices, rows, out_indptr, np.empty(3, np.int32),
                          np.ones(0), np.empty(0), np.empty(1, np.int32))
+
+
+@pytest.mark.parametrize("idt", INDEX_DTYPES)
+@pytest.mark.parametrize("row_length", [3, 8, 9, 40])
+@pytest.mark.parametrize("sorted_rows", [True, False])
+def test_lookups(idt, parallel, row_length, sorted_rows):
+    """Scalar lookups against a dense reference: rows short enough for the scan and long
+    enough for the branch-free binary search, sorted or not, with duplicate entries (summed
+    by csr_lookup_values, each listed by csr_lookup_fill) and absent columns on both sides of
+    a row's entries."""
+    rng = np.random.default_rng(row_length)
+    n_row, n_col = 12, 60
+    cols_of = [np.sort(rng.choice(n_col, row_length, replace=False)) for _ in range(n_row)]
+    cols_of[3] = np.sort(np.append(cols_of[3], cols_of[3][:2]))  # duplicates in row 3
+    if not sorted_rows:
+        cols_of = [rng.permutation(c) for c in cols_of]
+    indptr = np.concatenate(([0], np.cumsum([len(c) for c in cols_of]))).astype(idt)
+    indices = np.concatenate(cols_of).astype(idt)
+    data = rng.standard_normal(len(indices))
+    dense = np.zeros((n_row, n_col))
+    np.add.at(dense, (np.repeat(np.arange(n_row), np.diff(indptr)), indices), data)
+    rows = rng.integers(0, n_row, 500).astype(idt)
+    cols = rng.integers(0, n_col, 500).astype(idt)
+    rows[:2], cols[:2] = 3, cols_of[3][:2]  # the duplicated entries themselves
+    out = np.empty(500)
+    K.csr_lookup_values(indptr, indices, data, sorted_rows, rows, cols, out)
+    np.testing.assert_allclose(out, dense[rows, cols], rtol=1e-14, atol=0)
+    counts = np.empty(500, np.int64)
+    total = K.csr_lookup_count(indptr, indices, sorted_rows, rows, cols, counts)
+    stored = [np.flatnonzero(indices[indptr[r]:indptr[r + 1]] == c) + indptr[r]
+              for r, c in zip(rows, cols)]
+    np.testing.assert_array_equal(counts, [len(s) for s in stored])
+    offsets = np.concatenate(([0], np.cumsum(counts)))
+    pos = np.empty(total, idt)
+    K.csr_lookup_fill(indptr, indices, sorted_rows, rows, cols, offsets, pos)
+    for k, s in enumerate(stored):
+        np.testing.assert_array_equal(np.sort(pos[offsets[k]:offsets[k + 1]]), s)

@@ -19,6 +19,7 @@ one dtype (``int32`` or ``int64``); output arrays have the lengths stated below.
 
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t
+from libc.string cimport memcpy
 
 from ._fused cimport index_t, value_t
 from ._parallel cimport get_num_threads
@@ -93,16 +94,18 @@ cdef void _row_gather_rows(const index_t* indptr, const index_t* indices, const 
     """Output rows ``[k0, k1)`` of the row gather; null ``out_data``/``out_map`` are
     skipped."""
     cdef Py_ssize_t k
-    cdef index_t p, start, w
+    cdef index_t p, start, w, length
     for k in range(k0, k1):
         start = indptr[rows[k]]
-        w = out_indptr[k] - start
-        for p in range(start, indptr[rows[k] + 1]):
-            out_indices[w + p] = indices[p]
-            if out_data != NULL:
-                out_data[w + p] = data[p]
-            if out_map != NULL:
-                out_map[w + p] = p
+        length = indptr[rows[k] + 1] - start
+        w = out_indptr[k]
+        # each row is a contiguous run in every array: block copies
+        memcpy(&out_indices[w], &indices[start], length * sizeof(index_t))
+        if out_data != NULL:
+            memcpy(&out_data[w], &data[start], length * sizeof(value_t))
+        if out_map != NULL:
+            for p in range(length):
+                out_map[w + p] = start + p
 
 
 def csr_row_gather(const index_t[::1] indptr, const index_t[::1] indices,
@@ -355,16 +358,23 @@ def csr_submatrix(const index_t[::1] indptr, const index_t[::1] indices,
 cdef inline index_t _first(const index_t* indices, index_t lo, index_t hi, index_t j,
                            bint sorted_rows) noexcept nogil:
     """Position of the first entry of column ``j`` in ``indices[lo:hi]``, or ``hi``."""
-    cdef index_t mid, p, end = hi
+    cdef index_t p, n = hi - lo, half
     if sorted_rows:
-        while lo < hi:
-            mid = lo + (hi - lo) // 2
-            if indices[mid] < j:
-                lo = mid + 1
-            else:
-                hi = mid
-        if lo < end and indices[lo] != j:
-            return end
+        if n == 0:
+            return hi
+        if n <= 8:  # short rows: a scan with independent loads beats a chain of probes
+            for p in range(lo, hi):
+                if indices[p] >= j:
+                    return p if indices[p] == j else hi
+            return hi
+        # branch-free lower bound: the comparison selects the base (a conditional move)
+        while n > 1:
+            half = n // 2
+            lo = lo + half if indices[lo + half] < j else lo
+            n = n - half
+        lo = lo + (indices[lo] < j)
+        if lo < hi and indices[lo] != j:
+            return hi
         return lo
     for p in range(lo, hi):
         if indices[p] == j:
@@ -470,16 +480,34 @@ def csr_lookup_values(const index_t[::1] indptr, const index_t[::1] indices,
     _check_len("cols", cols.shape[0], n)
     _check_len("out", out.shape[0], n)
     with nogil:
-        for k in prange(n, num_threads=nthreads, schedule="static"):
-            j = cols[k]
-            hi = indptr[rows[k] + 1]
-            acc = 0
-            p = _first(&indices[0] if indices.shape[0] else NULL, indptr[rows[k]], hi, j,
-                       sorted_rows)
-            while p < hi:
-                if indices[p] == j:
-                    acc = acc + data[p]
-                elif sorted_rows:
-                    break
-                p = p + 1
-            out[k] = acc
+        if nthreads == 1:  # a plain loop: the OpenMP region costs the compiler its optimisations
+            _lookup_values(&indptr[0], &indices[0] if indices.shape[0] else NULL,
+                           &data[0] if data.shape[0] else NULL, sorted_rows,
+                           &rows[0] if n else NULL, &cols[0] if n else NULL,
+                           &out[0] if n else NULL, 0, n)
+        else:
+            for k in prange(n, num_threads=nthreads, schedule="static"):
+                _lookup_values(&indptr[0], &indices[0] if indices.shape[0] else NULL,
+                               &data[0] if data.shape[0] else NULL, sorted_rows, &rows[0],
+                               &cols[0], &out[0], k, k + 1)
+
+
+cdef void _lookup_values(const index_t* indptr, const index_t* indices, const value_t* data,
+                         bint sorted_rows, const index_t* rows, const index_t* cols,
+                         value_t* out, Py_ssize_t k0, Py_ssize_t k1) noexcept nogil:
+    """``out[k]`` for ``k`` in ``[k0, k1)`` (see :func:`csr_lookup_values`)."""
+    cdef Py_ssize_t k
+    cdef index_t p, hi, j
+    cdef value_t acc
+    for k in range(k0, k1):
+        j = cols[k]
+        hi = indptr[rows[k] + 1]
+        acc = 0
+        p = _first(indices, indptr[rows[k]], hi, j, sorted_rows)
+        while p < hi:
+            if indices[p] == j:
+                acc = acc + data[p]
+            elif sorted_rows:
+                break
+            p = p + 1
+        out[k] = acc
