@@ -37,6 +37,9 @@ linalg : ``scipy.sparse.linalg`` for spgrad containers (solvers, operators, eige
     matrix functions), differentiable where the docstrings say so
 csgraph : ``scipy.sparse.csgraph`` routines accepting and returning spgrad containers
 
+SciPy's deprecated submodule namespaces (``csr``, ``construct``, ``base`` …) exist too and
+warn ``DeprecationWarning`` like SciPy's.
+
 The documentation site (``doc/``, built with Sphinx) organises these names like SciPy's
 reference and adds a user guide.
 
@@ -101,3 +104,7 @@ __all__ = [
 
 from . import csgraph  # noqa: E402
 from . import linalg  # noqa: E402
+from ._deprecated import install as _install_deprecated  # noqa: E402
+
+_install_deprecated(__name__)  # spgrad.csr, spgrad.construct … (deprecated, as in SciPy)
+del _install_deprecated

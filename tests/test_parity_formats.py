@@ -359,3 +359,28 @@ def test_safely_cast_index_arrays(fmt, family, raw, idx_dtype):
 ])
 def test_get_index_dtype(args):
     compare(lambda mod: mod.get_index_dtype(**args))
+
+
+def test_deprecated_submodules():
+    """SciPy's deprecated namespaces (``scipy.sparse.csr`` …) exist in spgrad with the same
+    names, each returned with a DeprecationWarning; unknown names raise AttributeError."""
+    import importlib
+
+    import scipy.sparse
+
+    import spgrad
+
+    deprecated = [n for n in scipy.sparse.__all__ if n not in dir(spgrad.__class__)
+                  and isinstance(getattr(scipy.sparse, n), type(scipy.sparse))
+                  and n not in ("csgraph", "linalg")]
+    assert deprecated, "SciPy no longer lists deprecated submodules"
+    for name in deprecated:
+        theirs = importlib.import_module(f"scipy.sparse.{name}")
+        ours = importlib.import_module(f"spgrad.{name}")
+        assert ours is getattr(spgrad, name)
+        assert sorted(ours.__all__) == sorted(theirs.__all__), name
+        for attr in ours.__all__:
+            with pytest.warns(DeprecationWarning, match=f"spgrad.{name}` namespace"):
+                assert getattr(ours, attr) is getattr(spgrad, attr)
+        with pytest.raises(AttributeError, match="deprecated"):
+            getattr(ours, "no_such_name")
