@@ -244,7 +244,10 @@ class _CompressedIndexMixin:
             row = np.array([row]) if is_int[0] else row
             col = np.array([col]) if is_int[1] else col
             if self._is_array:  # a single row or column: a 1-D coo_array, as in SciPy
-                return vector_from_2d(self._outer(row, col))
+                vec = vector_from_2d(self._outer(row, col))
+                if vec.shape[0] == 0:  # SciPy's empty vectors keep the source's index dtype
+                    vec.coords = (vec.coords[0].astype(self.indices.dtype),)
+                return vec
         return self._outer(row, col)
 
     def _with_none(self, row, col, nones, key):
@@ -281,6 +284,11 @@ class _CompressedIndexMixin:
 
     def _pairs_result(self, row, col):
         shape = row.shape
+        if row.size == 0 and len(shape) == 1:
+            # nothing selected: SciPy returns an empty sparse vector, not a dense one
+            if self._is_array:
+                return self._coo_container((0,), dtype=self.dtype)
+            return self.__class__((1, 0), dtype=self.dtype)
         v = self._pairs(row.ravel(), col.ravel())
         v = v.reshape(shape)
         if len(shape) == 2:

@@ -248,14 +248,38 @@ def _getitem(orig, self, key):
         self.eliminate_zeros()
     T = twin(self)
     if isinstance(key, (int, np.integer)) or (isinstance(key, np.ndarray) and key.ndim == 0):
+        if self.format == "csr":
+            return _csr_entry(self, key)
         return orig(T, (0, key))
     out = from_twin(orig(T, (slice(0, 1), key)))
+    if (self.format == "csr" and isinstance(key, slice) and key.step not in (None, 1)
+            and out.shape[0] == 0):
+        # SciPy's strided selections of a CSR vector that select nothing are fresh empty COO
+        return _CONTAINERS["coo"][0]((0,), dtype=self.dtype)
+    if isinstance(key, slice) and out.format == "csr":  # slices keep the source's dtype
+        out.indices = out.indices.astype(self.indices.dtype, copy=False)
+        out.indptr = out.indptr.astype(self.indices.dtype, copy=False)
     if isinstance(key, np.ndarray) and out.format == "csr":
         # SciPy builds the result of an array index with the smallest index dtype that fits
         idx = get_index_dtype(maxval=max(out.shape[0], out.nnz))
         out.indices = out.indices.astype(idx, copy=False)
         out.indptr = out.indptr.astype(idx, copy=False)
     return out
+
+
+def _csr_entry(self, key):
+    """``v[i]`` of a CSR vector: the first stored entry at ``i`` (SciPy does not sum
+    duplicates here), or zero."""
+    n = self.shape[0]
+    i = int(key)
+    if not -n <= i < n:
+        raise IndexError(f"index ({i}) out of range")
+    spot = np.flatnonzero(self.indices == (i % n))
+    if spot.size:
+        return self.data[int(spot[0])]
+    if self._is_torch:
+        return self.data.new_zeros(())
+    return self.dtype.type(0)
 
 
 def _getitem_new_axis(self, items):

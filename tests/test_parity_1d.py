@@ -148,9 +148,10 @@ class TestVector:
             return run
 
         for k, op in enumerate(map(quiet, ops)):
-            # sparse / sparse, and the dot product of bool vectors (SciPy 1.17.1 gives
-            # True for [True] @ [False]): see the differences page
-            if k != 10 and not (k > 10 and "b" in (a.dtype.kind, b.dtype.kind)):
+            # sparse / sparse, and v @ w of sparse vectors whose product is zero (SciPy
+            # 1.17.1 returns an uninitialised value then): see the differences page
+            zero_dot = np.sum(a.dense()[0].astype(complex) * dense.astype(complex)) == 0
+            if k != 10 and not (k > 10 and zero_dot):
                 compare(lambda m: op(vec(m, a, fmt), vec(m, b, other)))
             if k != 10 or a.dtype.kind in "fc":  # SciPy casts inf from int / 0 to int
                 compare(lambda m: op(vec(m, a, fmt), dense.copy()))
@@ -190,14 +191,7 @@ class TestVector:
         keys = [slice(None), slice(1, None, 2), slice(None, None, -1), [0, 0], [],
                 np.arange(n) % 2 == 0, (slice(1, 3),), Ellipsis, 0, -1, n, -n - 1, 1.0,
                 (0, 0), None, (None, slice(1, None)), (slice(None), None)]
-        if n == 0 or raw.data.size < 2:
-            # SciPy gives a coo_array for some selections that select nothing (strided
-            # slices of short vectors, arrays into empty ones): see the differences page
-            keys = [slice(None), Ellipsis, None, 0, -1]
-        dups = len(np.unique(raw.col)) < len(raw.col)
         for key in keys:
-            if dups and isinstance(key, int):
-                continue  # SciPy returns one of the duplicates of a csr vector, not their sum
             compare(lambda m: vec(m, raw, fmt)[key])
 
     @cases(raw=vectors(), edge=EDGES)

@@ -97,9 +97,9 @@ _INDEX_DTYPE = re.compile(r"^result: (coords\[\d\]|indices|indptr)\.dtype int(32
 
 def compare_index(fn, *operands, **kw):
     """:func:`compare` for index expressions, except that the index dtype of 1-D results may
-    differ: SciPy 1.17 picks int32 or int64 for them by the path a key takes (an empty or
-    strided selection, a slice or an array), which spgrad does not reproduce (documented on
-    the differences page). Values, class, shape and dtype are still compared exactly."""
+    differ: SciPy 1.17 picks int32 or int64 for some of them (strided selections of a row or
+    column) by the path a key takes, which spgrad does not reproduce (documented on the
+    differences page). Values, class, shape and dtype are still compared exactly."""
     __tracebackhide__ = True
     try:
         return compare(fn, *operands, **kw)

@@ -126,7 +126,12 @@ def test_unary(raw):
     compare(lambda m: round(build(m, raw)))
 
 
-@cases(a=nd_raws(shape=FIXED), b=nd_raws(shape=FIXED),
+# (8-bit integers wrap around when many duplicates are summed; which implementation drops an
+# entry that wrapped to zero differs, as for 2-D arrays)
+WIDE = tuple(d for d in DTYPES if d.itemsize > 1 or d.kind == "b")
+
+
+@cases(a=nd_raws(shape=FIXED, dtypes=WIDE), b=nd_raws(shape=FIXED, dtypes=WIDE),
        edge=[{"a": EDGE[0], "b": EDGE[0]}])
 def test_binary(a, b):
     dense = np.zeros(FIXED, dtype=b[1].dtype)
