@@ -20,6 +20,7 @@ import numpy as np
 
 from . import _backend
 from ._base import _CONTAINERS, _spbase, issparse
+from ._oned import ELEMENTWISE_METHODS, REDUCTION_METHODS, routed
 from ._sputils import canonical_axes, isdense, isscalarlike
 
 __all__ = ["support_nd", "tensordot", "transpose_coords"]
@@ -145,7 +146,8 @@ def _add(orig, self, other, *, sign=1, reflected=False):
     until ``sum_duplicates``); a dense or scalar operand goes through the flat twin."""
     if not issparse(other):
         return _elementwise(orig, self, other)
-    _flat_operand(self, other)  # checks the shape
+    if other.shape != self.shape:
+        raise ValueError(f"inconsistent shapes: {self.shape} and {other.shape}")
     if not isinstance(other, _spbase):
         from ._interop import from_scipy
 
@@ -534,16 +536,13 @@ def _count_nonzero(orig, self, axis=None):
 
 
 _METHODS = {
+    **dict.fromkeys(ELEMENTWISE_METHODS, _elementwise),
+    # sparse ± sparse concatenates the entries (replacing the entries above)
     "__add__": _add,
     "__radd__": functools.partial(_add, reflected=True),
     "__sub__": functools.partial(_add, sign=-1),
     "__rsub__": functools.partial(_add, sign=-1, reflected=True),
-    **{name: _elementwise for name in (
-        "__mul__", "__rmul__", "__truediv__",
-        "__rtruediv__", "multiply", "maximum", "minimum",
-        "__eq__", "__ne__", "__lt__", "__gt__", "__le__", "__ge__")},
-    **{name: _reduce for name in (
-        "sum", "mean", "max", "min", "nanmax", "nanmin", "argmax", "argmin")},
+    **dict.fromkeys(REDUCTION_METHODS, _reduce),
     **{name: _in_place for name in ("sum_duplicates", "eliminate_zeros")},
     "count_nonzero": _count_nonzero,
     "_matmul_dispatch": _matmul,
@@ -569,13 +568,8 @@ _METHODS = {
 }
 
 
-def _wrap(orig, impl):
-    @functools.wraps(orig)
-    def method(self, *args, **kwargs):
-        if len(self._shape) > 2:
-            return impl(orig, self, *args, **kwargs)
-        return orig(self, *args, **kwargs)
-    return method
+def _is_nd(self, args):
+    return len(self._shape) > 2
 
 
 def support_nd(cls):
@@ -583,6 +577,6 @@ def support_nd(cls):
     for name, impl in _METHODS.items():
         orig = getattr(cls, name, None)
         if orig is not None:
-            setattr(cls, name, _wrap(orig, impl))
+            setattr(cls, name, routed(orig, impl, _is_nd))
     cls._allow_nd = tuple(range(1, _MAX_NDIM + 1))
     return cls

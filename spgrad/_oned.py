@@ -21,7 +21,8 @@ from . import _backend
 from ._base import _CONTAINERS, _spbase, issparse
 from ._sputils import get_index_dtype, isscalarlike, validateaxis
 
-__all__ = ["accept_1d_operands", "from_twin", "support_1d", "twin", "vector_from_2d"]
+__all__ = ["ELEMENTWISE_METHODS", "REDUCTION_METHODS", "accept_1d_operands", "from_twin",
+           "routed", "support_1d", "twin", "vector_from_2d"]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -382,13 +383,16 @@ def _resize(orig, self, *shape):
 
 # name -> implementation(orig, self, ...); the wrapper calls it only for a 1-D receiver, or,
 # for the names in _OPERAND_NAMES, when an operand is a 1-D sparse array.
+# the method names that the 1-D and the n-D arrays (spgrad._ndim) both route
+ELEMENTWISE_METHODS = (
+    "__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__",
+    "__rtruediv__", "multiply", "maximum", "minimum",
+    "__eq__", "__ne__", "__lt__", "__gt__", "__le__", "__ge__")
+REDUCTION_METHODS = ("sum", "mean", "max", "min", "nanmax", "nanmin", "argmax", "argmin")
+
 _METHODS = {
-    **{name: _elementwise for name in (
-        "__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__",
-        "__rtruediv__", "multiply", "maximum", "minimum",
-        "__eq__", "__ne__", "__lt__", "__gt__", "__le__", "__ge__")},
-    **{name: _reduce for name in (
-        "sum", "mean", "max", "min", "nanmax", "nanmin", "argmax", "argmin")},
+    **dict.fromkeys(ELEMENTWISE_METHODS, _elementwise),
+    **dict.fromkeys(REDUCTION_METHODS, _reduce),
     "count_nonzero": _count_nonzero,
     **{name: _in_place for name in ("sum_duplicates", "sort_indices", "eliminate_zeros")},
     "_matmul_dispatch": _matmul,
@@ -416,20 +420,27 @@ _OPERAND_NAMES = {name for name, impl in _METHODS.items() if impl is _elementwis
 _OPERAND_NAMES.add("_matmul_dispatch")
 
 
-def _wrap(name, orig, impl):
-    if name in _OPERAND_NAMES:
-        @functools.wraps(orig)
-        def method(self, *args, **kwargs):
-            if len(self._shape) == 1 or (args and _is_1d_sparse(args[0])):
-                return impl(orig, self, *args, **kwargs)
-            return orig(self, *args, **kwargs)
-    else:
-        @functools.wraps(orig)
-        def method(self, *args, **kwargs):
-            if len(self._shape) == 1:
-                return impl(orig, self, *args, **kwargs)
-            return orig(self, *args, **kwargs)
+def routed(orig, impl, applies):
+    """``orig`` wrapped so that a call for which ``applies(self, args)`` holds goes to
+    ``impl(orig, self, ...)`` instead (the mechanism of the 1-D and n-D arrays)."""
+    @functools.wraps(orig)
+    def method(self, *args, **kwargs):
+        if applies(self, args):
+            return impl(orig, self, *args, **kwargs)
+        return orig(self, *args, **kwargs)
     return method
+
+
+def _is_vector(self, args):
+    return len(self._shape) == 1
+
+
+def _has_vector(self, args):
+    return len(self._shape) == 1 or (args and _is_1d_sparse(args[0]))
+
+
+def _wrap(name, orig, impl):
+    return routed(orig, impl, _has_vector if name in _OPERAND_NAMES else _is_vector)
 
 
 def accept_1d_operands(cls):
