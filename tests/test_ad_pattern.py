@@ -70,6 +70,9 @@ def test_spgrad_sparse_products():
     _check(lambda x: values_from_x(x).multiply(values_from_x(x)).sum(axis=0), 6, exact=True)
     _check(lambda x: (x * (A.T @ (A @ x))).sum(), 6, hessian=True, exact=True)
     _check(lambda x: (values_from_x(x) @ x).sum(), 6, hessian=True, exact=True)
+    _check(lambda x: (values_from_x(x) @ values_from_x(x).T).sum(axis=0), 6, exact=True)
+    _check(lambda x: (values_from_x(x) @ values_from_x(x).T).sum(), 6, hessian=True,
+           exact=True)
 
 
 # one small function per rule; the detected pattern must hold the true one

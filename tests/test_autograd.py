@@ -167,6 +167,84 @@ def test_sparse_sparse_elementwise(op):
 
 
 # torch's forward-mode gradcheck calls torch.jit.script internally, which warns in torch 2.13.
+def _pattern_values(dense, dtype, rng, duplicate=False):
+    """``(values, (row, col))`` of ``dense``'s pattern with random values of ``dtype``; with
+    ``duplicate`` every entry is stored twice (two halves of one value)."""
+    row, col = np.nonzero(dense)
+    v = rng.standard_normal(len(row))
+    if np.dtype(dtype).kind == "c":
+        v = v + 1j * rng.standard_normal(len(row))
+    if duplicate:
+        row, col, v = np.concatenate((row, row)), np.concatenate((col, col)), np.r_[v, v] / 2
+    return torch.from_numpy(v.astype(dtype)), row, col
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128, np.float32])
+@pytest.mark.parametrize("idx", [np.int32, np.int64])
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("op", ["spmv", "spmm", "spgemm"])
+def test_fused_backward_equals_composite_and_dense(op, dtype, idx, threads, monkeypatch):
+    """A first-order SpMV or SpGEMM backward wanting both gradients runs one fused kernel; with
+    ``create_graph=True`` (and for SpMM always) it runs the differentiable Functions. Both equal dense autograd
+    (complex gradients by torch's convention), with duplicates and empty rows, in parallel."""
+    from spgrad import _cpu
+    from spgrad._cpu import _masked
+
+    monkeypatch.setattr(_masked, "MIN_PARALLEL_WORK", 0)
+    kernel = "csr_spgemm_backward" if op == "spgemm" else "csr_spmv_backward"
+    calls = []
+    real = getattr(_cpu, kernel)
+    monkeypatch.setattr(_cpu, kernel, lambda *args: calls.append(1) or real(*args))
+    previous = _cpu.get_num_threads()
+    _cpu.set_num_threads(threads)
+    try:
+        rng = np.random.default_rng(3)
+        v, row, col = _pattern_values(S, dtype, rng, duplicate=True)
+        tdtype = v.dtype
+        if op == "spgemm":
+            w, row_b, col_b = _pattern_values(T, dtype, rng)
+            other = lambda t: sp.csr_array((t, (row_b, col_b)), shape=T.shape)
+            x0 = w
+        else:
+            shape = (5,) if op == "spmv" else (5, 11)
+            x0 = torch.from_numpy(rng.standard_normal(shape).astype(dtype))
+            other = lambda t: t
+        grads = []
+        for create_graph in (False, True):
+            a = v.clone().requires_grad_()
+            x = x0.clone().requires_grad_()
+            A = sp.csr_array((a, (row, col)), shape=S.shape)
+            A.indices, A.indptr = A.indices.astype(idx), A.indptr.astype(idx)
+            out = A @ other(x)
+            out = out.data if sp.issparse(out) else out
+            g = torch.from_numpy(np.random.default_rng(4).standard_normal(out.shape)).to(tdtype)
+            grads.append(torch.autograd.grad(out, (a, x), g, create_graph=create_graph))
+            # the fused kernel ran once, for create_graph=False only (SpMM: never)
+            assert len(calls) == (op != "spmm")
+        tol = {"rtol": 1e-4, "atol": 1e-5} if dtype == np.float32 else {}
+        for fused, composite in zip(*grads):
+            torch.testing.assert_close(fused, composite.detach(), **tol)
+        # dense reference
+        a = v.clone().requires_grad_()
+        x = x0.clone().requires_grad_()
+        D = torch.zeros(S.shape, dtype=tdtype).index_put(
+            (torch.from_numpy(row), torch.from_numpy(col)), a, accumulate=True)
+        if op == "spgemm":
+            X = torch.zeros(T.shape, dtype=tdtype).index_put(
+                (torch.from_numpy(row_b), torch.from_numpy(col_b)), x)
+            C = D @ X
+            Cs = (A @ other(x0)).tocoo()
+            out = C[torch.from_numpy(Cs.row.astype(np.int64)),
+                    torch.from_numpy(Cs.col.astype(np.int64))]
+        else:
+            out = D @ x
+        expected = torch.autograd.grad(out, (a, x), g)
+        for fused, ref in zip(grads[0], expected):
+            torch.testing.assert_close(fused, ref, **tol)
+    finally:
+        _cpu.set_num_threads(previous)
+
+
 @pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 def test_forward_mode_spmm_and_spgemm():
     X = torch.randn((5, 3), dtype=F64, requires_grad=True)

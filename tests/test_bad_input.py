@@ -383,6 +383,10 @@ OP_CASES = {
     "astype-safe-downcast": (lambda m, A, B: A.astype(np.int8, casting="safe"), None),
     "sum-axis-2": (lambda m, A, B: A.sum(axis=2), None),
     "sum-axis-float": (lambda m, A, B: A.sum(axis=1.0), None),
+    # CSR (resp. CSC) accepts anything equal to its minor axis, the other formats raise
+    "sum-axis-float-0": (lambda m, A, B: A.sum(axis=0.0), None),
+    "sum-axis-float-minus-1": (lambda m, A, B: A.sum(axis=-1.0), None),
+    "sum-axis-bool": (lambda m, A, B: A.sum(axis=True), None),
     "mean-axis-minus-3": (lambda m, A, B: A.mean(axis=-3), None),
     "sum-axis-str": (lambda m, A, B: A.sum(axis="x"), None),
     "diagonal-float": (lambda m, A, B: A.diagonal(1.5), None),

@@ -217,6 +217,39 @@ def test_conversion_kernels(emulated, dtype, idx):
 
 @pytest.mark.parametrize("dtype", VALUE_DTYPES)
 @pytest.mark.parametrize("idx", INDEX_DTYPES)
+def test_fused_backward_launchers_match_the_cpu_kernels(emulated, dtype, idx):
+    rng = np.random.default_rng(5)
+    for m, n, inner, nnz in [(0, 3, 2, 0), (3, 0, 2, 0), (4, 5, 0, 0), (6, 7, 5, 20),
+                             (30, 20, 25, 200)]:
+        # SpMV backward: A (m x inner), x (inner,), g (m,)
+        Ap, Aj = _raw_csr(rng, m, inner, nnz, idx)
+        Ax = _values(rng, len(Aj), dtype)
+        x, g = _values(rng, inner, dtype), _values(rng, m, dtype)
+        outs = [(np.full(len(Aj), np.nan, dtype), np.full(inner, np.nan, dtype))
+                for _ in range(2)]
+        _cpu.csr_spmv_backward(Ap, Aj, Ax, x, g, *outs[0])
+        _cuda.csr_spmv_backward(Ap, Aj, Ax, x, g, *outs[1])
+        for got, expected in zip(outs[1], outs[0]):
+            np.testing.assert_allclose(got, expected, **_tolerance(dtype))
+        # SpGEMM backward: C = A @ B with B (inner x n), G on C's structural pattern
+        Bp, Bj = _raw_csr(rng, inner, n, nnz // 2, idx)
+        Bx = _values(rng, len(Bj), dtype)
+        Cp = np.empty(m + 1, np.int64)
+        c_nnz = _cpu.csr_matmat_row_nnz(n, Ap, Aj, Bp, Bj, Cp)
+        Cp, Cj = Cp.astype(idx), np.empty(c_nnz, idx)
+        _cpu.csr_matmat(n, Ap, Aj, np.ones(len(Aj)), Bp, Bj, np.ones(len(Bj)), Cp, Cj,
+                        np.empty(c_nnz))
+        Gc = _values(rng, c_nnz, dtype)
+        outs = [(np.full(len(Aj), np.nan, dtype), np.full(len(Bj), np.nan, dtype))
+                for _ in range(2)]
+        _cpu.csr_spgemm_backward(n, Ap, Aj, Ax, Bp, Bj, Bx, Cp, Cj, Gc, *outs[0])
+        _cuda.csr_spgemm_backward(n, Ap, Aj, Ax, Bp, Bj, Bx, Cp, Cj, Gc, *outs[1])
+        for got, expected in zip(outs[1], outs[0]):
+            np.testing.assert_allclose(got, expected, **_tolerance(dtype))
+
+
+@pytest.mark.parametrize("dtype", VALUE_DTYPES)
+@pytest.mark.parametrize("idx", INDEX_DTYPES)
 def test_masked_dot_and_union(emulated, dtype, idx):
     rng = np.random.default_rng(2)
     for m, n, inner, nnz in [(0, 3, 2, 0), (3, 0, 2, 0), (4, 5, 0, 0), (6, 7, 5, 20),
@@ -490,7 +523,8 @@ def test_every_kernel_is_tested():
                  "csr_column_select_count", "csr_submatrix", "csr_submatrix_count",
                  "csr_lookup_count", "csr_lookup_fill", "csr_lookup_offsets",
                  "csr_lookup_values", "csr_has_sorted_indices",
-                 "csr_has_canonical_format", "csr_matmat", "csr_matmat_row_nnz"}
+                 "csr_has_canonical_format", "csr_matmat", "csr_matmat_row_nnz",
+                 "csr_spmv_backward", "csr_spgemm_backward"}
     # launchers made of other kernels and array operations (sorts, scans)
     composite = {"csr_band_filter", "csr_transpose", "csr_transpose_pattern", "coo_tocsr",
                  "coo_tocsr_pattern", "csr_sort_indices", "csr_sort_indices_pattern",
@@ -499,7 +533,7 @@ def test_every_kernel_is_tested():
                  "column_map", "csr_column_select_count", "csr_submatrix_count",
                  "csr_lookup_count", "csr_lookup_fill", "csr_lookup_offsets",
                  "csr_has_sorted_indices", "csr_has_canonical_format", "csr_matmat",
-                 "csr_matmat_row_nnz"}
+                 "csr_matmat_row_nnz", "csr_spmv_backward", "csr_spgemm_backward"}
     kernels = launchers - composite
     assert set(_launch.KERNELS) == kernels | {"csr_band_count", "csr_band_fill",
                                               "csr_union_count", "csr_union_fill",

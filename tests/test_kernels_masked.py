@@ -1,6 +1,7 @@
 """Tests of the masked-product kernels (``spgrad._cpu._masked``) called directly, against NumPy:
-SDDMM for 0, 1 (the rank-1 path of the SpMV backward) and several columns, every value and
-index dtype, serial and forced parallel, empty masks and empty rows."""
+SDDMM for 0, 1 (the rank-1 path of the SpMV backward) and several columns, and the fused
+SpMV and SpGEMM backward passes; every value and index dtype, serial and forced parallel, empty
+masks, empty rows, duplicated and unsorted entries."""
 
 import numpy as np
 import pytest
@@ -46,3 +47,93 @@ def test_sddmm_checks_shapes():
         K.csr_sddmm(indptr, indices, np.ones((3, 2)), np.ones((2, 2)), np.empty(1))
     with pytest.raises(ValueError, match="inconsistent shapes"):
         K.csr_sddmm(indptr, indices, np.ones((2, 2)), np.ones((2, 3)), np.empty(1))
+
+
+def _pattern_with_empty_row(shape, rng, idt, duplicates=False):
+    """CSR arrays of a random ``shape`` pattern whose row 2 is empty; with ``duplicates``, every
+    row's entries are stored twice, the second copy in reverse (unsorted) order."""
+    mask = ssp.random_array(shape, density=0.4, format="csr", rng=rng)
+    if shape[0] > 2:
+        mask = ssp.csr_array(mask.toarray() * (np.arange(shape[0]) != 2)[:, None])
+    indptr, indices = mask.indptr, mask.indices
+    if duplicates:
+        rows = [indices[indptr[i]:indptr[i + 1]] for i in range(shape[0])]
+        indices = np.concatenate([np.concatenate((r, r[::-1])) for r in rows] or [[]])
+        indptr = 2 * indptr
+    return indptr.astype(idt), indices.astype(idt)
+
+
+def _random_values(rng, shape, dtype):
+    v = rng.standard_normal(shape)
+    if np.dtype(dtype).kind == "c":
+        v = v + 1j * rng.standard_normal(shape)
+    return np.ascontiguousarray(v.astype(dtype))
+
+
+@pytest.mark.parametrize("idt", [np.int32, np.int64])
+@pytest.mark.parametrize("dtype", VALUE_DTYPES)
+@pytest.mark.parametrize("shape", [(0, 4), (6, 0), (7, 5), (40, 3)])
+def test_spmv_backward_matches_numpy(idt, dtype, shape, parallel):
+    rng = np.random.default_rng(10 * shape[0] + shape[1])
+    indptr, indices = _pattern_with_empty_row(shape, rng, idt, duplicates=shape[0] == 40)
+    data = _random_values(rng, len(indices), dtype)
+    x = _random_values(rng, shape[1], dtype)
+    g = _random_values(rng, shape[0], dtype)
+    g_data = np.full(len(indices), 99, dtype=dtype)
+    g_x = np.full(shape[1], 99, dtype=dtype)
+    K.csr_spmv_backward(indptr, indices, data, x, g, g_data, g_x)
+    rows = np.repeat(np.arange(shape[0]), np.diff(indptr))
+    A = ssp.csr_array((data.astype(np.complex128), indices, indptr), shape=shape)
+    np.testing.assert_allclose(g_data, g[rows] * x[indices], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(g_x, A.T @ g.astype(np.complex128), rtol=1e-4, atol=1e-5)
+
+
+def test_spmv_backward_checks_shapes():
+    indptr = np.array([0, 1, 1], np.int32)
+    indices = np.array([0], np.int32)
+    data = np.ones(1)
+    with pytest.raises(ValueError, match="inconsistent shapes"):
+        K.csr_spmv_backward(indptr, indices, data, np.ones(3), np.ones(3), np.empty(1),
+                            np.empty(3))
+    with pytest.raises(ValueError, match="inconsistent shapes"):
+        K.csr_spmv_backward(indptr, indices, data, np.ones(3), np.ones(2), np.empty(1),
+                            np.empty(2))
+
+
+@pytest.mark.parametrize("idt", [np.int32, np.int64])
+@pytest.mark.parametrize("dtype", VALUE_DTYPES)
+@pytest.mark.parametrize("shapes", [((0, 4), (4, 3)), ((5, 0), (0, 6)), ((3, 4), (4, 0)),
+                                    ((30, 20), (20, 25))])
+def test_spgemm_backward_matches_numpy(idt, dtype, shapes, parallel):
+    (m, inner), (_, n) = shapes
+    rng = np.random.default_rng(m + inner + n)
+    Ap, Aj = _pattern_with_empty_row((m, inner), rng, idt, duplicates=m == 30)
+    Bp, Bj = _pattern_with_empty_row((inner, n), rng, idt)
+    Ax, Bx = _random_values(rng, len(Aj), dtype), _random_values(rng, len(Bj), dtype)
+    ones = (np.ones(len(Aj)), np.ones(len(Bj)))
+    pattern = (ssp.csr_array((ones[0], Aj, Ap), shape=(m, inner))
+               @ ssp.csr_array((ones[1], Bj, Bp), shape=(inner, n)))
+    Cp, Cj = pattern.indptr.astype(idt), pattern.indices.astype(idt)
+    Gc = _random_values(rng, len(Cj), dtype)
+    g_A = np.full(len(Aj), 99, dtype=dtype)
+    g_B = np.full(len(Bj), 99, dtype=dtype)
+    K.csr_spgemm_backward(n, Ap, Aj, Ax, Bp, Bj, Bx, Cp, Cj, Gc, g_A, g_B)
+    G = ssp.csr_array((Gc.astype(np.complex128), Cj, Cp), shape=(m, n)).toarray()
+    A = ssp.csr_array((Ax.astype(np.complex128), Aj, Ap), shape=(m, inner)).toarray()
+    B = ssp.csr_array((Bx.astype(np.complex128), Bj, Bp), shape=(inner, n)).toarray()
+    a_rows = np.repeat(np.arange(m), np.diff(Ap))
+    b_rows = np.repeat(np.arange(inner), np.diff(Bp))
+    np.testing.assert_allclose(g_A, (G @ B.T)[a_rows, Aj], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(g_B, (A.T @ G)[b_rows, Bj], rtol=1e-4, atol=1e-5)
+
+
+def test_spgemm_backward_checks_lengths():
+    Ap = np.array([0, 1], np.int32)
+    Aj = np.array([0], np.int32)
+    with pytest.raises(ValueError, match="do not describe a product"):
+        K.csr_spgemm_backward(1, Ap, Aj, np.ones(1), Ap, Aj, np.ones(1),
+                              np.array([0, 1, 1], np.int32), Aj, np.ones(1),
+                              np.empty(1), np.empty(1))
+    with pytest.raises(ValueError, match="shorter"):
+        K.csr_spgemm_backward(1, Ap, Aj, np.ones(1), Ap, Aj, np.ones(1), Ap, Aj, np.ones(1),
+                              np.empty(0), np.empty(1))

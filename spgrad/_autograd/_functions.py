@@ -13,9 +13,14 @@ SpMM        ``Y = A X``                              ``∂data = sddmm_P(Ȳ, X̄
 SpMMT       ``Y = Aᵀ X``                             ``∂data = sddmm_P(X̄, Ȳ)``, ``∂X = Ā Ȳ``
 SDDMM       ``v_p = Σ_k G[i,k] X[j,k]`` on ``P``     ``∂G = V̄ X̄``, ``∂X = V̄ᵀ Ḡ``
 MaskedDot   ``v_p = Σ_l L[i,l] R[j,l]`` on ``P``     masked dots on the patterns of L and R
+SpGEMM      ``C = A B`` on its structural pattern    ``∂A = (Ȳ B̄ᵀ)`` on P, ``∂B = (Āᵀ Ȳ)`` on B's
 ==========  =======================================  ============================================
 
-(bars are complex conjugates; torch's convention for complex gradients.)
+(bars are complex conjugates; torch's convention for complex gradients.) A first-order backward
+of SpMV (a vector ``X``) or SpGEMM that wants both gradients runs as one fused kernel pass over
+``A``; with
+``create_graph=True`` (or inside a ``torch.func`` transform) it runs as the differentiable
+Functions of the table instead.
 
 Each Function has a ``vmap`` rule, so ``torch.func.vmap`` and the transforms built on it
 (``jacrev``, ``jacfwd``, ``hessian``, batched gradients) work through them: a batch of dense
@@ -36,6 +41,26 @@ def _np(t):
 
 def _kernels(pattern):
     return _backend.kernels(pattern.indptr)
+
+
+def _fused_backward_ok(ctx, *tensors):
+    """Whether a backward may run as one fused kernel on plain arrays: both gradients are
+    wanted, no graph is being built of the backward itself (``create_graph=True`` runs the
+    differentiable composite instead) and no tensor is wrapped by a ``torch.func`` transform."""
+    if torch.is_grad_enabled() or not all(ctx.needs_input_grad[:2]):
+        return False
+    return not _wrapped(*tensors)
+
+
+def _wrapped(*tensors):
+    """Whether any tensor is wrapped by a ``torch.func`` transform (no NumPy view exists)."""
+    return any(torch._C._functorch.is_functorch_wrapped_tensor(t) for t in tensors)
+
+
+def _conj_np(t):
+    """NumPy copy of ``conj(t)`` for complex ``t``; a view of a real one."""
+    a = _np(t)
+    return np.conj(a) if np.iscomplexobj(a) else a
 
 
 def _vmap_by_loop(cls, info, in_dims, *args):
@@ -100,6 +125,8 @@ class SpMM(_Bilinear):
     def backward(ctx, G):
         data, X = ctx.saved_tensors
         p = ctx.pattern
+        if X.ndim == 1 and _fused_backward_ok(ctx, data, X, G):
+            return (*_spmv_backward(data, X, G, p), None)
         g_data = SDDMM.apply(G, X.conj(), p) if ctx.needs_input_grad[0] else None
         g_X = SpMMT.apply(data.conj(), G, p) if ctx.needs_input_grad[1] else None
         return g_data, g_X, None
@@ -107,6 +134,17 @@ class SpMM(_Bilinear):
     @staticmethod
     def vmap(info, in_dims, data, X, pattern):
         return _vmap_dense_operand(SpMM, info, in_dims, data, X, pattern)
+
+
+def _spmv_backward(data, x, g, pattern):
+    """``(sddmm_P(g, x̄), Āᵀ g)`` by the fused kernel: one pass over the entries of ``A``."""
+    dtype = _backend.numpy_dtype(data.dtype)
+    g_data = np.empty(pattern.nnz, dtype=dtype)
+    g_x = np.empty(x.shape, dtype=dtype)
+    _kernels(pattern).csr_spmv_backward(pattern.indptr, pattern.indices, _conj_np(data),
+                                        _conj_np(x).astype(dtype, copy=False),
+                                        _np(g).astype(dtype, copy=False), g_data, g_x)
+    return torch.from_numpy(g_data), torch.from_numpy(g_x)
 
 
 class SpMMT(_Bilinear):
@@ -217,12 +255,75 @@ class MaskedDot(torch.autograd.Function):
         return _vmap_by_loop(MaskedDot, info, in_dims, l, r, mask, pl, pr)
 
 
+class SpGEMM(torch.autograd.Function):
+    """Values of ``C = A @ B`` on ``C``'s structural pattern ``pc`` for CSR ``A`` (values
+    ``a``, pattern ``pa``) and ``B`` (``b``, ``pb``); ``pc`` comes from :func:`spgemm`.
+
+    The first-order backward is one fused kernel pass (both masked products ``(Ḡ B̄ᵀ)`` on
+    ``pa`` and ``(Āᵀ G)`` on ``pb``); with ``create_graph=True`` it is two :class:`MaskedDot`s,
+    so derivatives of every order are masked dots again.
+    """
+
+    @staticmethod
+    def forward(a, b, pc, pa, pb, c=None):
+        if c is None:  # values for a pattern built earlier (jvp, double backward)
+            c = np.empty(pc.nnz, dtype=_backend.numpy_dtype(a.dtype))
+            _kernels(pa).csr_matmat(pb.shape[1], pa.indptr, pa.indices, _np(a), pb.indptr,
+                                    pb.indices, _np(b), pc.indptr, np.empty_like(pc.indices), c)
+        return torch.from_numpy(c)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        a, b, pc, pa, pb, _ = inputs
+        ctx.save_for_backward(a, b)
+        ctx.save_for_forward(a, b)
+        ctx.patterns = (pc, pa, pb)
+
+    @staticmethod
+    def backward(ctx, V):
+        a, b = ctx.saved_tensors
+        pc, pa, pb = ctx.patterns
+        if _fused_backward_ok(ctx, a, b, V):
+            g_a = np.empty(pa.nnz, dtype=_backend.numpy_dtype(a.dtype))
+            g_b = np.empty(pb.nnz, dtype=g_a.dtype)
+            _kernels(pa).csr_spgemm_backward(
+                pb.shape[1], pa.indptr, pa.indices, _conj_np(a), pb.indptr, pb.indices,
+                _conj_np(b), pc.indptr, pc.indices, _np(V).astype(g_a.dtype, copy=False),
+                g_a, g_b)
+            return torch.from_numpy(g_a), torch.from_numpy(g_b), None, None, None, None
+        g_a = g_b = None
+        # ∂A = (V B̄ᵀ) on pa: rows of V against rows of B;  ∂B = (Āᵀ V) on pb: rows of Āᵀ
+        # against rows of Vᵀ.
+        if ctx.needs_input_grad[0]:
+            g_a = MaskedDot.apply(V, b.conj(), pa, pc, pb)
+        if ctx.needs_input_grad[1]:
+            pat, perm_a = pa.transpose()
+            pct, perm_c = pc.transpose()
+            g_b = MaskedDot.apply(a.conj()[perm_a], V[perm_c], pb, pat, pct)
+        return g_a, g_b, None, None, None, None
+
+    @staticmethod
+    def jvp(ctx, d_a, d_b, *_):
+        a, b = ctx.saved_tensors
+        pc, pa, pb = ctx.patterns
+        out = None
+        if d_a is not None:
+            out = SpGEMM.apply(d_a, b, pc, pa, pb)
+        if d_b is not None:
+            t = SpGEMM.apply(a, d_b, pc, pa, pb)
+            out = t if out is None else out + t
+        return out
+
+    @staticmethod
+    def vmap(info, in_dims, a, b, pc, pa, pb, c=None):
+        return _vmap_by_loop(SpGEMM, info, in_dims[:5], a, b, pc, pa, pb)
+
+
 def spgemm(a, pa, b, pb):
     """Values and pattern of ``C = A @ B`` (structural pattern: no zero is dropped).
 
-    The pattern comes from the SpGEMM kernels run on unit values; the values are the masked
-    dot of the rows of ``A`` with the rows of ``Bᵀ`` on that pattern, which makes every
-    derivative of ``C`` (of any order) another masked dot.
+    One symbolic pass counts each row; one numeric SpGEMM pass then fills the pattern and the
+    values together (the kernel keeps products that cancel). ``a`` and ``b`` share a dtype.
     """
     if pa.indices.dtype != pb.indices.dtype:
         pa, pb = (CSRPattern(p.indptr.astype(np.int64), p.indices.astype(np.int64), p.shape)
@@ -235,11 +336,14 @@ def spgemm(a, pa, b, pb):
         pa, pb = (CSRPattern(p.indptr.astype(np.int64), p.indices.astype(np.int64), p.shape)
                   for p in (pa, pb))
     idx_dtype = pa.indices.dtype
-    ap, aj, bp, bj = pa.indptr, pa.indices, pb.indptr, pb.indices
     indptr = counts.astype(idx_dtype)
     indices = np.empty(nnz, dtype=idx_dtype)
-    k.csr_matmat(n_col, ap, aj, np.ones(pa.nnz), bp, bj, np.ones(pb.nnz),
-                 indptr, indices, np.empty(nnz))
+    batched = _wrapped(a, b)
+    if batched:  # values wrapped by a torch.func transform: the pattern alone here
+        c, a_np, b_np = np.empty(nnz), np.ones(pa.nnz), np.ones(pb.nnz)
+    else:
+        c, a_np, b_np = np.empty(nnz, dtype=_backend.numpy_dtype(a.dtype)), _np(a), _np(b)
+    k.csr_matmat(n_col, pa.indptr, pa.indices, a_np, pb.indptr, pb.indices, b_np,
+                 indptr, indices, c)
     pc = CSRPattern(indptr, indices, (n_row, n_col))
-    pbt, perm_b = pb.transpose()
-    return MaskedDot.apply(a, b[perm_b], pc, pa, pbt), pc
+    return SpGEMM.apply(a, b, pc, pa, pb, None if batched else c), pc

@@ -24,7 +24,7 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
 from ._fused cimport index_t, value_t
-from ._parallel cimport get_num_threads
+from ._parallel cimport _even, _split, get_num_threads
 
 __all__ = [
     "coo_todense",
@@ -98,41 +98,6 @@ cdef int _check_min_len(str name, Py_ssize_t got, Py_ssize_t want) except -1:
     if got < want:
         raise ValueError(f"{name} must have at least {want} entries, got {got}")
     return 0
-
-
-# ------------------------------------------------------------------------------------------------
-# helpers (nogil)
-
-cdef inline Py_ssize_t _split(const index_t* indptr, Py_ssize_t n_row, Py_ssize_t part,
-                              Py_ssize_t nparts) noexcept nogil:
-    """First row of ``part`` when rows are split into ``nparts`` ranges of equal rows + entries.
-
-    The cost ``indptr[i] - indptr[0] + i`` increases strictly with ``i``, so consecutive parts
-    are contiguous, disjoint and together cover ``[0, n_row)``.
-    """
-    cdef int64_t base, total, target
-    cdef Py_ssize_t lo, hi, mid
-    if part <= 0:
-        return 0
-    if part >= nparts:
-        return n_row
-    base = indptr[0]
-    total = <int64_t>indptr[n_row] - base + n_row
-    target = (total * part) // nparts
-    lo = 0
-    hi = n_row
-    while lo < hi:
-        mid = lo + (hi - lo) // 2
-        if <int64_t>indptr[mid] - base + mid < target:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-cdef inline Py_ssize_t _even(Py_ssize_t n, Py_ssize_t part, Py_ssize_t nparts) noexcept nogil:
-    """First item of ``part`` when ``n`` items are split into ``nparts`` equal ranges."""
-    return <Py_ssize_t>((<int64_t>n * part) // nparts)
 
 
 # ------------------------------------------------------------------------------------------------

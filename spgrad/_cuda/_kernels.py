@@ -54,6 +54,8 @@ __all__ = [
     "csr_sddmm",
     "csr_sort_indices",
     "csr_sort_indices_pattern",
+    "csr_spgemm_backward",
+    "csr_spmv_backward",
     "csr_submatrix",
     "csr_submatrix_count",
     "csr_sum_duplicates",
@@ -278,6 +280,29 @@ def csr_masked_dot(n_inner, mask_indptr, mask_indices, Ap, Aj, Ax, Bp, Bj, Bx, o
     expand_indptr(mask_indptr, rows)
     launch("csr_masked_dot", mask_indptr.dtype, out.dtype, nnz,
            (n, mask_indptr, mask_indices, Ap, Aj, Ax, Bp, Bj, Bx, rows, out))
+
+
+def csr_spmv_backward(indptr, indices, data, x, g, g_data, g_x):
+    """Both gradients of ``y = A @ x`` (see ``spgrad._cpu.csr_spmv_backward``): the SDDMM and
+    the transposed product as two launches (on a GPU the fusion would only save a launch)."""
+    csr_sddmm(indptr, indices, g[:, None], x[:, None], g_data)
+    csr_matvec_transpose(indptr, indices, data, g, g_x)
+
+
+def csr_spgemm_backward(n_col, Ap, Aj, Ax, Bp, Bj, Bx, Cp, Cj, Gc, g_A, g_B):
+    """Both gradients of ``C = A @ B`` (see ``spgrad._cpu.csr_spgemm_backward``) as two masked
+    dots: rows of G against rows of B on A's pattern, rows of Aᵀ against rows of Gᵀ on B's
+    (the transposes by the stable sorts of :func:`csr_transpose`)."""
+    xp = _xp(Ap)
+    n_row, n_inner = _n_row(Ap), _n_row(Bp)
+    csr_masked_dot(n_col, Ap, Aj, Cp, Cj, Gc, Bp, Bj, Bx, g_A)
+    At = (xp.empty(n_inner + 1, dtype=Ap.dtype), xp.empty(len(Aj), dtype=Ap.dtype),
+          xp.empty(len(Ax), dtype=Ax.dtype))
+    Ct = (xp.empty(n_col + 1, dtype=Cp.dtype), xp.empty(len(Cj), dtype=Cp.dtype),
+          xp.empty(len(Gc), dtype=Gc.dtype))
+    csr_transpose(n_inner, Ap, Aj, Ax, *At)
+    csr_transpose(n_col, Cp, Cj, Gc, *Ct)
+    csr_masked_dot(n_row, Bp, Bj, *At, *Ct, g_B)
 
 
 def csr_union_map(Ap, Aj, Bp, Bj, Cp, Cj, a_pos, b_pos):

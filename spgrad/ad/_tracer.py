@@ -114,7 +114,8 @@ _MATMUL = {"mm", "bmm", "mv", "dot", "vdot", "addmm", "addmv", "baddbmm", "addbm
 _ACCUMULATE = {"index_add", "scatter_add", "scatter_reduce"}
 
 # spgrad's autograd Functions computing outside torch: node class name -> rule
-_SPGRAD_NODES = {"SpMMBackward", "SpMMTBackward", "SDDMMBackward", "MaskedDotBackward"}
+_SPGRAD_NODES = {"SpMMBackward", "SpMMTBackward", "SDDMMBackward", "MaskedDotBackward",
+                 "SpGEMMBackward"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -663,6 +664,14 @@ class _Tracer(TorchDispatchMode):
             g_idx = (rows_of[:, None] * k + c).reshape(-1)
             x_idx = (cols_of[:, None] * k + c).reshape(-1)
             return self._pairs(out.numel(), e_idx, (G_, g_idx), (X, x_idx))
+        if name == "SpGEMMBackward":
+            # c_p = sum_k A[i, k] B[k, j]: a masked dot of A's rows with the rows of B^T
+            a_, b_ = saved
+            pc, pa, pb = node.patterns
+            pbt, perm = pb.transpose()
+            e_idx, a_idx, bt_idx = _matching_entries(pc, pa, pbt)
+            b_idx = perm.numpy()[bt_idx]
+            return self._pairs(out.numel(), e_idx, (a_, a_idx), (b_, b_idx))
         # MaskedDot: v_p = sum_t L[i, t] R[j, t] over the t in both rows
         l_, r_ = saved
         mask, pl, pr = node.patterns
