@@ -184,14 +184,16 @@ def _pattern_values(dense, dtype, rng, duplicate=False):
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("op", ["spmv", "spmm", "spgemm"])
 def test_fused_backward_equals_composite_and_dense(op, dtype, idx, threads, monkeypatch):
-    """A first-order SpMV or SpGEMM backward wanting both gradients runs one fused kernel; with
-    ``create_graph=True`` (and for SpMM always) it runs the differentiable Functions. Both equal dense autograd
+    """A first-order backward runs kernels outside autograd (SpMV and SpGEMM: one fused kernel
+    for both gradients; SpMM: the transposed product as a gather); with ``create_graph=True``
+    it runs the differentiable Functions. Both equal dense autograd
     (complex gradients by torch's convention), with duplicates and empty rows, in parallel."""
     from spgrad import _cpu
     from spgrad._cpu import _masked
 
     monkeypatch.setattr(_masked, "MIN_PARALLEL_WORK", 0)
-    kernel = "csr_spgemm_backward" if op == "spgemm" else "csr_spmv_backward"
+    kernel = {"spmv": "csr_spmv_backward", "spmm": "csr_matvecs_permuted",
+              "spgemm": "csr_spgemm_backward"}[op]
     calls = []
     real = getattr(_cpu, kernel)
     monkeypatch.setattr(_cpu, kernel, lambda *args: calls.append(1) or real(*args))
@@ -219,8 +221,7 @@ def test_fused_backward_equals_composite_and_dense(op, dtype, idx, threads, monk
             out = out.data if sp.issparse(out) else out
             g = torch.from_numpy(np.random.default_rng(4).standard_normal(out.shape)).to(tdtype)
             grads.append(torch.autograd.grad(out, (a, x), g, create_graph=create_graph))
-            # the fused kernel ran once, for create_graph=False only (SpMM: never)
-            assert len(calls) == (op != "spmm")
+            assert len(calls) == 1  # the first-order kernel ran, for create_graph=False only
         tol = {"rtol": 1e-4, "atol": 1e-5} if dtype == np.float32 else {}
         for fused, composite in zip(*grads):
             torch.testing.assert_close(fused, composite.detach(), **tol)

@@ -231,6 +231,14 @@ def test_fused_backward_launchers_match_the_cpu_kernels(emulated, dtype, idx):
         _cuda.csr_spmv_backward(Ap, Aj, Ax, x, g, *outs[1])
         for got, expected in zip(outs[1], outs[0]):
             np.testing.assert_allclose(got, expected, **_tolerance(dtype))
+        # the transposed product as a gather: A^T G over the transposed pattern
+        G3 = _values(rng, (m, 3), dtype)
+        Tp, Ti, perm = np.empty(inner + 1, idx), np.empty(len(Aj), idx), np.empty(len(Aj), idx)
+        _cpu.csr_transpose_pattern(inner, Ap, Aj, Tp, Ti, perm)
+        outs = [np.full((inner, 3), np.nan, dtype) for _ in range(2)]
+        _cpu.csr_matvecs_permuted(Tp, Ti, perm, Ax, G3, outs[0])
+        _cuda.csr_matvecs_permuted(Tp, Ti, perm, Ax, G3, outs[1])
+        np.testing.assert_allclose(outs[1], outs[0], **_tolerance(dtype))
         # SpGEMM backward: C = A @ B with B (inner x n), G on C's structural pattern
         Bp, Bj = _raw_csr(rng, inner, n, nnz // 2, idx)
         Bx = _values(rng, len(Bj), dtype)
@@ -524,7 +532,8 @@ def test_every_kernel_is_tested():
                  "csr_lookup_count", "csr_lookup_fill", "csr_lookup_offsets",
                  "csr_lookup_values", "csr_has_sorted_indices",
                  "csr_has_canonical_format", "csr_matmat", "csr_matmat_row_nnz",
-                 "csr_spmv_backward", "csr_spgemm_backward"}
+                 "csr_spmv_backward", "csr_spgemm_backward",
+                 "csr_matvecs_permuted"}
     # launchers made of other kernels and array operations (sorts, scans)
     composite = {"csr_band_filter", "csr_transpose", "csr_transpose_pattern", "coo_tocsr",
                  "coo_tocsr_pattern", "csr_sort_indices", "csr_sort_indices_pattern",
@@ -533,7 +542,8 @@ def test_every_kernel_is_tested():
                  "column_map", "csr_column_select_count", "csr_submatrix_count",
                  "csr_lookup_count", "csr_lookup_fill", "csr_lookup_offsets",
                  "csr_has_sorted_indices", "csr_has_canonical_format", "csr_matmat",
-                 "csr_matmat_row_nnz", "csr_spmv_backward", "csr_spgemm_backward"}
+                 "csr_matmat_row_nnz", "csr_spmv_backward", "csr_spgemm_backward",
+                 "csr_matvecs_permuted"}
     kernels = launchers - composite
     assert set(_launch.KERNELS) == kernels | {"csr_band_count", "csr_band_fill",
                                               "csr_union_count", "csr_union_fill",

@@ -159,6 +159,26 @@ def test_csr_matvecs_transpose(name, idtype, vdtype, k, mode):
         assert_close(Y, ref)
 
 
+@all_shapes
+@all_dtypes
+@pytest.mark.parametrize("k", [1, 2, 5, 8, 13])  # 8 and 13: register blocks (+ remainder)
+def test_csr_matvecs_permuted(name, idtype, vdtype, k, mode):
+    """The transposed product as a gather over the transposed pattern with its map: the same
+    as SciPy's ``A.T @ X`` up to rounding (entries are summed in the transpose's order)."""
+    n_row, n_col, indptr, indices, data = make(name, idtype, vdtype)
+    nnz = int(indptr[-1])
+    Tp, Ti, perm = (np.empty(n_col + 1, idtype), np.empty(nnz, idtype),
+                    np.empty(nnz, idtype))
+    K.csr_transpose_pattern(n_col, indptr, indices, Tp, Ti, perm)
+    X = random_values(np.random.default_rng(1), n_row * k, vdtype).reshape(n_row, k)
+    Y = np.full((n_col, k), 7, dtype=vdtype)
+    K.csr_matvecs_permuted(Tp, Ti, perm, data, X, Y)
+    assert_close(Y, scipy_csr(n_row, n_col, indptr, indices, data).T @ X)
+    if nnz:
+        with pytest.raises(ValueError, match="perm must have at least"):
+            K.csr_matvecs_permuted(Tp, Ti, perm[:nnz - 1], data, X, Y)
+
+
 def test_private_buffer_paths_differ_from_serial_only_in_rounding(monkeypatch):
     # many rows, few columns: the per-thread buffer reduction is taken for k < nthreads
     rng = np.random.default_rng(5)

@@ -18,7 +18,7 @@ SpGEMM      ``C = A B`` on its structural pattern    ``∂A = (Ȳ B̄ᵀ)`` on P
 
 (bars are complex conjugates; torch's convention for complex gradients.) A first-order backward
 of SpMV (a vector ``X``) or SpGEMM that wants both gradients runs as one fused kernel pass over
-``A``; with
+``A``, and SpMM's ``Āᵀ Ȳ`` runs as a gather over the cached transposed pattern; with
 ``create_graph=True`` (or inside a ``torch.func`` transform) it runs as the differentiable
 Functions of the table instead.
 
@@ -43,13 +43,12 @@ def _kernels(pattern):
     return _backend.kernels(pattern.indptr)
 
 
-def _fused_backward_ok(ctx, *tensors):
-    """Whether a backward may run as one fused kernel on plain arrays: both gradients are
-    wanted, no graph is being built of the backward itself (``create_graph=True`` runs the
-    differentiable composite instead) and no tensor is wrapped by a ``torch.func`` transform."""
-    if torch.is_grad_enabled() or not all(ctx.needs_input_grad[:2]):
-        return False
-    return not _wrapped(*tensors)
+def _plain_backward(*tensors):
+    """Whether a backward may run kernels on plain arrays outside autograd (fused kernels,
+    transposed gathers): no graph is being built of the backward itself (``create_graph=True``
+    runs the differentiable Functions instead) and no tensor is wrapped by a ``torch.func``
+    transform."""
+    return not torch.is_grad_enabled() and not _wrapped(*tensors)
 
 
 def _wrapped(*tensors):
@@ -125,15 +124,33 @@ class SpMM(_Bilinear):
     def backward(ctx, G):
         data, X = ctx.saved_tensors
         p = ctx.pattern
-        if X.ndim == 1 and _fused_backward_ok(ctx, data, X, G):
+        plain = _plain_backward(data, X, G)
+        if plain and X.ndim == 1 and all(ctx.needs_input_grad[:2]):
             return (*_spmv_backward(data, X, G, p), None)
         g_data = SDDMM.apply(G, X.conj(), p) if ctx.needs_input_grad[0] else None
-        g_X = SpMMT.apply(data.conj(), G, p) if ctx.needs_input_grad[1] else None
+        if not ctx.needs_input_grad[1]:
+            g_X = None
+        elif plain and X.ndim == 2:
+            g_X = _transposed_product(data, G, p)
+        else:
+            g_X = SpMMT.apply(data.conj(), G, p)
         return g_data, g_X, None
 
     @staticmethod
     def vmap(info, in_dims, data, X, pattern):
         return _vmap_dense_operand(SpMM, info, in_dims, data, X, pattern)
+
+
+def _transposed_product(data, G, pattern):
+    """``Āᵀ G`` for a matrix ``G`` as a gather over the cached transposed pattern (each output
+    row summed in registers and written once, where :class:`SpMMT` scatters into rows)."""
+    dtype = _backend.numpy_dtype(data.dtype)
+    pt, _ = pattern.transpose()
+    G = _np(G).astype(dtype, copy=False)
+    out = np.empty((pt.shape[0], G.shape[1]), dtype=dtype)
+    _kernels(pattern).csr_matvecs_permuted(pt.indptr, pt.indices, pattern.transpose_perm(),
+                                           _conj_np(data), G, out)
+    return torch.from_numpy(out)
 
 
 def _spmv_backward(data, x, g, pattern):
@@ -283,7 +300,7 @@ class SpGEMM(torch.autograd.Function):
     def backward(ctx, V):
         a, b = ctx.saved_tensors
         pc, pa, pb = ctx.patterns
-        if _fused_backward_ok(ctx, a, b, V):
+        if _plain_backward(a, b, V) and all(ctx.needs_input_grad[:2]):
             g_a = np.empty(pa.nnz, dtype=_backend.numpy_dtype(a.dtype))
             g_b = np.empty(pb.nnz, dtype=g_a.dtype)
             _kernels(pa).csr_spgemm_backward(

@@ -13,13 +13,14 @@ from .. import _backend
 class CSRPattern:
     """Index arrays (``indptr``, ``indices``) of an ``n_row × n_col`` CSR matrix."""
 
-    __slots__ = ("indptr", "indices", "shape", "_transpose", "_rows", "_transpose_of")
+    __slots__ = ("indptr", "indices", "shape", "_transpose", "_perm", "_rows", "_transpose_of")
 
     def __init__(self, indptr, indices, shape):
         self.indptr = indptr
         self.indices = indices
         self.shape = tuple(shape)
         self._transpose = None
+        self._perm = None  # the transposition map as a NumPy array of the index dtype
         self._rows = None
         self._transpose_of = None  # (pattern, perm) when this one is that pattern's transpose
 
@@ -45,6 +46,7 @@ class CSRPattern:
                 inverse = np.empty_like(perm)
                 inverse[perm] = np.arange(len(perm), dtype=perm.dtype)
                 self._transpose = (original, _backend.index_tensor(inverse))
+                self._perm = inverse
                 self._transpose_of = None
                 return self._transpose
             n_row, n_col = self.shape
@@ -57,4 +59,10 @@ class CSRPattern:
             t = CSRPattern(indptr, indices, (n_col, n_row))
             t._transpose_of = (self, perm)
             self._transpose = (t, _backend.index_tensor(perm))
+            self._perm = perm
         return self._transpose
+
+    def transpose_perm(self):
+        """The map of :meth:`transpose` as a NumPy array of the index dtype (for kernels)."""
+        self.transpose()
+        return self._perm

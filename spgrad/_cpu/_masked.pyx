@@ -39,12 +39,17 @@ cdef int _threads(Py_ssize_t work) noexcept:
     return max(get_num_threads(), 1)
 
 
+cdef enum:
+    _SDDMM_BLOCK = 8  # columns summed side by side by the SDDMM kernel
+
+
 cdef void _sddmm_rows(const index_t* indptr, const index_t* indices, const value_t* A,
                       const value_t* B, Py_ssize_t k, Py_ssize_t r0, Py_ssize_t r1,
                       value_t* out) noexcept nogil:
     """SDDMM on mask rows ``[r0, r1)`` (``A``, ``B`` C-ordered with ``k`` columns)."""
-    cdef Py_ssize_t i, p, c
-    cdef value_t a, s0, s1, s2, s3
+    cdef Py_ssize_t i, p, c, c0, full = k - k % _SDDMM_BLOCK
+    cdef value_t a, s
+    cdef value_t acc[_SDDMM_BLOCK]
     cdef const value_t* ar
     cdef const value_t* br
     if k == 1:  # a rank-1 sample (the SpMV backward): no inner loop
@@ -57,23 +62,20 @@ cdef void _sddmm_rows(const index_t* indptr, const index_t* indices, const value
         ar = A + i * k
         for p in range(indptr[i], indptr[i + 1]):
             br = B + <Py_ssize_t>indices[p] * k
-            # four partial sums: one running sum would make every addition wait for the
-            # previous one (floating-point addition cannot be reordered by the compiler)
-            s0 = 0
-            s1 = 0
-            s2 = 0
-            s3 = 0
-            c = 0
-            while c + 4 <= k:
-                s0 = s0 + ar[c] * br[c]
-                s1 = s1 + ar[c + 1] * br[c + 1]
-                s2 = s2 + ar[c + 2] * br[c + 2]
-                s3 = s3 + ar[c + 3] * br[c + 3]
-                c = c + 4
-            while c < k:
-                s0 = s0 + ar[c] * br[c]
-                c = c + 1
-            out[p] = (s0 + s1) + (s2 + s3)
+            # eight partial sums, one per column of a block, in a local array the compiler
+            # keeps in registers (vector lanes); one running sum would make every addition
+            # wait for the previous one (floating-point addition cannot be reordered)
+            for c in range(_SDDMM_BLOCK):
+                acc[c] = 0
+            c0 = 0
+            while c0 < full:
+                for c in range(_SDDMM_BLOCK):
+                    acc[c] = acc[c] + ar[c0 + c] * br[c0 + c]
+                c0 = c0 + _SDDMM_BLOCK
+            s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+            for c in range(full, k):
+                s = s + ar[c] * br[c]
+            out[p] = s
 
 
 def csr_sddmm(const index_t[::1] indptr, const index_t[::1] indices,
@@ -384,4 +386,5 @@ def csr_spgemm_backward(Py_ssize_t n_col,
                     s = s + copies[u * nnz_b + q]
                 gb[q] = s
     free(scratch)
+
 

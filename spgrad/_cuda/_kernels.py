@@ -47,6 +47,7 @@ __all__ = [
     "csr_matvec",
     "csr_matvec_transpose",
     "csr_matvecs",
+    "csr_matvecs_permuted",
     "csr_matvecs_transpose",
     "csr_row_gather",
     "csr_row_gather_count",
@@ -108,6 +109,12 @@ def csr_matvec_transpose(indptr, indices, data, x, y):
     y.fill(0)
     launch("csr_matvec_transpose", indptr.dtype, data.dtype, n,
            (n, indptr, indices, data, x, y))
+
+
+def csr_matvecs_permuted(indptr, indices, perm, data, X, Y):
+    """Fill ``Y = A @ X`` for values ``data[perm]`` (see ``spgrad._cpu.csr_matvecs_permuted``):
+    one gather of the values, then the SpMM launch."""
+    csr_matvecs(indptr, indices, data[perm], X, Y)
 
 
 def csr_matvecs_transpose(indptr, indices, data, X, Y):
