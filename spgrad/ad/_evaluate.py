@@ -3,10 +3,11 @@
 A prepared object holds everything that does not depend on the point ``x``: the pattern, the
 colouring, the seed matrix and the decompression maps. Evaluating it at ``x`` costs one JVP per
 column colour (forward mode), one VJP per row colour (reverse mode) or one Hessian-vector
-product per star colour, batched with ``torch.func.vmap`` when the function allows it (spgrad's
-products have batching rules; a function calling a solver without one falls back to a loop of
-products that reuses one forward pass), and a gather of the compressed values into the CSR's
-values.
+product per star colour, batched when the function allows it (forward mode and Hessians with
+``torch.func.vmap``, reverse mode as one forward pass and one backward pass with batched
+gradients; spgrad's products have batching rules, and a function calling a solver without one
+falls back to a loop of products that reuses one forward pass), and a gather of the compressed
+values into the CSR's values.
 """
 
 import numpy as np
@@ -70,7 +71,7 @@ class _Prepared:
         self.ncolors = int(self.colors.max()) + 1 if self.colors.size else 0
         self.mode = mode
         self._dtype = dtype
-        self._batched = None  # unknown until the first evaluation tries vmap
+        self._batched = None  # unknown until the first evaluation tries batching
         self._seeds = {}
         self._flat = None
         self._set_maps()
@@ -145,7 +146,7 @@ class _Prepared:
         return self(np.asarray(_backend.to_numpy(x) if _backend.is_tensor(x) else x)).to_scipy()
 
     def _batched_or_loop(self, batched, loop, shape):
-        """Run the vmap-batched products, falling back (and remembering it) to the loop when
+        """Run the batched products, falling back (and remembering it) to the loop when
         the function cannot be batched (e.g. it calls compiled kernels, as spgrad's ops do)."""
         if self._batched is not False:
             try:
