@@ -15,6 +15,7 @@ from ._sputils import (
     check_shape,
     from_kernel,
     get_index_dtype,
+    get_sum_dtype,
     getdtype,
     isdense,
     isscalarlike,
@@ -117,6 +118,11 @@ class _dia_base(_data_base):
         j = np.arange(self.data.shape[1])
         row = j - self.offsets[:, None]
         return (row >= 0) & (row < M) & (j < N)
+
+    def _summable_data(self):
+        # SciPy sums a DIA matrix as the sum of its row sums (each taken in the sum dtype), so
+        # a narrow ``dtype=`` truncates row sums, not single entries
+        return self._axis_sums(1, get_sum_dtype(self.dtype))
 
     def _getnnz(self, axis=None):
         if axis is not None:

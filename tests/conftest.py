@@ -72,9 +72,6 @@ KNOWN_DIFFERENCES = {
     "test_add_sub_sparse": "index dtype of results for int64-indexed and bool operands",
     "test_multiply_sparse": "index dtype of results for int64-indexed and bool operands; "
                             "broadcasting that needs reshape (issue 3)",
-    "TestReduce_dia_array::test_sum": "DIA sums with data wider than the matrix",
-    "TestReduce_dia_matrix::test_sum": "DIA sums with data wider than the matrix",
-    "TestReduce_dia_matrix::test_mean": "DIA means of narrow integers that wrap around",
     "TestSetitem_coo_array::test_fixed_setitem": "index dtype of coo_array after assignment "
                                                  "(SciPy's hstack promotion depends on the key)",
 }
