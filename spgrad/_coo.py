@@ -463,13 +463,30 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
                 result = from_kernel(tmp, dtype)
         return self._ascontainer(result)
 
+    def _csr_for_product(self, other):
+        """The CSR form for a product with a dense operand. Bool entries stored twice widen to
+        the result dtype first, so that they add up as in SciPy's COO products (converting
+        them as they are would OR them)."""
+        A = self
+        if self.dtype == np.bool_ and not self.has_canonical_format:
+            A = self.astype(upcast(self.dtype, other.dtype))
+        return A.tocsr()
+
+    def _matmul_vector(self, other):
+        return self._csr_for_product(other)._matmul_vector(other)
+
+    def _matmul_multivector(self, other):
+        return self._csr_for_product(other)._matmul_multivector(other)
+
     def diagonal(self, k=0):
         return self.tocsr().diagonal(k)
 
     diagonal.__doc__ = _spbase.diagonal.__doc__
 
     def _summable_data(self):
-        return self.data
+        # SciPy sums duplicates before a whole-array sum (bool duplicates OR together); it does
+        # so in place, spgrad on a copy
+        return self._deduped().data
 
     def _axis_sums(self, axis, res_dtype):
         idx = self.coords[1 - axis]
@@ -479,7 +496,10 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
 
             return _ops.axis_sums(self.data, idx, n)
         if self.dtype.kind == "c" or res_dtype.kind not in "fc":
-            return self.tocsr()._axis_sums(axis, res_dtype)
+            # entries widen to the sum dtype before duplicates meet (bool duplicates count
+            # twice, as in SciPy's product with a vector of ones)
+            A = self if self.dtype == res_dtype else self.astype(res_dtype)
+            return A.tocsr()._axis_sums(axis, res_dtype)
         return np.bincount(idx.astype(np.intp, copy=False), weights=self.data,
                            minlength=n).astype(res_dtype, copy=False)
 

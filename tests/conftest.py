@@ -67,8 +67,6 @@ settings.load_profile(os.environ.get("SPGRAD_HYPOTHESIS_PROFILE", "parity"))
 # They run as non-strict expected failures (hypothesis does not draw a failing case on every
 # run); each entry names its cause, and the entry goes when the cause is fixed.
 KNOWN_DIFFERENCES = {
-    "test_bool_duplicates": "bool entries stored twice: SciPy ORs them in some ops and adds "
-                            "them in others; spgrad always adds before casting",
     "test_add_sub_sparse": "index dtype of results for int64-indexed and bool operands",
     "test_multiply_sparse": "index dtype of results for int64-indexed and bool operands; "
                             "broadcasting that needs reshape (issue 3)",
