@@ -1004,9 +1004,19 @@ class _COOIndexMixin:
         # one value per position: the first one, like SciPy
         _, first = np.unique(new_i.astype(np.int64) * N + new_j, return_index=True)
         first = np.sort(first)
+        # SciPy's new coordinates take the dtype of each key part: int64 for an integer, the
+        # array's for an array, and for a slice the value's coordinates (a sparse value's own,
+        # unless it is broadcast; a dense value's from nonzero(), int64); appending them
+        # promotes the stored ones
+        x_dt = np.int64
+        if issparse(x) and math.prod(xc.shape) == math.prod(shape):
+            x_dt = xc.row.dtype
+        parts = [x_dt if isinstance(k, slice) else k.dtype if isinstance(k, np.ndarray)
+                 else np.int64 for k in (row, col)]
+        idt = np.result_type(self.row.dtype, *parts)
         self.data = np.concatenate((self.data[keep], new_v[first]))
-        self.coords = (np.concatenate((self.row[keep], new_i[first].astype(np.int64))),
-                       np.concatenate((self.col[keep], new_j[first].astype(np.int64))))
+        self.coords = (np.concatenate((self.row[keep], new_i[first])).astype(idt, copy=False),
+                       np.concatenate((self.col[keep], new_j[first])).astype(idt, copy=False))
         self.has_canonical_format = False
 
 

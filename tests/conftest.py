@@ -71,8 +71,6 @@ KNOWN_DIFFERENCES = {
                                                 "bool operands; SciPy's same-offsets fast path "
                                                 "raises casting errors for bool + int",
     "TestArith_dia_matrix::test_add_sub_sparse": "as for dia_array",
-    "TestSetitem_coo_array::test_fixed_setitem": "index dtype of coo_array after assignment "
-                                                 "(SciPy's hstack promotion depends on the key)",
 }
 
 
