@@ -24,6 +24,7 @@ Usage::
 
     python benchmarks/bench_autograd.py            # full sizes, several minutes
     python benchmarks/bench_autograd.py --quick    # small sizes, under a minute
+    python benchmarks/bench_autograd.py --part 1   # part 1 only (part 2 spends minutes in torch)
 
 The Markdown report goes to stdout and to ``benchmarks/results/autograd.md``
 (``autograd-quick.md`` with ``--quick``; ``--output`` picks another path).
@@ -254,6 +255,7 @@ def main(argv=None):
     p.add_argument("--torch-n", type=int, help="part 2 size (default 30000, quick 3000)")
     p.add_argument("--rounds", type=int, default=5, help="timed repeats per op (default 5)")
     p.add_argument("--threads", type=int, default=1, help="threads for part 1 (default 1)")
+    p.add_argument("--part", type=int, choices=(1, 2), help="run only part 1 or part 2")
     p.add_argument("--output", type=Path, help="Markdown file to write")
     p.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -281,8 +283,9 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     cases = [(f"Poisson 2-D, grid {grid}", poisson_2d(grid)),
              ("random, 10 per row", random_rows(n_rand, 10, rng))]
-    verdicts = part1(cases, args.rounds, out)
-    part2(torch_n, 5, out)
+    verdicts = part1(cases, args.rounds, out) if args.part != 2 else []
+    if args.part != 1:
+        part2(torch_n, 5, out)
     out("\n## Targets (differentiable-mode issue)\n")
     for text, ok, detail in verdicts:
         out(f"- [{'x' if ok else ' '}] {text} — {detail}")
