@@ -1011,13 +1011,23 @@ class _COOIndexMixin:
         x_dt = np.int64
         if issparse(x) and math.prod(xc.shape) == math.prod(shape):
             x_dt = xc.row.dtype
-        parts = [x_dt if isinstance(k, slice) else k.dtype if isinstance(k, np.ndarray)
-                 else np.int64 for k in (row, col)]
+        raw = key if isinstance(key, tuple) and len(key) == 2 else (None, None)
+        parts = [x_dt if isinstance(k, slice) else
+                 _index_array_dtype(r, k.dtype) if isinstance(k, np.ndarray) else np.int64
+                 for k, r in zip((row, col), raw)]
         idt = np.result_type(self.row.dtype, *parts)
         self.data = np.concatenate((self.data[keep], new_v[first]))
         self.coords = (np.concatenate((self.row[keep], new_i[first])).astype(idt, copy=False),
                        np.concatenate((self.col[keep], new_j[first])).astype(idt, copy=False))
         self.has_canonical_format = False
+
+
+def _index_array_dtype(raw, parsed):
+    """The dtype SciPy's COO assignment gives coordinates taken from an index array: the
+    user's integer array's own, else (lists, masks) that of the parsed indices."""
+    if isinstance(raw, np.ndarray) and raw.dtype.kind in "iu":
+        return raw.dtype
+    return parsed
 
 
 class _COOShapeMixin:

@@ -15,6 +15,7 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import assume
 from hypothesis import strategies as st
 
 from conftest import (
@@ -289,6 +290,11 @@ class _SetitemMixin(ParityBase):
     def test_random_setitem(self, data, raw):
         key = data.draw(set_keys(raw.shape))
         x = data.draw(set_values(raw, key))
+        if self.fmt == "coo":
+            # SciPy bug: assigning an empty region of an array with an empty axis gives float
+            # coordinates (its toarray then raises); documented on the differences page
+            res, _ = run_on(SCIPY, _setitem_body(key, x), (self.S(raw),))
+            assume(isinstance(res, Raised) or all(c.dtype.kind in "iu" for c in res[0].coords))
         self._compare_set(raw, key, x)
 
     @cases(raw=st.sampled_from(EDGE), edge=single_edges())
