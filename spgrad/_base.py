@@ -786,11 +786,6 @@ class _spbase:
         >>> int(A.sum())
         6
         """
-        if (self.format in ("csr", "csc") and self.ndim == 2 and not isinstance(axis, tuple)
-                and axis is not None and axis in self._swap(((1, -1), (0, -2)))[0]):
-            # SciPy's compressed sum takes its fast path for anything equal to the minor axis
-            # (1.0, True, ...) before validating it
-            axis = int(axis)
         axis = validateaxis(axis, ndim=self.ndim)
         res_dtype = get_sum_dtype(self.dtype)
         if getattr(self, "_is_torch", False):

@@ -868,6 +868,16 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
                                      to_kernel(self.data), y)
         return from_kernel(y, self.dtype)
 
+    def sum(self, axis=None, dtype=None, out=None):
+        if (self.ndim == 2 and axis is not None and not isinstance(axis, tuple)
+                and axis in self._swap(((1, -1), (0, -2)))[0]):
+            # SciPy's compressed sum takes its fast path for anything equal to the minor axis
+            # (1.0, True, ...) before validating it
+            axis = int(axis)
+        return super().sum(axis=axis, dtype=dtype, out=out)
+
+    sum.__doc__ = _spbase.sum.__doc__
+
     def _summable_data(self):
         # SciPy sums duplicates before a whole-array sum (visible with dtype= casts).
         return self._deduped().data

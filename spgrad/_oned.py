@@ -381,8 +381,6 @@ def _resize(orig, self, *shape):
     _adopt(self, T)
 
 
-# name -> implementation(orig, self, ...); the wrapper calls it only for a 1-D receiver, or,
-# for the names in _OPERAND_NAMES, when an operand is a 1-D sparse array.
 # the method names that the 1-D and the n-D arrays (spgrad._ndim) both route
 ELEMENTWISE_METHODS = (
     "__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__",
@@ -390,6 +388,8 @@ ELEMENTWISE_METHODS = (
     "__eq__", "__ne__", "__lt__", "__gt__", "__le__", "__ge__")
 REDUCTION_METHODS = ("sum", "mean", "max", "min", "nanmax", "nanmin", "argmax", "argmin")
 
+# name -> implementation(orig, self, ...); the wrapper calls it only for a 1-D receiver, or,
+# for the names in _OPERAND_NAMES, when an operand is a 1-D sparse array.
 _METHODS = {
     **dict.fromkeys(ELEMENTWISE_METHODS, _elementwise),
     **dict.fromkeys(REDUCTION_METHODS, _reduce),

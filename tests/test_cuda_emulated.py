@@ -215,6 +215,16 @@ def test_conversion_kernels(emulated, dtype, idx):
             np.testing.assert_array_equal(a, b)
 
 
+def _same_on_both(name, args, out_shapes, dtype):
+    """Run launcher ``name`` and the CPU kernel of that name on NaN-filled outputs of
+    ``out_shapes``; their outputs must agree."""
+    outs = [[np.full(shape, np.nan, dtype) for shape in out_shapes] for _ in range(2)]
+    getattr(_cpu, name)(*args, *outs[0])
+    getattr(_cuda, name)(*args, *outs[1])
+    for got, expected in zip(outs[1], outs[0]):
+        np.testing.assert_allclose(got, expected, **_tolerance(dtype))
+
+
 @pytest.mark.parametrize("dtype", VALUE_DTYPES)
 @pytest.mark.parametrize("idx", INDEX_DTYPES)
 def test_fused_backward_launchers_match_the_cpu_kernels(emulated, dtype, idx):
@@ -225,20 +235,12 @@ def test_fused_backward_launchers_match_the_cpu_kernels(emulated, dtype, idx):
         Ap, Aj = _raw_csr(rng, m, inner, nnz, idx)
         Ax = _values(rng, len(Aj), dtype)
         x, g = _values(rng, inner, dtype), _values(rng, m, dtype)
-        outs = [(np.full(len(Aj), np.nan, dtype), np.full(inner, np.nan, dtype))
-                for _ in range(2)]
-        _cpu.csr_spmv_backward(Ap, Aj, Ax, x, g, *outs[0])
-        _cuda.csr_spmv_backward(Ap, Aj, Ax, x, g, *outs[1])
-        for got, expected in zip(outs[1], outs[0]):
-            np.testing.assert_allclose(got, expected, **_tolerance(dtype))
+        _same_on_both("csr_spmv_backward", (Ap, Aj, Ax, x, g), [len(Aj), inner], dtype)
         # the transposed product as a gather: A^T G over the transposed pattern
         G3 = _values(rng, (m, 3), dtype)
         Tp, Ti, perm = np.empty(inner + 1, idx), np.empty(len(Aj), idx), np.empty(len(Aj), idx)
         _cpu.csr_transpose_pattern(inner, Ap, Aj, Tp, Ti, perm)
-        outs = [np.full((inner, 3), np.nan, dtype) for _ in range(2)]
-        _cpu.csr_matvecs_permuted(Tp, Ti, perm, Ax, G3, outs[0])
-        _cuda.csr_matvecs_permuted(Tp, Ti, perm, Ax, G3, outs[1])
-        np.testing.assert_allclose(outs[1], outs[0], **_tolerance(dtype))
+        _same_on_both("csr_matvecs_permuted", (Tp, Ti, perm, Ax, G3), [(inner, 3)], dtype)
         # SpGEMM backward: C = A @ B with B (inner x n), G on C's structural pattern
         Bp, Bj = _raw_csr(rng, inner, n, nnz // 2, idx)
         Bx = _values(rng, len(Bj), dtype)
@@ -248,12 +250,8 @@ def test_fused_backward_launchers_match_the_cpu_kernels(emulated, dtype, idx):
         _cpu.csr_matmat(n, Ap, Aj, np.ones(len(Aj)), Bp, Bj, np.ones(len(Bj)), Cp, Cj,
                         np.empty(c_nnz))
         Gc = _values(rng, c_nnz, dtype)
-        outs = [(np.full(len(Aj), np.nan, dtype), np.full(len(Bj), np.nan, dtype))
-                for _ in range(2)]
-        _cpu.csr_spgemm_backward(n, Ap, Aj, Ax, Bp, Bj, Bx, Cp, Cj, Gc, *outs[0])
-        _cuda.csr_spgemm_backward(n, Ap, Aj, Ax, Bp, Bj, Bx, Cp, Cj, Gc, *outs[1])
-        for got, expected in zip(outs[1], outs[0]):
-            np.testing.assert_allclose(got, expected, **_tolerance(dtype))
+        _same_on_both("csr_spgemm_backward", (n, Ap, Aj, Ax, Bp, Bj, Bx, Cp, Cj, Gc),
+                      [len(Aj), len(Bj)], dtype)
 
 
 @pytest.mark.parametrize("dtype", VALUE_DTYPES)

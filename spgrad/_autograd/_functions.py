@@ -62,6 +62,19 @@ def _conj_np(t):
     return np.conj(a) if np.iscomplexobj(a) else a
 
 
+def _bilinear_jvp(cls, ctx, d_a, d_b, *rest):
+    """Forward-mode derivative ``f(da, b) + f(a, db)`` of a Function ``cls`` bilinear in its
+    first two inputs (saved for forward), the remaining inputs ``rest`` fixed."""
+    a, b = ctx.saved_tensors
+    out = None
+    if d_a is not None:
+        out = cls.apply(d_a, b, *rest)
+    if d_b is not None:
+        t = cls.apply(a, d_b, *rest)
+        out = t if out is None else out + t
+    return out
+
+
 def _vmap_by_loop(cls, info, in_dims, *args):
     """Batching rule of last resort: apply ``cls`` to each batch element and stack."""
     outs = []
@@ -98,14 +111,7 @@ class _Bilinear(torch.autograd.Function):
 
     @classmethod
     def jvp(cls, ctx, d_a, d_b, _):
-        a, b = ctx.saved_tensors
-        out = None
-        if d_a is not None:
-            out = cls.apply(d_a, b, ctx.pattern)
-        if d_b is not None:
-            t = cls.apply(a, d_b, ctx.pattern)
-            out = t if out is None else out + t
-        return out
+        return _bilinear_jvp(cls, ctx, d_a, d_b, ctx.pattern)
 
 
 class SpMM(_Bilinear):
@@ -257,15 +263,7 @@ class MaskedDot(torch.autograd.Function):
 
     @staticmethod
     def jvp(ctx, d_l, d_r, *_):
-        l, r = ctx.saved_tensors
-        mask, pl, pr = ctx.patterns
-        out = None
-        if d_l is not None:
-            out = MaskedDot.apply(d_l, r, mask, pl, pr)
-        if d_r is not None:
-            t = MaskedDot.apply(l, d_r, mask, pl, pr)
-            out = t if out is None else out + t
-        return out
+        return _bilinear_jvp(MaskedDot, ctx, d_l, d_r, *ctx.patterns)
 
     @staticmethod
     def vmap(info, in_dims, l, r, mask, pl, pr):
@@ -321,15 +319,7 @@ class SpGEMM(torch.autograd.Function):
 
     @staticmethod
     def jvp(ctx, d_a, d_b, *_):
-        a, b = ctx.saved_tensors
-        pc, pa, pb = ctx.patterns
-        out = None
-        if d_a is not None:
-            out = SpGEMM.apply(d_a, b, pc, pa, pb)
-        if d_b is not None:
-            t = SpGEMM.apply(a, d_b, pc, pa, pb)
-            out = t if out is None else out + t
-        return out
+        return _bilinear_jvp(SpGEMM, ctx, d_a, d_b, *ctx.patterns)
 
     @staticmethod
     def vmap(info, in_dims, a, b, pc, pa, pb, c=None):

@@ -178,6 +178,19 @@ def csr_masked_dot(Py_ssize_t n_inner,
 # ------------------------------------------------------------------------------------------------
 # fused backward passes: both gradients of a product in one sweep over the sparse operand
 
+cdef void _add_copies(value_t* target, const value_t* copies, Py_ssize_t n, Py_ssize_t ncopies,
+                      int nthreads) noexcept nogil:
+    """``target += copies[0] + ... + copies[ncopies - 1]`` (each of length ``n``), adding the
+    threads' private copies in thread order (deterministic for a given thread count)."""
+    cdef Py_ssize_t q, u
+    cdef value_t s
+    for q in prange(n, schedule="static", num_threads=nthreads):
+        s = target[q]
+        for u in range(ncopies):
+            s = s + copies[u * n + q]
+        target[q] = s
+
+
 cdef void _spmv_backward_rows(const index_t* Ap, const index_t* Aj, const value_t* Ax,
                               const value_t* x, const value_t* g, Py_ssize_t r0, Py_ssize_t r1,
                               value_t* gA, value_t* gx) noexcept nogil:
@@ -235,7 +248,7 @@ def csr_spmv_backward(const index_t[::1] indptr, const index_t[::1] indices,
             f"g_x=({g_x.shape[0]},), g_data=({g_data.shape[0]},) for a {n_row}-row matrix "
             f"with {nnz} entries"
         )
-    cdef Py_ssize_t t, u, q
+    cdef Py_ssize_t t
     cdef int nparts = _threads(nnz)
     if nparts > 1 and n_col * (nparts - 1) > nnz:
         nparts = 1
@@ -248,7 +261,6 @@ def csr_spmv_backward(const index_t[::1] indptr, const index_t[::1] indices,
     cdef value_t* gxp = &g_x[0] if n_col > 0 else NULL
     cdef value_t* buf = NULL
     cdef value_t* target
-    cdef value_t s
     if n_col > 0:
         memset(gxp, 0, n_col * sizeof(value_t))
     if nnz == 0:
@@ -266,11 +278,7 @@ def csr_spmv_backward(const index_t[::1] indptr, const index_t[::1] indices,
             _spmv_backward_rows(Ap, Aj, Ax, xp, gp,
                                 _split(Ap, n_row, t, nparts), _split(Ap, n_row, t + 1, nparts),
                                 gA, target)
-        for q in prange(n_col, schedule="static", num_threads=nparts):
-            s = gxp[q]
-            for u in range(nparts - 1):
-                s = s + buf[u * n_col + q]
-            gxp[q] = s
+        _add_copies(gxp, buf, n_col, nparts - 1, nparts)
     free(buf)
 
 
@@ -356,8 +364,7 @@ def csr_spgemm_backward(Py_ssize_t n_col,
     cdef const value_t* gc = &Gc[0] if nnz_c > 0 else NULL
     cdef value_t* ga = &g_A[0] if nnz_a > 0 else NULL
     cdef value_t* gb = &g_B[0] if nnz_b > 0 else NULL
-    cdef Py_ssize_t t, u, q
-    cdef value_t s
+    cdef Py_ssize_t t
     cdef value_t* target
     if nnz_b > 0:
         memset(gb, 0, nnz_b * sizeof(value_t))
@@ -380,11 +387,7 @@ def csr_spgemm_backward(Py_ssize_t n_col,
                 _spgemm_backward_rows(ap, aj, ax, bp, bj, bx, cp, cj, gc, scratch + t * n_col,
                                       _split(cp, n_row, t, nparts),
                                       _split(cp, n_row, t + 1, nparts), ga, target)
-            for q in prange(nnz_b, schedule="static", num_threads=nparts):
-                s = gb[q]
-                for u in range(nparts - 1):
-                    s = s + copies[u * nnz_b + q]
-                gb[q] = s
+            _add_copies(gb, copies, nnz_b, nparts - 1, nparts)
     free(scratch)
 
 
