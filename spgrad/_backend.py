@@ -2,18 +2,55 @@
 
 Every kernel module (``spgrad._cpu``, and ``spgrad._cuda`` for CuPy arrays) exposes the same
 function names and signatures, so the container layer asks this module for the kernels that
-match its arrays and never imports a kernel module directly. (The containers themselves still
-allocate with NumPy, so today only the kernels, not the containers, accept CuPy arrays.)
+match its arrays (:func:`kernels`) and for the array module that allocates beside them
+(:func:`array_module`: NumPy or CuPy), and never imports a kernel module directly. Devices are
+named by strings: ``"cpu"``, or ``"cuda:N"`` for CuPy arrays and CUDA tensors on GPU ``N``.
 
 This module also owns the zero-copy conversions between torch tensors and NumPy arrays used by
 the differentiable mode: torch is imported lazily, so plain NumPy use never loads it.
 """
 
+import numbers
 import sys
 
 import numpy as np
 
 from . import _cpu
+
+
+def is_device_array(x):
+    """True if ``x`` is a CuPy array (without importing CuPy when it is not loaded)."""
+    cupy = sys.modules.get("cupy")  # CuPy arrays exist only if CuPy was imported
+    return cupy is not None and isinstance(x, cupy.ndarray)
+
+
+def _on_gpu(arrays):
+    """Whether ``arrays`` (``None`` entries ignored) are CuPy arrays rather than NumPy arrays.
+
+    Raises
+    ------
+    ValueError
+        If some arrays are on the CPU and others on the GPU.
+    TypeError
+        If an array is neither a NumPy nor a CuPy array.
+    """
+    devices = set()
+    for a in arrays:
+        if a is None:
+            continue
+        if isinstance(a, np.ndarray):
+            devices.add("cpu")
+        elif is_device_array(a):
+            devices.add("cuda")
+        else:
+            raise TypeError(
+                f"spgrad kernels expected NumPy or CuPy arrays, got {type(a).__module__}."
+                f"{type(a).__name__}"
+            )
+    if len(devices) > 1:
+        raise ValueError("operands on different devices: cpu (NumPy arrays) and cuda (CuPy "
+                         "arrays); move them to one device first")
+    return "cuda" in devices
 
 
 def kernels(*arrays):
@@ -27,28 +64,85 @@ def kernels(*arrays):
     TypeError
         If an array is neither a NumPy nor a CuPy array.
     """
-    cupy = sys.modules.get("cupy")  # CuPy arrays exist only if CuPy was imported
-    devices = set()
-    for a in arrays:
-        if a is None:
-            continue
-        if isinstance(a, np.ndarray):
-            devices.add("cpu")
-        elif cupy is not None and isinstance(a, cupy.ndarray):
-            devices.add("cuda")
-        else:
-            raise TypeError(
-                f"spgrad kernels expected NumPy or CuPy arrays, got {type(a).__module__}."
-                f"{type(a).__name__}"
-            )
-    if len(devices) > 1:
-        raise ValueError("operands on different devices: cpu (NumPy arrays) and cuda (CuPy "
-                         "arrays); move them to one device first")
-    if "cuda" in devices:
+    if _on_gpu(arrays):
         from . import _cuda
 
         return _cuda
     return _cpu
+
+
+def array_module(*arrays):
+    """NumPy for NumPy arrays, CuPy for CuPy arrays: the module that allocates outputs beside
+    ``arrays`` (same errors as :func:`kernels`)."""
+    return sys.modules["cupy"] if _on_gpu(arrays) else np
+
+
+def cupy_module():
+    """Import and return CuPy, with a clear error when it is not installed."""
+    try:
+        import cupy
+    except ImportError as e:
+        raise ImportError("spgrad's GPU arrays need CuPy: pip install 'spgrad[cuda]'") from e
+    return cupy
+
+
+def parse_device(device):
+    """The device name (``"cpu"`` or ``"cuda:N"``) of ``device``: a string such as ``"cpu"``,
+    ``"cuda"`` (the current GPU) or ``"cuda:1"``, an integer GPU number, a ``torch.device`` or
+    a ``cupy.cuda.Device``.
+
+    Raises
+    ------
+    ValueError
+        For anything else.
+    """
+    if isinstance(device, int) and not isinstance(device, bool):
+        if device < 0:
+            raise ValueError(f"a GPU number must be >= 0, got {device}")
+        return f"cuda:{device}"
+    cupy = sys.modules.get("cupy")
+    if cupy is not None and isinstance(device, cupy.cuda.Device):
+        return f"cuda:{device.id}"
+    name = str(device) if type(device).__name__ == "device" else device  # torch.device
+    if isinstance(name, str):
+        kind, _, index = name.partition(":")
+        if kind == "cpu" and not index:
+            return "cpu"
+        if kind == "cuda":
+            if not index:
+                return f"cuda:{cupy_module().cuda.runtime.getDevice()}"
+            if index.isdigit():
+                return f"cuda:{int(index)}"
+    raise ValueError(f"expected a device such as 'cpu', 'cuda' or 'cuda:0', got {device!r}")
+
+
+def _check_gpu(cupy, index):
+    """Raise a clear error unless CUDA device ``index`` exists."""
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except cupy.cuda.runtime.CUDARuntimeError as e:
+        raise RuntimeError(f"spgrad's GPU arrays need a CUDA device; CuPy reports: {e}") from e
+    if count == 0:
+        raise RuntimeError("spgrad's GPU arrays need a CUDA device; none was found")
+    if index >= count:
+        raise ValueError(f"there is no GPU cuda:{index}; this machine has {count} "
+                         f"(cuda:0 to cuda:{count - 1})")
+
+
+def to_device(a, device):
+    """A NumPy or CuPy array (or a tuple of them) on ``device`` (a :func:`parse_device` name),
+    copied only when it moves."""
+    if isinstance(a, tuple):
+        return tuple(to_device(c, device) for c in a)
+    if device == "cpu":
+        return a.get() if is_device_array(a) else a
+    cupy = cupy_module()
+    index = int(device.partition(":")[2])
+    if is_device_array(a) and a.device.id == index:
+        return a
+    _check_gpu(cupy, index)
+    with cupy.cuda.Device(index):
+        return cupy.array(a, copy=True) if is_device_array(a) else cupy.asarray(a)
 
 
 def is_tensor(x):
@@ -58,16 +152,22 @@ def is_tensor(x):
 
 
 def device_of(x):
-    """Device name of an operand: a tensor's device, a sparse container's values' device, or
-    ``"cpu"`` for NumPy arrays, scalars and everything else."""
-    data = getattr(x, "data", None) if not is_tensor(x) else x
-    if is_tensor(data):
-        return str(data.device)
+    """Device name of an operand: a tensor's or a CuPy array's device, a sparse container's
+    device, or ``"cpu"`` for NumPy arrays, scalars and everything else."""
+    if is_tensor(x):
+        return str(x.device)
+    if is_device_array(x):
+        return f"cuda:{x.device.id}"
+    if hasattr(x, "_array_names"):  # an spgrad container: where its values live
+        return device_of(x.data)
     return "cpu"
 
 
 def check_same_device(a, b):
-    """Raise ``ValueError`` naming both devices when two operands live on different devices."""
+    """Raise ``ValueError`` naming both devices when two operands live on different devices
+    (Python and NumPy scalars go anywhere)."""
+    if isinstance(b, (numbers.Number, np.generic)) or b is None:
+        return
     da, db = device_of(a), device_of(b)
     if da != db:
         raise ValueError(f"operands on different devices: {da} and {db}")

@@ -14,6 +14,7 @@ import numpy as np
 from . import _backend
 from ._sputils import (
     asmatrix,
+    check_device_dtype,
     get_sum_dtype,
     isdense,
     isscalarlike,
@@ -93,9 +94,105 @@ class _spbase:
         return self._container("dia")
 
     def _ascontainer(self, X, **kwargs):
+        if _backend.is_device_array(X):
+            # CuPy has no np.matrix: the matrix family returns 2-D arrays, as cupyx.scipy.sparse
+            return X.astype(kwargs["dtype"], copy=False) if kwargs.get("dtype") else X
         if self._is_array:
             return np.asarray(X, **kwargs)
         return asmatrix(X, **kwargs)
+
+    # ------------------------------------------------------------------------ devices
+    #: names of the attributes holding the format's arrays (a tuple attribute holds several)
+    _array_names = ()
+
+    @property
+    def device(self):
+        """Where the arrays live: ``"cpu"``, or ``"cuda:N"`` when they are CuPy arrays on GPU
+        ``N`` (see :meth:`to`).
+
+        Examples
+        --------
+        >>> import spgrad as sp
+        >>> sp.csr_array([[1.0, 0.0]]).device
+        'cpu'
+        """
+        return _backend.device_of(self)
+
+    @property
+    def _on_gpu(self):
+        return _backend.is_device_array(self.data)
+
+    def _xp(self):
+        """The array module of this array's values: NumPy, or CuPy on a GPU."""
+        return _backend.array_module(self.data) if self._on_gpu else np
+
+    def to(self, device, copy=False):
+        """The same sparse array with its arrays on ``device``.
+
+        Moving to a GPU (``"cuda"``, ``"cuda:N"``, an integer, a ``torch.device`` or a
+        ``cupy.cuda.Device``) makes the arrays CuPy arrays (this needs CuPy and a GPU); the
+        operations then run there and take and return CuPy arrays (see the user guide's GPU
+        section for which). ``"cpu"`` brings them back as NumPy arrays.
+
+        Parameters
+        ----------
+        device : str, int, torch.device or cupy.cuda.Device
+        copy : bool, optional
+            Copy even when the arrays are already on ``device`` (otherwise ``self`` is
+            returned unchanged then).
+
+        Raises
+        ------
+        TypeError
+            Moving values other than float32, float64, complex64 or complex128 to a GPU (the
+            dtypes of spgrad's GPU kernels, as of ``cupyx.scipy.sparse``).
+        NotImplementedError
+            Moving values that are a torch tensor, or a 1-D or n-D array, to a GPU (the
+            differentiable mode and those shapes run on the CPU only so far).
+
+        Examples
+        --------
+        >>> import spgrad as sp
+        >>> A = sp.csr_array([[1.0, 0.0], [2.0, 3.0]])
+        >>> A.to("cpu") is A
+        True
+        """
+        target = _backend.parse_device(device)
+        if target == self.device:
+            return self.copy() if copy else self
+        if target != "cpu":
+            if getattr(self, "_is_torch", False):
+                raise NotImplementedError(
+                    "moving a sparse array whose values are a torch tensor to the GPU: "
+                    "spgrad's differentiable mode runs on the CPU only so far; GPU plain mode "
+                    "(NumPy values, or A.detach()) is available"
+                )
+            if self.ndim != 2:
+                raise NotImplementedError(f"moving a {self.ndim}-D sparse array to the GPU: "
+                                          f"only 2-D arrays run there so far")
+            check_device_dtype(self.dtype, "moving a sparse array to the GPU")
+        A = self.__class__.__new__(self.__class__)
+        A.__dict__.update({k: v for k, v in self.__dict__.items()
+                           if k in ("_shape", "maxprint", "_has_sorted_indices",
+                                    "_has_canonical_format", "has_canonical_format")})
+        for name in self._array_names:
+            setattr(A, name, _backend.to_device(getattr(self, name), target))
+        return A
+
+    def cuda(self, device=None):
+        """``self.to("cuda")``, or ``self.to(device)`` for a GPU number or name."""
+        return self.to("cuda" if device is None else device)
+
+    def cpu(self):
+        """``self.to("cpu")``: NumPy arrays (``self`` itself if they already are).
+
+        Examples
+        --------
+        >>> import spgrad as sp
+        >>> type(sp.csr_array([[1.0]]).cpu().data).__name__
+        'ndarray'
+        """
+        return self.to("cpu")
 
     # ----------------------------------------------------------------- basic attributes
     @property
@@ -339,7 +436,7 @@ class _spbase:
                 )
             out[...] = 0
             return out
-        return np.zeros(self.shape, dtype=self.dtype, order=order)
+        return self._xp().zeros(self.shape, dtype=self.dtype, order=order)
 
     def copy(self):
         """Return a copy sharing no data with ``self``."""
@@ -383,8 +480,8 @@ class _spbase:
             if other.shape != self.shape:
                 raise ValueError(f"inconsistent shapes: {self.shape} and {other.shape}")
             return self._add_sparse(other)
-        if isdense(other):
-            other = np.broadcast_to(other, self.shape)
+        if isdense(other) or _backend.is_device_array(other):
+            other = _backend.array_module(other).broadcast_to(other, self.shape)
             return self._add_dense(other)
         if _backend.is_tensor(other):
             return self._add_dense(other.broadcast_to(self.shape))
@@ -405,8 +502,8 @@ class _spbase:
             if other.shape != self.shape:
                 raise ValueError(f"inconsistent shapes: {self.shape} and {other.shape}")
             return self._sub_sparse(other)
-        if isdense(other):
-            other = np.broadcast_to(other, self.shape)
+        if isdense(other) or _backend.is_device_array(other):
+            other = _backend.array_module(other).broadcast_to(other, self.shape)
             return self._sub_dense(other)
         if _backend.is_tensor(other):
             return self.toarray() - other
@@ -420,8 +517,8 @@ class _spbase:
             raise NotImplementedError(
                 "subtracting a sparse array from a nonzero scalar is not supported"
             )
-        if isdense(other):
-            other = np.broadcast_to(other, self.shape)
+        if isdense(other) or _backend.is_device_array(other):
+            other = _backend.array_module(other).broadcast_to(other, self.shape)
             return self._rsub_dense(other)
         if _backend.is_tensor(other):
             return other - self.toarray()
@@ -610,6 +707,8 @@ class _spbase:
         _backend.check_same_device(self, other)
         if getattr(self, "_is_torch", False) or _backend.is_tensor(other):
             return self._matmul_differentiable(other)
+        if self._on_gpu and not issparse(other):
+            return self._matmul_device(other)
         if other.__class__ is np.ndarray:
             if other.shape == (N,):
                 return self._matmul_vector(other)
@@ -648,6 +747,21 @@ class _spbase:
         if other.ndim > 2 and self.format == "coo" and self._is_array:  # SciPy's n-D COO
             return self._matmul_stacked(np.asarray(other))
         raise ValueError(f"could not interpret dimensions: operand has shape {other.shape}")
+
+    def _matmul_device(self, other):
+        """``self @ other`` on a GPU for a dense CuPy vector or matrix (the device check has
+        passed, so ``other`` is one, or a scalar)."""
+        M, N = self._shape_as_2d
+        if isscalarlike(other):
+            return self._mul_scalar(other)
+        if other.ndim not in (1, 2) or other.shape[0] != N:
+            raise ValueError(f"matmul: dimension mismatch: sparse operand has shape "
+                             f"{self.shape}, dense operand {other.shape}")
+        if other.ndim == 1:
+            return self._matmul_vector(other)
+        if other.shape[1] == 1:
+            return self._matmul_vector(other.ravel()).reshape(M, 1)
+        return self._matmul_multivector(other)
 
     def _matmul_stacked(self, X):
         """``A @ X`` for an n-D dense ``X``: NumPy's broadcast matmul over the leading axes of
@@ -790,6 +904,8 @@ class _spbase:
         res_dtype = get_sum_dtype(self.dtype)
         if getattr(self, "_is_torch", False):
             return self._sum_differentiable(axis, dtype)
+        if self._on_gpu:
+            return self._sum_device(axis, dtype, out)
         if axis is None:
             data = self._summable_data()
             if data.size == 0:
@@ -815,6 +931,19 @@ class _spbase:
             if not self._is_array:
                 total = total.reshape((1, -1) if axis == (0,) else (-1, 1))
         return total if dtype is None else total.to(_backend.torch_dtype(dtype))
+
+    def _sum_device(self, axis, dtype, out):
+        """``sum`` on a GPU: a 0-d CuPy array for the whole sum (as ``cupyx.scipy.sparse``),
+        else a 1-D (sparse arrays) or 2-D (sparse matrices) CuPy array."""
+        if out is not None:
+            raise NotImplementedError("sum(out=...) is not supported on the GPU")
+        if axis is None:
+            total = self._summable_data().sum()
+        else:
+            total = self._axis_sums(axis[0], self.dtype)
+            if not self._is_array:
+                total = total.reshape((1, -1) if axis == (0,) else (-1, 1))
+        return total if dtype is None else total.astype(dtype)
 
     def _summable_data(self):
         return self.tocsr()._summable_data()

@@ -16,6 +16,7 @@ from ._index import _CompressedIndexMixin
 from ._minmax import _minmax_mixin
 from ._sputils import (
     check_compressed_arrays,
+    check_device_dtype,
     check_shape,
     from_kernel,
     get_index_dtype,
@@ -43,6 +44,8 @@ _BINOPS = {"add": "BINOP_ADD", "sub": "BINOP_SUB", "mul": "BINOP_MUL",
 
 class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
     """Shared behaviour of CSR and CSC arrays/matrices."""
+
+    _array_names = ("data", "indices", "indptr")
 
     def __init__(self, arg1, shape=None, dtype=None, copy=False, *, maxprint=None):
         _data_base.__init__(self, arg1, maxprint=maxprint)
@@ -72,6 +75,9 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
                 other = coo.tocsr() if coo.ndim == 1 else coo._to_compressed(self.format)
                 self._set_arrays(other.data, other.indices, other.indptr, other._shape)
                 self._copy_flags(other)
+            elif len(arg1) == 3 and any(_backend.is_device_array(a) for a in arg1):
+                self._init_device_arrays(*arg1, shape=shape, dtype=dtype, copy=copy)
+                full_check = True
             elif len(arg1) == 3:
                 data, indices, indptr = arg1
                 maxval = None
@@ -106,6 +112,8 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
             if _backend.is_tensor(arg1):
                 # Pattern from the nonzeros, values gathered in the autograd graph.
                 other = self._coo_container(arg1, dtype=dtype).asformat(self.format)
+            elif _backend.is_device_array(arg1):
+                other = self._from_dense_device(arg1, dtype)
             else:
                 if self._is_array and np.isscalar(arg1):
                     raise ValueError("sparse array classes do not support instantiation from "
@@ -152,6 +160,53 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
         self.check_format(full_check=full_check)
 
     # ------------------------------------------------------------------- internals
+    def _init_device_arrays(self, data, indices, indptr, *, shape, dtype, copy):
+        """``(data, indices, indptr)`` given as CuPy arrays: kept on their GPU (cast, or copied
+        with ``copy``); ``__init__`` then checks them in full, on the device."""
+        _backend.array_module(data, indices, indptr)  # all three on one device, or an error
+        for name, arr in (("indices", indices), ("indptr", indptr)):
+            if arr.dtype.kind not in "iu":
+                raise ValueError(f"{name} array must have an integer dtype, got {arr.dtype}")
+        maxval = max(shape) if shape is not None and 0 not in shape else None
+        idx_dtype = get_index_dtype((indices, indptr), maxval=maxval,
+                                    check_contents=not self._is_array)
+        value_dtype = getdtype(dtype, data)
+        check_device_dtype(value_dtype, f"{self.__class__.__name__} from CuPy arrays")
+        self.indices = indices.astype(idx_dtype, copy=bool(copy))
+        self.indptr = indptr.astype(idx_dtype, copy=bool(copy))
+        self.data = data.astype(value_dtype, copy=bool(copy))
+        if self.data.ndim == 0:
+            raise ValueError("data, indices, and indptr should be 1-D; data is a scalar")
+
+    def _from_dense_device(self, D, dtype):
+        """The compressed array of a dense CuPy array, built on its GPU."""
+        if D.ndim != 2:
+            raise ValueError(f"{self.format.upper()} arrays on the GPU are built from 2-D "
+                             f"dense arrays, got a {D.ndim}-D array of shape {D.shape}")
+        value_dtype = getdtype(dtype, D)
+        check_device_dtype(value_dtype, f"{self.__class__.__name__} from a CuPy array")
+        xp = _backend.array_module(D)
+        major = D if self.format == "csr" else D.T
+        rows, cols = xp.nonzero(major)  # in row-major order: sorted, canonical
+        nnz = len(rows)
+        idx_dtype = get_index_dtype(maxval=max(D.shape + (nnz,)))
+        indptr = xp.zeros(major.shape[0] + 1, dtype=idx_dtype)
+        indptr[1:] = xp.cumsum(xp.bincount(rows, minlength=major.shape[0]))
+        data = major[rows, cols].astype(value_dtype)
+        return self.__class__._from_arrays(data, cols.astype(idx_dtype), indptr, D.shape,
+                                           canonical=True)
+
+    @classmethod
+    def _empty(cls, shape, dtype, xp=np):
+        """An array of ``shape`` with no stored entries, as ``cls(shape, dtype=dtype)``, its
+        arrays allocated by ``xp`` (NumPy, or CuPy for one on the GPU)."""
+        if xp is np:
+            return cls(shape, dtype=dtype)
+        idx_dtype = get_index_dtype(maxval=max(shape, default=0))
+        n_major = cls._swap(shape)[0]
+        return cls._from_arrays(xp.zeros(0, dtype=dtype), xp.zeros(0, dtype=idx_dtype),
+                                xp.zeros(n_major + 1, dtype=idx_dtype), shape, canonical=True)
+
     def _set_arrays(self, data, indices, indptr, shape):
         self.data, self.indices, self.indptr, self._shape = data, indices, indptr, shape
 
@@ -222,10 +277,12 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
         if full_check:
             # Kernels read contiguous, native-endian arrays of one index dtype.
             idx_dtype = get_index_dtype((self.indptr, self.indices))
-            self.indptr = np.ascontiguousarray(self.indptr, dtype=idx_dtype)
-            self.indices = np.ascontiguousarray(self.indices, dtype=idx_dtype)
+            xp = _backend.array_module(self.indptr, self.indices)
+            self.indptr = xp.ascontiguousarray(self.indptr, dtype=idx_dtype)
+            self.indices = xp.ascontiguousarray(self.indices, dtype=idx_dtype)
             if not self._is_torch:
-                self.data = np.ascontiguousarray(to_native(self.data))
+                _backend.array_module(self.data, self.indptr)  # values on the same device
+                self.data = xp.ascontiguousarray(to_native(self.data))
 
     def _getnnz(self, axis=None):
         if axis is None:
@@ -236,10 +293,11 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
         # (major, minor) terms axis 0 of a CSR / axis 1 of a CSC counts per minor index.
         axis, _ = self._swap((axis, 1 - axis))
         _, N = self._major_minor()
+        xp = self._xp()
         if axis == 0:
-            return np.bincount(self.indices.astype(np.intp, copy=False), minlength=N)
+            return xp.bincount(self.indices.astype(np.intp, copy=False), minlength=N)
         if axis == 1:
-            return np.diff(self.indptr)
+            return xp.diff(self.indptr)
         raise ValueError("axis out of bounds")
 
     def count_nonzero(self, axis=None):
@@ -448,7 +506,7 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
 
     # --------------------------------------------------------------- conversions
     def tocoo(self, copy=True):
-        major = np.empty(len(self.indices), dtype=self.indices.dtype)
+        major = self._xp().empty(len(self.indices), dtype=self.indices.dtype)
         self._kernels().expand_indptr(self.indptr, major)
         row, col = self._swap((major, self.indices))
         return self._coo_container._from_arrays(
@@ -483,11 +541,11 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
     def _transposed_arrays(self):
         """CSR arrays of the transpose of the (major x minor) matrix: sorted, duplicates kept."""
         M, N = self._major_minor()
-        k = self._kernels()
-        out_indptr = np.empty(N + 1, dtype=self.indptr.dtype)
-        out_indices = np.empty(self.nnz, dtype=self.indices.dtype)
+        k, xp = self._kernels(), self._xp()
+        out_indptr = xp.empty(N + 1, dtype=self.indptr.dtype)
+        out_indices = xp.empty(self.nnz, dtype=self.indices.dtype)
         if has_kernel_dtype(self.dtype) and not self._is_torch:
-            out_data = np.empty(self.nnz, dtype=self.dtype)
+            out_data = xp.empty(self.nnz, dtype=self.dtype)
             k.csr_transpose(N, self.indptr, self.indices, self.data,
                             out_indptr, out_indices, out_data)
         else:
@@ -586,14 +644,14 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
         dtype = upcast(self.dtype, other.dtype)
         kdt = kernel_dtype(dtype)
         M, N = self._major_minor()
-        k = self._kernels()
+        k, xp = self._kernels(), self._xp()
 
         def run(maxnnz):
             idx_dtype = get_index_dtype((A.indptr, A.indices, B.indptr, B.indices),
                                         maxval=maxnnz)
-            indptr = np.empty(M + 1, dtype=idx_dtype)
-            indices = np.empty(maxnnz, dtype=idx_dtype)
-            data = np.empty(maxnnz, dtype=kdt)
+            indptr = xp.empty(M + 1, dtype=idx_dtype)
+            indices = xp.empty(maxnnz, dtype=idx_dtype)
+            data = xp.empty(maxnnz, dtype=kdt)
             nnz = k.csr_binop(
                 getattr(k, _BINOPS[op]), N,
                 A.indptr.astype(idx_dtype, copy=False), A.indices.astype(idx_dtype, copy=False),
@@ -632,7 +690,7 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
         if self._is_torch or _backend.is_tensor(other):
             return self.toarray() + _backend.as_tensor(other)
         dtype = upcast(self.dtype, other.dtype)
-        result = np.array(other, dtype=dtype, order=self._swap("CF")[0], copy=True)
+        result = self._xp().array(other, dtype=dtype, order=self._swap("CF")[0], copy=True)
         if has_kernel_dtype(dtype):
             target = self._swap((result, result.T))[0]
             self._kernels().csr_todense(self.indptr, self.indices,
@@ -655,6 +713,8 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
         if (self._is_torch or _backend.is_tensor(other)
                 or (issparse(other) and getattr(other, "_is_torch", False))):
             return self._multiply_differentiable(other)
+        if self._on_gpu or _backend.is_device_array(other):
+            return self._multiply_device(other)
         if issparse(other):
             return self._multiply_sparse_broadcast(other)
         other = np.asanyarray(other)
@@ -711,6 +771,26 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
         else:
             raise ValueError(f"inconsistent shapes {self.shape} and {other.shape}")
         ret.data = data.ravel()
+        return ret
+
+    def _multiply_device(self, other):
+        """Elementwise product on a GPU: with a sparse operand of the same shape (the
+        intersection of the patterns) or a dense one that broadcasts to ``self``'s shape
+        (``self``'s pattern, in COO as SciPy's result)."""
+        if not issparse(other) and other.size == 1 and other.ndim <= 2:
+            return self._mul_scalar(other.reshape(()))  # as SciPy: a scalar, same format
+        if other.shape != self.shape and (issparse(other) or np.broadcast_shapes(
+                self.shape, other.shape) != self.shape):
+            raise NotImplementedError(
+                f"multiply on the GPU broadcasts dense operands to the sparse operand's shape "
+                f"only, got {self.shape} and {other.shape}"
+            )
+        if issparse(other):
+            return self._binopt(other, "mul")
+        ret = self.tocoo()
+        dense = self._xp().broadcast_to(other, self.shape)
+        dtype = upcast(self.dtype, other.dtype)
+        ret.data = ret.data.astype(dtype) * dense[ret.row, ret.col].astype(dtype, copy=False)
         return ret
 
     def _multiply_differentiable(self, other):
@@ -780,7 +860,7 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
         M, N = self.shape
         dtype = upcast(self.dtype, other.dtype)
         kdt = kernel_dtype(dtype)
-        y = np.empty(M, dtype=kdt)
+        y = self._xp().empty(M, dtype=kdt)
         x = to_kernel(other, kdt)
         data = to_kernel(self.data, kdt)
         k = self._kernels()
@@ -796,8 +876,9 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
         M, N = self.shape
         dtype = upcast(self.dtype, other.dtype)
         kdt = kernel_dtype(dtype)
-        Y = np.empty((M, other.shape[1]), dtype=kdt)
-        X = np.ascontiguousarray(other, dtype=kdt)
+        xp = self._xp()
+        Y = xp.empty((M, other.shape[1]), dtype=kdt)
+        X = xp.ascontiguousarray(other, dtype=kdt)
         data = to_kernel(self.data, kdt)
         k = self._kernels()
         if self.format == "csr":
@@ -818,8 +899,8 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
         s, o = self._swap((self, other))
         arrays = (s.indptr, s.indices, o.indptr, o.indices)
         idx_dtype = get_index_dtype(arrays)
-        k = self._kernels()
-        counts = np.empty(n_major + 1, dtype=np.int64)
+        k, xp = self._kernels(), self._xp()
+        counts = xp.empty(n_major + 1, dtype=np.int64)
         nnz = k.csr_matmat_row_nnz(
             n_minor,
             s.indptr.astype(idx_dtype, copy=False), s.indices.astype(idx_dtype, copy=False),
@@ -827,11 +908,11 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
             counts,
         )
         if nnz == 0:
-            return self.__class__((M, N), dtype=dtype)
+            return self._empty((M, N), dtype, xp)
         idx_dtype = get_index_dtype(arrays, maxval=nnz)
         indptr = counts.astype(idx_dtype)
-        indices = np.empty(nnz, dtype=idx_dtype)
-        data = np.empty(nnz, dtype=kdt)
+        indices = xp.empty(nnz, dtype=idx_dtype)
+        data = xp.empty(nnz, dtype=kdt)
         zeros = k.csr_matmat(
             n_minor,
             s.indptr.astype(idx_dtype, copy=False), s.indices.astype(idx_dtype, copy=False),
@@ -853,7 +934,8 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
         M, N = self._major_minor()
         k = self._swap((k, -k))[0]
         if k <= -M or k >= N:
-            return np.empty(0, dtype=self.data.dtype)
+            return self._xp().empty(0, dtype=self.dtype) if not self._is_torch else \
+                self.data[:0].clone()
         length = min(M + min(k, 0), N - max(k, 0))
         if self._is_torch:
             p = _autograd_ops().pattern(self)
@@ -863,7 +945,7 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
                 self.data[_backend.index_tensor(on_diag)],
                 np.minimum(rows[on_diag], p.indices[on_diag]), length)
         kdt = kernel_dtype(self.dtype)
-        y = np.zeros(length, dtype=kdt)
+        y = self._xp().zeros(length, dtype=kdt)
         self._kernels().csr_diagonal(k, M, N, self.indptr, self.indices,
                                      to_kernel(self.data), y)
         return from_kernel(y, self.dtype)
@@ -890,13 +972,13 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
         kdt = kernel_dtype(res_dtype)
         data = to_kernel(self.data, kdt)
         major_axis = self._swap((0, 1))[0]
-        k = self._kernels()
+        k, xp = self._kernels(), self._xp()
         if axis == major_axis:
             # Reducing over the major axis leaves one sum per minor index.
-            out = np.empty(self._major_minor()[1], dtype=kdt)
+            out = xp.empty(self._major_minor()[1], dtype=kdt)
             k.csr_col_sums(self.indices, data, out)
         else:
-            out = np.empty(len(self.indptr) - 1, dtype=kdt)
+            out = xp.empty(len(self.indptr) - 1, dtype=kdt)
             k.csr_row_sums(self.indptr, data, out)
         return from_kernel(out, res_dtype)
 

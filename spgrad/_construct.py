@@ -108,7 +108,8 @@ def _family(as_array):
 
 def _index_arrays(dtype, *arrays):
     """``arrays`` as contiguous arrays of index dtype ``dtype`` (no copy when they are)."""
-    return tuple(np.ascontiguousarray(a, dtype=dtype) for a in arrays)
+    xp = _backend.array_module(*arrays)
+    return tuple(xp.ascontiguousarray(a, dtype=dtype) for a in arrays)
 
 
 def _compressed_parts(A):
@@ -163,7 +164,7 @@ def _value_dtype(x):
 def _expand_rows(indptr):
     """Row index of every entry of a CSR pattern."""
     K = _backend.kernels(indptr)
-    rows = np.empty(int(indptr[-1]), dtype=indptr.dtype)
+    rows = _backend.array_module(indptr).empty(int(indptr[-1]), dtype=indptr.dtype)
     K.expand_indptr(indptr, rows)
     return rows
 
@@ -1517,12 +1518,12 @@ def _triangle(A, k, format, lower):
             lo, hi = _mirror_band(lo, hi)
         idx_dtype = np.promote_types(indptr.dtype, indices.dtype)
         indptr, indices = _index_arrays(idx_dtype, indptr, indices)
-        out_indptr = np.empty(indptr.size, dtype=idx_dtype)
-        out_indices = np.empty(indices.size, dtype=idx_dtype)
-        K = _backend.kernels(indptr, indices)
+        K, xp = _backend.kernels(indptr, indices), _backend.array_module(indptr, indices)
+        out_indptr = xp.empty(indptr.size, dtype=idx_dtype)
+        out_indices = xp.empty(indices.size, dtype=idx_dtype)
         torch_mode = _backend.is_tensor(data)
         if not torch_mode and has_kernel_dtype(data.dtype):
-            out_data = np.empty(data.size, dtype=data.dtype)
+            out_data = xp.empty(data.size, dtype=data.dtype)
             nnz = K.csr_band_filter(lo, hi, indptr, indices, data,
                                     out_indptr, out_indices, out_data)
             out_data = out_data[:nnz]
@@ -1537,7 +1538,7 @@ def _triangle(A, k, format, lower):
         if format == major:
             cls = csr_cls if major == "csr" else csc_cls
             if nnz == 0:
-                C = cls(A.shape, dtype=A.dtype)  # as SciPy's COO conversion of nothing
+                C = cls._empty(A.shape, A.dtype, xp)  # as SciPy's COO conversion of nothing
                 if torch_mode:
                     C.data = _ops().values(C.data)
                 return C

@@ -1,6 +1,5 @@
 """COOrdinate format: ``coo_array`` and ``coo_matrix``."""
 
-import operator
 from warnings import warn
 
 import numpy as np
@@ -14,6 +13,7 @@ from ._minmax import _minmax_mixin
 from ._ndim import support_nd
 from ._oned import support_1d
 from ._sputils import (
+    check_device_dtype,
     check_shape,
     from_kernel,
     get_index_dtype,
@@ -47,6 +47,7 @@ def _nd_index_dtype(shape):
 
 class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
     _format = "coo"
+    _array_names = ("data", "coords")
 
     def __init__(self, arg1, shape=None, dtype=None, copy=False, *, maxprint=None):
         _data_base.__init__(self, arg1, maxprint=maxprint)
@@ -66,8 +67,13 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
                         f"invalid input format: expected (data, (row, col)), got a tuple of "
                         f"length {len(arg1)}"
                     ) from e
+                on_gpu = _backend.is_device_array(obj) or any(
+                    _backend.is_device_array(c) for c in coords)
                 try:
-                    coords = tuple(_backend.to_numpy(c) for c in coords)
+                    if on_gpu:  # all on one GPU, or an error naming the devices
+                        _backend.array_module(obj, *coords)
+                    else:
+                        coords = tuple(_backend.to_numpy(c) for c in coords)
                 except TypeError as e:
                     raise TypeError("invalid input format: coordinates must be a tuple of "
                                     "index arrays") from e
@@ -79,17 +85,24 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
                 if shape is None:
                     if any(len(c) == 0 for c in coords):
                         raise ValueError("cannot infer dimensions from zero sized index arrays")
-                    shape = tuple(operator.index(np.max(c)) + 1 for c in coords)
+                    shape = tuple(int(c.max()) + 1 for c in coords)
                 self._shape = check_shape(shape, allow_nd=self._allow_nd)
                 idx_dtype = get_index_dtype(coords, maxval=max(self._shape, default=0),
                                             check_contents=not self._is_array)
-                self.coords = tuple(np.array(c, copy=cp, dtype=idx_dtype) for c in coords)
-                if _backend.is_tensor(obj):
-                    self.data = obj.clone() if copy else obj
-                    if dtype is not None:
-                        self.data = self.data.to(_backend.torch_dtype(getdtype(dtype)))
+                if on_gpu:
+                    self.coords = tuple(c.astype(idx_dtype, copy=bool(copy)) for c in coords)
+                    value_dtype = getdtype(dtype, obj)
+                    check_device_dtype(value_dtype,
+                                       f"{self.__class__.__name__} from CuPy arrays")
+                    self.data = obj.astype(value_dtype, copy=bool(copy))
                 else:
-                    self.data = getdata(obj, copy=cp, dtype=dtype)
+                    self.coords = tuple(np.array(c, copy=cp, dtype=idx_dtype) for c in coords)
+                    if _backend.is_tensor(obj):
+                        self.data = obj.clone() if copy else obj
+                        if dtype is not None:
+                            self.data = self.data.to(_backend.torch_dtype(getdtype(dtype)))
+                    else:
+                        self.data = getdata(obj, copy=cp, dtype=dtype)
                 self.has_canonical_format = False
         elif issparse(arg1):
             if not isinstance(arg1, _spbase):
@@ -109,6 +122,8 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
                 self.has_canonical_format = coo.has_canonical_format
         elif _backend.is_tensor(arg1):
             self._init_from_dense_tensor(arg1, shape, dtype)
+        elif _backend.is_device_array(arg1):
+            self._init_from_dense_device(arg1, shape, dtype)
         else:
             if self._is_array and arg1 is None:
                 raise TypeError("coo_array needs an array, a sparse array, a shape or "
@@ -157,6 +172,22 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
             self.data = self.data.to(_backend.torch_dtype(getdtype(dtype)))
         self.has_canonical_format = True
 
+    def _init_from_dense_device(self, D, shape, dtype):
+        """Pattern = the nonzeros of a 2-D CuPy array, found on its GPU."""
+        if D.ndim != 2:
+            raise ValueError(f"COO arrays on the GPU are built from 2-D dense arrays, got a "
+                             f"{D.ndim}-D array of shape {D.shape}")
+        self._shape = check_shape(D.shape)
+        if shape is not None and check_shape(shape) != self._shape:
+            raise ValueError(f"inconsistent shapes: {shape} != {self._shape}")
+        value_dtype = getdtype(dtype, D)
+        check_device_dtype(value_dtype, f"{self.__class__.__name__} from a CuPy array")
+        idx_dtype = _nd_index_dtype(self._shape)
+        coords = D.nonzero()
+        self.coords = tuple(c.astype(idx_dtype) for c in coords)
+        self.data = D[coords].astype(value_dtype)
+        self.has_canonical_format = True
+
     def _check(self):
         """Validate coordinates and data (always in full: COO has no cheap invariant)."""
         if self.ndim != len(self.coords):
@@ -172,17 +203,19 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
                                  f"index array {i} has length {len(c)}, data has "
                                  f"{len(self.data)}")
         idx_dtype = get_index_dtype(self.coords, maxval=max(self._shape, default=0))
-        self.coords = tuple(np.ascontiguousarray(c, dtype=idx_dtype) for c in self.coords)
+        xp = self._xp()
+        self.coords = tuple(xp.ascontiguousarray(c, dtype=idx_dtype) for c in self.coords)
         if not _backend.is_tensor(self.data):
-            self.data = np.ascontiguousarray(to_native(self.data))
+            self.data = xp.ascontiguousarray(to_native(self.data))
         getdtype(self.dtype)
         if self.nnz > 0:
             for i, c in enumerate(self.coords):
-                if c.max() >= self._shape[i]:
-                    raise ValueError(f"axis {i} index {c.max()} exceeds matrix dimension "
+                hi, lo = int(c.max()), int(c.min())
+                if hi >= self._shape[i]:
+                    raise ValueError(f"axis {i} index {hi} exceeds matrix dimension "
                                      f"{self._shape[i]}")
-                if c.min() < 0:
-                    raise ValueError(f"negative axis {i} index: {c.min()}")
+                if lo < 0:
+                    raise ValueError(f"negative axis {i} index: {lo}")
 
     @classmethod
     def _from_arrays(cls, data, row, col, shape, *, canonical=False, maxprint=None):
@@ -274,17 +307,17 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
         array return a fresh empty container (``fresh_if_empty``), as SciPy does."""
         cls = self._container(fmt)
         if self.nnz == 0 and fresh_if_empty:
-            return cls(self.shape, dtype=self.dtype)
+            return cls._empty(self.shape, self.dtype, self._xp())
         n_major, n_minor = cls._swap(self.shape)
         major, minor = cls._swap(self.coords)
         idx_dtype = get_index_dtype(self.coords, maxval=max(self.nnz, n_minor))
         major = major.astype(idx_dtype, copy=False)
         minor = minor.astype(idx_dtype, copy=False)
-        k = _backend.kernels(major, minor)
-        indptr = np.empty(n_major + 1, dtype=idx_dtype)
-        indices = np.empty(self.nnz, dtype=idx_dtype)
+        k, xp = _backend.kernels(major, minor), self._xp()
+        indptr = xp.empty(n_major + 1, dtype=idx_dtype)
+        indices = xp.empty(self.nnz, dtype=idx_dtype)
         if has_kernel_dtype(self.dtype) and not self._is_torch:
-            data = np.empty(self.nnz, dtype=self.dtype)
+            data = xp.empty(self.nnz, dtype=self.dtype)
             k.coo_tocsr(n_major, major, minor, self.data, indptr, indices, data)
         else:
             perm = np.empty(self.nnz, dtype=idx_dtype)
@@ -452,7 +485,7 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
         if self._is_torch or _backend.is_tensor(other):
             return self.toarray() + _backend.as_tensor(other)
         dtype = upcast(self.dtype, other.dtype)
-        result = np.array(other, dtype=dtype, copy=True)
+        result = self._xp().array(other, dtype=dtype, copy=True)
         if self.nnz:
             k = _backend.kernels(self.row, self.col)
             if has_kernel_dtype(dtype):
@@ -500,8 +533,8 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
             # twice, as in SciPy's product with a vector of ones)
             A = self if self.dtype == res_dtype else self.astype(res_dtype)
             return A.tocsr()._axis_sums(axis, res_dtype)
-        return np.bincount(idx.astype(np.intp, copy=False), weights=self.data,
-                           minlength=n).astype(res_dtype, copy=False)
+        return self._xp().bincount(idx.astype(np.intp, copy=False), weights=self.data,
+                                   minlength=n).astype(res_dtype, copy=False)
 
 
 @support_nd

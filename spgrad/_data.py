@@ -9,7 +9,7 @@ import numpy as np
 
 from . import _backend
 from ._base import _spbase
-from ._sputils import getdtype, isscalarlike
+from ._sputils import check_device_dtype, getdtype, isscalarlike
 
 
 # NumPy's unary ufuncs with ``f(0) == 0`` (SciPy's list): they map stored values to stored
@@ -139,7 +139,7 @@ class _data_base(_spbase):
     def _real(self):
         if self._is_torch:
             return self._with_data(self.data.real)
-        return self._with_data(np.ascontiguousarray(self.data.real))
+        return self._with_data(self._xp().ascontiguousarray(self.data.real))
 
     def _imag(self):
         if self._is_torch and not self.data.is_complex():
@@ -147,7 +147,7 @@ class _data_base(_spbase):
             return self._with_data(self.data * 0)
         if self._is_torch:
             return self._with_data(self.data.imag)
-        return self._with_data(np.ascontiguousarray(self.data.imag))
+        return self._with_data(self._xp().ascontiguousarray(self.data.imag))
 
     def _apply_ufunc(self, name):
         """``_with_data(ufunc(values))`` for a NumPy ufunc with ``ufunc(0) == 0`` (duplicates
@@ -209,6 +209,8 @@ class _data_base(_spbase):
         dtype = np.dtype(dtype)
         if self._is_torch:
             return self.data.to(_backend.torch_dtype(dtype))
+        if self._on_gpu:
+            check_device_dtype(dtype, "astype")
         return self.data.astype(dtype, casting=casting, copy=True)
 
     def conjugate(self, copy=True):

@@ -12,6 +12,7 @@ from ._data import _data_base
 from ._matrix import spmatrix
 from ._oned import accept_1d_operands
 from ._sputils import (
+    check_device_dtype,
     check_shape,
     from_kernel,
     get_index_dtype,
@@ -36,6 +37,7 @@ def _construct_ops():
 
 
 class _dia_base(_data_base):
+    _array_names = ("data", "offsets")
     _format = "dia"
 
     def __init__(self, arg1, shape=None, dtype=None, copy=False, *, maxprint=None):
@@ -64,7 +66,9 @@ class _dia_base(_data_base):
                 if shape is None:
                     raise ValueError("expected a shape argument")
                 cp = True if copy else None
-                if _backend.is_tensor(data):
+                if _backend.is_device_array(data):
+                    self._init_device_arrays(data, offsets, shape, dtype, copy)
+                elif _backend.is_tensor(data):
                     # differentiable mode: the values stay a tensor, in the autograd graph
                     data = data.clone() if copy else data
                     if data.ndim < 2:
@@ -72,12 +76,14 @@ class _dia_base(_data_base):
                     self.data = data
                 else:
                     self.data = np.atleast_2d(np.array(data, dtype=dtype, copy=cp))
-                offsets = np.asarray(offsets)
-                if offsets.dtype.kind not in "iu":
-                    raise ValueError(f"offsets must have an integer dtype, got {offsets.dtype}")
-                self.offsets = np.atleast_1d(
-                    np.array(offsets, dtype=get_index_dtype(maxval=max(shape)), copy=cp)
-                )
+                if not self._on_gpu:
+                    offsets = np.asarray(offsets)
+                    if offsets.dtype.kind not in "iu":
+                        raise ValueError(
+                            f"offsets must have an integer dtype, got {offsets.dtype}")
+                    self.offsets = np.atleast_1d(
+                        np.array(offsets, dtype=get_index_dtype(maxval=max(shape)), copy=cp)
+                    )
                 self._shape = check_shape(shape)
         else:
             try:
@@ -101,8 +107,23 @@ class _dia_base(_data_base):
                 f"number of diagonals ({self.data.shape[0]}) does not match the number of "
                 f"offsets ({len(self.offsets)})"
             )
-        if len(np.unique(self.offsets)) != len(self.offsets):
+        if len(self._xp().unique(self.offsets)) != len(self.offsets):
             raise ValueError("offset array contains duplicate values")
+
+    def _init_device_arrays(self, data, offsets, shape, dtype, copy):
+        """``(data, offsets)`` with CuPy ``data``: both kept on its GPU (host offsets are
+        copied there)."""
+        xp = _backend.array_module(data)
+        value_dtype = getdtype(dtype, data)
+        check_device_dtype(value_dtype, f"{self.__class__.__name__} from CuPy arrays")
+        data = data.astype(value_dtype, copy=bool(copy))
+        self.data = data.reshape((1,) * (2 - data.ndim) + data.shape) if data.ndim < 2 else data
+        if not _backend.is_device_array(offsets):
+            offsets = xp.asarray(np.asarray(offsets))
+        if offsets.dtype.kind not in "iu":
+            raise ValueError(f"offsets must have an integer dtype, got {offsets.dtype}")
+        offsets = offsets.astype(get_index_dtype(maxval=max(shape)), copy=bool(copy))
+        self.offsets = offsets.reshape(1) if offsets.ndim == 0 else offsets
 
     def __repr__(self):
         kind = "array" if self._is_array else "matrix"
@@ -115,7 +136,7 @@ class _dia_base(_data_base):
     def _data_mask(self):
         """Boolean mask over ``data``: True where the slot is inside the matrix."""
         M, N = self.shape
-        j = np.arange(self.data.shape[1])
+        j = self._xp().arange(self.data.shape[1])
         row = j - self.offsets[:, None]
         return (row >= 0) & (row < M) & (j < N)
 
@@ -255,18 +276,19 @@ class _dia_base(_data_base):
         """
         # Visit diagonals by increasing offset so that, within a row, columns increase:
         # the stable row sort of the CSR conversion then yields canonical CSR directly.
-        order = np.argsort(self.offsets, kind="stable")
+        xp = self._xp()
+        order = xp.argsort(self.offsets, kind="stable")
         offsets = self.offsets[order]
         mask = self._data_mask()[order]
         if not self._is_torch:
             data = self.data[order]
             mask &= data != 0
-        d, j = np.nonzero(mask)
+        d, j = xp.nonzero(mask)
         idx_dtype = get_index_dtype(maxval=max(self.shape))
         col = j.astype(idx_dtype)
         row = (j - offsets[d]).astype(idx_dtype)
-        # np.nonzero walks diagonal by diagonal; reorder row-major for a canonical COO.
-        perm = np.lexsort((col, row))
+        # nonzero walks diagonal by diagonal; reorder row-major for a canonical COO.
+        perm = xp.lexsort(xp.stack((col, row)))
         if self._is_torch:
             values = _construct_ops().take_2d(self.data, order[d[perm]], j[perm])
         else:
@@ -298,6 +320,9 @@ class _dia_base(_data_base):
         if axes is not None and tuple(axes) != (1, 0):
             raise ValueError("Sparse arrays/matrices do not support an 'axes' parameter "
                              "because swapping dimensions is the only logical permutation.")
+        if self._on_gpu:
+            raise NotImplementedError("transposing a DIA array on the GPU is not supported; "
+                                      "convert it first (A.tocsr().T)")
         M, N = self.shape
         max_dim = max(self.shape)
         offsets = -self.offsets
@@ -318,6 +343,8 @@ class _dia_base(_data_base):
     transpose.__doc__ = _spbase.transpose.__doc__
 
     def diagonal(self, k=0):
+        if self._on_gpu:
+            return self.tocsr().diagonal(k)
         M, N = self.shape
         if k <= -M or k >= N:
             if self._is_torch:
@@ -471,11 +498,11 @@ class _dia_base(_data_base):
         M, N = self.shape
         dtype = upcast(self.dtype, other.dtype)
         kdt = kernel_dtype(dtype)
-        y = np.zeros(M, dtype=kdt)
+        y = self._xp().zeros(M, dtype=kdt)
 
         offsets = self.offsets.astype(np.int64, copy=False)
         _backend.kernels(offsets).dia_matvec(
-            offsets, np.ascontiguousarray(to_kernel(self.data, kdt)), M, N,
+            offsets, to_kernel(self.data, kdt), M, N,
             to_kernel(other, kdt), y,
         )
         return from_kernel(y, dtype)

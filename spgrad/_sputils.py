@@ -11,6 +11,8 @@ import operator
 
 import numpy as np
 
+from . import _backend
+
 __all__ = [
     "upcast",
     "getdtype",
@@ -130,9 +132,26 @@ def has_kernel_dtype(dtype):
     return np.dtype(dtype) in _kernel_dtypes
 
 
+#: value dtypes of spgrad's GPU kernels (those of ``cupyx.scipy.sparse``)
+DEVICE_DTYPES = tuple(np.dtype(t) for t in (np.float32, np.float64, np.complex64,
+                                            np.complex128))
+
+
+def check_device_dtype(dtype, what):
+    """Raise ``TypeError`` naming ``what`` unless GPU kernels exist for values of ``dtype``."""
+    dtype = np.dtype(dtype)
+    if dtype not in DEVICE_DTYPES:
+        raise TypeError(
+            f"{what}: spgrad's GPU arrays hold float32, float64, complex64 or complex128 "
+            f"values, got {dtype}; convert first, e.g. A.astype(np.float64)"
+        )
+
+
 def to_kernel(values, dtype=None):
     """``values`` as a contiguous native-endian array of the kernel dtype for ``dtype``."""
     kdt = kernel_dtype(values.dtype if dtype is None else dtype)
+    if _backend.is_device_array(values):
+        return values.astype(kdt, order="C", copy=False)
     return np.ascontiguousarray(values, dtype=kdt)
 
 
@@ -183,7 +202,8 @@ def get_index_dtype(arrays=(), maxval=None, check_contents=False):
     if isinstance(arrays, np.ndarray):
         arrays = (arrays,)
     for arr in arrays:
-        arr = np.asarray(arr)
+        if not hasattr(arr, "dtype"):  # (CuPy arrays keep their own type)
+            arr = np.asarray(arr)
         if np.can_cast(arr.dtype, np.int32):
             continue
         if check_contents and np.issubdtype(arr.dtype, np.integer):
@@ -386,19 +406,20 @@ def check_compressed_arrays(indptr, indices, data, n_major, n_minor, full_check)
     if len(indptr) != n_major + 1:
         raise ValueError(f"index pointer size {len(indptr)} should be {n_major + 1}")
     if indptr[0] != 0:
-        raise ValueError(f"index pointer should start with 0, got {indptr[0]}")
+        raise ValueError(f"index pointer should start with 0, got {int(indptr[0])}")
     if len(indices) != len(data):
         raise ValueError(f"indices and data should have the same size, got {len(indices)} "
                          f"and {len(data)}")
     if indptr[-1] > len(indices):
         raise ValueError(f"Last value of index pointer should be less than the size of index "
-                         f"and data arrays, got {indptr[-1]} > {len(indices)}")
+                         f"and data arrays, got {int(indptr[-1])} > {len(indices)}")
     if indptr[-1] < 0:
-        raise ValueError(f"Last value of index pointer must be >= 0, got {indptr[-1]}")
+        raise ValueError(f"Last value of index pointer must be >= 0, got {int(indptr[-1])}")
     if not full_check:
         return
     nnz = int(indptr[-1])
-    if n_major > 0 and np.any(np.diff(indptr) < 0):
+    xp = _backend.array_module(indptr, indices)
+    if n_major > 0 and bool((xp.diff(indptr) < 0).any()):
         raise ValueError("indptr must be a non-decreasing sequence")
     if nnz > 0:
         used = indices[:nnz]

@@ -282,11 +282,32 @@ def test_python_blocks_parser(tmp_path):
     assert _python_blocks(page) == ["a = 1\n\nb = a + 1\n"]
 
 
+def _gpu_for_snippets(monkeypatch, tmp_path):
+    """Real CuPy with a GPU if there is one, else the emulated CuPy of the GPU tests."""
+    try:
+        import cupy
+
+        if cupy.cuda.runtime.getDeviceCount() > 0:
+            return
+    except Exception:  # noqa: BLE001 - no CuPy, no driver or no device: emulate
+        pass
+    import emulated_cupy
+    from cuda_support import build_emulation
+
+    backend = build_emulation(tmp_path)
+    if backend is None:
+        pytest.skip("no GPU and no C++ compiler to emulate one")
+    emulated_cupy.install(monkeypatch, backend)
+
+
 @needs_doc
 @pytest.mark.parametrize("page", _pages_with_code())
-def test_page_code_blocks_run(page, tmp_path):
-    """The ``.. code-block:: python`` snippets of a page run, one after the other."""
+def test_page_code_blocks_run(page, tmp_path, monkeypatch):
+    """The ``.. code-block:: python`` snippets of a page run, one after the other (those that
+    import CuPy on an emulated one when there is no GPU)."""
     blocks = _python_blocks(DOC / page)
+    if any(re.search(r"^import cupy", b, re.MULTILINE) for b in blocks):
+        _gpu_for_snippets(monkeypatch, tmp_path)
     if not HAVE_TORCH:
         # without torch, run the snippets before the first one that needs it
         first = next((i for i, b in enumerate(blocks) if _TORCH_WORDS.search(b)), len(blocks))

@@ -9,7 +9,8 @@ Every CPU kernel has a launcher here except the sparse triangular solve (cuSPARS
 ``cupyx``, on the GPU) and the graph colourings of ``spgrad.ad`` (sequential, on the host).
 SpGEMM is an expansion-sort-compression that reproduces the CPU kernel's output bitwise (column
 order of first appearance, products summed in occurrence order); cuSPARSE's SpGEMM may replace
-it where it is faster. The containers do not dispatch to this module yet.
+it where it is faster. The containers of GPU arrays (``A.to("cuda")``) dispatch here through
+``spgrad._backend.kernels``.
 """
 
 from ._kernels import *  # noqa: F403

@@ -361,7 +361,7 @@ def csr_sum_duplicates(indptr, indices, data):
     sums equal the CPU kernel's bitwise. Returns the new number of entries."""
     xp = _xp(indptr)
     first, rows, nnz = _runs(xp, indptr, indices)
-    starts = xp.concatenate([xp.flatnonzero(first), xp.asarray([nnz])]).astype(np.int64)
+    starts = xp.concatenate([xp.flatnonzero(first), xp.full(1, nnz)]).astype(np.int64)
     kept = len(starts) - 1
     sums = xp.empty(kept, dtype=data.dtype)
     launch("segment_sum", indptr.dtype, data.dtype, kept, (kept, starts, data, sums))
@@ -640,7 +640,7 @@ def csr_matmat(n_col, Ap, Aj, Ax, Bp, Bj, Bx, Cp, Cj, Cx):
     vals, order, starts, group_order, _, g_cols, total = _spgemm_groups(Ap, Aj, Ax, Bp, Bj, Bx,
                                                                         True)
     n_groups = len(starts)
-    bounds = xp.concatenate([starts, xp.asarray([total])]).astype(np.int64)
+    bounds = xp.concatenate([starts, xp.full(1, total)]).astype(np.int64)
     sums = xp.empty(n_groups, dtype=Cx.dtype)
     launch("segment_sum", Ap.dtype, Cx.dtype, n_groups,
            (n_groups, bounds, xp.ascontiguousarray(vals[order]), sums))

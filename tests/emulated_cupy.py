@@ -1,0 +1,302 @@
+"""A stand-in for CuPy on machines without a GPU: "device" arrays that live in host memory but
+behave like CuPy's where spgrad's GPU code could go wrong.
+
+- :class:`ndarray` wraps a NumPy array. Like a CuPy array it refuses implicit conversion to
+  NumPy (``np.asarray(a)`` raises ``TypeError``), reductions and integer indexing return 0-d
+  device arrays, ``int(a)``/``float(a)``/``bool(a)`` read a scalar back (a synchronisation,
+  counted), and ``a.get()``/``asnumpy(a)`` copy to the host (counted). Stricter than CuPy, it
+  also refuses to mix host arrays into device operations (arithmetic, indexing, NumPy
+  functions), so code that would silently copy a host array to the device fails here.
+- The module functions (``empty``, ``zeros``, ``arange``, ``cumsum``, ``concatenate``, …) are
+  NumPy's, taking and returning device arrays; ``asarray``/``array`` copy host data to the
+  device (counted).
+- :func:`install` puts this module in ``sys.modules["cupy"]`` and installs a launch backend
+  that runs spgrad's CUDA kernels through the C++ emulation of ``cuda_support`` on the device
+  arrays' memory; it refuses host arrays, as a real launch would.
+
+``transfers`` counts what crossed between host and device, so tests can assert that an
+operation made no round trip.
+"""
+
+import sys
+import types
+from collections import Counter
+
+import numpy as np
+
+#: "h2d" / "d2h" array copies and "scalar" reads since the last reset
+transfers = Counter()
+
+
+class HostDeviceMixError(TypeError):
+    pass
+
+
+class Device:
+    """``cupy.cuda.Device``: only device 0 exists."""
+
+    def __init__(self, device=None):
+        self.id = 0 if device is None else int(device)
+        if self.id != 0:
+            raise ValueError(f"emulated CuPy has one device (0), got {self.id}")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def __eq__(self, other):
+        return isinstance(other, Device) and other.id == self.id
+
+    def __hash__(self):
+        return hash(self.id)
+
+    def __repr__(self):
+        return f"<CUDA Device {self.id}>"
+
+
+def _unwrap(x):
+    if isinstance(x, ndarray):
+        return x._a
+    if isinstance(x, np.ndarray):
+        raise HostDeviceMixError(
+            f"emulated CuPy: a NumPy array (shape {x.shape}, {x.dtype}) was mixed into a "
+            f"device operation; move it with cupy.asarray first"
+        )
+    if isinstance(x, (tuple, list)):
+        return type(x)(_unwrap(v) for v in x)
+    if isinstance(x, dict):
+        return {k: _unwrap(v) for k, v in x.items()}
+    if isinstance(x, slice):
+        return slice(_unwrap(x.start), _unwrap(x.stop), _unwrap(x.step))
+    return x
+
+
+def _wrap(x):
+    if isinstance(x, np.ndarray):
+        return ndarray(x)
+    if isinstance(x, np.generic):  # CuPy's reductions and item reads give 0-d arrays
+        return ndarray(np.asarray(x))
+    if isinstance(x, tuple):
+        return tuple(_wrap(v) for v in x)
+    if isinstance(x, list):
+        return [_wrap(v) for v in x]
+    return x
+
+
+def _device_call(function):
+    def call(*args, **kwargs):
+        return _wrap(function(*_unwrap(args), **_unwrap(kwargs)))
+
+    call.__name__ = getattr(function, "__name__", "function")
+    return call
+
+
+class ndarray:
+    """A device array (see the module docstring)."""
+
+    __slots__ = ("_a",)
+
+    def __init__(self, a):
+        self._a = a
+
+    # ----------------------------------------------------------------- attributes
+    shape = property(lambda self: self._a.shape)
+    dtype = property(lambda self: self._a.dtype)
+    ndim = property(lambda self: self._a.ndim)
+    size = property(lambda self: self._a.size)
+    nbytes = property(lambda self: self._a.nbytes)
+    itemsize = property(lambda self: self._a.itemsize)
+    strides = property(lambda self: self._a.strides)
+    flags = property(lambda self: self._a.flags)
+    T = property(lambda self: ndarray(self._a.T))
+    real = property(lambda self: ndarray(self._a.real))
+    imag = property(lambda self: ndarray(self._a.imag))
+    device = property(lambda self: Device(0))
+
+    def __getattr__(self, name):
+        attr = getattr(self._a, name)
+        if callable(attr):
+            return _device_call(attr)
+        return _wrap(attr)
+
+    # ------------------------------------------------------------- host transfers
+    def get(self):
+        transfers["d2h"] += 1
+        return self._a.copy()
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError("Implicit conversion to a NumPy array is not allowed. Please use "
+                        "`.get()` to construct a NumPy array explicitly.")
+
+    def _scalar(self, convert):
+        if self._a.size != 1:
+            raise TypeError(f"only size-1 device arrays convert to Python scalars, got "
+                            f"shape {self.shape}")
+        transfers["scalar"] += 1
+        return convert(self._a.reshape(()).item()) if convert is not bool else bool(self._a)
+
+    def __int__(self):
+        return self._scalar(int)
+
+    def __index__(self):
+        if self.dtype.kind not in "iub":
+            raise TypeError(f"only integer device arrays are indices, got {self.dtype}")
+        return self._scalar(int)
+
+    def __float__(self):
+        return self._scalar(float)
+
+    def __complex__(self):
+        return self._scalar(complex)
+
+    def __bool__(self):
+        return self._scalar(bool)
+
+    def item(self):
+        transfers["scalar"] += 1
+        return self._a.item()
+
+    def tolist(self):
+        transfers["d2h"] += 1
+        return self._a.tolist()
+
+    def __len__(self):
+        return len(self._a)
+
+    def __iter__(self):
+        for i in range(len(self._a)):
+            yield ndarray(np.asarray(self._a[i]))
+
+    def __repr__(self):
+        return repr(self._a)
+
+    # ---------------------------------------------------------- indexing, operators
+    def __getitem__(self, key):
+        return _wrap(self._a[_unwrap(key)])
+
+    def __setitem__(self, key, value):
+        self._a[_unwrap(key)] = _unwrap(value)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return _wrap(getattr(ufunc, method)(*_unwrap(inputs), **_unwrap(kwargs)))
+
+    def __array_function__(self, func, types, args, kwargs):
+        return _wrap(func(*_unwrap(args), **_unwrap(kwargs)))
+
+    __hash__ = None
+
+
+def _operator(name):
+    def method(self, *args):
+        return _wrap(getattr(self._a, name)(*_unwrap(args)))
+
+    method.__name__ = name
+    return method
+
+
+for _name in ("add", "radd", "sub", "rsub", "mul", "rmul", "truediv", "rtruediv", "floordiv",
+              "rfloordiv", "mod", "rmod", "pow", "rpow", "matmul", "rmatmul", "and", "rand",
+              "or", "ror", "xor", "rxor", "lshift", "rshift", "eq", "ne", "lt", "le", "gt",
+              "ge", "neg", "pos", "abs", "invert", "iadd", "isub", "imul", "itruediv"):
+    setattr(ndarray, f"__{_name}__", _operator(f"__{_name}__"))
+
+
+# ------------------------------------------------------------------ the module
+module = types.ModuleType("cupy", __doc__)
+module.ndarray = ndarray
+module.transfers = transfers
+
+
+def _asarray(a, dtype=None, order=None):
+    if isinstance(a, ndarray):
+        return a if dtype is None or a.dtype == np.dtype(dtype) else a.astype(dtype)
+    transfers["h2d"] += 1
+    return ndarray(np.array(a, dtype=dtype, order=order, copy=True))
+
+
+def _array(a, dtype=None, copy=True, order="K"):
+    if isinstance(a, ndarray):
+        return ndarray(np.array(a._a, dtype=dtype, copy=copy, order=order))
+    transfers["h2d"] += 1
+    return ndarray(np.array(a, dtype=dtype, copy=True, order=order))
+
+
+def _asnumpy(a):
+    return a.get() if isinstance(a, ndarray) else np.asarray(a)
+
+
+def _getattr(name):
+    if name.startswith("__"):
+        raise AttributeError(name)
+    attr = getattr(np, name)
+    if callable(attr) and not isinstance(attr, type):
+        wrapped = _device_call(attr)
+        setattr(module, name, wrapped)
+        return wrapped
+    return attr
+
+
+def _stable(sort):
+    """CuPy's sorts are stable, and take no other ``kind``."""
+    def call(a, axis=-1, kind=None):
+        if kind not in (None, "stable"):
+            raise NotImplementedError(f"emulated CuPy: sorts are stable only, got kind={kind!r}")
+        return _wrap(sort(_unwrap(a), axis=axis, kind="stable"))
+
+    return call
+
+
+module.argsort = _stable(np.argsort)
+module.sort = _stable(np.sort)
+ndarray.argsort = lambda self, axis=-1, kind=None: module.argsort(self, axis, kind)
+module.asarray = _asarray
+module.array = _array
+module.asnumpy = _asnumpy
+module.ascontiguousarray = lambda a, dtype=None: _wrap(
+    np.ascontiguousarray(_unwrap(_asarray(a)), dtype=dtype))
+module.__getattr__ = _getattr
+
+
+class CUDARuntimeError(RuntimeError):
+    pass
+
+
+module.cuda = types.SimpleNamespace(
+    Device=Device,
+    runtime=types.SimpleNamespace(getDeviceCount=lambda: 1, getDevice=lambda: 0,
+                                  CUDARuntimeError=CUDARuntimeError),
+)
+
+
+class DeviceLaunchBackend:
+    """Runs the launchers' kernels on the emulated device arrays' memory through the C++
+    emulation (``cuda_support.EmulatedBackend``); host arrays are refused."""
+
+    def __init__(self, emulation):
+        self.emulation = emulation
+
+    def launch(self, kernel, index_dtype, value_dtype, grid, block, args):
+        from spgrad._cuda import _launch
+
+        unwrapped = []
+        for kind, a in zip(_launch.KERNELS[kernel], args):
+            if kind != "n":
+                if not isinstance(a, ndarray):
+                    raise TypeError(f"spgrad_{kernel} expected CuPy arrays on the GPU, got "
+                                    f"{type(a).__module__}.{type(a).__name__}")
+                a = a._a
+            unwrapped.append(a)
+        self.emulation.launch(kernel, index_dtype, value_dtype, grid, block, unwrapped)
+
+
+def install(monkeypatch, emulation):
+    """Make ``import cupy`` give this module and run GPU launches on the emulation, until
+    ``monkeypatch`` is undone."""
+    from spgrad._cuda import _launch
+
+    monkeypatch.setitem(sys.modules, "cupy", module)
+    monkeypatch.setattr(_launch, "_backend", DeviceLaunchBackend(emulation))
+    transfers.clear()
+    return module

@@ -1,0 +1,448 @@
+"""Sparse arrays on the GPU (plain mode): ``A.to("cuda")``, construction from CuPy arrays, and
+the operations that run there, compared with the same operations on the CPU.
+
+Every test runs on the ``gpu`` fixture's devices: ``emulated`` always (the stand-in CuPy of
+``emulated_cupy``, whose kernels run through the C++ emulation of the ``.cu`` sources and which
+refuses implicit host/device mixing, as CuPy does), and ``cuda`` unchanged when CuPy and a GPU
+are present.
+"""
+
+import sys
+
+import numpy as np
+import pytest
+import scipy.sparse
+
+import emulated_cupy
+import spgrad as sp
+from cuda_support import build_emulation
+
+VALUE_DTYPES = [np.float32, np.float64, np.complex64, np.complex128]
+FORMATS = ["csr", "csc", "coo", "dia"]
+
+
+def _real_cupy():
+    try:
+        import cupy
+    except ImportError:
+        return None
+    try:
+        return cupy if cupy.cuda.runtime.getDeviceCount() > 0 else None
+    except cupy.cuda.runtime.CUDARuntimeError:
+        return None
+
+
+@pytest.fixture(scope="module")
+def emulation(tmp_path_factory):
+    backend = build_emulation(tmp_path_factory.mktemp("cuda_containers"))
+    if backend is None:
+        pytest.skip("no C++ compiler to build the CUDA emulation")
+    return backend
+
+
+@pytest.fixture(params=["emulated", "cuda"])
+def gpu(request, monkeypatch):
+    """The CuPy module of the device under test."""
+    if request.param == "cuda":
+        cupy = _real_cupy()
+        if cupy is None:
+            pytest.skip("no CuPy with a CUDA device")
+        return cupy
+    return emulated_cupy.install(monkeypatch, request.getfixturevalue("emulation"))
+
+
+def _values(rng, n, dtype):
+    v = rng.standard_normal(n)
+    if np.dtype(dtype).kind == "c":
+        v = v + 1j * rng.standard_normal(n)
+    return v.astype(dtype)
+
+
+def _matrix(fmt, shape, dtype, *, idx=np.int32, density=0.3, seed=0, array=True,
+            messy=False):
+    """A random spgrad matrix with an empty row; ``messy``: unsorted indices and duplicates."""
+    rng = np.random.default_rng(seed)
+    m, n = shape
+    A = scipy.sparse.random_array(shape, density=density, format="coo", rng=rng)
+    row, col = A.coords
+    if m > 2:
+        keep = row != 1
+        row, col = row[keep], col[keep]
+    messy = messy and len(row) >= 3
+    if messy:
+        row, col = np.r_[row, row[:3]], np.r_[col, col[:3]]
+        order = rng.permutation(len(row))
+        row, col = row[order], col[order]
+    data = _values(rng, len(row), dtype)
+    family = "array" if array else "matrix"
+    coo = getattr(sp, f"coo_{family}")((data, (row.astype(idx), col.astype(idx))), shape=shape)
+    if fmt == "coo":
+        return coo
+    if fmt in ("csr", "csc") and messy:
+        # keep the duplicates and the row order of the triplets: build the arrays directly
+        csr = coo.tocsr()
+        order = np.lexsort((rng.permutation(len(row)), row))
+        indptr = np.r_[0, np.cumsum(np.bincount(row, minlength=m))].astype(idx)
+        M = getattr(sp, f"csr_{family}")((data[order], col[order].astype(idx), indptr),
+                                         shape=shape)
+        assert not M.has_canonical_format and csr.has_canonical_format
+        return M if fmt == "csr" else getattr(sp, f"csc_{family}")(M.T.tocsr().T)
+    return coo.asformat(fmt)
+
+
+def _host(x):
+    """A GPU result back on the host (a container's ``.cpu()``, an array's ``.get()``)."""
+    if sp.issparse(x):
+        assert x.device.startswith("cuda"), x.device
+        return x.cpu()
+    assert type(x).__module__.split(".")[0] in ("cupy", "emulated_cupy"), type(x)
+    return x.get()
+
+
+def _tol(dtype):
+    single = np.dtype(dtype) in (np.float32, np.complex64)
+    return {"rtol": 2e-5 if single else 1e-12, "atol": 2e-5 if single else 1e-12}
+
+
+def _assert_same_sparse(got, expected, dtype):
+    assert type(got) is type(expected)
+    assert got.shape == expected.shape and got.dtype == expected.dtype
+    np.testing.assert_allclose(got.toarray(), expected.toarray(), **_tol(dtype))
+
+
+def _assert_same_dense(got, expected, dtype):
+    got = np.asarray(got)
+    assert got.shape == np.shape(expected) and got.dtype == np.asarray(expected).dtype
+    np.testing.assert_allclose(got, np.asarray(expected), **_tol(dtype))
+
+
+# ---------------------------------------------------------------------------------- moving
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("dtype", VALUE_DTYPES)
+@pytest.mark.parametrize("idx", [np.int32, np.int64])
+@pytest.mark.parametrize("array", [True, False])
+def test_to_gpu_and_back_keeps_every_array(gpu, fmt, dtype, idx, array):
+    A = _matrix(fmt, (6, 5), dtype, idx=idx, array=array)
+    before = {name: np.copy(getattr(A, name)) for name in A._array_names if name != "coords"}
+    G = A.to("cuda")
+    assert G.device == "cuda:0" and A.device == "cpu"
+    assert type(G) is type(A) and G.shape == A.shape and G.dtype == A.dtype
+    for name in A._array_names:
+        for g, a in zip(*(((getattr(X, name),) if name != "coords" else getattr(X, name))
+                          for X in (G, A))):
+            assert isinstance(g, gpu.ndarray) and g.dtype == a.dtype
+    assert G.to("cuda:0") is G and G.cuda() is G and G.to("cuda", copy=True) is not G
+    back = G.cpu()
+    assert back.device == "cpu"
+    for name, a in before.items():
+        np.testing.assert_array_equal(getattr(back, name), a)
+        assert getattr(back, name).dtype == a.dtype
+        np.testing.assert_array_equal(getattr(A, name), a)  # the original is untouched
+    assert A.to("cpu") is A and A.cpu() is A
+
+
+def test_device_names(gpu):
+    A = _matrix("csr", (3, 3), np.float64)
+    assert A.to(0).device == A.to("cuda").device == A.to(gpu.cuda.Device(0)).device == "cuda:0"
+    torch = pytest.importorskip("torch")
+    assert A.to(torch.device("cuda:0")).device == "cuda:0"
+    for bad in ("gpu", "cuda:x", "cpu:0", -1, 1.5):
+        with pytest.raises(ValueError, match="expected a device|must be >= 0"):
+            A.to(bad)
+
+
+def test_gpu_values_must_be_floating(gpu):
+    A = sp.csr_array(np.array([[1, 0], [2, 3]]))
+    with pytest.raises(TypeError, match="float32, float64, complex64 or complex128.*int64"):
+        A.to("cuda")
+    G = A.astype(np.float64).to("cuda")
+    with pytest.raises(TypeError, match="astype.*got int32"):
+        G.astype(np.int32)
+
+
+def test_differentiable_values_stay_on_the_cpu(gpu):
+    pytest.importorskip("torch")
+    A = sp.csr_array(np.array([[1.0, 0.0], [2.0, 3.0]])).requires_grad_()
+    with pytest.raises(NotImplementedError, match="differentiable mode runs on the CPU"):
+        A.to("cuda")
+    assert A.detach().data is not None
+
+
+def test_only_2d_arrays_move(gpu):
+    for A in (sp.csr_array(np.array([1.0, 0.0, 2.0])),
+              sp.coo_array((np.ones(2), ([0, 1], [1, 0], [0, 2])), shape=(2, 2, 3))):
+        with pytest.raises(NotImplementedError, match="-D sparse array to the GPU"):
+            A.to("cuda")
+
+
+def test_without_a_device(gpu, monkeypatch):
+    if not hasattr(gpu, "transfers"):
+        pytest.skip("needs the emulated CuPy (the device count is faked)")
+    A = sp.csr_array(np.eye(2))
+    with pytest.raises(ValueError, match="no GPU cuda:3; this machine has 1"):
+        A.to("cuda:3")
+    monkeypatch.setattr(gpu.cuda.runtime, "getDeviceCount", lambda: 0)
+    with pytest.raises(RuntimeError, match="need a CUDA device; none was found"):
+        A.to("cuda:0")
+
+    def no_driver():
+        raise gpu.cuda.runtime.CUDARuntimeError("cudaErrorInsufficientDriver")
+
+    monkeypatch.setattr(gpu.cuda.runtime, "getDeviceCount", no_driver)
+    with pytest.raises(RuntimeError, match="CuPy reports: cudaErrorInsufficientDriver"):
+        A.to("cuda:0")
+
+
+def test_without_cupy(monkeypatch):
+    monkeypatch.setitem(sys.modules, "cupy", None)  # `import cupy` raises ImportError
+    A = sp.csr_array(np.eye(2))
+    with pytest.raises(ImportError, match=r"spgrad\[cuda\]"):
+        A.to("cuda:0")
+    with pytest.raises(ImportError, match=r"spgrad\[cuda\]"):
+        A.cuda()
+    assert A.to("cpu") is A
+
+
+# ---------------------------------------------------------------------------- construction
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.parametrize("idx", [np.int32, np.int64])
+def test_construct_from_cupy_arrays(gpu, fmt, idx):
+    A = _matrix(fmt, (7, 4), np.float64, idx=idx)
+    cls = type(A)
+    G = cls((gpu.asarray(A.data), gpu.asarray(A.indices), gpu.asarray(A.indptr)),
+            shape=A.shape)
+    assert G.device == "cuda:0" and G.indices.dtype == A.indices.dtype
+    _assert_same_sparse(_host(G), A, np.float64)
+    G32 = cls((gpu.asarray(A.data), gpu.asarray(A.indices), gpu.asarray(A.indptr)),
+              shape=A.shape, dtype=np.float32)
+    assert G32.dtype == np.float32
+    inferred = cls((gpu.asarray(A.data), gpu.asarray(A.indices), gpu.asarray(A.indptr)))
+    assert inferred.shape[1 if fmt == "csr" else 0] == int(A.indices.max()) + 1
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+@pytest.mark.parametrize("array", [True, False])
+def test_construct_from_a_dense_cupy_array(gpu, fmt, array):
+    D = _matrix("coo", (6, 9), np.complex128, seed=3).toarray()
+    cls = getattr(sp, f"{fmt}_{'array' if array else 'matrix'}")
+    G = cls(gpu.asarray(D))
+    expected = cls(D)
+    assert G.device == "cuda:0"
+    _assert_same_sparse(_host(G), expected, np.complex128)
+    back = _host(G)
+    for name in ("indices", "indptr", "row", "col"):
+        if hasattr(expected, name):
+            np.testing.assert_array_equal(getattr(back, name), getattr(expected, name))
+            assert getattr(back, name).dtype == getattr(expected, name).dtype
+    with pytest.raises(TypeError, match="float32, float64"):
+        cls(gpu.asarray(np.eye(3, dtype=np.int64)))
+
+
+def test_construct_coo_from_cupy_triplets(gpu):
+    A = _matrix("coo", (5, 8), np.float32, messy=True)
+    G = sp.coo_array((gpu.asarray(A.data), (gpu.asarray(A.row), gpu.asarray(A.col))),
+                     shape=A.shape)
+    assert G.device == "cuda:0" and not G.has_canonical_format
+    _assert_same_sparse(_host(G.tocsr()), A.tocsr(), np.float32)
+    with pytest.raises(ValueError, match="exceeds matrix dimension"):
+        sp.coo_array((gpu.asarray(A.data), (gpu.asarray(A.row), gpu.asarray(A.col))),
+                     shape=(5, 3))
+
+
+def test_malformed_arrays_are_caught_on_the_device(gpu):
+    data, indices, indptr = np.ones(3), np.array([0, 2, 1]), np.array([0, 2, 2, 3])
+    d, i, p = (gpu.asarray(a) for a in (data, indices, indptr))
+    sp.csr_array((d, i, p), shape=(3, 3))
+    with pytest.raises(ValueError, match="non-decreasing"):
+        sp.csr_array((d, i, gpu.asarray(np.array([0, 2, 1, 3]))), shape=(3, 3))
+    with pytest.raises(ValueError, match="indices must be < 2, got 2"):
+        sp.csr_array((d, i, p), shape=(3, 2))
+    with pytest.raises(ValueError, match="indices must be >= 0"):
+        sp.csr_array((d, gpu.asarray(np.array([0, -1, 1])), p), shape=(3, 3))
+    with pytest.raises(ValueError, match="index pointer size 4 should be 3"):
+        sp.csr_array((d, i, p), shape=(2, 3))
+    with pytest.raises(ValueError, match="different devices"):
+        sp.csr_array((data, i, p), shape=(3, 3))
+    with pytest.raises(TypeError, match="float32, float64"):
+        sp.csr_array((gpu.asarray(np.ones(3, np.int64)), i, p), shape=(3, 3))
+    with pytest.raises(ValueError, match="integer dtype"):
+        sp.csr_array((d, gpu.asarray(indices.astype(float)), p), shape=(3, 3))
+    np.testing.assert_array_equal(_host(i), indices)  # inputs untouched
+
+
+# ------------------------------------------------------------------------------ operations
+SHAPES = [(7, 5), (0, 4), (4, 0), (1, 1)]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("dtype", VALUE_DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("array", [True, False])
+def test_products(gpu, fmt, dtype, shape, array):
+    A = _matrix(fmt, shape, dtype, array=array)
+    G = A.to("cuda")
+    rng = np.random.default_rng(1)
+    m, n = shape
+    x = _values(rng, n, dtype)
+    X = _values(rng, n * 3, dtype).reshape(n, 3)
+    _assert_same_dense(_host(G @ gpu.asarray(x)), A @ x, dtype)
+    _assert_same_dense(_host(G.dot(gpu.asarray(x))), A @ x, dtype)
+    _assert_same_dense(_host(G @ gpu.asarray(x[:, None])), A @ x[:, None], dtype)
+    _assert_same_dense(_host(G @ gpu.asarray(X)), A @ X, dtype)
+    if fmt in ("csr", "csc", "coo"):
+        B = _matrix("csr", (n, 6), dtype, seed=2, array=array)
+        _assert_same_sparse(_host(G @ B.to("cuda")), A @ B, dtype)
+        _assert_same_sparse(_host(G @ G.T), A @ A.T, dtype)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.parametrize("dtype", VALUE_DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("messy", [False, True])
+def test_elementwise(gpu, fmt, dtype, shape, messy):
+    A = _matrix(fmt, shape, dtype, messy=messy and shape == (7, 5))
+    B = _matrix(fmt, shape, dtype, seed=5)
+    G, H = A.to("cuda"), B.to("cuda")
+    D = _values(np.random.default_rng(2), shape[0] * shape[1], dtype).reshape(shape)
+    _assert_same_sparse(_host(G + H), A + B, dtype)
+    _assert_same_sparse(_host(G - H), A - B, dtype)
+    _assert_same_sparse(_host(G.multiply(H)), A.multiply(B), dtype)
+    _assert_same_sparse(_host(G * 2.5), A * 2.5, dtype)
+    _assert_same_sparse(_host(G / 4), A / 4, dtype)
+    _assert_same_sparse(_host(-G), -A, dtype)
+    _assert_same_sparse(_host(G.conj()), A.conj(), dtype)
+    _assert_same_sparse(_host(G.power(2)), A.power(2), dtype)
+    _assert_same_sparse(_host(G.sin()), A.sin(), dtype)
+    _assert_same_sparse(_host(G.multiply(gpu.asarray(D))), A.multiply(D), dtype)
+    _assert_same_dense(_host(G + gpu.asarray(D)), A + D, dtype)
+    _assert_same_dense(_host(G - gpu.asarray(D)), A - D, dtype)
+    _assert_same_dense(_host(gpu.asarray(D) - G), D - A, dtype)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+@pytest.mark.parametrize("dtype", [np.float32, np.complex128])
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("array", [True, False])
+def test_triangles(gpu, fmt, dtype, shape, array):
+    A = _matrix(fmt, shape, dtype, array=array, messy=True)
+    G = A.to("cuda")
+    for k in (-1, 0, 2):
+        for result_format in (None, "csr", "csc"):
+            for f in (sp.tril, sp.triu):
+                got, expected = f(G, k, format=result_format), f(A, k, format=result_format)
+                _assert_same_sparse(_host(got), expected, dtype)
+    D = A.toarray()
+    _assert_same_sparse(_host(sp.tril(gpu.asarray(D))), sp.tril(D), dtype)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("dtype", VALUE_DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("idx", [np.int32, np.int64])
+def test_conversions(gpu, fmt, dtype, shape, idx):
+    messy = fmt != "dia" and shape == (7, 5)
+    A = _matrix(fmt, shape, dtype, idx=idx, messy=messy)
+    G = A.to("cuda")
+    for target in ("csr", "csc", "coo"):
+        got, expected = G.asformat(target), A.asformat(target)
+        assert got.device == "cuda:0"
+        back = got.cpu()
+        _assert_same_sparse(back, expected, dtype)
+        if target != "coo":
+            np.testing.assert_array_equal(back.indptr, expected.indptr)
+            assert back.indices.dtype == expected.indices.dtype
+    _assert_same_dense(_host(G.toarray()), A.toarray(), dtype)
+    _assert_same_dense(_host(G.todense()), np.asarray(A.todense()), dtype)
+    if fmt == "dia":
+        with pytest.raises(NotImplementedError, match="DIA array on the GPU"):
+            G.T
+    else:
+        _assert_same_sparse(_host(G.T), A.T, dtype)
+        _assert_same_sparse(_host(G.transpose(copy=True)), A.transpose(copy=True), dtype)
+    _assert_same_sparse(_host(G.copy()), A.copy(), dtype)
+    wider = np.complex128 if np.dtype(dtype).kind == "c" else np.float64
+    _assert_same_sparse(_host(G.astype(wider)), A.astype(wider), wider)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.parametrize("dtype", [np.float32, np.complex128])
+@pytest.mark.parametrize("idx", [np.int32, np.int64])
+def test_canonical_form_in_place(gpu, fmt, dtype, idx):
+    A = _matrix(fmt, (7, 5), dtype, idx=idx, messy=True)
+    A.data[::4] = 0
+    G = A.to("cuda")
+    assert G.has_canonical_format == A.has_canonical_format
+    assert G.has_sorted_indices == A.has_sorted_indices
+    for method in ("sort_indices", "sum_duplicates", "eliminate_zeros"):
+        getattr(G, method)()
+        getattr(A, method)()
+        back = G.cpu()
+        np.testing.assert_array_equal(back.indptr, A.indptr)
+        np.testing.assert_array_equal(back.indices, A.indices)
+        np.testing.assert_allclose(back.data, A.data, **_tol(dtype))
+        assert back.indices.dtype == A.indices.dtype
+    assert G.has_canonical_format and G.nnz == A.nnz
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("dtype", VALUE_DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("array", [True, False])
+def test_reductions(gpu, fmt, dtype, shape, array):
+    A = _matrix(fmt, shape, dtype, array=array, messy=fmt in ("csr", "coo"))
+    G = A.to("cuda")
+    for axis in (None, 0, 1, -1):
+        got, expected = _host(G.sum(axis=axis)), np.asarray(A.sum(axis=axis))
+        _assert_same_dense(got, expected, dtype)  # the matrix family: 2-D arrays
+        if 0 not in shape:  # (SciPy's mean divides by zero on empty shapes)
+            _assert_same_dense(_host(G.mean(axis=axis)), np.asarray(A.mean(axis=axis)),
+                               dtype)
+    for k in (-2, 0, 1, 9):
+        _assert_same_dense(_host(G.diagonal(k)), A.diagonal(k), dtype)
+    _assert_same_dense(_host(G.trace()), np.asarray(A.trace()), dtype)
+
+
+# ---------------------------------------------------------------------------------- errors
+def test_operands_on_different_devices(gpu):
+    A = _matrix("csr", (4, 4), np.float64)
+    G = A.to("cuda")
+    x = np.ones(4)
+    for op in (lambda: G @ x, lambda: A @ gpu.asarray(x), lambda: G + A, lambda: A - G,
+               lambda: G.multiply(A), lambda: G @ A, lambda: G + np.eye(4),
+               lambda: G.multiply(np.eye(4))):
+        with pytest.raises(ValueError, match="different devices: (cuda:0 and cpu|cpu and "
+                                             "cuda:0)"):
+            op()
+
+
+def test_shape_errors_on_the_device(gpu):
+    G = _matrix("csr", (4, 3), np.float64).to("cuda")
+    with pytest.raises(ValueError, match="dimension mismatch"):
+        G @ gpu.asarray(np.ones(4))
+    with pytest.raises(ValueError, match="inconsistent shapes"):
+        G + _matrix("csr", (3, 4), np.float64).to("cuda")
+    with pytest.raises(NotImplementedError, match="broadcasts dense operands"):
+        G.multiply(gpu.asarray(np.ones((2, 4, 3))))
+
+
+# -------------------------------------------------------------------------- host transfers
+def test_no_host_round_trips(gpu):
+    """Once the operands are on the device, no operation copies an array between host and
+    device (reading sizes such as a result's nnz back as scalars is allowed)."""
+    if not hasattr(gpu, "transfers"):
+        pytest.skip("transfers are counted by the emulated CuPy only")
+    A = _matrix("csr", (30, 20), np.float64, messy=True)
+    G, H = A.to("cuda"), _matrix("csc", (30, 20), np.float64, seed=4).to("cuda")
+    x, y, X = gpu.asarray(np.ones(20)), gpu.asarray(np.ones(30)), gpu.asarray(np.ones((20, 3)))
+    D = gpu.asarray(np.ones((30, 20)))
+    gpu.transfers.clear()
+    results = [G @ x, G @ X, G.T @ G, G + H, G - H, G.multiply(H), G.multiply(D), G * 3,
+               G.toarray(), G.tocsc(), G.tocoo().tocsr(), G.sum(axis=0), G.sum(),
+               G.diagonal(), G.copy(), G.astype(np.float32), H.T @ y, H @ G.T,
+               sp.tril(G), sp.triu(H, 1, format="csr")]
+    S = G.copy()
+    S.sum_duplicates()
+    S.eliminate_zeros()
+    assert gpu.transfers["h2d"] == 0 and gpu.transfers["d2h"] == 0, gpu.transfers
+    assert all(sp.issparse(r) and r.device == "cuda:0" or isinstance(r, gpu.ndarray)
+               for r in results)
