@@ -776,21 +776,24 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
     def _multiply_device(self, other):
         """Elementwise product on a GPU: with a sparse operand of the same shape (the
         intersection of the patterns) or a dense one that broadcasts to ``self``'s shape
-        (``self``'s pattern, in COO as SciPy's result)."""
+        (``self``'s pattern, in COO as SciPy's result), e.g. a row or column scaling."""
         if not issparse(other) and other.size == 1 and other.ndim <= 2:
             return self._mul_scalar(other.reshape(()))  # as SciPy: a scalar, same format
-        if other.shape != self.shape and (issparse(other) or np.broadcast_shapes(
-                self.shape, other.shape) != self.shape):
-            raise NotImplementedError(
-                f"multiply on the GPU broadcasts dense operands to the sparse operand's shape "
-                f"only, got {self.shape} and {other.shape}"
-            )
-        if issparse(other):
+        if issparse(other) and other.shape == self.shape:
             return self._binopt(other, "mul")
+        if issparse(other) or other.ndim > 2 or np.broadcast_shapes(
+                self.shape, other.shape) != self.shape:
+            raise NotImplementedError(
+                f"multiply on the GPU takes sparse operands of the same shape and dense "
+                f"operands that broadcast to the sparse operand's shape, got {self.shape} and "
+                f"{other.shape}"
+            )
         ret = self.tocoo()
-        dense = self._xp().broadcast_to(other, self.shape)
+        dense = other.reshape((1,) * (2 - other.ndim) + other.shape)
+        rows = ret.row if dense.shape[0] != 1 else 0
+        cols = ret.col if dense.shape[1] != 1 else 0
         dtype = upcast(self.dtype, other.dtype)
-        ret.data = ret.data.astype(dtype) * dense[ret.row, ret.col].astype(dtype, copy=False)
+        ret.data = ret.data.astype(dtype) * dense[rows, cols].astype(dtype, copy=False)
         return ret
 
     def _multiply_differentiable(self, other):

@@ -314,6 +314,12 @@ def test_elementwise(gpu, fmt, dtype, shape, messy):
     _assert_same_sparse(_host(G.power(2)), A.power(2), dtype)
     _assert_same_sparse(_host(G.sin()), A.sin(), dtype)
     _assert_same_sparse(_host(G.multiply(gpu.asarray(D))), A.multiply(D), dtype)
+    # row and column scalings (shapes (1, n), (m, 1), (n,), (1, 1), (1,))
+    for scale in (D[:1], D[:, :1], D[:1].ravel(), D[:1, :1], D[:1, :1].ravel()):
+        if scale.size:
+            _assert_same_sparse(_host(G.multiply(gpu.asarray(scale))), A.multiply(scale),
+                                dtype)
+            _assert_same_sparse(_host(G * gpu.asarray(scale)), A * scale, dtype)
     _assert_same_dense(_host(G + gpu.asarray(D)), A + D, dtype)
     _assert_same_dense(_host(G - gpu.asarray(D)), A - D, dtype)
     _assert_same_dense(_host(gpu.asarray(D) - G), D - A, dtype)
@@ -421,8 +427,13 @@ def test_shape_errors_on_the_device(gpu):
         G @ gpu.asarray(np.ones(4))
     with pytest.raises(ValueError, match="inconsistent shapes"):
         G + _matrix("csr", (3, 4), np.float64).to("cuda")
-    with pytest.raises(NotImplementedError, match="broadcasts dense operands"):
+    with pytest.raises(NotImplementedError, match="dense operands that broadcast"):
         G.multiply(gpu.asarray(np.ones((2, 4, 3))))
+    with pytest.raises(NotImplementedError, match="dense operands that broadcast"):
+        row = _matrix("csr", (1, 3), np.float64).to("cuda")
+        row.multiply(gpu.asarray(np.ones((4, 3))))  # would make the result larger
+    with pytest.raises(ValueError, match="shape mismatch"):
+        G.multiply(gpu.asarray(np.ones((1, 4))))
 
 
 # -------------------------------------------------------------------------- host transfers
