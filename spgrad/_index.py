@@ -160,6 +160,53 @@ def _parse_key(key, shape):
     return row, col, nones
 
 
+def _fresh_when_empty(fmt, row, col, shape):
+    """Whether SciPy's indexing path for ``A[row, col]`` (each an int, a slice or a 1-D array)
+    builds an empty result as a fresh container (the default index dtype) rather than keeping
+    the source's index dtype.
+
+    SciPy's compressed indexing chains a few steps per key type (``_major_slice``,
+    ``_minor_slice``, ``_major_index_fancy``, ``_minor_index_fancy``, ``_get_submatrix``); the
+    slicing and fancy steps return ``cls(shape)`` when their axis comes out empty (a slice only
+    when it is not the literal ``slice(None)``), the submatrix step never does.
+    """
+    major, minor = (row, col) if fmt == "csr" else (col, row)
+    n_major, n_minor = shape if fmt == "csr" else shape[::-1]
+
+    def empty_slice(x, n):
+        return x != slice(None) and len(range(*x.indices(n))) == 0
+
+    def unit(x):
+        return isinstance(x, slice) and x.step in (1, None)
+
+    if isinstance(row, np.ndarray) and isinstance(col, np.ndarray):
+        return len(row) == 0 or len(col) == 0  # outer: both fancy steps
+    if isinstance(major, int) or isinstance(minor, int):
+        # one int: fancy or (unit-step) submatrix on the other axis; CSR's int x stepped
+        # slice builds its row directly, CSC's goes through _major_slice / _minor_slice
+        other, n_other, other_is_major = ((minor, n_minor, False) if isinstance(major, int)
+                                          else (major, n_major, True))
+        if isinstance(other, np.ndarray):
+            return len(other) == 0
+        if unit(other) or (fmt == "csr" and not other_is_major):
+            return False
+        return empty_slice(other, n_other)
+    if isinstance(major, slice) and isinstance(minor, slice):
+        if unit(major) and unit(minor):
+            return False
+        return empty_slice(major, n_major) or empty_slice(minor, n_minor)
+    if (fmt == "csr" and isinstance(major, np.ndarray) and isinstance(minor, slice)
+            and not unit(minor)):
+        return len(major) == 0  # SciPy turns the slice into an array: inner indexing
+    fancy, sliced, n_sliced = ((major, minor, n_minor) if isinstance(major, np.ndarray)
+                               else (minor, major, n_major))
+    if len(fancy) == 0:
+        return True
+    if fmt == "csr" and fancy is major and unit(sliced):
+        return False  # _major_index_fancy, then _get_submatrix (CSC: then _minor_slice)
+    return empty_slice(sliced, n_sliced)
+
+
 def _slice_positions(s, n):
     """The positions a slice selects, as an intp array."""
     return np.arange(*s.indices(n), dtype=np.intp)
@@ -227,7 +274,7 @@ class _CompressedIndexMixin:
         if all(is_arr):
             # (m, 1) and (1, n) index arrays broadcast to an outer product: a submatrix
             if row.ndim == 2 and row.shape[1] and col.shape[0] and _outer_from_key(key):
-                return self._outer(row[:, 0], col[0, :])
+                return self._outer(row[:, 0], col[0, :], fresh_when_empty=True)
             if row.ndim > 2:
                 raise IndexError(f"Indexing that leads to >2D is not supported by "
                                  f"{self.format} format. Try converting to COO format")
@@ -240,15 +287,16 @@ class _CompressedIndexMixin:
                         "supported yet (SciPy returns a COO array)")
                 raise IndexError(f"Indexing that leads to >2D is not supported by "
                                  f"{self.format} format. Try converting to COO format")
+        fresh = _fresh_when_empty(self.format, row, col, self.shape)
         if any(is_int):
             row = np.array([row]) if is_int[0] else row
             col = np.array([col]) if is_int[1] else col
             if self._is_array:  # a single row or column: a 1-D coo_array, as in SciPy
-                vec = vector_from_2d(self._outer(row, col))
+                vec = vector_from_2d(self._outer(row, col, fresh))
                 if vec.shape[0] == 0:  # SciPy's empty vectors keep the source's index dtype
                     vec.coords = (vec.coords[0].astype(self.indices.dtype),)
                 return vec
-        return self._outer(row, col)
+        return self._outer(row, col, fresh)
 
     def _with_none(self, row, col, nones, key):
         """Keys with ``None``: only the vector cases SciPy supports in 2-D."""
@@ -323,8 +371,10 @@ class _CompressedIndexMixin:
                             major, minor, out)
         return from_kernel(out, self.dtype)
 
-    def _outer(self, row, col):
-        """The submatrix ``A[row][:, col]`` (each a slice or a 1-D intp array), same format."""
+    def _outer(self, row, col, fresh_when_empty=True):
+        """The submatrix ``A[row][:, col]`` (each a slice or a 1-D intp array), same format.
+        An empty result has the default index dtype when ``fresh_when_empty`` (as SciPy's
+        fresh containers), else the source's (see :func:`_fresh_when_empty`)."""
         M, N = self.shape
         nrow = len(range(*row.indices(M))) if isinstance(row, slice) else len(row)
         ncol = len(range(*col.indices(N))) if isinstance(col, slice) else len(col)
@@ -332,9 +382,10 @@ class _CompressedIndexMixin:
                 and row.indices(M) == (0, M, 1) and col.indices(N) == (0, N, 1)):
             return self.copy()
         if nrow == 0 or ncol == 0:
-            # SciPy returns a fresh empty container here (its default index dtype)
             M2 = self._swap((nrow, ncol))[0]
             idt = get_index_dtype(maxval=max(nrow, ncol))
+            if not fresh_when_empty and self._is_array:
+                idt = np.promote_types(idt, self.indices.dtype)
             return self.__class__._from_arrays(
                 self.data[:0], np.zeros(0, dtype=idt), np.zeros(M2 + 1, dtype=idt),
                 (nrow, ncol), canonical=True, maxprint=self.maxprint)

@@ -141,10 +141,54 @@ def _target_shape(shape, key):
 # ------------------------------------------------------------------------------------------
 
 
+_EMPTY_KEYS = [slice(None), slice(None, 0), slice(0, 1), slice(None, None, 2), slice(1, 1),
+               slice(None, None, -1), slice(0, 0, 1), np.array([], dtype=np.intp),
+               np.array([0]), np.array([1, 0])]
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.parametrize("family", ["array", "matrix"])
+@pytest.mark.parametrize("idx", [np.int32, np.int64])
+@pytest.mark.parametrize("shape", [(0, 1), (2, 3), (3, 0), (3, 2)])
+def test_index_dtype_of_empty_selections(fmt, family, idx, shape):
+    """Empty results keep the source's index dtype or get the default one exactly where
+    SciPy's indexing path does (it depends on the step that comes out empty)."""
+    import scipy.sparse
+
+    import spgrad
+
+    S = getattr(scipy.sparse, f"{fmt}_{family}")(np.ones(shape))
+    S.indices, S.indptr = S.indices.astype(idx), S.indptr.astype(idx)
+    A = getattr(spgrad, f"{fmt}_{family}")((S.data, S.indices, S.indptr), shape=shape)
+    checked = 0
+    for row in _EMPTY_KEYS:
+        for col in _EMPTY_KEYS:
+            if isinstance(row, np.ndarray) and isinstance(col, np.ndarray):
+                continue
+            if fmt == "csr" and isinstance(row, np.ndarray) and col.step not in (1, None):
+                continue  # SciPy's inner-indexing bug (see test_random_keys)
+            try:
+                expected = S[row, col]
+            except IndexError:
+                continue
+            got = A[row, col]
+            if expected.nnz == 0:
+                checked += 1
+                assert (got.indices.dtype, got.indptr.dtype) == (
+                    expected.indices.dtype, expected.indptr.dtype), (row, col)
+    assert checked > 10
+
+
 class _GetitemMixin(ParityBase):
     @cases(data=st.data(), raw=raws(), edge=[])
     def test_random_keys(self, data, raw):
         key = data.draw(index_keys(raw.shape))
+        # SciPy bug: CSR rows by an index array with a stepped column slice go through inner
+        # indexing (a reshape error, or a dense result for no rows); documented on the
+        # differences page
+        assume(not (self.fmt == "csr" and isinstance(key, tuple) and len(key) == 2
+                    and isinstance(key[1], slice) and key[1].step not in (1, None)
+                    and isinstance(key[0], (list, np.ndarray))))
         compare_index(lambda m, A: A[key], self.S(raw))
 
     @cases(raw=st.sampled_from(EDGE), edge=single_edges())
