@@ -66,9 +66,14 @@ def _check_int(i, n):
     return i + n if i < 0 else i
 
 
+def _host_key(x):
+    """A CuPy index array read back to the host (keys are validated there), else ``x``."""
+    return x.get() if _backend.is_device_array(x) else x
+
+
 def _as_index_array(x, n, axis):
     """``x`` (a list or array) as a validated, non-negative intp array for an axis of ``n``."""
-    arr = np.asarray(x)
+    arr = np.asarray(_host_key(x))
     if arr.dtype.kind == "b":
         if arr.ndim != 1 or arr.shape[0] != n:
             raise IndexError(f"boolean index did not match indexed array along axis {axis}; "
@@ -121,7 +126,7 @@ def _parse_key(key, shape):
     if isinstance(key, (float, np.floating, str, bytes)):
         raise IndexError(f"Index dimension must be 1 or 2; got a scalar index {key!r} that "
                          f"is not an integer")
-    items = list(key) if isinstance(key, tuple) else [key]
+    items = [_host_key(x) for x in (key if isinstance(key, tuple) else [key])]
     # one full 2-D boolean mask
     if len(items) == 1 and not isinstance(items[0], (slice, type(None), type(Ellipsis))):
         arr = items[0]
@@ -207,9 +212,9 @@ def _fresh_when_empty(fmt, row, col, shape):
     return empty_slice(sliced, n_sliced)
 
 
-def _slice_positions(s, n):
-    """The positions a slice selects, as an intp array."""
-    return np.arange(*s.indices(n), dtype=np.intp)
+def _slice_positions(s, n, xp=np):
+    """The positions a slice selects, as an intp array (allocated by ``xp``)."""
+    return xp.arange(*s.indices(n), dtype=np.intp)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -267,6 +272,11 @@ class _CompressedIndexMixin:
             return self._pairs_result(row, col)
         is_arr = [isinstance(x, np.ndarray) for x in (row, col)]
         is_int = [isinstance(x, int) for x in (row, col)]
+        if self._on_gpu and (nones or (self._is_array and any(is_int) and not all(is_int))):
+            raise NotImplementedError(
+                "indexing on the GPU gives 2-D results, scalars and dense values only: "
+                "keys with None and integer-by-slice keys of sparse arrays (1-D results) are "
+                "not supported there yet; use A.cpu(), or a slice of length one (A[i:i+1])")
         if nones:
             return self._with_none(row, col, nones, key)
         if all(is_int):
@@ -332,6 +342,13 @@ class _CompressedIndexMixin:
 
     def _pairs_result(self, row, col):
         shape = row.shape
+        if self._on_gpu:
+            # dense values (a 2-D key gives a sparse array of them, as below); CuPy has no
+            # np.matrix, so the matrix family's (1, n) rows are 2-D arrays
+            v = self._pairs(row.ravel(), col.ravel()).reshape(shape)
+            if len(shape) == 2:
+                return self.__class__(v)
+            return v if self._is_array else v.reshape(1, -1)
         if row.size == 0 and len(shape) == 1:
             # nothing selected: SciPy returns an empty sparse vector, not a dense one
             if self._is_array:
@@ -350,9 +367,9 @@ class _CompressedIndexMixin:
         """Values (duplicates summed) at the pairs ``(row[k], col[k])``, as a 1-D array."""
         major, minor = self._swap((row, col))
         idt = self.indptr.dtype
-        major = np.ascontiguousarray(major, dtype=idt)
-        minor = np.ascontiguousarray(minor, dtype=idt)
-        k = self._kernels()
+        major, minor = (_key_on_device(self, np.ascontiguousarray(a, dtype=idt))
+                        for a in (major, minor))
+        k, xp = self._kernels(), self._xp()
         srt = bool(self.has_sorted_indices)
         n = len(major)
         if self._is_torch:
@@ -366,7 +383,7 @@ class _CompressedIndexMixin:
             ops = _ops()
             return ops.axis_sums(ops.gather(self.data, pos), seg, n)
         kdt = kernel_dtype(self.dtype)
-        out = np.empty(n, dtype=kdt)
+        out = xp.empty(n, dtype=kdt)
         k.csr_lookup_values(self.indptr, self.indices, to_kernel(self.data, kdt), srt,
                             major, minor, out)
         return from_kernel(out, self.dtype)
@@ -386,8 +403,9 @@ class _CompressedIndexMixin:
             idt = get_index_dtype(maxval=max(nrow, ncol))
             if not fresh_when_empty and self._is_array:
                 idt = np.promote_types(idt, self.indices.dtype)
+            xp = self._xp()
             return self.__class__._from_arrays(
-                self.data[:0], np.zeros(0, dtype=idt), np.zeros(M2 + 1, dtype=idt),
+                self.data[:0], xp.zeros(0, dtype=idt), xp.zeros(M2 + 1, dtype=idt),
                 (nrow, ncol), canonical=True, maxprint=self.maxprint)
         major, minor = self._swap((row, col))
         data, indices, indptr, srt = _select_compressed(self, major, minor)
@@ -403,6 +421,9 @@ class _CompressedIndexMixin:
 
     # ------------------------------------------------------------------------ setitem
     def __setitem__(self, key, x):
+        if self._on_gpu:
+            raise NotImplementedError("item assignment on the GPU is not supported yet; "
+                                      "assign on the CPU (A.cpu()) and move the result")
         row, col, nones = _parse_key(key, self.shape)
         if nones and nones != ["mask"]:
             raise IndexError(f"Indexing that leads to >2D is not supported by {self.format} "
@@ -747,6 +768,11 @@ def _outer_from_key(key):
             and shapes[1][0] == 1)
 
 
+def _key_on_device(A, key):
+    """A host index array where ``A``'s arrays are (copied to its GPU when they are there)."""
+    return _backend.to_device(key, A.device) if A._on_gpu else key
+
+
 def _select_compressed(A, major, minor):
     """(data, indices, indptr, sorted) of ``A``'s (major x minor) CSR form restricted to
     ``major`` rows and ``minor`` columns (slices or 1-D intp arrays).
@@ -758,7 +784,7 @@ def _select_compressed(A, major, minor):
     nnz = A.nnz
     indptr, indices = A.indptr, A.indices[:nnz]
     idt = indptr.dtype
-    k = A._kernels()
+    k, xp = A._kernels(), A._xp()
     srt = bool(A.has_sorted_indices)
     by_kernel = not _backend.is_tensor(A.data) and has_kernel_dtype(A.data.dtype)
     # the values of the current selection (map mode: an empty placeholder for the kernels)
@@ -767,9 +793,9 @@ def _select_compressed(A, major, minor):
 
     def outputs(tot, src):
         """Empty outputs ``(out_indices, out_data, out_map)`` for ``tot`` entries."""
-        out_data = np.empty(tot if by_kernel else 0, dtype=src.dtype)
-        return (np.empty(tot, dtype=idt), out_data,
-                np.empty(0 if by_kernel else tot, dtype=idt))
+        out_data = xp.empty(tot if by_kernel else 0, dtype=src.dtype)
+        return (xp.empty(tot, dtype=idt), out_data,
+                xp.empty(0 if by_kernel else tot, dtype=idt))
 
     # ---- major axis
     if isinstance(major, slice) and major.indices(M)[2] == 1:
@@ -780,9 +806,11 @@ def _select_compressed(A, major, minor):
         s, e = int(cur_indptr[0]), int(cur_indptr[-1])
         ranged = True
     else:
-        rows = _slice_positions(major, M) if isinstance(major, slice) else major
-        rows = np.ascontiguousarray(rows, dtype=idt)
-        counts = np.empty(len(rows) + 1, dtype=np.int64)
+        if isinstance(major, slice):
+            rows = _slice_positions(major, M, xp).astype(idt)
+        else:
+            rows = _key_on_device(A, np.ascontiguousarray(major, dtype=idt))
+        counts = xp.empty(len(rows) + 1, dtype=np.int64)
         tot = k.csr_row_gather_count(indptr, rows, counts)
         if tot > np.iinfo(idt).max:
             idt = np.dtype(np.int64)
@@ -813,7 +841,7 @@ def _select_compressed(A, major, minor):
             out_indptr, out_indices = cur_indptr, cur_indices
     else:
         n_out = len(cur_indptr) - 1
-        counts = np.empty(n_out + 1, dtype=np.int64)
+        counts = xp.empty(n_out + 1, dtype=np.int64)
         if isinstance(minor, slice) and minor.indices(N)[2] == 1:
             c0, c1, _ = minor.indices(N)
             c1 = max(c0, c1)
@@ -823,12 +851,17 @@ def _select_compressed(A, major, minor):
             k.csr_submatrix(cur_indptr, cur_indices, 0, n_out, c0, c1, out_indptr,
                             out_indices, cur_data, out_data, sub)
         else:
-            cols = _slice_positions(minor, N) if isinstance(minor, slice) else minor
-            if len(cols) and not (np.diff(cols) > 0).all():
-                srt = False
-            col_offsets = np.empty(N + 1, dtype=idt)
-            col_order = np.empty(len(cols), dtype=idt)
-            k.column_map(np.ascontiguousarray(cols, dtype=idt), col_offsets, col_order)
+            if isinstance(minor, slice):
+                cols = _slice_positions(minor, N, xp).astype(idt)
+                if len(cols) > 1 and minor.indices(N)[2] < 0:
+                    srt = False
+            else:
+                if len(minor) and not (np.diff(minor) > 0).all():  # (a host key)
+                    srt = False
+                cols = _key_on_device(A, np.ascontiguousarray(minor, dtype=idt))
+            col_offsets = xp.empty(N + 1, dtype=idt)
+            col_order = xp.empty(len(cols), dtype=idt)
+            k.column_map(cols, col_offsets, col_order)
             tot = k.csr_column_select_count(cur_indptr, cur_indices, col_offsets, counts)
             if tot > np.iinfo(idt).max:  # repeated columns can outgrow int32: upcast
                 idt = np.dtype(np.int64)
@@ -931,6 +964,9 @@ class _COOIndexMixin:
     """
 
     def __getitem__(self, key):
+        if self._on_gpu:
+            raise NotImplementedError("indexing a COO array on the GPU is not supported; "
+                                      "convert it first (A.tocsr()[key])")
         row, col, nones = _parse_key(key, self.shape)
         if nones == ["mask"]:
             return self._paired(row, col)
@@ -996,6 +1032,9 @@ class _COOIndexMixin:
             maxprint=self.maxprint)
 
     def __setitem__(self, key, x):
+        if self._on_gpu:
+            raise NotImplementedError("item assignment on the GPU is not supported yet; "
+                                      "assign on the CPU (A.cpu()) and move the result")
         row, col, nones = _parse_key(key, self.shape)
         if nones:
             raise NotImplementedError("assigning into a COO array with a boolean mask or None "

@@ -408,6 +408,61 @@ def test_reductions(gpu, fmt, dtype, shape, array):
     _assert_same_dense(_host(G.trace()), np.asarray(A.trace()), dtype)
 
 
+_SUBMATRIX_KEYS = [
+    (slice(1, 5), slice(None)), (slice(None), slice(0, 3)), (slice(None, None, 2), slice(1, 4)),
+    (slice(None, None, -1), slice(None, None, 3)), (slice(2, 2), slice(None)),
+    ([4, 0, 4], slice(None)), (slice(None), [3, 1, 1, 0]), (np.ix_([1, 3], [0, 4])),
+    (np.array([True, False, True, True, False, False, True]), slice(1, None)),
+    ([], slice(None)), (slice(None), np.array([], dtype=int)), ([6, -1], [0, 2, 4]),
+]
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.parametrize("dtype", [np.float64, np.complex64])
+@pytest.mark.parametrize("idx", [np.int32, np.int64])
+@pytest.mark.parametrize("array", [True, False])
+def test_indexing(gpu, fmt, dtype, idx, array):
+    A = _matrix(fmt, (7, 5), dtype, idx=idx, array=array, messy=True)
+    G = A.to("cuda")
+    for key in _SUBMATRIX_KEYS:
+        if len(key) == 2 and all(isinstance(k, (list, np.ndarray)) for k in key) \
+                and np.ndim(key[0]) == 1:
+            continue  # pairs, below
+        got, expected = G[key], A[key]
+        assert got.device == "cuda:0"
+        back = got.cpu()
+        _assert_same_sparse(back, expected, dtype)
+        assert back.indices.dtype == expected.indices.dtype, key
+        # index arrays given as CuPy arrays
+        dkey = tuple(gpu.asarray(np.asarray(k)) if isinstance(k, (list, np.ndarray)) else k
+                     for k in key)
+        _assert_same_sparse(_host(G[dkey]), expected, dtype)
+    for key in (([1, 3, 6], [0, 4, 4]), (np.array([[0, 1], [2, 3]]), np.array([[4, 3], [0, 0]]))):
+        got, expected = G[key], A[key]
+        if sp.issparse(expected):
+            _assert_same_sparse(_host(got), expected, dtype)
+        else:
+            _assert_same_dense(_host(got), np.asarray(expected), dtype)
+    for i, j in ((0, 0), (3, 4), (-1, -2), (1, 2)):
+        _assert_same_dense(_host(G[i, j]), np.asarray(A[i, j]), dtype)
+    if not array:  # a matrix row stays 2-D
+        _assert_same_sparse(_host(G[2]), A[2], dtype)
+        _assert_same_sparse(_host(G[:, 1]), A[:, 1], dtype)
+
+
+def test_indexing_limits_on_the_gpu(gpu):
+    G = _matrix("csr", (4, 4), np.float64).to("cuda")
+    for key in ((1,), (slice(None), 2), (None, slice(None))):
+        with pytest.raises(NotImplementedError, match="indexing on the GPU"):
+            G[key]
+    with pytest.raises(NotImplementedError, match="assignment on the GPU"):
+        G[0, 0] = 1.0
+    with pytest.raises(NotImplementedError, match="COO array on the GPU"):
+        G.tocoo()[0, 0]
+    with pytest.raises(IndexError, match="out of range"):
+        G[gpu.asarray(np.array([5])), :]
+
+
 # ---------------------------------------------------------------------------------- errors
 def test_operands_on_different_devices(gpu):
     A = _matrix("csr", (4, 4), np.float64)
@@ -450,7 +505,7 @@ def test_no_host_round_trips(gpu):
     results = [G @ x, G @ X, G.T @ G, G + H, G - H, G.multiply(H), G.multiply(D), G * 3,
                G.toarray(), G.tocsc(), G.tocoo().tocsr(), G.sum(axis=0), G.sum(),
                G.diagonal(), G.copy(), G.astype(np.float32), H.T @ y, H @ G.T,
-               sp.tril(G), sp.triu(H, 1, format="csr")]
+               sp.tril(G), sp.triu(H, 1, format="csr"), G[2:9], G[::3, 1:], H[4:20:2]]
     S = G.copy()
     S.sum_duplicates()
     S.eliminate_zeros()
