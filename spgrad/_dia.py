@@ -36,6 +36,13 @@ def _construct_ops():
     return _construct_ops
 
 
+def _inverse_permutation(order):
+    """``inv`` with ``inv[order] = arange(len(order))``."""
+    inv = np.zeros_like(order)
+    inv[order] = np.arange(len(order))
+    return inv
+
+
 class _dia_base(_data_base):
     _array_names = ("data", "offsets")
     _format = "dia"
@@ -383,16 +390,33 @@ class _dia_base(_data_base):
             new_data = _construct_ops().add_rows((len(new_offsets), max(width, 0)), parts,
                                                  dtype)
             return self._dia_container((new_data, new_offsets), shape=self.shape)
-        dtype = np.result_type(self.data, other.data)
-        new_data = np.zeros((len(new_offsets), max(width, 0)), dtype=dtype)
-        for src, sign in ((self, 1), (other, -1 if sub else 1)):
-            rows = np.searchsorted(new_offsets, src.offsets)
-            w = min(src.data.shape[1], new_data.shape[1])
-            block = src.data[:, :w]
-            if sign < 0:
-                new_data[rows, :w] -= block
+        # SciPy's three paths, for its result dtypes and index dtypes (and its casting
+        # errors: the permutation paths add in place into one operand's dtype)
+        if np.array_equal(self.offsets, other.offsets):
+            return self._with_data(self.data - other.data if sub else self.data + other.data)
+        self_rows = np.searchsorted(new_offsets, self.offsets)
+        other_rows = np.searchsorted(new_offsets, other.offsets)
+        self_w, other_w = self.data.shape[1], other.data.shape[1]
+        if self_w == other_w and len(new_offsets) == len(self.offsets):
+            new_data = self.data[_inverse_permutation(self_rows)]
+            if sub:
+                new_data[other_rows, :] -= other.data
             else:
-                new_data[rows, :w] += block
+                new_data[other_rows, :] += other.data
+        elif self_w == other_w and len(new_offsets) == len(other.offsets):
+            new_data = other.data[_inverse_permutation(other_rows)]
+            if sub:
+                new_data = -new_data
+            new_data[self_rows, :] += self.data
+        else:
+            width = min(M + new_offsets[-1], N)
+            new_data = np.zeros((len(new_offsets), width),
+                                dtype=np.result_type(self.data, other.data))
+            new_data[self_rows, :self_w] += self.data[:, :width]
+            if sub:
+                new_data[other_rows, :other_w] -= other.data[:, :width]
+            else:
+                new_data[other_rows, :other_w] += other.data[:, :width]
         return self._dia_container((new_data, new_offsets), shape=self.shape)
 
     def _sub_sparse(self, other):

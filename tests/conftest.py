@@ -66,12 +66,7 @@ settings.load_profile(os.environ.get("SPGRAD_HYPOTHESIS_PROFILE", "parity"))
 # Known differences from SciPy 1.17.1 that spgrad has not closed yet, by test-id fragment.
 # They run as non-strict expected failures (hypothesis does not draw a failing case on every
 # run); each entry names its cause, and the entry goes when the cause is fixed.
-KNOWN_DIFFERENCES = {
-    "TestArith_dia_array::test_add_sub_sparse": "index dtype of DIA sums for int64-indexed and "
-                                                "bool operands; SciPy's same-offsets fast path "
-                                                "raises casting errors for bool + int",
-    "TestArith_dia_matrix::test_add_sub_sparse": "as for dia_array",
-}
+KNOWN_DIFFERENCES = {}
 
 
 def pytest_collection_modifyitems(config, items):
