@@ -463,6 +463,69 @@ def test_indexing_limits_on_the_gpu(gpu):
         G[gpu.asarray(np.array([5])), :]
 
 
+# ---------------------------------------------------------------------------- solvers
+def _systems(dtype):
+    m = 12
+    T = sp.diags_array([-1.0, 2.0, -1.0], offsets=[-1, 0, 1], shape=(m, m))
+    spd = (sp.kron(T, sp.eye_array(m)) + sp.kron(sp.eye_array(m), T)).tocsr()
+    conv = (spd + 0.3 * sp.kron(sp.eye_array(m), sp.diags_array(
+        [-1.0, 1.0], offsets=[-1, 1], shape=(m, m)))).tocsr()
+    if np.dtype(dtype).kind == "c":
+        conv = (conv + 0.2j * sp.eye_array(m * m)).tocsr()
+    return spd.astype(dtype), conv.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
+@pytest.mark.parametrize("method", ["cg", "minres", "bicgstab", "gmres"])
+def test_iterative_solvers(gpu, method, dtype):
+    import scipy.sparse.linalg as sla
+
+    import spgrad.linalg as spla
+
+    spd, conv = _systems(dtype)
+    A = spd if method in ("cg", "minres") else conv
+    if np.dtype(dtype).kind == "c" and method in ("cg", "minres"):
+        pytest.skip("Hermitian complex systems: covered by the real ones")
+    b = _values(np.random.default_rng(3), A.shape[0], dtype)
+    G, bg = A.to("cuda"), gpu.asarray(b)
+    D = sp.diags_array(1.0 / A.diagonal()).astype(dtype)
+    extra = {"callback_type": "x"} if method == "gmres" else {}
+    tol = 1e-4 if np.dtype(dtype) == np.float32 else 1e-8
+    for kwargs in ({}, {"M": D}, {"x0": b * 0.5}, {"maxiter": 3}, {"x0": "Mb", "M": D}):
+        kw = dict(kwargs, **extra)
+        seen_cpu, seen_gpu = [], []
+        x_ref, info_ref = getattr(sla, method)(
+            A.to_scipy(), b, callback=lambda x: seen_cpu.append(np.copy(x)),
+            **{k: (v.to_scipy() if sp.issparse(v) else v) for k, v in kw.items()})
+        gkw = {k: (v.to("cuda") if sp.issparse(v) else
+                   gpu.asarray(v) if isinstance(v, np.ndarray) else v) for k, v in kw.items()}
+        x, info = getattr(spla, method)(G, bg, callback=lambda x: seen_gpu.append(_host(x)),
+                                        **gkw)
+        assert isinstance(x, gpu.ndarray) and x.dtype == x_ref.dtype
+        assert info == info_ref, kwargs
+        scale = np.linalg.norm(x_ref) or 1
+        assert np.linalg.norm(_host(x) - x_ref) <= tol * scale, kwargs
+        assert len(seen_gpu) == len(seen_cpu), kwargs
+    np.testing.assert_array_equal(_host(bg), b)  # inputs untouched
+
+
+def test_solvers_on_the_gpu_errors(gpu):
+    import spgrad.linalg as spla
+
+    A = _systems(np.float64)[0]
+    G, b = A.to("cuda"), np.ones(A.shape[0])
+    with pytest.raises(ValueError, match="different devices"):
+        spla.cg(G, b)
+    with pytest.raises(NotImplementedError, match="cgs on the GPU"):
+        spla.cgs(G, gpu.asarray(b))
+    with pytest.raises(ValueError, match="different devices"):
+        spla.cg(G, gpu.asarray(b), M=A)
+    with pytest.raises(TypeError, match="A must be an spgrad sparse array on the GPU"):
+        spla.cg(A.toarray(), gpu.asarray(b))
+    with pytest.raises(ValueError, match="shapes of A"):
+        spla.cg(G, gpu.asarray(np.ones(3)))
+
+
 # ---------------------------------------------------------------------------------- errors
 def test_operands_on_different_devices(gpu):
     A = _matrix("csr", (4, 4), np.float64)

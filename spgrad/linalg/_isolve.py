@@ -3,6 +3,10 @@
 Plain mode (no torch operand) calls ``scipy.sparse.linalg``'s solver with spgrad containers
 converted at the boundary, so values, ``info`` codes, callbacks, warnings and errors are SciPy's.
 
+On a GPU (A an spgrad array moved there, ``b`` a CuPy array), ``cg``, ``bicgstab``, ``gmres``
+and ``minres`` run SciPy's algorithms on the device (:func:`spgrad.linalg._krylov.device_solve`)
+and return ``x`` as a CuPy array; the other solvers raise ``NotImplementedError`` there.
+
 Differentiable mode (A's values, ``b``, ``x0`` or the preconditioner hold torch tensors, or A
 is a torch :class:`~spgrad.linalg.LinearOperator`) returns ``x`` as a ``torch.Tensor``:
 
@@ -163,11 +167,26 @@ def _implicit(name, function, A, b, kwargs, preconditioners):
     return operator_solve(_rhs_tensor(b, dtype), spec, matvec)
 
 
+def _on_gpu(*operands):
+    """True when an operand is a CuPy array or an spgrad array on the GPU."""
+    return any(_backend.is_device_array(x) or (isinstance(x, _spbase) and x._on_gpu)
+               for x in operands)
+
+
 def _solve(name, A, b, x0, kwargs, grad, preconditioners=("M",)):
     """Dispatch one call of the solver ``name`` to plain, implicit or unrolled mode."""
     _check_grad(grad)
     function = getattr(_sla, name)
     precs = [kwargs.get(k) for k in preconditioners]
+    if not is_differentiable(A, b, x0, *precs) and _on_gpu(A, b, x0, *precs):
+        if name not in _UNROLLED:
+            raise NotImplementedError(
+                f"{name} on the GPU: the iterative solvers that run there are "
+                f"{', '.join(_UNROLLED)}; use one of them, or {name} on the CPU (A.cpu())"
+            )
+        from . import _krylov
+
+        return _krylov.device_solve(name, A, b, x0, **kwargs)
     if not is_differentiable(A, b, x0, *precs):
         return _plain_call(function, (A, b, x0), kwargs)
     if grad == "unroll":

@@ -1,12 +1,17 @@
-"""Krylov iterations in torch, for ``grad="unroll"``.
+"""Krylov iterations written once for torch tensors and for CuPy arrays.
 
 Each method follows SciPy's algorithm step by step (same stopping tests, evaluated on detached
-values; same default ``maxiter``; same ``info`` codes and callbacks), but every vector and
-every scalar that depends on the data is a torch tensor, so autograd records the iterations
-and the gradient is the gradient of the computed iterate: with respect to A's values (or an
-operator's parameters), ``b``, ``x0`` and the preconditioner's values (learned
-preconditioners). Memory grows with the number of iterations (each one's vectors are kept for
-the backward pass).
+values; same default ``maxiter``; same ``info`` codes and callbacks). The iterations take an
+*array namespace* (:class:`_TorchOps` or :class:`_DeviceOps`) for the few operations that
+differ between the two:
+
+- ``grad="unroll"`` (:func:`unrolled`): every vector and every scalar that depends on the data
+  is a torch tensor, so autograd records the iterations and the gradient is the gradient of
+  the computed iterate: with respect to A's values (or an operator's parameters), ``b``,
+  ``x0`` and the preconditioner's values (learned preconditioners). Memory grows with the
+  number of iterations (each one's vectors are kept for the backward pass).
+- plain mode on a GPU (:func:`device_solve`): the vectors are CuPy arrays and the products
+  run on spgrad's CUDA kernels; only the scalars of the stopping tests are read back.
 """
 
 import math
@@ -24,14 +29,102 @@ def _torch():
     return _backend.torch_module()
 
 
-def _norm(v):
-    """A vector's 2-norm as a Python float (for stopping tests: never differentiated)."""
-    return float(_torch().linalg.vector_norm(v.detach()))
+class _TorchOps:
+    """The array operations of the iterations on torch tensors (recorded by autograd; the
+    Python numbers of the stopping tests are read from detached values)."""
+
+    def __init__(self):
+        self.t = _torch()
+
+    def norm(self, v):
+        """A vector's 2-norm as a Python float (for stopping tests: never differentiated)."""
+        return float(self.t.linalg.vector_norm(v.detach()))
+
+    def vnorm(self, v):
+        """A vector's 2-norm as a 0-d array in the iteration (differentiable)."""
+        return self.t.linalg.vector_norm(v)
+
+    def dot(self, a, b):
+        """``aᴴ b`` (NumPy's ``vdot``; ``dot`` for real vectors)."""
+        return self.t.vdot(a, b)
+
+    def real(self, s):
+        """A 0-d value (or a number) as a Python float."""
+        return float(s.detach()) if _backend.is_tensor(s) else float(s)
+
+    def complex(self, s):
+        return complex(s.detach())
+
+    def any(self, v):
+        return bool(v.detach().any())
+
+    def copy(self, v):
+        return v.clone()
+
+    def zeros(self, n, like):
+        return self.t.zeros(n, dtype=like.dtype, device=like.device)
+
+    def like(self, s, like):
+        """``s`` (0-d) in the dtype of ``like``."""
+        return s.to(like.dtype)
+
+    def sqrt(self, s):
+        return self.t.sqrt(s)
+
+    def abs(self, s):
+        return self.t.abs(s)
+
+    def clamp_min(self, s, low):
+        return self.t.clamp_min(s, low)
+
+    def is_complex(self, s):
+        return s.is_complex()
 
 
-def _dot(a, b):
-    """``aᴴ b`` (NumPy's ``vdot``; ``dot`` for real vectors)."""
-    return _torch().vdot(a, b)
+class _DeviceOps(_TorchOps):
+    """The same operations on CuPy (or NumPy) arrays, for plain mode on a GPU."""
+
+    def __init__(self, xp):
+        self.xp = xp
+
+    def norm(self, v):
+        return float(self.xp.linalg.norm(v))
+
+    def vnorm(self, v):
+        return self.xp.linalg.norm(v)
+
+    def dot(self, a, b):
+        return self.xp.vdot(a, b)
+
+    def real(self, s):
+        return float(s)
+
+    def complex(self, s):
+        return complex(s)
+
+    def any(self, v):
+        return bool(v.any())
+
+    def copy(self, v):
+        return v.copy()
+
+    def zeros(self, n, like):
+        return self.xp.zeros(n, dtype=like.dtype)
+
+    def like(self, s, like):
+        return s.astype(like.dtype)
+
+    def sqrt(self, s):
+        return self.xp.sqrt(s)
+
+    def abs(self, s):
+        return self.xp.abs(s)
+
+    def clamp_min(self, s, low):
+        return self.xp.maximum(s, low)
+
+    def is_complex(self, s):
+        return s.dtype.kind == "c"
 
 
 def _dtype_of(A):
@@ -145,21 +238,21 @@ def _tolerance(name, b_norm, atol, rtol):
     return max(float(atol), float(rtol) * float(b_norm))
 
 
-def _initial_residual(matvec, x, b):
-    return b - matvec(x) if bool(x.detach().any()) else b.clone()
+def _initial_residual(ops, matvec, x, b):
+    return b - matvec(x) if ops.any(x) else ops.copy(b)
 
 
-def _cg(matvec, psolve, x, b, atol, maxiter, callback):
-    r = _initial_residual(matvec, x, b)
+def _cg(ops, matvec, psolve, x, b, atol, maxiter, callback):
+    r = _initial_residual(ops, matvec, x, b)
     rho_prev = p = None
     for iteration in range(maxiter):
-        if _norm(r) < atol:
+        if ops.norm(r) < atol:
             return x, 0
         z = psolve(r)
-        rho = _dot(r, z)
+        rho = ops.dot(r, z)
         p = z if iteration == 0 else z + (rho / rho_prev) * p
         q = matvec(p)
-        alpha = rho / _dot(p, q)
+        alpha = rho / ops.dot(p, q)
         x = x + alpha * p
         r = r - alpha * q
         rho_prev = rho
@@ -168,37 +261,37 @@ def _cg(matvec, psolve, x, b, atol, maxiter, callback):
     return x, maxiter
 
 
-def _bicgstab(matvec, psolve, x, b, atol, maxiter, callback, eps):
+def _bicgstab(ops, matvec, psolve, x, b, atol, maxiter, callback, eps):
     rhotol = omegatol = eps ** 2
-    r = _initial_residual(matvec, x, b)
-    rtilde = r.clone()
+    r = _initial_residual(ops, matvec, x, b)
+    rtilde = ops.copy(r)
     rho_prev = omega = alpha = p = v = None
     for iteration in range(maxiter):
-        if _norm(r) < atol:
+        if ops.norm(r) < atol:
             return x, 0
-        rho = _dot(rtilde, r)
-        if abs(complex(rho.detach())) < rhotol:
+        rho = ops.dot(rtilde, r)
+        if abs(ops.complex(rho)) < rhotol:
             return x, -10
         if iteration > 0:
-            if abs(complex(omega.detach())) < omegatol:
+            if abs(ops.complex(omega)) < omegatol:
                 return x, -11
             beta = (rho / rho_prev) * (alpha / omega)
             p = (p - omega * v) * beta + r
         else:
-            p = r.clone()
+            p = ops.copy(r)
         phat = psolve(p)
         v = matvec(phat)
-        rv = _dot(rtilde, v)
-        if complex(rv.detach()) == 0:
+        rv = ops.dot(rtilde, v)
+        if ops.complex(rv) == 0:
             return x, -11
         alpha = rho / rv
         r = r - alpha * v
         s = r
-        if _norm(s) < atol:
+        if ops.norm(s) < atol:
             return x + alpha * phat, 0
         shat = psolve(s)
         t = matvec(shat)
-        omega = _dot(t, s) / _dot(t, t)
+        omega = ops.dot(t, s) / ops.dot(t, t)
         x = x + alpha * phat + omega * shat
         r = r - omega * t
         rho_prev = rho
@@ -207,36 +300,35 @@ def _bicgstab(matvec, psolve, x, b, atol, maxiter, callback, eps):
     return x, maxiter
 
 
-def _givens(f, g):
-    """``(c, s, r)`` with ``[[c, s], [-s̄, c]] @ [f, g] = [r, 0]`` (c real), in torch."""
-    torch = _torch()
-    af = torch.abs(f)
-    rho = torch.sqrt(af ** 2 + torch.abs(g) ** 2)
-    if float(af.detach()) == 0:
-        return torch.zeros_like(rho), torch.ones_like(g), g
+def _givens(ops, f, g):
+    """``(c, s, r)`` with ``[[c, s], [-s̄, c]] @ [f, g] = [r, 0]`` (c real)."""
+    af = ops.abs(f)
+    rho = ops.sqrt(af ** 2 + ops.abs(g) ** 2)
+    if ops.real(af) == 0:
+        return rho * 0, g * 0 + 1, g
     phase = f / af
     c = af / rho
-    s = phase * g.conj() / rho if g.is_complex() else phase * g / rho
+    s = phase * g.conj() / rho if ops.is_complex(g) else phase * g / rho
     return c, s, phase * rho
 
 
-def _gmres(matvec, psolve, x, b, atol, bnrm2, maxiter, restart, callback, callback_type, eps):
-    torch = _torch()
+def _gmres(ops, matvec, psolve, x, b, atol, bnrm2, maxiter, restart, callback, callback_type,
+           eps):
     n = b.shape[0]
     restart = min(20 if restart is None else restart, n)
     ptol_max_factor = 1.0
-    ptol = _norm(psolve(b)) * min(ptol_max_factor, atol / bnrm2)
+    ptol = ops.norm(psolve(b)) * min(ptol_max_factor, atol / bnrm2)
     presid = 0.0
     inner_iter = 0
     r = None
     rnorm = math.inf
     for iteration in range(maxiter):
         if iteration == 0:
-            r = _initial_residual(matvec, x, b)
-            if _norm(r) < atol:
+            r = _initial_residual(ops, matvec, x, b)
+            if ops.norm(r) < atol:
                 return x, 0
         w0 = psolve(r)
-        beta = torch.linalg.vector_norm(w0).to(b.dtype)
+        beta = ops.like(ops.vnorm(w0), b)
         V = [w0 / beta]
         S = [beta]
         H = []        # H[col][k]: column col of the rotated Hessenberg matrix
@@ -244,34 +336,34 @@ def _gmres(matvec, psolve, x, b, atol, bnrm2, maxiter, restart, callback, callba
         breakdown = False
         for col in range(restart):
             w = psolve(matvec(V[col]))
-            h0 = _norm(w)
+            h0 = ops.norm(w)
             h = []
             for k in range(col + 1):
-                t = _dot(V[k], w)
+                t = ops.dot(V[k], w)
                 h.append(t)
                 w = w - t * V[k]
-            h1 = torch.linalg.vector_norm(w)
-            if float(h1.detach()) <= eps * h0:
+            h1 = ops.vnorm(w)
+            if ops.real(h1) <= eps * h0:
                 # exact solution indicator: the new column of H ends in a structural zero
-                h.append(torch.zeros((), dtype=b.dtype, device=b.device))
+                h.append(ops.zeros((), b))
                 breakdown = True
                 V.append(w)
             else:
-                h.append(h1.to(b.dtype))
+                h.append(ops.like(h1, b))
                 V.append(w / h1)
             for k, (c, s) in enumerate(givens):
                 n0, n1 = h[k], h[k + 1]
                 h[k] = c * n0 + s * n1
                 h[k + 1] = -s.conj() * n0 + c * n1
-            c, s, mag = _givens(h[col], h[col + 1])
+            c, s, mag = _givens(ops, h[col], h[col + 1])
             givens.append((c, s))
             h[col] = mag
-            h[col + 1] = torch.zeros((), dtype=b.dtype, device=b.device)
+            h[col + 1] = ops.zeros((), b)
             tmp = -s.conj() * S[col]
             S[col] = c * S[col]
             S.append(tmp)
             H.append(h)
-            presid = float(torch.abs(tmp.detach()))
+            presid = ops.real(ops.abs(tmp))
             inner_iter += 1
             if callback_type in ("legacy", "pr_norm"):
                 callback(presid / bnrm2)
@@ -281,17 +373,17 @@ def _gmres(matvec, psolve, x, b, atol, bnrm2, maxiter, restart, callback, callba
                 break
         # back substitution on the rotated (upper triangular) Hessenberg matrix, with SciPy's
         # pseudo-solve of a singular one (a zero pivot zeroes its component)
-        if complex(H[col][col].detach()) == 0:
-            S[col] = torch.zeros((), dtype=b.dtype, device=b.device)
+        if ops.complex(H[col][col]) == 0:
+            S[col] = ops.zeros((), b)
         y = list(S[:col + 1])
         for k in range(col, -1, -1):
-            if complex(y[k].detach()) != 0:
+            if ops.complex(y[k]) != 0:
                 y[k] = y[k] / H[k][k]
                 for i in range(k):
                     y[i] = y[i] - y[k] * H[k][i]
         x = x + sum(yk * vk for yk, vk in zip(y, V[:col + 1]))
         r = b - matvec(x)
-        rnorm = _norm(r)
+        rnorm = ops.norm(r)
         if callback_type == "legacy" and inner_iter == maxiter:
             return x, 0 if rnorm <= atol else maxiter
         if callback_type == "x":
@@ -306,31 +398,30 @@ def _gmres(matvec, psolve, x, b, atol, bnrm2, maxiter, restart, callback, callba
     return x, 0 if rnorm <= atol else maxiter
 
 
-def _minres(matvec, psolve, x, b, x0_given, rtol, shift, maxiter, callback, check, eps,
+def _minres(ops, matvec, psolve, x, b, x0_given, rtol, shift, maxiter, callback, check, eps,
             fmax):
-    torch = _torch()
     n = b.shape[0]
-    r1 = b - matvec(x) if x0_given else b.clone()
+    r1 = b - matvec(x) if x0_given else ops.copy(b)
     y = psolve(r1)
-    beta1 = _dot(r1, y)
-    if float(beta1.detach()) < 0:
+    beta1 = ops.dot(r1, y)
+    if ops.real(beta1) < 0:
         raise ValueError("indefinite preconditioner")
-    elif float(beta1.detach()) == 0:
+    elif ops.real(beta1) == 0:
         return x, 0
-    if _norm(b) == 0:
+    if ops.norm(b) == 0:
         return b, 0
-    beta1 = torch.sqrt(beta1)
+    beta1 = ops.sqrt(beta1)
     if check:
         w = matvec(y)
         r2 = matvec(w)
-        s, t = float(_dot(w, w).detach()), float(_dot(y, r2).detach())
+        s, t = ops.real(ops.dot(w, w)), ops.real(ops.dot(y, r2))
         if abs(s - t) > (s + eps) * eps ** (1.0 / 3.0):
             raise ValueError("non-symmetric matrix")
         r2 = psolve(y)
-        s, t = float(_dot(y, y).detach()), float(_dot(r1, r2).detach())
+        s, t = ops.real(ops.dot(y, y)), ops.real(ops.dot(r1, r2))
         if abs(s - t) > (s + eps) * eps ** (1.0 / 3.0):
             raise ValueError("non-symmetric preconditioner")
-    beta1_f = float(beta1.detach())
+    beta1_f = ops.real(beta1)
     oldb = 0
     beta = beta1
     dbar = epsln = 0
@@ -339,8 +430,8 @@ def _minres(matvec, psolve, x, b, x0_given, rtol, shift, maxiter, callback, chec
     tnorm2 = 0.0
     gmax, gmin = 0.0, fmax
     cs, sn = -1, 0
-    w = torch.zeros(n, dtype=b.dtype, device=b.device)
-    w2 = torch.zeros(n, dtype=b.dtype, device=b.device)
+    w = ops.zeros(n, b)
+    w2 = ops.zeros(n, b)
     r2 = r1
     istop = itn = 0
     while itn < maxiter:
@@ -350,27 +441,26 @@ def _minres(matvec, psolve, x, b, x0_given, rtol, shift, maxiter, callback, chec
         y = y - shift * v
         if itn >= 2:
             y = y - (beta / oldb) * r1
-        alfa = _dot(v, y)
+        alfa = ops.dot(v, y)
         y = y - (alfa / beta) * r2
         r1 = r2
         r2 = y
         y = psolve(r2)
         oldb = beta
-        beta = _dot(r2, y)
-        if float(beta.detach()) < 0:
+        beta = ops.dot(r2, y)
+        if ops.real(beta) < 0:
             raise ValueError("non-symmetric matrix")
-        beta = torch.sqrt(beta)
-        tnorm2 += float(alfa.detach()) ** 2 + float(oldb.detach()) ** 2 \
-            + float(beta.detach()) ** 2
-        if itn == 1 and float(beta.detach()) / beta1_f <= 10 * eps:
+        beta = ops.sqrt(beta)
+        tnorm2 += ops.real(alfa) ** 2 + ops.real(oldb) ** 2 + ops.real(beta) ** 2
+        if itn == 1 and ops.real(beta) / beta1_f <= 10 * eps:
             istop = -1
         oldeps = epsln
         delta = cs * dbar + sn * alfa
         gbar = sn * dbar - cs * alfa
         epsln = sn * beta
         dbar = -cs * beta
-        root = math.hypot(float(gbar.detach()), float(dbar.detach()))
-        gamma = torch.clamp_min(torch.sqrt(gbar ** 2 + beta ** 2), eps)
+        root = math.hypot(ops.real(gbar), ops.real(dbar))
+        gamma = ops.clamp_min(ops.sqrt(gbar ** 2 + beta ** 2), eps)
         cs = gbar / gamma
         sn = beta / gamma
         phi = cs * phibar
@@ -379,15 +469,15 @@ def _minres(matvec, psolve, x, b, x0_given, rtol, shift, maxiter, callback, chec
         w2 = w
         w = (v - oldeps * w1 - delta * w2) / gamma
         x = x + phi * w
-        gamma_f = float(gamma.detach())
+        gamma_f = ops.real(gamma)
         gmax, gmin = max(gmax, gamma_f), min(gmin, gamma_f)
         z = rhs1 / gamma_f
-        rhs1 = rhs2 - float(delta.detach() if _backend.is_tensor(delta) else delta) * z
-        rhs2 = -float(epsln.detach()) * z
+        rhs1 = rhs2 - ops.real(delta) * z
+        rhs2 = -ops.real(epsln) * z
         Anorm = math.sqrt(tnorm2)
-        ynorm = _norm(x)
+        ynorm = ops.norm(x)
         epsx = Anorm * ynorm * eps
-        rnorm = float(phibar.detach())
+        rnorm = ops.real(phibar)
         test1 = math.inf if ynorm == 0 or Anorm == 0 else rnorm / (Anorm * ynorm)
         test2 = math.inf if Anorm == 0 else root / Anorm
         Acond = gmax / gmin
@@ -413,6 +503,51 @@ def _minres(matvec, psolve, x, b, x0_given, rtol, shift, maxiter, callback, chec
     return x, maxiter if istop == 6 else 0
 
 
+def _solver_options(name, show, callback, callback_type, mode):
+    """SciPy's argument checks of ``show`` and of gmres' ``callback_type``; returns the
+    callback type the iterations use."""
+    if show:
+        raise NotImplementedError(f"{name}: show=True is supported with grad='implicit' and "
+                                  f"in plain mode on the CPU, not {mode}")
+    if name != "gmres":
+        return callback_type
+    if callback is not None and callback_type is None:
+        warnings.warn(
+            "scipy.sparse.linalg.gmres called without specifying `callback_type`. The "
+            "default value will be changed in a future release. For compatibility, "
+            "specify a value for `callback_type` explicitly, e.g., ``gmres(..., "
+            "callback_type='pr_norm')``, or to retain the old behavior ``gmres(..., "
+            "callback_type='legacy')``", category=DeprecationWarning, stacklevel=5)
+    if callback_type is None:
+        callback_type = "legacy"
+    if callback_type not in ("x", "pr_norm", "legacy"):
+        raise ValueError(f"Unknown callback_type: {callback_type!r}")
+    return None if callback is None else callback_type
+
+
+def _iterate(ops, name, matvec, psolve, x, bt, dtype, x0_given, *, rtol, atol, maxiter,
+             callback, restart, callback_type, shift, check):
+    """``(x, info)`` of the method ``name`` on a prepared system (SciPy's defaults)."""
+    n = bt.shape[0]
+    finfo = np.finfo(dtype)
+    if name == "minres":
+        maxiter = 5 * n if maxiter is None else maxiter
+        return _minres(ops, matvec, psolve, x, bt, x0_given, rtol, shift, maxiter, callback,
+                       check, float(finfo.eps), float(finfo.max))
+    bnrm2 = ops.norm(bt)
+    atol = _tolerance(name, bnrm2, atol, rtol)
+    if bnrm2 == 0:
+        return bt, 0
+    maxiter = n * 10 if maxiter is None else maxiter
+    if name == "cg":
+        return _cg(ops, matvec, psolve, x, bt, atol, maxiter, callback)
+    if name == "bicgstab":
+        return _bicgstab(ops, matvec, psolve, x, bt, atol, maxiter, callback,
+                         float(finfo.eps))
+    return _gmres(ops, matvec, psolve, x, bt, atol, bnrm2, maxiter, restart, callback,
+                  callback_type, float(finfo.eps))
+
+
 def unrolled(name, A, b, x0=None, *, rtol=1e-5, atol=0., maxiter=None, M=None, callback=None,
              restart=None, callback_type=None, shift=0.0, show=False, check=False):
     """``(x, info)`` of the method ``name`` (cg, bicgstab, gmres or minres) run in torch.
@@ -422,38 +557,73 @@ def unrolled(name, A, b, x0=None, *, rtol=1e-5, atol=0., maxiter=None, M=None, c
     arrays, and ``M`` also a callable ``r ↦ M r``. Callbacks receive the iterate as a tensor
     (gmres' ``'pr_norm'``/``'legacy'`` callbacks a float, as in SciPy).
     """
-    if show:
-        raise NotImplementedError(f"{name}: show=True is supported with grad='implicit' and "
-                                  f"in plain mode, not with grad='unroll'")
-    if name == "gmres":
-        if callback is not None and callback_type is None:
-            warnings.warn(
-                "scipy.sparse.linalg.gmres called without specifying `callback_type`. The "
-                "default value will be changed in a future release. For compatibility, "
-                "specify a value for `callback_type` explicitly, e.g., ``gmres(..., "
-                "callback_type='pr_norm')``, or to retain the old behavior ``gmres(..., "
-                "callback_type='legacy')``", category=DeprecationWarning, stacklevel=4)
-        if callback_type is None:
-            callback_type = "legacy"
-        if callback_type not in ("x", "pr_norm", "legacy"):
-            raise ValueError(f"Unknown callback_type: {callback_type!r}")
-        if callback is None:
-            callback_type = None
+    callback_type = _solver_options(name, show, callback, callback_type, "grad='unroll'")
     matvec, psolve, x, bt, dtype = _setup(name, A, b, x0, M)
+    return _iterate(_TorchOps(), name, matvec, psolve, x, bt, dtype, x0 is not None,
+                    rtol=rtol, atol=atol, maxiter=maxiter, callback=callback, restart=restart,
+                    callback_type=callback_type, shift=shift, check=check)
+
+
+def _device_operator(op, dtype, xp, name, A):
+    """``v ↦ op @ v`` on the GPU for a preconditioner: an spgrad array on A's device, or a
+    callable taking and returning CuPy arrays."""
+    if isinstance(op, _spbase):
+        _backend.check_same_device(A, op)
+        op = op if op.dtype == dtype else op.astype(dtype)
+        return lambda v: op @ v
+    if callable(op):
+        return lambda v: op(v).astype(dtype, copy=False)
+    raise TypeError(f"on the GPU, {name} must be an spgrad sparse array on the GPU or a "
+                    f"callable, got {type(op).__name__}")
+
+
+def device_solve(name, A, b, x0=None, *, rtol=1e-5, atol=0., maxiter=None, M=None,
+                 callback=None, restart=None, callback_type=None, shift=0.0, show=False,
+                 check=False):
+    """``(x, info)`` of the method ``name`` (cg, bicgstab, gmres or minres) on a GPU: ``A``
+    an spgrad sparse array on the GPU, ``b`` (and ``x0``) CuPy arrays, ``M`` an spgrad array
+    on the GPU or a callable; ``x`` is a CuPy array. SciPy's algorithm, defaults, ``info``
+    codes and callbacks (which receive the iterate as a CuPy array)."""
+    callback_type = _solver_options(name, show, callback, callback_type, "on the GPU")
+    from ._isolve import _check_system, _solution_dtype
+
+    _check_system(A, b)
+    if not (isinstance(A, _spbase) and A._on_gpu):
+        raise TypeError(f"on the GPU, A must be an spgrad sparse array on the GPU "
+                        f"(A.to('cuda')), got {type(A).__name__} on {_backend.device_of(A)}")
+    _backend.check_same_device(A, b)
+    xp = A._xp()
+    dtype = _solution_dtype(A.dtype, b.dtype)
+    bt = b.reshape(-1).astype(dtype, copy=False)
+    A_d = A if A.dtype == dtype else A.astype(dtype)
+
+    def matvec(v):
+        return A_d @ v
+
+    if M is None:
+        def psolve(v):
+            return v
+    else:
+        if getattr(M, "shape", A.shape) != A.shape:
+            raise ValueError("matrix and preconditioner have different shapes")
+        psolve = _device_operator(M, dtype, xp, "M", A)
     n = bt.shape[0]
-    finfo = np.finfo(dtype)
+    if x0 is None:
+        x = xp.zeros(n, dtype=dtype)
+    elif isinstance(x0, str):
+        if x0 != "Mb":
+            raise ValueError(f"x0 must be an array or 'Mb', got {x0!r}")
+        x = psolve(bt)
+    else:
+        _backend.check_same_device(A, x0)
+        if tuple(x0.shape) not in ((n,), (n, 1)):
+            raise ValueError(f"shapes of A {tuple(A.shape)} and x0 {tuple(x0.shape)} are "
+                             f"incompatible")
+        x = x0.reshape(-1).astype(dtype)  # a copy: the caller's x0 is never changed
+    x, info = _iterate(_DeviceOps(xp), name, matvec, psolve, x, bt, dtype, x0 is not None,
+                       rtol=rtol, atol=atol, maxiter=maxiter, callback=callback,
+                       restart=restart, callback_type=callback_type, shift=shift, check=check)
     if name == "minres":
-        maxiter = 5 * n if maxiter is None else maxiter
-        return _minres(matvec, psolve, x, bt, x0 is not None, rtol, shift, maxiter, callback,
-                       check, float(finfo.eps), float(finfo.max))
-    bnrm2 = _norm(bt)
-    atol = _tolerance(name, bnrm2, atol, rtol)
-    if bnrm2 == 0:
-        return bt, 0
-    maxiter = n * 10 if maxiter is None else maxiter
-    if name == "cg":
-        return _cg(matvec, psolve, x, bt, atol, maxiter, callback)
-    if name == "bicgstab":
-        return _bicgstab(matvec, psolve, x, bt, atol, maxiter, callback, float(finfo.eps))
-    return _gmres(matvec, psolve, x, bt, atol, bnrm2, maxiter, restart, callback,
-                  callback_type, float(finfo.eps))
+        # SciPy's minres updates x with float64 scalars, so single precision comes back double
+        x = x.astype(np.promote_types(dtype, np.float64), copy=False)
+    return x, info
