@@ -130,9 +130,10 @@ def _csr_of_coo(n_row, row, col, data):
     """
     idx_dtype = np.promote_types(row.dtype, col.dtype)
     row, col = _index_arrays(idx_dtype, row, col)
-    indptr = np.empty(n_row + 1, dtype=idx_dtype)
-    indices = np.empty(row.size, dtype=idx_dtype)
-    perm = np.empty(row.size, dtype=idx_dtype)
+    xp = _backend.array_module(row, col)
+    indptr = xp.empty(n_row + 1, dtype=idx_dtype)
+    indices = xp.empty(row.size, dtype=idx_dtype)
+    perm = xp.empty(row.size, dtype=idx_dtype)
     _backend.kernels(row, col).coo_tocsr_pattern(n_row, row, col, indptr, indices, perm)
     return indptr, indices, data[perm]
 
@@ -232,7 +233,7 @@ def spdiags(data, diags, m=None, n=None, format=None):
 
 def _atleast_1d_values(d):
     """``np.atleast_1d`` that keeps a tensor a tensor (in the graph)."""
-    if _backend.is_tensor(d):
+    if _backend.is_tensor(d) or _backend.is_device_array(d):
         return d.reshape(-1) if d.ndim == 0 else d
     return np.atleast_1d(d)
 
@@ -247,8 +248,9 @@ def _diags_data(diagonals, offsets, shape, dtype, stacklevel):
     # A scalar offset means one diagonal, given as a flat sequence (or a scalar).
     if isscalarlike(offsets):
         first = diagonals[0] if len(diagonals) != 0 else None
-        if first is not None and not (isscalarlike(first) or
-                                      (_backend.is_tensor(first) and first.ndim == 0)):
+        if first is not None and not (isscalarlike(first) or (
+                (_backend.is_tensor(first) or _backend.is_device_array(first))
+                and first.ndim == 0)):
             raise ValueError("Different number of diagonals and offsets.")
         if torch_mode and not _backend.is_tensor(diagonals):
             # a sequence of scalars, some of them 0-d tensors: one diagonal
@@ -298,7 +300,9 @@ def _diags_data(diagonals, offsets, shape, dtype, stacklevel):
     if torch_mode:
         data = _diags_tensor(diagonals, offsets, (m, n), max(0, width), dtype)
         return data, offsets, (m, n)
-    data = np.zeros((len(offsets), max(0, width)), dtype=dtype)
+    on_gpu = [d for d in diagonals if _backend.is_device_array(d)]
+    xp = _backend.array_module(*on_gpu) if on_gpu else np  # CuPy diagonals: built there
+    data = xp.zeros((len(offsets), max(0, width)), dtype=dtype)
     side = min(m, n)
     for i, (k, diagonal) in enumerate(zip(offsets, diagonals)):
         first = max(0, k)
@@ -698,7 +702,13 @@ def kron(A, B, format=None):
     out_shape = (A_shape[0] * B.shape[0], A_shape[1] * B.shape[1])
 
     nnz_a, nnz_b = Aj.size, Bj.size
+    xp = _backend.array_module(Ap, Bp)  # both factors on one device, or an error
     if nnz_a == 0 or nnz_b == 0:
+        if xp is not np:  # SciPy's empty result: coo_cls(out_shape), on the GPU
+            idx = get_index_dtype(maxval=max(out_shape))
+            empty = coo_cls._from_arrays(xp.zeros(0), xp.zeros(0, dtype=idx),
+                                         xp.zeros(0, dtype=idx), out_shape, canonical=True)
+            return empty.asformat(format)
         return coo_cls(out_shape).asformat(format)
 
     out_dtype = np.result_type(_value_dtype(Ax), _value_dtype(Bx))
@@ -707,8 +717,8 @@ def kron(A, B, format=None):
     coo_idx = get_index_dtype((np.empty(0, A_idx),), maxval=max(out_shape))
     work_idx = get_index_dtype((np.empty(0, coo_idx),), maxval=max(max(out_shape), nnz))
     Ap, Aj, Bp, Bj = _index_arrays(work_idx, Ap, Aj, Bp, Bj)
-    Cp = np.empty(out_shape[0] + 1, dtype=work_idx)
-    Cj = np.empty(nnz, dtype=work_idx)
+    Cp = xp.empty(out_shape[0] + 1, dtype=work_idx)
+    Cj = xp.empty(nnz, dtype=work_idx)
     K = _backend.kernels(Ap, Bp)
     if _backend.is_tensor(Ax) or _backend.is_tensor(Bx):
         # Differentiable mode. Symbolic phase: the kernel run on entry positions (exact in
@@ -725,9 +735,9 @@ def kron(A, B, format=None):
     else:
         # values go straight from their own dtype to the kernel dtype of the product's dtype
         kdt = kernel_dtype(out_dtype)
-        Ax = np.ascontiguousarray(Ax, dtype=kdt)
-        Bx = np.ascontiguousarray(Bx, dtype=kdt)
-        Cx = np.empty(nnz, dtype=kdt)
+        Ax = xp.ascontiguousarray(Ax, dtype=kdt)
+        Bx = xp.ascontiguousarray(Bx, dtype=kdt)
+        Cx = xp.empty(nnz, dtype=kdt)
         K.csr_kron(B.shape[1], Ap, Aj, Ax, Bp, Bj, Bx, Cp, Cj, Cx)
         Cx = from_kernel(Cx, out_dtype)
 
@@ -807,6 +817,9 @@ def _concatenate_values(parts, dtype=None):
     """``np.concatenate(parts)`` (dtype by NumPy's rule unless given); with any tensor part,
     ``torch.cat`` in the graph, NumPy parts becoming constants."""
     if not any(_backend.is_tensor(p) for p in parts):
+        if any(_backend.is_device_array(p) for p in parts):
+            out = _backend.array_module(*parts).concatenate(parts)
+            return out if dtype is None else out.astype(dtype, copy=False)
         return np.concatenate(parts, dtype=dtype)
     if dtype is None:
         dtype = np.result_type(*(np.empty(0, _value_dtype(p)) for p in parts))
@@ -844,20 +857,23 @@ def _minor_stack(blocks, axis):
     idx_dtype = get_index_dtype([b.indptr for b in blocks], maxval=max(sum(sizes) - 1, nnz))
     data_cat = _concatenate_values([b.data for b in blocks])
     shape = (n_major, sum(sizes)) if axis == 1 else (sum(sizes), n_major)
+    xp = _backend.array_module(*(b.indptr for b in blocks))
     if nnz == 0:
-        indptr = np.zeros(n_major + 1, dtype=idx_dtype)
-        indices = np.empty(0, dtype=idx_dtype)
+        indptr = xp.zeros(n_major + 1, dtype=idx_dtype)
+        indices = xp.empty(0, dtype=idx_dtype)
         data = data_cat
     else:
         offsets = np.zeros(len(blocks), dtype=idx_dtype)
         np.cumsum(sizes[:-1], out=offsets[1:])
-        indptr_cat = np.concatenate([b.indptr for b in blocks], dtype=idx_dtype)
-        indices_cat = np.concatenate([b.indices for b in blocks], dtype=idx_dtype)
-        indptr = np.empty(n_major + 1, dtype=idx_dtype)
-        indices = np.empty(nnz, dtype=idx_dtype)
+        offsets = xp.asarray(offsets)  # (on a GPU: the blocks' offsets, a few integers, sent)
+        indptr_cat = xp.concatenate([b.indptr for b in blocks]).astype(idx_dtype, copy=False)
+        indices_cat = xp.concatenate([b.indices for b in blocks]).astype(idx_dtype,
+                                                                         copy=False)
+        indptr = xp.empty(n_major + 1, dtype=idx_dtype)
+        indices = xp.empty(nnz, dtype=idx_dtype)
         K = _backend.kernels(indptr_cat)
         if not _backend.is_tensor(data_cat) and has_kernel_dtype(data_cat.dtype):
-            data = np.empty(nnz, dtype=data_cat.dtype)
+            data = xp.empty(nnz, dtype=data_cat.dtype)
             K.csr_hstack(n_major, offsets, indptr_cat, indices_cat, data_cat,
                          indptr, indices, data)
         else:
@@ -885,9 +901,10 @@ def _major_stack(blocks, axis, as_array):
     constant = blocks[0].shape[other]
     idx_dtype = get_index_dtype(arrays=[b.indptr for b in blocks],
                                 maxval=max(len(data), constant))
-    indices = np.empty(len(data), dtype=idx_dtype)
+    xp = _backend.array_module(*(b.indptr for b in blocks))
+    indices = xp.empty(len(data), dtype=idx_dtype)
     n_major = sum(b.shape[axis] for b in blocks)
-    indptr = np.empty(n_major + 1, dtype=idx_dtype)
+    indptr = xp.empty(n_major + 1, dtype=idx_dtype)
     pos = 0
     start = 0
     for b in blocks:
@@ -895,7 +912,7 @@ def _major_stack(blocks, axis, as_array):
             raise ValueError(f"incompatible dimensions for axis {other}")
         stop = start + b.shape[axis]
         indices[pos:pos + b.indices.size] = b.indices
-        np.add(b.indptr[:-1], pos, out=indptr[start:stop], casting="unsafe")
+        indptr[start:stop] = b.indptr[:-1].astype(idx_dtype) + pos
         start = stop
         pos += b.indices.size
     indptr[-1] = pos
@@ -973,10 +990,11 @@ def _block(blocks, format, dtype, as_array):
     shape = (int(row_offsets[-1]), int(col_offsets[-1]))
 
     torch_mode = any(_backend.is_tensor(b.data) for b in chosen)
-    data = [] if torch_mode else np.empty(nnz, dtype=dtype)
+    xp = _backend.array_module(*(b.row for b in chosen))  # one device, or an error
+    data = [] if torch_mode else xp.empty(nnz, dtype=dtype)
     idx_dtype = get_index_dtype([b.row for b in chosen], maxval=max(shape))
-    row = np.empty(nnz, dtype=idx_dtype)
-    col = np.empty(nnz, dtype=idx_dtype)
+    row = xp.empty(nnz, dtype=idx_dtype)
+    col = xp.empty(nnz, dtype=idx_dtype)
     pos = 0
     for i, j in zip(*np.nonzero(present)):
         b = blocks[i, j]
@@ -985,8 +1003,8 @@ def _block(blocks, format, dtype, as_array):
             data.append(b.data)
         else:
             data[pos:stop] = b.data
-        np.add(b.row, row_offsets[i], out=row[pos:stop], dtype=idx_dtype)
-        np.add(b.col, col_offsets[j], out=col[pos:stop], dtype=idx_dtype)
+        row[pos:stop] = b.row.astype(idx_dtype) + int(row_offsets[i])
+        col[pos:stop] = b.col.astype(idx_dtype) + int(col_offsets[j])
         pos = stop
     if torch_mode:
         # the values of the blocks in block order, concatenated in the graph
@@ -1223,15 +1241,16 @@ def block_diag(mats, format=None, dtype=None):
             datas.append(a.data)
         else:
             n_rows, n_cols = a.shape
-            r, c = np.divmod(np.arange(n_rows * n_cols), n_cols)
+            xa = _backend.array_module(a) if _backend.is_device_array(a) else np
+            r, c = xa.divmod(xa.arange(n_rows * n_cols), n_cols)
             rows.append(r + r0)
             cols.append(c + c0)
             datas.append(a.ravel())
         r0 += n_rows
         c0 += n_cols
     idx_dtype = get_index_dtype(int64_coords, maxval=max(r0, c0))
-    row = np.concatenate(rows, dtype=idx_dtype)
-    col = np.concatenate(cols, dtype=idx_dtype)
+    row = _concatenate_values(rows, dtype=idx_dtype)
+    col = _concatenate_values(cols, dtype=idx_dtype)
     data = _concatenate_values(datas)
     return container((data, (row, col)), shape=(r0, c0), dtype=dtype).asformat(format)
 

@@ -463,6 +463,51 @@ def test_indexing_limits_on_the_gpu(gpu):
         G[gpu.asarray(np.array([5])), :]
 
 
+# ----------------------------------------------------------------------- constructors
+@pytest.mark.parametrize("fmts", [("csr", "csr"), ("csc", "csc"), ("csr", "coo"),
+                                  ("coo", "csc")])
+@pytest.mark.parametrize("dtype", [np.float32, np.complex128])
+@pytest.mark.parametrize("array", [True, False])
+def test_stacking_and_kron(gpu, fmts, dtype, array):
+    A = _matrix(fmts[0], (4, 3), dtype, array=array, messy=True)
+    B = _matrix(fmts[1], (4, 5), dtype, array=array, seed=7)
+    C = _matrix(fmts[1], (2, 3), dtype, array=array, seed=8)
+    E = _matrix(fmts[0], (2, 5), dtype, array=array, density=0.0)
+    G = {id(X): X.to("cuda") for X in (A, B, C, E)}
+
+    def on_gpu(blocks):
+        return [[None if X is None else G[id(X)] for X in row] for row in blocks]
+
+    for format in (None, "csr", "csc"):
+        for f, args in ((sp.hstack, [A, B]), (sp.vstack, [A, C])):
+            got, expected = f([G[id(X)] for X in args], format=format), f(args, format=format)
+            _assert_same_sparse(_host(got), expected, dtype)
+        grid = [[A, B], [C, None]]
+        _assert_same_sparse(_host(sp.bmat(on_gpu(grid), format=format)),
+                            sp.bmat(grid, format=format), dtype)
+        grid = [[A, None], [None, E]]
+        _assert_same_sparse(_host(sp.block_array(on_gpu(grid), format=format)),
+                            sp.block_array(grid, format=format), dtype)
+        _assert_same_sparse(_host(sp.block_diag([G[id(A)], G[id(C)]], format=format)),
+                            sp.block_diag([A, C], format=format), dtype)
+        for X, Y in ((A, C), (C, E), (B, A)):
+            _assert_same_sparse(_host(sp.kron(G[id(X)], G[id(Y)], format=format)),
+                                sp.kron(X, Y, format=format), dtype)
+    d = _values(np.random.default_rng(9), 5, dtype)
+    for format in (None, "csr", "csc"):
+        got = sp.diags_array([gpu.asarray(d), gpu.asarray(d[1:])], offsets=[0, -1],
+                             format=format)
+        _assert_same_sparse(_host(got), sp.diags_array([d, d[1:]], offsets=[0, -1],
+                                                       format=format), dtype)
+        got = sp.diags(gpu.asarray(d), 1, shape=(5, 6), format=format, dtype=None)
+        _assert_same_sparse(_host(got), sp.diags(d, 1, shape=(5, 6), format=format,
+                                                 dtype=None), dtype)
+    with pytest.raises(ValueError, match="different devices"):
+        sp.hstack([G[id(A)], B])
+    with pytest.raises(ValueError, match="different devices"):
+        sp.kron(G[id(A)], C)
+
+
 # ---------------------------------------------------------------------------- solvers
 def _systems(dtype):
     m = 12
