@@ -249,6 +249,8 @@ class _minmax_mixin:
                 raise ValueError("zero-size array to reduction operation")
             if self._is_torch:
                 return self._min_or_max_torch(name, explicit)
+            if self._on_gpu:
+                return self._min_or_max_device(name, explicit)
             zero = self.dtype.type(0)
             if self.nnz == 0:
                 return zero
@@ -259,8 +261,24 @@ class _minmax_mixin:
             return m
         if any(self.shape[d] == 0 for d in axis):
             raise ValueError("zero-size array to reduction operation")
+        if self._on_gpu:
+            raise NotImplementedError(f"{name} along an axis is not supported on the GPU (its "
+                                      f"result is sparse); reduce the whole array, or on the "
+                                      f"CPU (A.cpu())")
         res = self._min_or_max_axis(axis[0], name, explicit)
         return vector_from_2d(res) if self._is_array else res
+
+    def _min_or_max_device(self, name, explicit):
+        """The whole-array reduction on a GPU: a 0-d CuPy array (no host read)."""
+        xp = self._xp()
+        A = self._deduped()
+        data = A.data
+        if A.nnz != math.prod(self.shape) and not explicit:
+            data = xp.concatenate([data, xp.zeros(1, dtype=data.dtype)])  # an implicit zero
+        if data.size == 0:
+            return xp.zeros((), dtype=self.dtype)
+        return getattr(xp, {"max": "max", "min": "min", "nanmax": "nanmax",
+                            "nanmin": "nanmin"}[name])(data)
 
     def _min_or_max_torch(self, name, explicit):
         torch = _backend.torch_module()

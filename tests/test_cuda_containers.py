@@ -406,6 +406,14 @@ def test_reductions(gpu, fmt, dtype, shape, array):
     for k in (-2, 0, 1, 9):
         _assert_same_dense(_host(G.diagonal(k)), A.diagonal(k), dtype)
     _assert_same_dense(_host(G.trace()), np.asarray(A.trace()), dtype)
+    if fmt != "dia" and np.dtype(dtype).kind == "f" and 0 not in shape:
+        for name in ("max", "min", "nanmax", "nanmin"):
+            for explicit in (False, True):
+                got = getattr(G, name)(explicit=explicit)
+                _assert_same_dense(_host(got), np.asarray(getattr(A, name)(explicit=explicit)),
+                                   dtype)
+        with pytest.raises(NotImplementedError, match="along an axis is not supported on"):
+            G.max(axis=0)
 
 
 _SUBMATRIX_KEYS = [
