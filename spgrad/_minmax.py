@@ -171,6 +171,7 @@ def comparison(A, other, op):
 def maximum_minimum(A, other, name):
     """``A.maximum(other)`` / ``A.minimum(other)`` (``name`` is 'maximum' or 'minimum')."""
     np_op = getattr(np, name)
+    _backend.check_same_device(A, other)
     if (A._is_torch or _backend.is_tensor(other)
             or (issparse(other) and getattr(other, "_is_torch", False))):
         return _maximum_minimum_differentiable(A, other, name)
@@ -185,7 +186,7 @@ def maximum_minimum(A, other, name):
                  SparseEfficiencyWarning, stacklevel=3)
             return A.__class__(np_op(A.toarray(), other))
         return _scalar_binopt(_compressed(A), other, np_op)
-    if isdense(other):
+    if isdense(other) or _backend.is_device_array(other):
         return np_op(A.todense(), other)
     if issparse(other):
         if A.shape != other.shape:

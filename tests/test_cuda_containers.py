@@ -8,6 +8,7 @@ are present.
 """
 
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -323,6 +324,17 @@ def test_elementwise(gpu, fmt, dtype, shape, messy):
     _assert_same_dense(_host(G + gpu.asarray(D)), A + D, dtype)
     _assert_same_dense(_host(G - gpu.asarray(D)), A - D, dtype)
     _assert_same_dense(_host(gpu.asarray(D) - G), D - A, dtype)
+    if np.dtype(dtype).kind == "f":
+        for name in ("maximum", "minimum"):
+            for other, other_gpu in ((B, H), (-0.5, -0.5), (0.5, 0.5), (D, gpu.asarray(D))):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", sp.SparseEfficiencyWarning)
+                    got = getattr(G, name)(other_gpu)
+                    expected = getattr(A, name)(other)
+                if sp.issparse(expected):
+                    _assert_same_sparse(_host(got), expected, dtype)
+                else:
+                    _assert_same_dense(_host(got), np.asarray(expected), dtype)
 
 
 @pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
@@ -586,7 +598,8 @@ def test_operands_on_different_devices(gpu):
     x = np.ones(4)
     for op in (lambda: G @ x, lambda: A @ gpu.asarray(x), lambda: G + A, lambda: A - G,
                lambda: G.multiply(A), lambda: G @ A, lambda: G + np.eye(4),
-               lambda: G.multiply(np.eye(4))):
+               lambda: G.multiply(np.eye(4)), lambda: G.maximum(A),
+               lambda: G.minimum(np.eye(4))):
         with pytest.raises(ValueError, match="different devices: (cuda:0 and cpu|cpu and "
                                              "cuda:0)"):
             op()
