@@ -266,6 +266,7 @@ class CUDARuntimeError(RuntimeError):
 module.cuda = types.SimpleNamespace(
     Device=Device,
     runtime=types.SimpleNamespace(getDeviceCount=lambda: 1, getDevice=lambda: 0,
+                                  deviceSynchronize=lambda: None,
                                   CUDARuntimeError=CUDARuntimeError),
 )
 

@@ -641,3 +641,23 @@ def test_no_host_round_trips(gpu):
     assert gpu.transfers["h2d"] == 0 and gpu.transfers["d2h"] == 0, gpu.transfers
     assert all(sp.issparse(r) and r.device == "cuda:0" or isinstance(r, gpu.ndarray)
                for r in results)
+
+
+# ------------------------------------------------------------------------------ benchmark
+def test_gpu_benchmark_runs(gpu, tmp_path):
+    """benchmarks/bench_gpu.py runs end to end (tiny sizes), its results checked against
+    SciPy's inside the script."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_gpu.py"
+    if not path.is_file():
+        pytest.skip("benchmarks/ not present")
+    spec = importlib.util.spec_from_file_location("bench_gpu", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "gpu.md"
+    assert bench.main(["--quick", "--grid", "12", "--n", "200", "--repeats", "1",
+                       "--output", str(out)]) == 0
+    report = out.read_text()
+    assert "SpGEMM" in report and "cg" in report and "GB/s" in report
