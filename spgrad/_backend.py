@@ -55,15 +55,8 @@ def _on_gpu(arrays):
 
 def kernels(*arrays):
     """Return the kernel module that serves ``arrays``: ``spgrad._cpu`` for NumPy arrays,
-    ``spgrad._cuda`` for CuPy arrays (``None`` entries are ignored).
-
-    Raises
-    ------
-    ValueError
-        If some arrays are on the CPU and others on the GPU.
-    TypeError
-        If an array is neither a NumPy nor a CuPy array.
-    """
+    ``spgrad._cuda`` for CuPy arrays (``None`` entries are ignored; the errors of
+    :func:`_on_gpu` for mixed or foreign arrays)."""
     if _on_gpu(arrays):
         from . import _cuda
 
@@ -143,6 +136,11 @@ def to_device(a, device):
     _check_gpu(cupy, index)
     with cupy.cuda.Device(index):
         return cupy.array(a, copy=True) if is_device_array(a) else cupy.asarray(a)
+
+
+def stable_argsort(a):
+    """Indices that sort ``a`` stably (CuPy's sorts are stable and take no ``kind``)."""
+    return a.argsort() if is_device_array(a) else np.argsort(a, kind="stable")
 
 
 def is_tensor(x):

@@ -126,6 +126,14 @@ class _spbase:
         """The array module of this array's values: NumPy, or CuPy on a GPU."""
         return _backend.array_module(self.data) if self._on_gpu else np
 
+    def _require_cpu(self, what):
+        """Raise ``NotImplementedError`` naming ``what`` when the arrays are on a GPU."""
+        if self._on_gpu:
+            raise NotImplementedError(
+                f"{what} is not supported for sparse arrays on the GPU ({self.device}); move "
+                f"the array to the CPU first (A.cpu())"
+            )
+
     def to(self, device, copy=False):
         """The same sparse array with its arrays on ``device``.
 
@@ -356,6 +364,7 @@ class _spbase:
         """
         from ._assembly import convert_native
 
+        self._require_cpu("tobsr")
         return convert_native(self, "tobsr", blocksize=blocksize, copy=copy)
 
     def tolil(self, copy=False):
@@ -373,6 +382,7 @@ class _spbase:
         """
         from ._assembly import convert_native
 
+        self._require_cpu("tolil")
         return convert_native(self, "tolil", copy=copy)
 
     def todok(self, copy=False):
@@ -390,6 +400,7 @@ class _spbase:
         """
         from ._assembly import convert_native
 
+        self._require_cpu("todok")
         return convert_native(self, "todok", copy=copy)
 
     def toarray(self, order=None, out=None):
@@ -453,6 +464,7 @@ class _spbase:
         """
         from ._interop import to_scipy
 
+        self._require_cpu("to_scipy()")
         return to_scipy(self)
 
     def to_torch(self):
@@ -467,6 +479,7 @@ class _spbase:
         """
         from ._interop import to_torch
 
+        self._require_cpu("to_torch()")
         return to_torch(self)
 
     # ------------------------------------------------------------------ arithmetic
@@ -585,6 +598,7 @@ class _spbase:
     def _comparison(self, other, op):
         from ._minmax import comparison
 
+        self._require_cpu("comparison (its result is boolean, a dtype GPU arrays do not hold)")
         return comparison(self, other, op)
 
     def __eq__(self, other):
@@ -647,6 +661,7 @@ class _spbase:
 
     def __iter__(self):
         # SciPy's generic row iteration: formats without indexing are not iterable.
+        self._require_cpu("iterating over the rows (slice instead: A[i:i + 1])")
         for r in range(self.shape[0]):
             yield self[r]
 

@@ -319,25 +319,27 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
         array([1, 1])
         """
         A = self._deduped()
-        data = _backend.to_numpy(A.data)
+        data = A.data if A._on_gpu else _backend.to_numpy(A.data)
+        xp = A._xp()
         if axis is None:
-            return np.count_nonzero(data)
+            return int(xp.count_nonzero(data)) if A._on_gpu else np.count_nonzero(data)
         if axis < 0:
             axis += 2
         axis, _ = self._swap((axis, 1 - axis))
         M, N = self._major_minor()
         mask = data != 0
         if axis == 0:
-            idx = A.indices if mask.all() else A.indices[mask]
-            return np.bincount(idx.astype(np.intp, copy=False), minlength=N)
+            idx = A.indices if bool(mask.all()) else A.indices[mask]
+            return xp.bincount(idx.astype(np.intp, copy=False), minlength=N)
         if axis == 1:
-            if data.all():
-                return np.diff(A.indptr)
+            if bool(data.all()):
+                return xp.diff(A.indptr)
             # SciPy counts line by line into a list: int64, or float64 when there are none
             if M == 0:
-                return np.array([])
-            rows = np.repeat(np.arange(M), np.diff(A.indptr))
-            return np.bincount(rows[mask], minlength=M).astype(np.int64)
+                return xp.zeros(0)
+            rows = xp.empty(A.nnz, dtype=A.indptr.dtype)
+            A._kernels().expand_indptr(A.indptr, rows)
+            return xp.bincount(rows[mask], minlength=M).astype(np.int64)
         raise ValueError("axis out of bounds")
 
     @property
@@ -606,16 +608,17 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
         (array([0, 1, 1], dtype=int32), array([1, 0, 1], dtype=int32))
         """
         A = self.tocoo(copy=False)
-        mask = _backend.to_numpy(A.data) != 0
+        mask = (A.data if A._on_gpu else _backend.to_numpy(A.data)) != 0
         row, col = A.row[mask], A.col[mask]
         if self.format == "csc":
-            order = np.argsort(row, kind="stable")
+            order = _backend.stable_argsort(row)
             row, col = row[order], col[order]
         return row, col
 
     def __iter__(self):
         """Iterate over rows, as SciPy does for CSC too: 1-D ``csr_array`` rows for sparse
         arrays, (1 × n) ``csr_matrix`` rows for the matrix family."""
+        self._require_cpu("iterating over the rows (slice instead: A[i:i + 1])")
         A = self.tocsr()
         data = A.data
         indptr = np.zeros(2, dtype=A.indptr.dtype)

@@ -278,15 +278,16 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
         (2, array([1, 1]))
         """
         A = self._summed()
-        data = _backend.to_numpy(A.data)
+        data = A.data if A._on_gpu else _backend.to_numpy(A.data)
         if axis is None:
-            return np.count_nonzero(data)
+            return int(A._xp().count_nonzero(data)) if A._on_gpu else np.count_nonzero(data)
         if axis < 0:
             axis += self.ndim
         if axis < 0 or axis >= self.ndim:
             raise ValueError("axis out of bounds")
         coord = A.coords[1 - axis][data != 0]
-        return np.bincount(coord.astype(np.intp, copy=False), minlength=self.shape[1 - axis])
+        return A._xp().bincount(coord.astype(np.intp, copy=False),
+                                minlength=self.shape[1 - axis])
 
     def _with_data(self, data, copy=True):
         coords = tuple(c.copy() for c in self.coords) if copy else self.coords
@@ -371,6 +372,7 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
     toarray.__doc__ = _spbase.toarray.__doc__
 
     def todia(self, copy=False):
+        self._require_cpu("todia")
         A = self._summed()
         ks = A.col - A.row
         diags, diag_idx = np.unique(ks, return_inverse=True)

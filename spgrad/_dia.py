@@ -200,6 +200,7 @@ class _dia_base(_data_base):
         array([[1, 0, 0, 0],
                [0, 2, 0, 0]])
         """
+        self._require_cpu("resize")
         shape = check_shape(shape)
         M, N = shape
         self._check_pattern_mutable("resize")
@@ -230,6 +231,7 @@ class _dia_base(_data_base):
         >>> A.offsets.tolist(), A.toarray()[0].tolist()
         ([0, 1], [1.0, 7.0, 0.0])
         """
+        self._require_cpu("setdiag")
         M, N = self.shape
         if (k > 0 and k >= N) or (k < 0 and -k >= M):
             raise ValueError("k exceeds array dimensions")
@@ -284,7 +286,7 @@ class _dia_base(_data_base):
         # Visit diagonals by increasing offset so that, within a row, columns increase:
         # the stable row sort of the CSR conversion then yields canonical CSR directly.
         xp = self._xp()
-        order = xp.argsort(self.offsets, kind="stable")
+        order = _backend.stable_argsort(self.offsets)
         offsets = self.offsets[order]
         mask = self._data_mask()[order]
         if not self._is_torch:

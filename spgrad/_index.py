@@ -627,6 +627,7 @@ class _CompressedIndexMixin:
                [0., 2., 0.],
                [0., 0., 3.]])
         """
+        self._require_cpu("setdiag")
         M, N = self.shape
         if (k > 0 and k >= N) or (k < 0 and -k >= M):
             raise ValueError("k exceeds array dimensions")
@@ -706,6 +707,7 @@ class _CompressedIndexMixin:
                [3],
                [0]])
         """
+        self._require_cpu("resize")
         shape = check_shape(shape, allow_nd=self._allow_nd)
         new_M, new_N = self._swap(shape)
         M, N = self._major_minor()
@@ -1142,6 +1144,7 @@ class _COOShapeMixin:
         array([[0., 5., 0.],
                [0., 0., 5.]])
         """
+        self._require_cpu("setdiag")
         M, N = self.shape
         if (k > 0 and k >= N) or (k < 0 and -k >= M):
             raise ValueError("k exceeds array dimensions")
@@ -1194,6 +1197,7 @@ class _COOShapeMixin:
         >>> A.toarray()
         array([[1, 2, 0]])
         """
+        self._require_cpu("resize")
         shape = check_shape(shape, allow_nd=self._allow_nd)
         mask = (self.row < shape[0]) & (self.col < shape[1])
         if not mask.all():

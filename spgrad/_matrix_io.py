@@ -54,6 +54,8 @@ def save_npz(file, matrix, compressed=True):
     if not _sps.issparse(matrix) and not hasattr(matrix, "format"):
         raise TypeError(f"save_npz expected a sparse array or matrix, got "
                         f"{type(matrix).__name__}")
+    if getattr(matrix, "_on_gpu", False):
+        matrix._require_cpu("save_npz")
     fmt = matrix.format
     if fmt in _INDEX_KEYS:
         arrays = {key: getattr(matrix, key) for key in _INDEX_KEYS[fmt]}

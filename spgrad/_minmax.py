@@ -52,7 +52,8 @@ def _detached(x):
 def _as_operand(other):
     """SciPy's normalisation of the second operand: anything that is not sparse, dense or a
     scalar becomes an ndarray (unless it has a ``shape``); None for unusable objects."""
-    if issparse(other) or isdense(other) or isscalarlike(other):
+    if (issparse(other) or isdense(other) or isscalarlike(other)
+            or _backend.is_device_array(other)):
         return other
     other_a = np.asanyarray(other)
     if other_a.ndim == 0 and other_a.dtype == np.object_:

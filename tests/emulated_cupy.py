@@ -116,6 +116,8 @@ class ndarray:
     device = property(lambda self: Device(0))
 
     def __getattr__(self, name):
+        if name.startswith("__"):  # no __array_interface__ & co: NumPy must not see memory
+            raise AttributeError(name)
         attr = getattr(self._a, name)
         if callable(attr):
             return _device_call(attr)

@@ -591,6 +591,40 @@ def test_solvers_on_the_gpu_errors(gpu):
         spla.cg(G, gpu.asarray(np.ones(3)))
 
 
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+@pytest.mark.parametrize("array", [True, False])
+def test_other_methods(gpu, fmt, array):
+    import pickle
+
+    A = _matrix(fmt, (7, 5), np.float64, array=array, messy=fmt != "coo")
+    A.data[::3] = 0
+    G = A.to("cuda")
+    if fmt != "coo":
+        for got, expected in zip(G.nonzero(), A.nonzero()):
+            np.testing.assert_array_equal(_host(got), expected)
+    assert G.count_nonzero() == A.count_nonzero()
+    for axis in (0, 1):
+        np.testing.assert_array_equal(_host(G.count_nonzero(axis=axis)),
+                                      A.count_nonzero(axis=axis))
+    for name in ("argmax", "argmin"):
+        assert int(getattr(G, name)()) == int(getattr(A, name)())
+    _assert_same_sparse(_host(G.reshape(5, 7)), A.reshape(5, 7), np.float64)
+    for got, expected in zip(sp.find(G), sp.find(A)):
+        np.testing.assert_array_equal(_host(got), expected)
+    _assert_same_sparse(_host(pickle.loads(pickle.dumps(G))), A, np.float64)
+    assert repr(G) == repr(A)
+
+
+def test_cpu_only_methods_say_so(gpu):
+    G = _matrix("csr", (4, 4), np.float64).to("cuda")
+    for op in (G.to_scipy, G.to_torch, G.tolil, G.todok, G.tobsr, G.todia,
+               lambda: G.tocoo().todia(), lambda: G.copy().setdiag(1.0),
+               lambda: G.copy().resize(5, 5), lambda: list(G), lambda: G == G,
+               lambda: G > 0, lambda: sp.save_npz("unused.npz", G)):
+        with pytest.raises(NotImplementedError, match=r"on the GPU \(cuda:0\); move the array"):
+            op()
+
+
 # ---------------------------------------------------------------------------------- errors
 def test_operands_on_different_devices(gpu):
     A = _matrix("csr", (4, 4), np.float64)
