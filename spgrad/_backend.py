@@ -163,8 +163,9 @@ def device_of(x):
 
 def check_same_device(a, b):
     """Raise ``ValueError`` naming both devices when two operands live on different devices
-    (Python and NumPy scalars go anywhere)."""
-    if isinstance(b, (numbers.Number, np.generic)) or b is None:
+    (Python and NumPy scalars, 0-d NumPy arrays included, go anywhere)."""
+    if (isinstance(b, (numbers.Number, np.generic)) or b is None
+            or (isinstance(b, np.ndarray) and b.ndim == 0)):
         return
     da, db = device_of(a), device_of(b)
     if da != db:

@@ -260,6 +260,8 @@ class _data_base(_spbase):
         return A._with_data(A.data**n)
 
     def _mul_scalar(self, other):
+        if self._on_gpu and isinstance(other, np.ndarray):
+            other = other[()]  # a 0-d host array as its NumPy scalar (CuPy takes those)
         return self._with_data(self.data * other)
 
 

@@ -309,6 +309,8 @@ def test_elementwise(gpu, fmt, dtype, shape, messy):
     _assert_same_sparse(_host(G - H), A - B, dtype)
     _assert_same_sparse(_host(G.multiply(H)), A.multiply(B), dtype)
     _assert_same_sparse(_host(G * 2.5), A * 2.5, dtype)
+    _assert_same_sparse(_host(G * np.float32(2.5)), A * np.float32(2.5), dtype)
+    _assert_same_sparse(_host(G.multiply(np.array(2.5))), A.multiply(np.array(2.5)), dtype)
     _assert_same_sparse(_host(G / 4), A / 4, dtype)
     _assert_same_sparse(_host(-G), -A, dtype)
     _assert_same_sparse(_host(G.conj()), A.conj(), dtype)
