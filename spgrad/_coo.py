@@ -472,11 +472,11 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
 
     def eliminate_zeros(self):
         """Remove stored entries equal to zero, *in place*."""
-        mask = _backend.to_numpy(self.data) != 0
-        if mask.all():
+        mask = (self.data if self._on_gpu else _backend.to_numpy(self.data)) != 0
+        if bool(mask.all()):
             return
         self._check_pattern_mutable("eliminate_zeros")
-        keep = np.flatnonzero(mask)
+        keep = self._xp().flatnonzero(mask)
         self.data = self.data[_backend.index_tensor(keep) if self._is_torch else keep]
         self.coords = tuple(c[keep] for c in self.coords)
 

@@ -345,6 +345,13 @@ class _CompressedIndexMixin:
         if self._on_gpu:
             # dense values (a 2-D key gives a sparse array of them, as below); CuPy has no
             # np.matrix, so the matrix family's (1, n) rows are 2-D arrays
+            if row.size == 0 and len(shape) == 1:
+                if self._is_array:
+                    raise NotImplementedError(
+                        "indexing on the GPU gives 2-D results, scalars and dense values "
+                        "only: selecting no entries gives a 1-D sparse array, which is not "
+                        "supported there yet; use A.cpu()")
+                return self._empty((1, 0), self.dtype, self._xp())
             v = self._pairs(row.ravel(), col.ravel()).reshape(shape)
             if len(shape) == 2:
                 return self.__class__(v)
