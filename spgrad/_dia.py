@@ -329,15 +329,13 @@ class _dia_base(_data_base):
         if axes is not None and tuple(axes) != (1, 0):
             raise ValueError("Sparse arrays/matrices do not support an 'axes' parameter "
                              "because swapping dimensions is the only logical permutation.")
-        if self._on_gpu:
-            raise NotImplementedError("transposing a DIA array on the GPU is not supported; "
-                                      "convert it first (A.tocsr().T)")
         M, N = self.shape
         max_dim = max(self.shape)
         offsets = -self.offsets
+        xp = self._xp()
         # Transposed diagonal -k stores the entry of row i at column i (its new column).
-        r = np.arange(len(offsets), dtype=np.intp)[:, None]
-        c = np.arange(M, dtype=np.intp) - (offsets % max_dim)[:, None]
+        r = xp.arange(len(offsets), dtype=np.intp)[:, None]
+        c = xp.arange(M, dtype=np.intp) - (offsets % max_dim)[:, None]
         pad = max(0, max_dim - self.data.shape[1])
         if self._is_torch:
             # the same gather in the graph (negative columns wrap around, as in NumPy)
@@ -345,7 +343,7 @@ class _dia_base(_data_base):
             data = ops.pad_columns(self.data, self.data.shape[1] + pad)
             data = ops.take_2d(data, r, c % max(data.shape[1], 1))
             return self._dia_container((data, offsets), shape=(N, M))
-        data = np.hstack((self.data, np.zeros((self.data.shape[0], pad), dtype=self.dtype)))
+        data = xp.hstack((self.data, xp.zeros((self.data.shape[0], pad), dtype=self.dtype)))
         data = data[r, c]
         return self._dia_container((data, offsets), shape=(N, M), copy=copy)
 
