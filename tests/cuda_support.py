@@ -4,6 +4,7 @@
   ``cuda_emulation/cuda_emulation.h`` with one C wrapper per instantiation, and returns an
   :class:`EmulatedBackend` that ``spgrad._cuda._launch.set_backend`` accepts: the production
   launchers then run on NumPy arrays, every thread of the grid in turn.
+- ``real_cupy()``: CuPy when a GPU is there (the device-parametrised tests' ``cuda`` case).
 - ``nvrtc()``: ``libnvrtc`` through ctypes (from the ``nvidia-cuda-nvrtc-cu12`` wheel, or the
   system), and ``compile_cubin(...)``: the low-level NVRTC calls, which need no GPU.
 """
@@ -81,6 +82,28 @@ class EmulatedBackend:
                 cargs.append(ctypes.c_void_p(a.ctypes.data if a.size else 0))
         self.launches.append((kernel, grid, block))
         function(*cargs)
+
+
+def real_cupy():
+    """CuPy when it is installed and finds a CUDA device, else ``None``."""
+    try:
+        import cupy
+    except ImportError:
+        return None
+    try:
+        return cupy if cupy.cuda.runtime.getDeviceCount() > 0 else None
+    except cupy.cuda.runtime.CUDARuntimeError:
+        return None
+
+
+def real_cupy_or_skip():
+    """:func:`real_cupy`, or skip the calling test when there is no GPU."""
+    import pytest
+
+    cupy = real_cupy()
+    if cupy is None:
+        pytest.skip("no CuPy with a CUDA device")
+    return cupy
 
 
 def build_emulation(directory):

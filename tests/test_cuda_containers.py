@@ -16,21 +16,10 @@ import scipy.sparse
 
 import emulated_cupy
 import spgrad as sp
-from cuda_support import build_emulation
+from cuda_support import build_emulation, real_cupy_or_skip
 
 VALUE_DTYPES = [np.float32, np.float64, np.complex64, np.complex128]
 FORMATS = ["csr", "csc", "coo", "dia"]
-
-
-def _real_cupy():
-    try:
-        import cupy
-    except ImportError:
-        return None
-    try:
-        return cupy if cupy.cuda.runtime.getDeviceCount() > 0 else None
-    except cupy.cuda.runtime.CUDARuntimeError:
-        return None
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +34,7 @@ def emulation(tmp_path_factory):
 def gpu(request, monkeypatch):
     """The CuPy module of the device under test."""
     if request.param == "cuda":
-        cupy = _real_cupy()
-        if cupy is None:
-            pytest.skip("no CuPy with a CUDA device")
-        return cupy
+        return real_cupy_or_skip()
     return emulated_cupy.install(monkeypatch, request.getfixturevalue("emulation"))
 
 

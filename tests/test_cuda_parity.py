@@ -17,29 +17,15 @@ from test_parity_index import index_keys
 
 import emulated_cupy
 import spgrad as sp
-from cuda_support import build_emulation
+from cuda_support import build_emulation, real_cupy_or_skip
 
 GPU_DTYPES = [np.dtype(t) for t in (np.float32, np.float64, np.complex64, np.complex128)]
-
-
-def _real_cupy():
-    try:
-        import cupy
-    except ImportError:
-        return None
-    try:
-        return cupy if cupy.cuda.runtime.getDeviceCount() > 0 else None
-    except cupy.cuda.runtime.CUDARuntimeError:
-        return None
 
 
 @pytest.fixture(scope="module", params=["emulated", "cuda"])
 def gpu(request, tmp_path_factory):
     if request.param == "cuda":
-        cupy = _real_cupy()
-        if cupy is None:
-            pytest.skip("no CuPy with a CUDA device")
-        yield cupy
+        yield real_cupy_or_skip()
         return
     backend = build_emulation(tmp_path_factory.mktemp("cuda_parity"))
     if backend is None:

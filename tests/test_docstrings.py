@@ -284,15 +284,11 @@ def test_python_blocks_parser(tmp_path):
 
 def _gpu_for_snippets(monkeypatch, tmp_path):
     """Real CuPy with a GPU if there is one, else the emulated CuPy of the GPU tests."""
-    try:
-        import cupy
-
-        if cupy.cuda.runtime.getDeviceCount() > 0:
-            return
-    except Exception:  # noqa: BLE001 - no CuPy, no driver or no device: emulate
-        pass
     import emulated_cupy
-    from cuda_support import build_emulation
+    from cuda_support import build_emulation, real_cupy
+
+    if real_cupy() is not None:
+        return
 
     backend = build_emulation(tmp_path)
     if backend is None:
