@@ -16,8 +16,8 @@ from ._index import _CompressedIndexMixin
 from ._minmax import _minmax_mixin
 from ._sputils import (
     check_compressed_arrays,
-    check_device_dtype,
     check_shape,
+    device_values,
     from_kernel,
     get_index_dtype,
     getdtype,
@@ -109,11 +109,10 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
                     f"unrecognized {self.__class__.__name__} constructor input: {arg1}"
                 )
         else:
-            if _backend.is_tensor(arg1):
-                # Pattern from the nonzeros, values gathered in the autograd graph.
+            if _backend.is_tensor(arg1) or _backend.is_device_array(arg1):
+                # Pattern from the nonzeros (found on the GPU for a CuPy array; for a tensor,
+                # the values gathered in the autograd graph).
                 other = self._coo_container(arg1, dtype=dtype).asformat(self.format)
-            elif _backend.is_device_array(arg1):
-                other = self._from_dense_device(arg1, dtype)
             else:
                 if self._is_array and np.isscalar(arg1):
                     raise ValueError("sparse array classes do not support instantiation from "
@@ -170,31 +169,12 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
         maxval = max(shape) if shape is not None and 0 not in shape else None
         idx_dtype = get_index_dtype((indices, indptr), maxval=maxval,
                                     check_contents=not self._is_array)
-        value_dtype = getdtype(dtype, data)
-        check_device_dtype(value_dtype, f"{self.__class__.__name__} from CuPy arrays")
         self.indices = indices.astype(idx_dtype, copy=bool(copy))
         self.indptr = indptr.astype(idx_dtype, copy=bool(copy))
-        self.data = data.astype(value_dtype, copy=bool(copy))
+        self.data = device_values(data, dtype, f"{self.__class__.__name__} from CuPy arrays",
+                                  copy)
         if self.data.ndim == 0:
             raise ValueError("data, indices, and indptr should be 1-D; data is a scalar")
-
-    def _from_dense_device(self, D, dtype):
-        """The compressed array of a dense CuPy array, built on its GPU."""
-        if D.ndim != 2:
-            raise ValueError(f"{self.format.upper()} arrays on the GPU are built from 2-D "
-                             f"dense arrays, got a {D.ndim}-D array of shape {D.shape}")
-        value_dtype = getdtype(dtype, D)
-        check_device_dtype(value_dtype, f"{self.__class__.__name__} from a CuPy array")
-        xp = _backend.array_module(D)
-        major = D if self.format == "csr" else D.T
-        rows, cols = xp.nonzero(major)  # in row-major order: sorted, canonical
-        nnz = len(rows)
-        idx_dtype = get_index_dtype(maxval=max(D.shape + (nnz,)))
-        indptr = xp.zeros(major.shape[0] + 1, dtype=idx_dtype)
-        indptr[1:] = xp.cumsum(xp.bincount(rows, minlength=major.shape[0]))
-        data = major[rows, cols].astype(value_dtype)
-        return self.__class__._from_arrays(data, cols.astype(idx_dtype), indptr, D.shape,
-                                           canonical=True)
 
     @classmethod
     def _empty(cls, shape, dtype, xp=np):

@@ -13,8 +13,8 @@ from ._minmax import _minmax_mixin
 from ._ndim import support_nd
 from ._oned import support_1d
 from ._sputils import (
-    check_device_dtype,
     check_shape,
+    device_values,
     from_kernel,
     get_index_dtype,
     getdata,
@@ -91,10 +91,8 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
                                             check_contents=not self._is_array)
                 if on_gpu:
                     self.coords = tuple(c.astype(idx_dtype, copy=bool(copy)) for c in coords)
-                    value_dtype = getdtype(dtype, obj)
-                    check_device_dtype(value_dtype,
-                                       f"{self.__class__.__name__} from CuPy arrays")
-                    self.data = obj.astype(value_dtype, copy=bool(copy))
+                    self.data = device_values(obj, dtype,
+                                              f"{self.__class__.__name__} from CuPy arrays", copy)
                 else:
                     self.coords = tuple(np.array(c, copy=cp, dtype=idx_dtype) for c in coords)
                     if _backend.is_tensor(obj):
@@ -180,12 +178,11 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
         self._shape = check_shape(D.shape)
         if shape is not None and check_shape(shape) != self._shape:
             raise ValueError(f"inconsistent shapes: {shape} != {self._shape}")
-        value_dtype = getdtype(dtype, D)
-        check_device_dtype(value_dtype, f"{self.__class__.__name__} from a CuPy array")
         idx_dtype = _nd_index_dtype(self._shape)
         coords = D.nonzero()
         self.coords = tuple(c.astype(idx_dtype) for c in coords)
-        self.data = D[coords].astype(value_dtype)
+        self.data = device_values(D[coords], dtype,
+                                  f"{self.__class__.__name__} from a CuPy array")
         self.has_canonical_format = True
 
     def _check(self):

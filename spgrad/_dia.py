@@ -12,8 +12,8 @@ from ._data import _data_base
 from ._matrix import spmatrix
 from ._oned import accept_1d_operands
 from ._sputils import (
-    check_device_dtype,
     check_shape,
+    device_values,
     from_kernel,
     get_index_dtype,
     get_sum_dtype,
@@ -121,9 +121,7 @@ class _dia_base(_data_base):
         """``(data, offsets)`` with CuPy ``data``: both kept on its GPU (host offsets are
         copied there)."""
         xp = _backend.array_module(data)
-        value_dtype = getdtype(dtype, data)
-        check_device_dtype(value_dtype, f"{self.__class__.__name__} from CuPy arrays")
-        data = data.astype(value_dtype, copy=bool(copy))
+        data = device_values(data, dtype, f"{self.__class__.__name__} from CuPy arrays", copy)
         self.data = data.reshape((1,) * (2 - data.ndim) + data.shape) if data.ndim < 2 else data
         if not _backend.is_device_array(offsets):
             offsets = xp.asarray(np.asarray(offsets))

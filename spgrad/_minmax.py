@@ -279,8 +279,7 @@ class _minmax_mixin:
             data = xp.concatenate([data, xp.zeros(1, dtype=data.dtype)])  # an implicit zero
         if data.size == 0:
             return xp.zeros((), dtype=self.dtype)
-        return getattr(xp, {"max": "max", "min": "min", "nanmax": "nanmax",
-                            "nanmin": "nanmin"}[name])(data)
+        return getattr(xp, name)(data)  # max, min, nanmax, nanmin
 
     def _min_or_max_torch(self, name, explicit):
         torch = _backend.torch_module()

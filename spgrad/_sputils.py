@@ -147,6 +147,14 @@ def check_device_dtype(dtype, what):
         )
 
 
+def device_values(values, dtype, what, copy=False):
+    """CuPy ``values`` as the values of a GPU array: cast to ``dtype`` (default: their own),
+    which must be a GPU dtype (:func:`check_device_dtype`), copied with ``copy``."""
+    dtype = getdtype(dtype, values)
+    check_device_dtype(dtype, what)
+    return values.astype(dtype, copy=bool(copy))
+
+
 def to_kernel(values, dtype=None):
     """``values`` as a contiguous native-endian array of the kernel dtype for ``dtype``."""
     kdt = kernel_dtype(values.dtype if dtype is None else dtype)

@@ -81,7 +81,7 @@ class _TorchOps:
         return s.is_complex()
 
 
-class _DeviceOps(_TorchOps):
+class _DeviceOps:
     """The same operations on CuPy (or NumPy) arrays, for plain mode on a GPU."""
 
     def __init__(self, xp):
