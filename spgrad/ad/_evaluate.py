@@ -8,15 +8,23 @@ product per star colour, batched when the function allows it (forward mode and H
 gradients; spgrad's products have batching rules, and a function calling a solver without one
 falls back to a loop of products that reuses one forward pass), and a gather of the compressed
 values into the CSR's values.
+
+Jacobians have a second method, *propagation* (``_propagation``): the trace that detects the
+pattern is also recorded, and evaluating replays it while one kernel per operation computes the
+stored entries of each intermediate Jacobian. It needs no product per colour and is the default
+wherever the recorder has a rule for every operation; the compressed products remain for the
+rest, and for points that require grad (their values must be torch operations).
 """
 
 import numpy as np
+import scipy.sparse
 
 from .. import _backend
 from . import _coloring
 
 _KINDS = {"jacobian", "hessian"}
 _JACOBIAN_MODES = ("auto", "forward", "reverse")
+_METHODS = ("auto", "propagation", "compressed")
 
 
 def _torch():
@@ -170,7 +178,8 @@ class _Prepared:
         p = self.pattern
         np.savez(file, kind=np.array(self.kind), mode=np.array(self.mode),
                  shape=np.array(p.shape, dtype=np.int64), indptr=p.indptr, indices=p.indices,
-                 colors=self.colors, dtype=np.array(str(self._dtype).removeprefix("torch.")))
+                 colors=self.colors, dtype=np.array(str(self._dtype).removeprefix("torch.")),
+                 method=np.array(getattr(self, "_method", "auto")))
 
     def _check_output(self, y, expected):
         torch = _torch()
@@ -186,10 +195,84 @@ class SparseJacobian(_Prepared):
 
     Built by :func:`sparse_jacobian`; see there. Attributes: ``pattern`` (boolean
     ``csr_array``), ``colors`` (one per column in forward mode, per row in reverse mode),
-    ``ncolors``, ``mode`` (``"forward"`` or ``"reverse"``), ``shape``, ``nnz``.
+    ``ncolors``, ``mode`` (``"forward"`` or ``"reverse"``, the compressed products'),
+    ``method`` (``"propagation"`` or ``"compressed"``: how ``J(x)`` is evaluated at points that
+    do not require grad; ``"auto"`` until a loaded object's first evaluation decides),
+    ``shape``, ``nnz``.
     """
 
     kind = "jacobian"
+
+    def __init__(self, f, pattern, colors, *, dtype, mode, method="auto", program=None,
+                 reason=None):
+        if method not in _METHODS:
+            raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+        super().__init__(f, pattern, colors, dtype=dtype, mode=mode)
+        self._method = method
+        self._program = None
+        self._order = None
+        self._tried = method == "compressed"
+        if program is not None or reason is not None:
+            self._attach(program, reason)
+
+    @property
+    def method(self):
+        """How ``J(x)`` is evaluated where ``x`` does not require grad: ``"propagation"`` or
+        ``"compressed"`` (``"auto"`` until the first evaluation of a loaded object)."""
+        if self._program is not None:
+            return "propagation"
+        return "compressed" if self._tried else self._method
+
+    def __repr__(self):
+        return super().__repr__()[:-1] + f", method={self.method!r}>"
+
+    def _attach(self, program, reason):
+        """Use ``program`` (a recorded trace) from now on, if it fits the pattern; else keep the
+        compressed products (or fail, for ``method="propagation"``)."""
+        self._tried = True
+        if program is not None and program.D_y is not None:
+            P, D = self.pattern, program.D_y
+            if D.shape != P.shape:
+                program, reason = None, (f"the traced output has {D.shape[0]} entries, "
+                                         f"expected {P.shape[0]}")
+            else:
+                rows = np.repeat(np.arange(D.shape[0], dtype=np.int64), np.diff(D.indptr))
+                keys = rows * P.shape[1] + D.indices.astype(np.int64)
+                p_rows = np.repeat(np.arange(P.shape[0], dtype=np.int64), np.diff(P.indptr))
+                p_keys = p_rows * P.shape[1] + P.indices.astype(np.int64)
+                pos = np.minimum(np.searchsorted(p_keys, keys), max(len(p_keys) - 1, 0))
+                inside = p_keys[pos] == keys if len(p_keys) else np.zeros(len(keys), bool)
+                # entries outside a given pattern are zero by the pattern's claim: dropped
+                self._order = None if (len(keys) == len(p_keys) and inside.all()) else \
+                    (pos[inside], np.nonzero(inside)[0])
+        if program is None and self._method == "propagation":
+            raise ValueError(f"method='propagation' cannot evaluate this function: {reason}; "
+                             f"use method='compressed' (or 'auto')")
+        self._program = program
+
+    def _gather(self, x):
+        if not x.requires_grad and x.dtype == self._dtype:
+            if not self._tried:  # a loaded object, or a given pattern: record f once
+                from ._propagation import record_jacobian
+                from ._tracer import UnsupportedOperationError
+
+                try:
+                    _, _, program, reason = record_jacobian(self._f, x)
+                except (UnsupportedOperationError, TypeError, ValueError) as e:
+                    program, reason = None, str(e)
+                self._attach(program, reason)
+            if self._program is not None:
+                return _backend.torch_module().from_numpy(self._propagate(x))
+        return super()._gather(x)
+
+    def _propagate(self, x):
+        vals = self._program.values(x)
+        if self._order is None:
+            return vals
+        out = np.zeros(self.nnz, dtype=vals.dtype)
+        pos, sel = self._order
+        out[pos] = vals[sel]
+        return out
 
     def _set_maps(self):
         if self.mode == "forward":
@@ -315,7 +398,7 @@ def _check_callable(f):
 
 
 def sparse_jacobian(f, x, *, pattern=None, mode="auto", order="largest_first", colors=None,
-                    seed=None):
+                    seed=None, method="auto"):
     """Prepare the sparse Jacobian of ``f`` once, to evaluate it at many points.
 
     Detects the sparsity pattern of the Jacobian by tracing ``f`` once at ``x`` (or takes
@@ -347,6 +430,15 @@ def sparse_jacobian(f, x, *, pattern=None, mode="auto", order="largest_first", c
         ``mode`` must then be given); checked before use.
     seed : int or numpy.random.Generator, optional
         For ``order="random"``.
+    method : {"auto", "propagation", "compressed"}, optional
+        How ``J(x)`` is evaluated at points that do not require grad. ``"propagation"``
+        replays the traced operations and computes the stored entries of every intermediate
+        Jacobian with one kernel per operation (no product per colour); ``"compressed"``
+        evaluates one product per colour; ``"auto"`` propagates wherever the trace allows it
+        (movement and indexing with constant indices, elementwise operations, ``sum``,
+        ``mean``) and uses compressed products otherwise. ``"propagation"`` raises
+        ``ValueError`` naming the operation it cannot propagate. Points that require grad
+        always use the compressed products (their values are recorded by autograd).
 
     Returns
     -------
@@ -360,7 +452,10 @@ def sparse_jacobian(f, x, *, pattern=None, mode="auto", order="largest_first", c
     Notes
     -----
     The pattern is that of the operations traced at ``x``; a function whose Python control
-    flow depends on the values of ``x`` must be given a ``pattern`` valid everywhere.
+    flow depends on the values of ``x`` must be given a ``pattern`` valid everywhere. The
+    propagation replays the operations traced (from the tensors the function reads, taken by
+    reference, so parameters updated in place are seen); a function whose operations change
+    with ``x`` needs ``method="compressed"``.
 
     Examples
     --------
@@ -376,13 +471,23 @@ def sparse_jacobian(f, x, *, pattern=None, mode="auto", order="largest_first", c
     >>> type(Jx).__name__, Jx.shape
     ('csr_array', (1000, 1000))
     """
-    from ._tracer import jacobian_pattern
+    from ._propagation import record_jacobian
+    from ._tracer import _as_pattern, jacobian_pattern
 
     _check_callable(f)
     x, _ = _example_point(x)
     if mode not in _JACOBIAN_MODES:
         raise ValueError(f"mode must be one of {_JACOBIAN_MODES}, got {mode!r}")
-    if pattern is None:
+    if method not in _METHODS:
+        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    recorded = {}
+    if pattern is None and method != "compressed":
+        D, y, program, reason = record_jacobian(f, x)
+        if D is None:
+            D = scipy.sparse.csr_array((y.numel(), x.numel()), dtype=bool)
+        p = _as_pattern(D)
+        recorded = {"program": program, "reason": reason}
+    elif pattern is None:
         p = jacobian_pattern(f, x)
     else:
         m = _output_length(f, x)
@@ -409,7 +514,7 @@ def sparse_jacobian(f, x, *, pattern=None, mode="auto", order="largest_first", c
             mode, colors = "reverse", by_row
         else:
             mode, colors = "forward", by_col
-    return SparseJacobian(f, p, colors, dtype=x.dtype, mode=mode)
+    return SparseJacobian(f, p, colors, dtype=x.dtype, mode=mode, method=method, **recorded)
 
 
 def sparse_hessian(f, x, *, pattern=None, order="largest_first", colors=None, seed=None):
@@ -515,7 +620,8 @@ def load(file, f):
     :meth:`~SparseJacobian.save`'s file and the function ``f`` (no detection, no colouring).
 
     The colouring is checked against the saved pattern, and the first evaluation checks that
-    ``f``'s output has the saved shape.
+    ``f``'s output has the saved shape. A Jacobian saved with ``method="auto"`` or
+    ``"propagation"`` records ``f`` at its first evaluation (the trace is not saved).
 
     Examples
     --------
@@ -525,7 +631,7 @@ def load(file, f):
     >>> J = spgrad.ad.sparse_jacobian(f, torch.zeros(5))
     >>> buf = io.BytesIO(); J.save(buf); _ = buf.seek(0)
     >>> spgrad.ad.load(buf, f)
-    <SparseJacobian of shape (4, 5) with 8 stored entries, 2 colours, mode='reverse'>
+    <SparseJacobian of shape (4, 5) with 8 stored entries, 2 colours, mode='reverse', method='auto'>
     """
     from .._csr import csr_array
 
@@ -533,6 +639,7 @@ def load(file, f):
     try:
         with np.load(file, allow_pickle=False) as z:
             kind, mode = str(z["kind"]), str(z["mode"])
+            method = str(z["method"]) if "method" in z.files else "auto"
             shape = tuple(int(s) for s in z["shape"])
             indptr, indices, colors = z["indptr"], z["indices"], z["colors"]
             dtype = getattr(_torch(), str(z["dtype"]))
@@ -552,7 +659,9 @@ def load(file, f):
         cls = SparseJacobian
     if not ok:
         raise ValueError(f"the colouring saved in {file!r} does not fit its pattern")
-    return cls(f, p, colors, dtype=dtype, mode=mode)
+    if cls is SparseHessian:
+        return cls(f, p, colors, dtype=dtype, mode=mode)
+    return cls(f, p, colors, dtype=dtype, mode=mode, method=method)
 
 
 def _count(colors):

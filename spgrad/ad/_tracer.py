@@ -339,6 +339,18 @@ class _Tracer(TorchDispatchMode):
                                             f"({func})" + _HINT)
         return out
 
+    # -- hooks for spgrad.ad._propagation's recorder (which replays the rules' element maps) --
+    def _on_movement(self, name, outs, sources, id_outs):
+        """A movement rule ran: ``id_outs`` hold, per output element, ``1 +`` the element
+        number of its source in the concatenation of ``sources`` (``(tensor, offset)``), 0 for
+        none."""
+
+    def _on_elementwise(self, name, operands, out):
+        """An elementwise rule ran on ``operands`` (broadcast to ``out``)."""
+
+    def _on_reduction(self, name, x, outs, group_of, n_groups):
+        """A reduction rule ran: element ``i`` of ``x`` belongs to group ``group_of[i]``."""
+
     # -- writes into (views of) tensors ------------------------------------------------------
     def _write(self, dst, D):
         """Element values of ``dst`` now depend as ``D`` says (``None``: constants)."""
@@ -363,7 +375,7 @@ class _Tracer(TorchDispatchMode):
 
     # -- movement: the element-number trick --------------------------------------------------
     def _movement(self, name, func, args, kwargs, outs, pre_args=False):
-        operands, blocks, offset = {}, [], 0
+        operands, blocks, sources, offset = {}, [], [], 0
         for a in _flat(list(args) + list(kwargs.values())):
             if isinstance(a, torch.Tensor) and a.is_floating_point() or \
                     isinstance(a, torch.Tensor) and a.is_complex():
@@ -374,6 +386,7 @@ class _Tracer(TorchDispatchMode):
                     torch.zeros(a.shape, dtype=torch.float64)
                 if D is not None:
                     blocks.append(D)
+                    sources.append((a, offset))
                     offset += a.numel()
         swap = [operands.get(id(a), a) if isinstance(a, torch.Tensor) else a for a in args]
         swap = [[operands.get(id(b), b) if isinstance(b, torch.Tensor) else b for b in a]
@@ -404,6 +417,8 @@ class _Tracer(TorchDispatchMode):
             if pre_args:
                 continue
             self._record(o, D)
+        if not pre_args:
+            self._on_movement(name, outs, sources, id_outs)
         return results
 
     def _accumulate(self, name, args, kwargs, outs, pre_args):
@@ -480,6 +495,7 @@ class _Tracer(TorchDispatchMode):
         D_out = _union(*rows)
         if self.hessian and D_out is not None:
             self._elementwise_hessian(name, args, operands, rows, D_out)
+        self._on_elementwise(name, operands, out)
         return D_out
 
     def _elementwise_hessian(self, name, args, operands, rows, D_out):
@@ -526,6 +542,7 @@ class _Tracer(TorchDispatchMode):
         D_group = scipy.sparse.csr_array((R.astype(np.int32) @ D.astype(np.int32)) != 0)
         if self.hessian and name in _REDUCE_NONLINEAR:
             self._add_h(_gram(D_group))
+        self._on_reduction(name, x, outs, group_of, n_groups)
         for o in outs:
             if not (o.is_floating_point() or o.is_complex()):
                 continue  # indices (argmax of max.dim, sort's permutation): constants

@@ -1,0 +1,623 @@
+"""Sparse Jacobians by propagating sparse derivatives through a recorded trace.
+
+Pattern detection (``_tracer``) runs the function once and gives every intermediate tensor a
+dependency matrix. The recorder here runs that same trace and also keeps, for every aten
+operation, how to replay it (the operation and its arguments) and how its Jacobian follows from
+its operands' Jacobians: which rows of which operand, weighted by which local derivative. The
+resulting :class:`Program` evaluates the Jacobian at a new point without a single
+Jacobian-vector product: it replays the operations whose values the local derivatives need,
+then runs one kernel per operation over the stored entries of its Jacobian
+(``spgrad._cpu._propagation``).
+
+The cost is proportional to the stored entries of the intermediate Jacobians, where the
+compressed products of ``_evaluate`` cost about one evaluation of the function per colour.
+Operations that only move elements (views, slicing, ``roll``, ``cat``, padding...) and scalings
+by Python numbers cost nothing at evaluation: their Jacobians are index maps into an operand's
+(with a factor), composed when the program is built.
+
+Recorded rules: movement and indexing with constant indices, elementwise operations (local
+derivatives from a table of formulas, else from ``torch.func.jvp`` of the operation), ``sum``
+and ``mean``. Any other operation on a variable (in-place writes, matrix products, other
+reductions, spgrad's sparse kernels, custom autograd Functions) makes the recorder give up with
+a reason, and the Jacobian is evaluated with compressed products instead.
+
+Every operation of the function is replayed from its leaves (tensors created outside the
+function, taken by reference), so constants the function derives from parameters updated in
+place between evaluations are recomputed, as a call of the function would.
+"""
+
+import numpy as np
+import scipy.sparse
+import torch
+from torch.utils.weak import WeakIdKeyDictionary
+
+from .._cpu import _propagation as _kernels
+from ._tracer import _Tracer, _bcast_ids, _flat
+
+__all__ = ["Program", "record_jacobian"]
+
+
+class _Unsupported(Exception):
+    """The trace holds an operation the propagation cannot replay (the message says which)."""
+
+
+# --------------------------------------------------------------------------------------------
+# local derivatives of elementwise operations
+# --------------------------------------------------------------------------------------------
+# name -> (reads, weight): ``reads(i)`` lists what the derivative with respect to argument ``i``
+# reads ("out" or argument positions); ``weight(args, kwargs, out, i)`` computes it from the
+# replayed values: a Python number (a constant, folded into the maps) or a tensor.
+
+def _reads_none(i):
+    return ()
+
+
+def _reads_self(i):
+    return (0,)
+
+
+def _reads_out(i):
+    return ("out",)
+
+
+def _reads_other(i):
+    return (1 - i,)
+
+
+def _alpha(kwargs):
+    return kwargs.get("alpha", 1)
+
+
+def _w_div(a, kw, out, i):
+    if i == 0:
+        return 1 / a[1] if not isinstance(a[1], torch.Tensor) else torch.reciprocal(a[1])
+    return -out / a[1]
+
+
+def _w_pow(a, kw, out, i):
+    e = a[1]
+    if e == 0:
+        return 0
+    return e * a[0] ** (e - 1) if e != 1 else 1
+
+
+_PARTIALS = {
+    "add": (_reads_none, lambda a, kw, out, i: 1 if i == 0 else _alpha(kw)),
+    "sub": (_reads_none, lambda a, kw, out, i: 1 if i == 0 else -_alpha(kw)),
+    "rsub": (_reads_none, lambda a, kw, out, i: -_alpha(kw) if i == 0 else 1),
+    "neg": (_reads_none, lambda a, kw, out, i: -1),
+    "positive": (_reads_none, lambda a, kw, out, i: 1),
+    "mul": (_reads_other, lambda a, kw, out, i: a[1 - i]),
+    "div": (lambda i: (1,) if i == 0 else (1, "out"), _w_div),
+    "exp": (_reads_out, lambda a, kw, out, i: out),
+    "expm1": (_reads_out, lambda a, kw, out, i: out + 1),
+    "log": (_reads_self, lambda a, kw, out, i: torch.reciprocal(a[0])),
+    "log1p": (_reads_self, lambda a, kw, out, i: torch.reciprocal(a[0] + 1)),
+    "sin": (_reads_self, lambda a, kw, out, i: torch.cos(a[0])),
+    "cos": (_reads_self, lambda a, kw, out, i: -torch.sin(a[0])),
+    "tanh": (_reads_out, lambda a, kw, out, i: 1 - out * out),
+    "sigmoid": (_reads_out, lambda a, kw, out, i: out * (1 - out)),
+    "sqrt": (_reads_out, lambda a, kw, out, i: 0.5 / out),
+    "reciprocal": (_reads_out, lambda a, kw, out, i: -out * out),
+    "square": (_reads_self, lambda a, kw, out, i: 2 * a[0]),
+}
+# pow with a Python number exponent (pow.Tensor_Scalar)
+_POW_SCALAR = (_reads_self, _w_pow)
+# numbers in these overloads' other arguments are operands (rules above index them by position)
+_DTYPE_ONLY = {"_to_copy", "clone", "contiguous", "alias", "lift_fresh"}
+# factories of uninitialized memory: a replay cannot redo what fills them outside torch
+_UNINITIALIZED = {"empty", "empty_like", "new_empty", "empty_strided", "empty_permuted",
+                  "new_empty_strided"}
+
+
+
+
+def _generic_weight(func, args, kwargs, i):
+    """The derivative of an elementwise ``func`` with respect to argument ``i``, per output
+    element: a Jacobian-vector product with a tangent of ones."""
+    a = args[i]
+
+    def g(t):
+        new = list(args)
+        new[i] = t
+        return func(*new, **kwargs)
+
+    return torch.func.jvp(g, (a,), (torch.ones_like(a),))[1]
+
+
+# --------------------------------------------------------------------------------------------
+# recording
+# --------------------------------------------------------------------------------------------
+
+class _Slot:
+    """Placeholder for a replayed tensor in a recorded argument list."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index):
+        self.index = index
+
+
+def _template(obj, slots):
+    if isinstance(obj, torch.Tensor):
+        s = slots.get(obj)
+        return _Slot(s) if s is not None else obj
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_template(o, slots) for o in obj)
+    if isinstance(obj, dict):
+        return {k: _template(v, slots) for k, v in obj.items()}
+    return obj
+
+
+def _fill(obj, values):
+    if isinstance(obj, _Slot):
+        return values[obj.index]
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_fill(o, values) for o in obj)
+    if isinstance(obj, dict):
+        return {k: _fill(v, values) for k, v in obj.items()}
+    return obj
+
+
+def _slots_in(obj):
+    if isinstance(obj, _Slot):
+        return [obj.index]
+    if isinstance(obj, (list, tuple)):
+        return [s for o in obj for s in _slots_in(o)]
+    if isinstance(obj, dict):
+        return [s for v in obj.values() for s in _slots_in(v)]
+    return []
+
+
+class _Recorder(_Tracer):
+    """The pattern tracer, also recording each operation's replay and Jacobian rule."""
+
+    def __init__(self, x):
+        super().__init__(x, hessian=False)
+        self.slots = WeakIdKeyDictionary()  # tensor -> slot number
+        self.keep = [x]                     # every traced tensor, alive (ids stay unique)
+        self.slots[x] = 0
+        self.tainted = [True]               # slot depends on x (values change with x)
+        self.D = [self.deps[x]]             # slot -> dependency matrix (None: constant)
+        self.steps = []                     # (func, args, kwargs, out slots) in order
+        self.rules = []                     # (kind, out slot, step index, payload)
+        self.uninitialized = set()          # slots made by empty(): filled outside torch?
+        self.detached = set()               # slots made by detach(): constants here
+        self.reason = None
+        self._pending = []
+
+    def _fail(self, reason):
+        if self.reason is None:
+            self.reason = reason
+
+    # -- the hooks of the tracer's rules (tensors are resolved to slots after each op) -------
+    def _on_movement(self, name, outs, sources, id_outs):
+        self._pending.append(("move", name, outs, sources, id_outs))
+
+    def _on_elementwise(self, name, operands, out):
+        self._pending.append(("elementwise", name, operands, out))
+
+    def _on_reduction(self, name, x, outs, group_of, n_groups):
+        self._pending.append(("reduce", name, x, outs, group_of, n_groups))
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        self._pending = []
+        out = super().__torch_dispatch__(func, types, args, kwargs)
+        if self.reason is not None:
+            return out
+        name = func.overloadpacket.__name__
+        if any(a.alias_info is not None and a.alias_info.is_write
+               for a in func._schema.arguments):
+            self._fail(f"aten.{name} writes into a tensor in place")
+            return out
+        inputs = [a for a in _flat(list(args) + list(kwargs.values()))
+                  if isinstance(a, torch.Tensor)]
+        read = [self.slots[a] for a in inputs if a in self.slots]
+        if any(s in self.uninitialized for s in read):
+            self._fail(f"aten.{name} reads a tensor filled outside torch's operations")
+            return out
+        outs = [o for o in _flat([out]) if isinstance(o, torch.Tensor)]
+        tainted = any(self.tainted[s] for s in read)
+        if tainted and name == "_local_scalar_dense":
+            self._fail("a value computed from the variables becomes a Python number (indices "
+                       "computed from the variables, a Python condition)")
+            return out
+        out_slots = []
+        for o in outs:
+            if o in self.slots:  # an operation returning its input (a no-op view)
+                out_slots.append(self.slots[o])
+                continue
+            s = len(self.D)
+            self.slots[o] = s
+            self.keep.append(o)
+            self.tainted.append(tainted)
+            self.D.append(self._dep_of(o) if tainted else None)
+            out_slots.append(s)
+            if name in _UNINITIALIZED:
+                self.uninitialized.add(s)
+        step = len(self.steps)
+        self.steps.append((func, _template(args, self.slots), _template(kwargs, self.slots),
+                           out_slots))
+        variable_outs = [s for s in out_slots if self.D[s] is not None]
+        if not variable_outs:
+            return out
+        covered = set()
+        for rec in self._pending:
+            covered |= self._rule(rec, step, func, args)
+            if self.reason is not None:
+                return out
+        missing = [s for s in variable_outs if s not in covered]
+        if missing:
+            self._fail(f"no propagation rule for aten.{name}")
+        return out
+
+    def _dep_of(self, o):
+        if not (o.is_floating_point() or o.is_complex()):
+            return None
+        D = self.dep(o)
+        if D is None:
+            return None
+        if o.is_complex():
+            self._fail("complex intermediate values")
+        D = scipy.sparse.csr_array(D)
+        if not D.has_sorted_indices:
+            D = D.sorted_indices()
+        return D
+
+    def _slot(self, t, what):
+        """The slot of operand ``t``, ``None`` for a constant; a variable computed outside the
+        recorded operations (its slot, if any, holds no dependencies) fails the recording."""
+        s = self.slots.get(t)
+        if s in self.detached:
+            return None
+        if (s is None or self.D[s] is None) and self._is_var(t):
+            self._fail(f"{what} is computed outside torch's aten operations (a custom "
+                       f"autograd Function, such as spgrad's sparse products)")
+            return None
+        return s if s is not None and self.D[s] is not None else None
+
+    def _rule(self, rec, step, func, args):
+        """Turn a pending hook call into a rule on slots; the output slots it covers."""
+        kind, name = rec[0], rec[1]
+        if kind == "move":
+            _, _, outs, sources, id_outs = rec
+            if name == "detach":  # the derivative stops here: constant outputs
+                for o in outs:
+                    self.D[self.slots[o]] = None
+                    self.detached.add(self.slots[o])
+                return {self.slots[o] for o in outs}
+            for a in _flat(list(args)):
+                if isinstance(a, torch.Tensor) and not (a.is_floating_point() or
+                                                        a.is_complex()):
+                    s = self.slots.get(a)
+                    if s is not None and self.tainted[s]:
+                        self._fail(f"aten.{name} with indices computed from the variables")
+                        return set()
+            srcs = []
+            for t, offset in sources:
+                s = self._slot(t, f"an operand of aten.{name}")
+                if s is None:
+                    self._fail(f"an operand of aten.{name} is computed outside torch's aten "
+                               f"operations")
+                    return set()
+                srcs.append((s, offset, t.numel()))
+            covered = set()
+            for o, ido in zip(outs, id_outs):
+                so = self.slots[o]
+                if self.D[so] is None:
+                    continue
+                ids = ido.reshape(-1).to(torch.int64).numpy() - 1
+                self.rules.append(("move", so, step, (srcs, ids)))
+                covered.add(so)
+            return covered
+        if kind == "elementwise":
+            _, _, operands, out = rec
+            so = self.slots[out]
+            if self.D[so] is None:
+                return set()
+            terms = []
+            for i, a in enumerate(args):
+                if not isinstance(a, torch.Tensor) or (name == "where" and i == 0):
+                    continue
+                s = self._slot(a, f"an operand of aten.{name}")
+                if self.reason is not None:
+                    return set()
+                if s is None:
+                    continue
+                terms.append((i, s, _bcast_ids(a, out.shape)))
+            if any(self._is_var(a) and not any(a is b for b in args) for a in operands):
+                self._fail(f"aten.{name} with a variable keyword operand")
+                return set()
+            self.rules.append(("elementwise", so, step, (name, func, terms)))
+            return {so}
+        _, _, x, outs, group_of, n_groups = rec
+        if name not in ("sum", "mean"):
+            self._fail(f"no propagation rule for the reduction aten.{name}")
+            return set()
+        s = self._slot(x, f"the operand of aten.{name}")
+        if s is None:
+            self._fail(f"the operand of aten.{name} is computed outside torch's aten "
+                       f"operations")
+            return set()
+        so = self.slots[outs[0]]
+        scale = 1.0 if name == "sum" else n_groups / max(x.numel(), 1)
+        self.rules.append(("reduce", so, step, (s, group_of, scale)))
+        return {so}
+
+
+def record_jacobian(f, x):
+    """Trace ``f`` once at ``x``: the Jacobian's dependency pattern (SciPy CSR, or ``None``
+    for a constant output), the output, and a :class:`Program` (``None`` with a reason when
+    the trace cannot be propagated)."""
+    from ._evaluate import _example_point
+
+    x = _example_point(x)[0].detach().clone().requires_grad_()
+    rec = _Recorder(x)
+    with torch.enable_grad(), rec:
+        y = f(x)
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"f must return a torch.Tensor, got {type(y).__name__}")
+    D = rec.dep(y)
+    if y.ndim != 1:
+        raise ValueError(f"f must return a 1-D tensor for a Jacobian, got shape "
+                         f"{tuple(y.shape)}")
+    if D is not None and (y not in rec.slots or rec.D[rec.slots[y]] is None):
+        rec._fail("the output is computed outside torch's aten operations")
+    program, reason = None, rec.reason
+    if reason is None:
+        try:
+            program = Program(rec, y, x.dtype)
+        except _Unsupported as e:
+            reason = str(e)
+    return D, y, program, reason
+
+
+# --------------------------------------------------------------------------------------------
+# the program
+# --------------------------------------------------------------------------------------------
+
+def _contributions(D_out, D_in, k, b):
+    """For each pair ``t`` (row ``k[t]`` of the output gets row ``b[t]`` of the input): every
+    stored entry of that input row, as ``(dst, src, pair)`` — its position in ``D_out``, in
+    ``D_in`` and the pair number. Entries with no place in ``D_out`` are dropped (the tracer
+    leaves out dependencies through constant zero factors)."""
+    k = np.asarray(k, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    starts = D_in.indptr[b].astype(np.int64)
+    counts = D_in.indptr[b + 1].astype(np.int64) - starts
+    total = int(counts.sum())
+    pair = np.repeat(np.arange(len(k), dtype=np.int64), counts)
+    src = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(total,
+                                                                                 dtype=np.int64)
+    ncols = D_out.shape[1]
+    out_rows = np.repeat(np.arange(D_out.shape[0], dtype=np.int64), np.diff(D_out.indptr))
+    keys = out_rows * ncols + D_out.indices.astype(np.int64)
+    want = k[pair] * ncols + D_in.indices[src].astype(np.int64)
+    pos = np.searchsorted(keys, want)
+    hit = pos < len(keys)
+    hit[hit] = keys[pos[hit]] == want[hit]
+    if not hit.all():
+        pos, src, pair = pos[hit], src[hit], pair[hit]
+    return pos, src, pair
+
+
+class _Ref:
+    """The Jacobian of a slot: ``scale * buffers[buf][idx]`` (``idx`` ``None``: in order)."""
+
+    __slots__ = ("buf", "idx", "scale")
+
+    def __init__(self, buf, idx, scale):
+        self.buf, self.idx, self.scale = buf, idx, scale
+
+    def through(self, src):
+        """Positions in the buffer of the slot's entries ``src``."""
+        return src if self.idx is None else self.idx[src]
+
+
+class Program:
+    """A recorded function's Jacobian as replay steps and propagation kernels.
+
+    Built by :func:`record_jacobian`. :meth:`values` gives the Jacobian's stored values at a
+    point, in the order of the entries of the output's dependency pattern ``D_y``.
+    """
+
+    def __init__(self, rec, y, dtype):
+        if dtype not in (torch.float32, torch.float64):
+            raise _Unsupported(f"dtype {dtype}")
+        self._dtype = np.dtype(str(dtype).removeprefix("torch."))
+        self.n = rec.n
+        self.y_slot = rec.slots.get(y)
+        self.D_y = rec.D[self.y_slot] if self.y_slot is not None else None
+        self._nslots = len(rec.D)
+        self._build(rec)
+
+    # -- building ----------------------------------------------------------------------------
+    def _build(self, rec):
+        refs = {0: _Ref(0, None, 1.0)}  # x: the identity, values in buffer 0 (ones)
+        self._buffers = [rec.n]         # buffer sizes; buffer 0 holds the ones of x
+        self._kernels = []              # (out buffer, [(dst, src, in buffer, scale, weight)])
+        self._weights = []              # (args, kwargs, out slot, out shape, name, func, i, fn)
+        needed = set()                  # slots whose values the weights read
+        useful = self._useful(rec)
+        for kind, so, step, payload in rec.rules:
+            if so not in useful:
+                continue
+            D_out = rec.D[so]
+            if kind == "move":
+                srcs, ids = payload
+                parts = []
+                for s, offset, size in srcs:
+                    sel = np.nonzero((ids >= offset) & (ids < offset + size))[0]
+                    if len(sel) and rec.D[s] is not None:
+                        dst, src, _ = _contributions(D_out, rec.D[s], sel, ids[sel] - offset)
+                        parts.append((s, dst, src, None, 1.0))
+                refs[so] = self._combine(refs, parts, D_out.nnz)
+            elif kind == "elementwise":
+                name, func, terms = payload
+                parts = []
+                for i, s, b in terms:
+                    dst, src, pair = _contributions(D_out, rec.D[s], np.arange(len(b)), b)
+                    weight = self._weight(rec, step, name, func, i, needed)
+                    parts.append((s, dst, src, pair, weight))
+                refs[so] = self._combine(refs, parts, D_out.nnz)
+            else:  # sum, mean
+                s, group_of, scale = payload
+                dst, src, _ = _contributions(D_out, rec.D[s], group_of,
+                                             np.arange(len(group_of)))
+                refs[so] = self._combine(refs, [(s, dst, src, None, scale)], D_out.nnz)
+        self._result = refs.get(self.y_slot) if self.D_y is not None else None
+        self._replay = self._replay_steps(rec, needed)
+        # int32 maps where every buffer allows them: half the memory traffic of the kernels
+        big = max(self._buffers) >= np.iinfo(np.int32).max
+        idx = np.int64 if big else np.int32
+        self._kernels = [(b, [(d.astype(idx), s.astype(idx), ib, sc,
+                               w if w is None else (w[0], w[1].astype(idx)))
+                              for d, s, ib, sc, w in ops]) for b, ops in self._kernels]
+
+    def _useful(self, rec):
+        """The slots whose Jacobians reach the output (the others are never computed)."""
+        inputs = {}
+        for kind, so, _, payload in rec.rules:
+            if kind == "move":
+                inputs[so] = [s for s, _, _ in payload[0]]
+            elif kind == "elementwise":
+                inputs[so] = [s for _, s, _ in payload[2]]
+            else:
+                inputs[so] = [payload[0]]
+        seen, stack = set(), [self.y_slot] if self.D_y is not None else []
+        while stack:
+            s = stack.pop()
+            if s in seen:
+                continue
+            seen.add(s)
+            stack.extend(inputs.get(s, ()))
+        return seen
+
+    def _combine(self, refs, parts, nnz):
+        """The Jacobian of an operation from its operands' contributions ``(slot, dst, src,
+        pair, weight)``: when it is one operand's entries rearranged and scaled by a constant,
+        a new index map into the same buffer (no work at evaluation); else a new buffer,
+        filled by kernels at evaluation."""
+        parts = [p for p in parts if refs.get(p[0]) is not None and len(p[1])]
+        if not parts:
+            return None
+        if len(parts) == 1 and isinstance(parts[0][4], float) and len(parts[0][1]) == nnz:
+            s, dst, src, _, weight = parts[0]
+            order = np.argsort(dst, kind="stable")
+            if np.array_equal(dst[order], np.arange(nnz)):
+                ref = refs[s]
+                return _Ref(ref.buf, ref.through(src[order]), ref.scale * weight)
+        ops = []
+        for s, dst, src, pair, weight in parts:
+            ref = refs[s]
+            if isinstance(weight, float):
+                scale, w = ref.scale * weight, None
+            else:
+                scale, w = ref.scale, (weight, pair)
+            if scale != 0.0:
+                ops.append((dst, ref.through(src), ref.buf, scale, w))
+        if not ops:
+            return None
+        buf = len(self._buffers)
+        self._buffers.append(nnz)
+        self._kernels.append((buf, ops))
+        return _Ref(buf, None, 1.0)
+
+    def _weight(self, rec, step, name, func, i, needed):
+        """The local derivative with respect to argument ``i`` of step ``step``: a float when
+        it is a constant (folded into the maps), else the number of a weight computed at each
+        evaluation from replayed values."""
+        args, kwargs, outs = rec.steps[step][1], rec.steps[step][2], rec.steps[step][3]
+        if name in _DTYPE_ONLY:
+            return 1.0
+        if name == "pow" and func._overloadname == "Tensor_Scalar":
+            reads, fn = _POW_SCALAR
+        elif name in _PARTIALS and "rounding_mode" not in kwargs:
+            reads, fn = _PARTIALS[name]
+        else:
+            reads, fn = _reads_none, None  # the generic rule reads every argument
+        read = set()
+        dynamic = fn is None
+        for p in reads(i):
+            if p == "out":
+                dynamic = True
+                read.add(outs[0])
+            elif isinstance(args[p], (_Slot, torch.Tensor)):
+                dynamic = True
+                read.update(_slots_in(args[p]))
+        if fn is None:
+            read.update(_slots_in(args))
+            read.update(_slots_in(kwargs))
+        if not dynamic:
+            value = fn(args, kwargs, None, i)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise _Unsupported(f"the derivative of aten.{name}")
+            return float(value)
+        entry = (args, kwargs, outs[0], tuple(rec.keep[outs[0]].shape), func, i, fn)
+        try:  # once at the traced values: an operation without a derivative fails here
+            self._weight_value(entry, rec.keep)
+        except Exception as e:  # noqa: BLE001 - any failure means: not this operation
+            raise _Unsupported(f"the derivative of aten.{name} ({type(e).__name__}: "
+                               f"{e})") from e
+        needed.update(read)
+        self._weights.append(entry)
+        return len(self._weights) - 1
+
+    def _weight_value(self, entry, values):
+        args, kwargs, out_slot, shape, func, i, fn = entry
+        a, kw = _fill(args, values), _fill(kwargs, values)
+        w = _generic_weight(func, a, kw, i) if fn is None else fn(a, kw, values[out_slot], i)
+        w = torch.as_tensor(w).detach()
+        if w.is_complex():
+            raise _Unsupported("a complex derivative")
+        w = torch.broadcast_to(w.to(getattr(torch, self._dtype.name)), shape).reshape(-1)
+        return np.ascontiguousarray(w.numpy())
+
+    @staticmethod
+    def _replay_steps(rec, needed):
+        """The recorded steps that compute the slots in ``needed``, in order."""
+        need = set(needed)
+        keep = []
+        for step in reversed(rec.steps):
+            func, args, kwargs, outs = step
+            if any(s in need for s in outs):
+                need.update(_slots_in(args))
+                need.update(_slots_in(kwargs))
+                keep.append(step)
+        keep.reverse()
+        return keep
+
+    # -- evaluation --------------------------------------------------------------------------
+    @property
+    def nnz(self):
+        """Stored entries of the output's dependency pattern."""
+        return 0 if self.D_y is None else self.D_y.nnz
+
+    def values(self, x):
+        """The Jacobian's stored values at ``x`` (a 1-D torch tensor of the traced length and
+        dtype), as a NumPy array in the order of ``D_y``'s entries."""
+        P = [None] * self._nslots
+        P[0] = x.detach()
+        with torch.no_grad():
+            for func, args, kwargs, outs in self._replay:
+                res = func(*_fill(args, P), **_fill(kwargs, P))
+                for s, o in zip(outs, (o for o in _flat([res]) if isinstance(o, torch.Tensor))):
+                    P[s] = o
+            W = [self._weight_value(entry, P) for entry in self._weights]
+        bufs = [None] * len(self._buffers)
+        bufs[0] = np.ones(self.n, dtype=self._dtype)
+        for b, ops in self._kernels:
+            out = np.zeros(self._buffers[b], dtype=self._dtype)
+            for dst, src, ib, scale, w in ops:
+                if w is None:
+                    _kernels.accumulate(out, dst, src, bufs[ib], self._dtype.type(scale))
+                else:
+                    _kernels.accumulate_weighted(out, dst, src, bufs[ib], W[w[0]], w[1],
+                                                 self._dtype.type(scale))
+            bufs[b] = out
+        r = self._result
+        if r is None:
+            return np.zeros(self.nnz, dtype=self._dtype)
+        vals = bufs[r.buf] if r.idx is None else bufs[r.buf][r.idx]
+        return vals * r.scale if r.scale != 1.0 else vals.copy()

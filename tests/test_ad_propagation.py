@@ -1,0 +1,253 @@
+"""spgrad.ad's propagation method: the recorded trace replayed, one kernel per operation.
+
+Every case compares the propagated Jacobian with ``torch.func.jacrev`` at points other than the
+traced one, and with the compressed products; functions the recorder cannot replay fall back to
+the compressed products (or raise, for ``method="propagation"``) with the operation named."""
+
+import numpy as np
+import pytest
+import scipy.sparse
+
+torch = pytest.importorskip("torch")
+
+import spgrad
+from spgrad import ad
+
+F64 = torch.float64
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning"),
+    # jacrev of take (the dense reference) runs a batching fallback
+    pytest.mark.filterwarnings("ignore:There is a performance drop:UserWarning"),
+]
+
+
+def point(n, seed=1, low=0.5, high=1.5):
+    return torch.from_numpy(np.random.default_rng(seed).uniform(low, high, n))
+
+
+def dense_jacobian(f, x):
+    return torch.func.jacrev(f)(x).detach().numpy()
+
+
+_C = torch.from_numpy(np.random.default_rng(3).uniform(-1, 1, 12))
+_IDX = torch.tensor([3, 0, 7, 7, 11, 2])
+
+
+# each: f(x) with x of length 12 (values in [0.5, 1.5])
+CASES = {
+    "scalars": lambda x: 3 * x - 2 + x / 4 - (1 - x) * 0.5,
+    "products": lambda x: x * x + x[:-1].repeat(2)[: 12] * x ** 3,
+    "division": lambda x: x / x.flip(0) + 2 / x + x / _C,
+    "unary": lambda x: torch.cat([torch.sin(x), torch.cos(x), torch.exp(x), torch.log(x),
+                                  torch.tanh(x), torch.sigmoid(x), torch.sqrt(x),
+                                  torch.reciprocal(x), torch.expm1(x), torch.log1p(x),
+                                  torch.square(x), -x, x ** 0.5, x ** 1, x ** 0]),
+    "generic": lambda x: torch.cat([torch.atan(x), torch.clamp(x, 0.8, 1.2), torch.abs(x - 1),
+                                    torch.where(x > 1, x ** 2, -x), x ** x,
+                                    torch.hypot(x, x.roll(1)), torch.erf(x)]),
+    "broadcast": lambda x: (x.reshape(3, 4) * _C[:4] + x[:3, None]).reshape(-1),
+    "outer": lambda x: (x[:, None] * x[None, :4]).reshape(-1),
+    "reductions": lambda x: torch.cat([x.reshape(3, 4).sum(0), x.reshape(3, 4).mean(1),
+                                       x.sum(0, keepdim=True), x.reshape(2, 6).mean().reshape(1),
+                                       x.reshape(3, 4).sum(dim=(0, 1)).reshape(1)]),
+    "movement": lambda x: torch.cat([x.reshape(3, 4).t().reshape(-1), x.flip(0)[::2],
+                                     x.reshape(2, 2, 3).permute(2, 0, 1).reshape(-1),
+                                     torch.stack([x[:3], x[3:6]]).reshape(-1),
+                                     x.reshape(3, 4)[1], x.reshape(3, 4)[:, 2],
+                                     x.unsqueeze(0).expand(2, 12).reshape(-1)]),
+    "indexing": lambda x: torch.cat([x[_IDX], x.index_select(0, _IDX),
+                                     x.reshape(3, 4).gather(1, torch.tensor([[0], [3], [1]]))
+                                     .reshape(-1), x.take(_IDX)]),
+    "padding": lambda x: torch.nn.functional.pad(x.reshape(3, 4), (1, 2, 0, 1)).reshape(-1)
+    * torch.arange(28, dtype=F64),
+    "constants": lambda x: x * torch.zeros(12, dtype=F64) + x * torch.ones(12, dtype=F64)
+    + torch.linspace(0, 1, 12, dtype=F64) * x.roll(3),
+    "dtypes": lambda x: (x.float() * 2).double() + x.to(F64) * x.clone(),
+    "detach": lambda x: x * x.detach() + x.detach() ** 2,
+    "repeated": lambda x: torch.sin(x) * torch.sin(x) + x.sum() * x,
+    "tanh net": lambda x: torch.tanh(x.reshape(3, 4) * _C.reshape(3, 4) + 0.1).sum(1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_propagation_matches_jacrev(name):
+    f = CASES[name]
+    x = point(12)
+    J = ad.sparse_jacobian(f, x)
+    assert J.method == "propagation"
+    C = ad.sparse_jacobian(f, x, method="compressed")
+    for at in (x, point(12, seed=7), point(12, seed=8, low=0.6, high=1.4)):
+        dense = dense_jacobian(f, at)
+        Jx = J(at)
+        assert isinstance(Jx, spgrad.csr_array) and Jx.shape == dense.shape
+        assert Jx.data.dtype == F64
+        np.testing.assert_allclose(Jx.toarray().numpy(), dense, rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(Jx.data.numpy(), C(at).data.numpy(), rtol=1e-13,
+                                   atol=1e-13)
+
+
+def _random_function(seed):
+    """A random composition of the operations the propagation has rules for."""
+    rng = np.random.default_rng(seed)
+    steps = [(rng.integers(0, 10), rng.integers(0, 4), float(rng.uniform(0.5, 2)))
+             for _ in range(8)]
+    perm = torch.from_numpy(rng.permutation(16))
+
+    def f(x):
+        vals = [x, x.flip(0)]
+        for op, pick, c in steps:
+            a, b = vals[pick % len(vals)], vals[(pick + 1) % len(vals)]
+            vals.append([
+                lambda: a * b, lambda: a + c * b, lambda: torch.sin(a) - b,
+                lambda: a / (1 + b * b), lambda: a.roll(int(c * 3)), lambda: a[perm],
+                lambda: torch.exp(-a * a) * c, lambda: a.reshape(4, 4).sum(0).repeat(4),
+                lambda: torch.cat([a[8:], b[:8]]), lambda: torch.tanh(a) * b.mean(),
+            ][op]())
+        return vals[-1] + 0.1 * vals[-2]
+    return f
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_compositions(seed):
+    f = _random_function(seed)
+    x = point(16, seed=seed)
+    J = ad.sparse_jacobian(f, x)
+    assert J.method == "propagation"
+    at = point(16, seed=100 + seed)
+    np.testing.assert_allclose(J(at).toarray().numpy(), dense_jacobian(f, at), rtol=1e-12,
+                               atol=1e-12)
+
+
+def test_float32():
+    x = point(12).float()
+    f = CASES["unary"]
+    J = ad.sparse_jacobian(f, x)
+    assert J.method == "propagation"
+    Jx = J(x)
+    assert Jx.data.dtype == torch.float32
+    np.testing.assert_allclose(Jx.toarray().numpy(), dense_jacobian(f, x), rtol=2e-6,
+                               atol=2e-6)
+    # another dtype than the prepared one: the compressed products
+    assert J(x.double()).data.dtype == F64
+
+
+def test_numpy_point_and_one_shot():
+    f = CASES["products"]
+    x = point(12).numpy()
+    Jx = ad.jacobian(f, x)
+    assert isinstance(Jx.data, np.ndarray)
+    np.testing.assert_allclose(Jx.toarray(), dense_jacobian(f, torch.from_numpy(x)),
+                               rtol=1e-13)
+
+
+def test_constant_and_identity_functions():
+    x = point(5)
+    J = ad.sparse_jacobian(lambda x: torch.ones(3, dtype=F64) * 2, x)
+    assert J.nnz == 0 and J(x).toarray().shape == (3, 5)
+    J = ad.sparse_jacobian(lambda x: x, x)
+    assert J.method == "propagation"
+    np.testing.assert_array_equal(J(point(5, seed=4)).toarray().numpy(), np.eye(5))
+    J = ad.sparse_jacobian(lambda x: x.detach() * 2, x)
+    assert J(x).toarray().numpy().tolist() == np.zeros((5, 5)).tolist()
+
+
+def test_parameters_updated_in_place_are_seen():
+    """The replay starts from the tensors f reads, so constants it derives from a parameter
+    are recomputed after the parameter changes in place."""
+    w = torch.linspace(0.5, 1.5, 10, dtype=F64)
+
+    def f(x):
+        scale = (w * 2).exp()  # a constant of f, derived from the parameter
+        return scale * torch.sin(x) + w.roll(1) * x
+
+    x = point(10)
+    J = ad.sparse_jacobian(f, x)
+    assert J.method == "propagation"
+    with torch.no_grad():
+        w.mul_(-0.5)
+    np.testing.assert_allclose(J(x).toarray().numpy(), dense_jacobian(f, x), rtol=1e-13)
+
+
+def test_values_that_require_grad_use_the_compressed_products():
+    f = CASES["products"]
+    J = ad.sparse_jacobian(f, point(12))
+    x = point(12, seed=3).requires_grad_()
+    vals = J(x).data
+    assert vals.requires_grad
+    assert torch.autograd.gradcheck(lambda x: J(x).data, (x,))
+
+
+UNSUPPORTED = {
+    "in-place write": (lambda x: torch.zeros(6, dtype=F64).index_put_((torch.arange(5),),
+                                                                      x[1:] ** 2),
+                       "index_put_ writes into a tensor in place"),
+    "matrix product": (lambda x: torch.ones(3, 6, dtype=F64) @ x, "no propagation rule for "
+                       "aten.mv"),
+    "reduction": (lambda x: x.prod().reshape(1) * x, "the reduction aten.prod"),
+    "sort": (lambda x: torch.sort(x)[0] * x, "the reduction aten.sort"),
+    "indices from x": (lambda x: x[(x * 5).long() % 6] * x, "indices computed from "
+                       "the variables"),
+    "number from x": (lambda x: x[torch.argmax(x)] * x, "becomes a Python number"),
+    "spgrad product": (lambda x: spgrad.csr_array(scipy.sparse.eye_array(6, format="csr"))
+                       @ x * x, "computed outside torch"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNSUPPORTED))
+def test_unsupported_operations_fall_back(name):
+    f, message = UNSUPPORTED[name]
+    x = point(6)
+    J = ad.sparse_jacobian(f, x)
+    assert J.method == "compressed"
+    # at the traced point (where the pattern of the argsort case holds)
+    np.testing.assert_allclose(J(x).toarray().numpy(), dense_jacobian(f, x), rtol=1e-12,
+                               atol=1e-12)
+    with pytest.raises(ValueError, match="method='propagation' cannot evaluate") as err:
+        ad.sparse_jacobian(f, x, method="propagation")
+    assert message in str(err.value)
+
+
+def test_given_patterns_record_at_the_first_evaluation():
+    f = CASES["products"]
+    x = point(12)
+    exact = ad.jacobian_pattern(f, x)
+    # a superset: the extra entries are zeros
+    wider = (exact.to_scipy() + scipy.sparse.eye_array(12, k=5, format="csr")).astype(bool)
+    J = ad.sparse_jacobian(f, x, pattern=wider)
+    assert J.method == "auto"
+    Jx = J(x)
+    assert J.method == "propagation" and Jx.nnz == wider.nnz
+    np.testing.assert_allclose(Jx.toarray().numpy(), dense_jacobian(f, x), rtol=1e-13)
+    # a pattern missing entries: those are left out, the others are exact
+    narrow = scipy.sparse.csr_array(exact.to_scipy().astype(np.float64).multiply(
+        np.tri(12, dtype=bool)))
+    J = ad.sparse_jacobian(f, x, pattern=narrow)
+    Jx = J(x)
+    assert J.method == "propagation"
+    dense = dense_jacobian(f, x)
+    np.testing.assert_allclose(Jx.toarray().numpy(), np.tril(dense), rtol=1e-13)
+    # method="compressed" never records
+    J = ad.sparse_jacobian(f, x, pattern=wider, method="compressed")
+    J(x)
+    assert J.method == "compressed"
+
+
+def test_save_and_load_record_again(tmp_path):
+    f = CASES["movement"]
+    x = point(12)
+    J = ad.sparse_jacobian(f, x)
+    J.save(tmp_path / "J.npz")
+    K = ad.load(tmp_path / "J.npz", f)
+    assert K.method == "auto"
+    np.testing.assert_array_equal(K(x).toarray().numpy(), J(x).toarray().numpy())
+    assert K.method == "propagation"
+    ad.sparse_jacobian(f, x, method="compressed").save(tmp_path / "C.npz")
+    C = ad.load(tmp_path / "C.npz", f)
+    C(x)
+    assert C.method == "compressed"
+
+
+def test_bad_method():
+    with pytest.raises(ValueError, match="method must be one of"):
+        ad.sparse_jacobian(lambda x: x, point(3), method="dense")
