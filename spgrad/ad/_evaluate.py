@@ -243,7 +243,8 @@ class SparseJacobian(_Prepared):
                 pos = np.minimum(np.searchsorted(p_keys, keys), max(len(p_keys) - 1, 0))
                 inside = p_keys[pos] == keys if len(p_keys) else np.zeros(len(keys), bool)
                 # entries outside a given pattern are zero by the pattern's claim: dropped
-                self._order = None if (len(keys) == len(p_keys) and inside.all()) else \
+                same = len(keys) == len(p_keys) and np.array_equal(pos, np.arange(len(pos)))
+                self._order = None if same and inside.all() else \
                     (pos[inside], np.nonzero(inside)[0])
         if program is None and self._method == "propagation":
             raise ValueError(f"method='propagation' cannot evaluate this function: {reason}; "
