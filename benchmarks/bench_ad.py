@@ -6,7 +6,9 @@ Functions (float64, written with torch operations):
 * banded: ``f_i = x_{i-1}² + x_i x_{i+1}`` (tridiagonal Jacobian), written with ``F.pad`` and
   slicing;
 * Brusselator: the right-hand side of the 2-D Brusselator on a periodic N × N grid (two
-  species, five-point Laplacian with ``torch.roll``; n = 2N², 6 nonzeros per row).
+  species, five-point Laplacian with ``torch.roll``; n = 2N², 6 nonzeros per row);
+* PDE residual: ``A u + u³ − 1`` with ``A`` the 2-D Poisson matrix on an N × N grid as an
+  spgrad ``csr_array`` (n = N², 5 nonzeros per row): a function using spgrad's sparse ``@``.
 
 For n ≈ 10⁴ and 10⁵ (the Brusselator rounds to 2N²) it reports, for spgrad.ad:
 
@@ -74,6 +76,16 @@ def make_brusselator(N, alpha=0.002):
         return torch.cat([(1 + uuv - 4.4 * u + alpha * laplacian(u)).reshape(-1),
                           (3.4 * u - uuv + alpha * laplacian(v)).reshape(-1)])
     return brusselator
+
+
+def make_residual(N):
+    T = scipy.sparse.diags_array([-np.ones(N - 1), 2 * np.ones(N), -np.ones(N - 1)],
+                                 offsets=[-1, 0, 1])
+    A = spgrad.csr_array(scipy.sparse.kronsum(T, T, format="csr") * (N + 1) ** 2)
+
+    def residual(u):
+        return A @ u + u ** 3 - 1
+    return residual
 
 
 def median_time(fn, repeats):
@@ -159,6 +171,9 @@ def main():
         rows.append(run_case("banded", banded, n, repeats, args.dense_max_gb))
         N = round((n / 2) ** 0.5)
         rows.append(run_case("Brusselator", make_brusselator(N), 2 * N * N, repeats,
+                             args.dense_max_gb))
+        M = round(n ** 0.5)
+        rows.append(run_case("PDE residual", make_residual(M), M * M, repeats,
                              args.dense_max_gb))
 
     print("# spgrad.ad benchmark\n")

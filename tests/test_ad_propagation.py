@@ -32,6 +32,8 @@ def dense_jacobian(f, x):
 
 _C = torch.from_numpy(np.random.default_rng(3).uniform(-1, 1, 12))
 _IDX = torch.tensor([3, 0, 7, 7, 11, 2])
+_W = torch.from_numpy(np.random.default_rng(4).uniform(-1, 1, (6, 12))
+                      * (np.random.default_rng(5).uniform(size=(6, 12)) < 0.4))
 
 
 # each: f(x) with x of length 12 (values in [0.5, 1.5])
@@ -67,6 +69,16 @@ CASES = {
     "detach": lambda x: x * x.detach() + x.detach() ** 2,
     "repeated": lambda x: torch.sin(x) * torch.sin(x) + x.sum() * x,
     "tanh net": lambda x: torch.tanh(x.reshape(3, 4) * _C.reshape(3, 4) + 0.1).sum(1),
+    "matmul": lambda x: torch.cat([_W @ x, (x.reshape(3, 4) @ _W[:4, :5]).reshape(-1),
+                                   torch.mv(_W, torch.sin(x)), torch.dot(x, x).reshape(1),
+                                   torch.outer(x[:3], x[3:6]).reshape(-1),
+                                   torch.bmm(x.reshape(2, 2, 3), x.reshape(2, 3, 2)).reshape(-1),
+                                   (x.reshape(3, 4) @ x.reshape(4, 3)).reshape(-1)]),
+    "addmm": lambda x: torch.cat([
+        torch.addmm(x[:2].reshape(2, 1), x.reshape(2, 6), _W[:6, :3], beta=0.5,
+                    alpha=2).reshape(-1),
+        torch.addmv(x[:5], _W[:5], x, alpha=-1),
+        torch.nn.functional.linear(x.reshape(2, 6), _W[:4, :6], _C[:4]).reshape(-1)]),
 }
 
 
@@ -90,9 +102,10 @@ def test_propagation_matches_jacrev(name):
 def _random_function(seed):
     """A random composition of the operations the propagation has rules for."""
     rng = np.random.default_rng(seed)
-    steps = [(rng.integers(0, 10), rng.integers(0, 4), float(rng.uniform(0.5, 2)))
+    steps = [(rng.integers(0, 12), rng.integers(0, 4), float(rng.uniform(0.5, 2)))
              for _ in range(8)]
     perm = torch.from_numpy(rng.permutation(16))
+    mix = torch.from_numpy(rng.uniform(-1, 1, (16, 16)) * (rng.uniform(size=(16, 16)) < 0.2))
 
     def f(x):
         vals = [x, x.flip(0)]
@@ -103,12 +116,14 @@ def _random_function(seed):
                 lambda: a / (1 + b * b), lambda: a.roll(int(c * 3)), lambda: a[perm],
                 lambda: torch.exp(-a * a) * c, lambda: a.reshape(4, 4).sum(0).repeat(4),
                 lambda: torch.cat([a[8:], b[:8]]), lambda: torch.tanh(a) * b.mean(),
+                lambda: (a.reshape(4, 4) @ b.reshape(4, 4)).reshape(-1),
+                lambda: mix @ a * c,
             ][op]())
         return vals[-1] + 0.1 * vals[-2]
     return f
 
 
-@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("seed", range(16))
 def test_random_compositions(seed):
     f = _random_function(seed)
     x = point(16, seed=seed)
@@ -178,19 +193,64 @@ def test_values_that_require_grad_use_the_compressed_products():
     assert torch.autograd.gradcheck(lambda x: J(x).data, (x,))
 
 
+def _spgrad_matrix(n, seed):
+    rng = np.random.default_rng(seed)
+    A = scipy.sparse.random_array((n, n), density=0.3, rng=rng, format="csr")
+    return spgrad.csr_array(A + scipy.sparse.eye_array(n, format="csr"))
+
+
+_S = _spgrad_matrix(12, 6)
+_S6 = _spgrad_matrix(6, 7)
+
+
+def _spgrad_values(x):
+    """A matrix whose values are a function of x: products with it are bilinear."""
+    return spgrad.csr_array((x[: _S.nnz % 12 + 1].sum() * torch.from_numpy(_S.data) + 1,
+                             _S.indices, _S.indptr), shape=_S.shape)
+
+
+SPGRAD_CASES = {
+    "A @ x": lambda x: _S @ x,
+    "A.T @ f(x)": lambda x: _S.T @ torch.sin(x) + x,
+    "residual": lambda x: _S @ x + (_S.T @ x ** 2) * x - 1,
+    "A @ X": lambda x: (_S @ x.reshape(12, 1).expand(12, 3) * torch.arange(3.0, dtype=F64))
+    .reshape(-1),
+    "A(x) @ x": lambda x: _spgrad_values(x) @ torch.cos(x),
+    "chained": lambda x: _S @ (_S @ x) ** 2,
+}
+
+
+@pytest.mark.parametrize("name", sorted(SPGRAD_CASES))
+def test_spgrad_products_propagate(name):
+    f = SPGRAD_CASES[name]
+    x = point(12)
+    J = ad.sparse_jacobian(f, x)
+    assert J.method == "propagation"
+    for at in (x, point(12, seed=11)):
+        np.testing.assert_allclose(J(at).toarray().numpy(), dense_jacobian(f, at),
+                                   rtol=1e-13, atol=1e-13)
+
+
+def _sparse_sparse(x):
+    """The values of an spgrad SpGEMM (the tracer has a rule, the propagation none)."""
+    A = spgrad.csr_array((x[0] * torch.from_numpy(_S6.data), _S6.indices, _S6.indptr),
+                         shape=_S6.shape)
+    return (A @ _S6).data[:6] * x
+
+
 UNSUPPORTED = {
     "in-place write": (lambda x: torch.zeros(6, dtype=F64).index_put_((torch.arange(5),),
                                                                       x[1:] ** 2),
                        "index_put_ writes into a tensor in place"),
-    "matrix product": (lambda x: torch.ones(3, 6, dtype=F64) @ x, "no propagation rule for "
-                       "aten.mv"),
+    "cumsum": (lambda x: torch.cumsum(x, 0) * x, "the reduction aten.cumsum"),
+    "masked factor": (lambda x: (x > 1).double().reshape(2, 3) @ x[:3], "a factor computed from "
+                      "the variables"),
     "reduction": (lambda x: x.prod().reshape(1) * x, "the reduction aten.prod"),
     "sort": (lambda x: torch.sort(x)[0] * x, "the reduction aten.sort"),
     "indices from x": (lambda x: x[(x * 5).long() % 6] * x, "indices computed from "
                        "the variables"),
     "number from x": (lambda x: x[torch.argmax(x)] * x, "becomes a Python number"),
-    "spgrad product": (lambda x: spgrad.csr_array(scipy.sparse.eye_array(6, format="csr"))
-                       @ x * x, "computed outside torch"),
+    "SpGEMM": (_sparse_sparse, "computed outside torch"),
 }
 
 
@@ -201,8 +261,8 @@ def test_unsupported_operations_fall_back(name):
     J = ad.sparse_jacobian(f, x)
     assert J.method == "compressed"
     # at the traced point (where the pattern of the argsort case holds)
-    np.testing.assert_allclose(J(x).toarray().numpy(), dense_jacobian(f, x), rtol=1e-12,
-                               atol=1e-12)
+    dense = torch.autograd.functional.jacobian(f, x).numpy()
+    np.testing.assert_allclose(J(x).toarray().numpy(), dense, rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError, match="method='propagation' cannot evaluate") as err:
         ad.sparse_jacobian(f, x, method="propagation")
     assert message in str(err.value)
@@ -251,3 +311,44 @@ def test_save_and_load_record_again(tmp_path):
 def test_bad_method():
     with pytest.raises(ValueError, match="method must be one of"):
         ad.sparse_jacobian(lambda x: x, point(3), method="dense")
+
+
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kernels_against_numpy(dtype, index_dtype):
+    """The two propagation kernels, both index widths and value types, accumulating and
+    assigning, against NumPy's unbuffered ``np.add.at``."""
+    from spgrad._cpu import _propagation as k
+
+    rng = np.random.default_rng(0)
+    n_out, n_in, n_w, m = 50, 40, 30, 200
+    dst = rng.integers(0, n_out, m).astype(index_dtype)
+    src = rng.integers(0, n_in, m).astype(index_dtype)
+    pair = rng.integers(0, n_w, m).astype(index_dtype)
+    vals = rng.standard_normal(n_in).astype(dtype)
+    w = rng.standard_normal(n_w).astype(dtype)
+    start = rng.standard_normal(n_out).astype(dtype)
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    out = start.copy()
+    k.accumulate(out, dst, src, vals, dtype(1.5), False)
+    expected = start.copy()
+    np.add.at(expected, dst, 1.5 * vals[src])
+    np.testing.assert_allclose(out, expected, rtol=tol, atol=tol)
+    out = start.copy()
+    k.accumulate_weighted(out, dst, src, vals, w, pair, dtype(-2), False)
+    expected = start.copy()
+    np.add.at(expected, dst, -2 * w[pair] * vals[src])
+    np.testing.assert_allclose(out, expected, rtol=tol, atol=tol)
+    # assigning: a permutation of the output
+    perm = rng.permutation(n_out).astype(index_dtype)
+    src = src[:n_out]
+    pair = pair[:n_out]
+    out = np.full(n_out, np.nan, dtype=dtype)
+    k.accumulate_weighted(out, perm, src, vals, w, pair, dtype(1), True)
+    expected = np.empty(n_out, dtype=dtype)
+    expected[perm] = w[pair] * vals[src]
+    np.testing.assert_allclose(out, expected, rtol=tol, atol=tol)
+    out = np.full(n_out, np.nan, dtype=dtype)
+    k.accumulate(out, perm, src, vals, dtype(3), True)
+    expected[perm] = 3 * vals[src]
+    np.testing.assert_allclose(out, expected, rtol=tol, atol=tol)

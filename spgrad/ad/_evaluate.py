@@ -437,7 +437,8 @@ def sparse_jacobian(f, x, *, pattern=None, mode="auto", order="largest_first", c
         Jacobian with one kernel per operation (no product per colour); ``"compressed"``
         evaluates one product per colour; ``"auto"`` propagates wherever the trace allows it
         (movement and indexing with constant indices, elementwise operations, ``sum``,
-        ``mean``) and uses compressed products otherwise. ``"propagation"`` raises
+        ``mean``, dense matrix products, spgrad's sparse ``A @ x``) and uses compressed
+        products otherwise. ``"propagation"`` raises
         ``ValueError`` naming the operation it cannot propagate. Points that require grad
         always use the compressed products (their values are recorded by autograd).
 
@@ -631,8 +632,9 @@ def load(file, f):
     >>> f = lambda x: x[1:] - x[:-1]
     >>> J = spgrad.ad.sparse_jacobian(f, torch.zeros(5))
     >>> buf = io.BytesIO(); J.save(buf); _ = buf.seek(0)
-    >>> spgrad.ad.load(buf, f)
-    <SparseJacobian of shape (4, 5) with 8 stored entries, 2 colours, mode='reverse', method='auto'>
+    >>> K = spgrad.ad.load(buf, f)
+    >>> K.ncolors, K.mode, K.method
+    (2, 'reverse', 'auto')
     """
     from .._csr import csr_array
 

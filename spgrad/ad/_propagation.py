@@ -17,14 +17,19 @@ by Python numbers cost nothing at evaluation: their Jacobians are index maps int
 
 Recorded rules: movement and indexing with constant indices, elementwise operations (local
 derivatives from a table of formulas, else from ``torch.func.jvp`` of the operation), ``sum``
-and ``mean``. Any other operation on a variable (in-place writes, matrix products, other
-reductions, spgrad's sparse kernels, custom autograd Functions) makes the recorder give up with
-a reason, and the Jacobian is evaluated with compressed products instead.
+and ``mean``, dense matrix products (``mm``, ``mv``, ``bmm``, ``dot``, ``addmm``, ``outer``…:
+each term weighted by the other factor's element), and spgrad's sparse products ``A @ X`` and
+``Aᵀ @ X`` (replayed by calling their Function's forward). Any other operation on a variable
+(in-place writes, other reductions, spgrad's other kernels, custom autograd Functions) makes
+the recorder give up with a reason, and the Jacobian is evaluated with compressed products
+instead.
 
 Every operation of the function is replayed from its leaves (tensors created outside the
 function, taken by reference), so constants the function derives from parameters updated in
 place between evaluations are recomputed, as a call of the function would.
 """
+
+import threading
 
 import numpy as np
 import scipy.sparse
@@ -169,6 +174,28 @@ def _slots_in(obj):
     return []
 
 
+class _SparseProduct:
+    """Replays spgrad's sparse product Function ``function`` on ``pattern``: ``(data, X) ->
+    function.forward(data, X, pattern)``."""
+
+    def __init__(self, function, pattern):
+        self.function, self.pattern = function, pattern
+
+    def __call__(self, data, X):
+        return self.function.forward(data, X, self.pattern)
+
+
+def _int64_sorted(D):
+    """``D`` as a SciPy CSR with int64 index arrays and sorted rows (a copy): the form the
+    propagation's maps are computed on."""
+    D = scipy.sparse.csr_array(D)
+    D = scipy.sparse.csr_array((D.data, D.indices.astype(np.int64),
+                                D.indptr.astype(np.int64)), shape=D.shape)
+    if not D.has_sorted_indices:
+        D.sort_indices()
+    return D
+
+
 class _Recorder(_Tracer):
     """The pattern tracer, also recording each operation's replay and Jacobian rule."""
 
@@ -178,11 +205,12 @@ class _Recorder(_Tracer):
         self.keep = [x]                     # every traced tensor, alive (ids stay unique)
         self.slots[x] = 0
         self.tainted = [True]               # slot depends on x (values change with x)
-        self.D = [self.deps[x]]             # slot -> dependency matrix (None: constant)
+        self.D = [_int64_sorted(self.deps[x])]  # slot -> dependency matrix (None: constant)
         self.steps = []                     # (func, args, kwargs, out slots) in order
         self.rules = []                     # (kind, out slot, step index, payload)
         self.uninitialized = set()          # slots made by empty(): filled outside torch?
         self.detached = set()               # slots made by detach(): constants here
+        self.producer = {}                  # slot -> the step computing it
         self.reason = None
         self._pending = []
 
@@ -199,6 +227,49 @@ class _Recorder(_Tracer):
 
     def _on_reduction(self, name, x, outs, group_of, n_groups):
         self._pending.append(("reduce", name, x, outs, group_of, n_groups))
+
+    def _on_matmul(self, name, left, right, bias, out_idx, out_shape):
+        self._pending.append(("matmul", name, left, right, bias, out_idx, out_shape))
+
+    def _on_sparse_product(self, name, node, out, data, X, out_idx, D):
+        """spgrad's ``A @ X`` / ``Aᵀ @ X`` computes outside torch: its output gets a slot and a
+        replay step of its own (the Function's forward on the replayed operands), recorded
+        here, where the tracer first meets the output, before the operation reading it."""
+        if self.reason is not None:
+            return
+        from .._autograd import _functions
+
+        function = _functions.SpMM if name == "SpMMBackward" else _functions.SpMMT
+        operands = (data[0], X[0])
+        for t in operands:
+            if t not in self.slots and self._is_var(t):
+                self._fail(f"an operand of spgrad's {function.__name__} is computed outside "
+                           f"torch's aten operations")
+                return
+        tainted = any(self.tainted[self.slots[t]] for t in operands if t in self.slots)
+        D = _int64_sorted(D) if D is not None else None
+        replay = (_SparseProduct(function, node.pattern), _template(list(operands), self.slots),
+                  {})
+        s = self.slots.get(out)
+        if s is not None:
+            # the Function's result came through lift_fresh (a tensor made from the kernel's
+            # NumPy output): that step becomes the product's replay
+            step = self.producer[s]
+            self.steps[step] = (*replay, [s])
+            self.tainted[s], self.D[s] = tainted, D
+        else:
+            s = len(self.D)
+            self.slots[out] = s
+            self.keep.append(out)
+            self.tainted.append(tainted)
+            self.D.append(D)
+            step = len(self.steps)
+            self.steps.append((*replay, [s]))
+            self.producer[s] = step
+        if self.D[s] is not None:
+            rec = ("matmul", f"spgrad's {function.__name__}", data, X, None, out_idx,
+                   tuple(out.shape))
+            self._matmul_rule(rec, step, list(operands), [out])
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -219,6 +290,8 @@ class _Recorder(_Tracer):
             return out
         outs = [o for o in _flat([out]) if isinstance(o, torch.Tensor)]
         tainted = any(self.tainted[s] for s in read)
+        # the arguments as they were (before an output that is an argument gets a slot)
+        args_t, kwargs_t = _template(args, self.slots), _template(kwargs, self.slots)
         if tainted and name == "_local_scalar_dense":
             self._fail("a value computed from the variables becomes a Python number (indices "
                        "computed from the variables, a Python condition)")
@@ -233,18 +306,18 @@ class _Recorder(_Tracer):
             self.keep.append(o)
             self.tainted.append(tainted)
             self.D.append(self._dep_of(o) if tainted else None)
+            self.producer[s] = len(self.steps)  # the step appended below
             out_slots.append(s)
             if name in _UNINITIALIZED:
                 self.uninitialized.add(s)
         step = len(self.steps)
-        self.steps.append((func, _template(args, self.slots), _template(kwargs, self.slots),
-                           out_slots))
+        self.steps.append((func, args_t, kwargs_t, out_slots))
         variable_outs = [s for s in out_slots if self.D[s] is not None]
         if not variable_outs:
             return out
         covered = set()
         for rec in self._pending:
-            covered |= self._rule(rec, step, func, args)
+            covered |= self._rule(rec, step, func, args, outs)
             if self.reason is not None:
                 return out
         missing = [s for s in variable_outs if s not in covered]
@@ -260,10 +333,7 @@ class _Recorder(_Tracer):
             return None
         if o.is_complex():
             self._fail("complex intermediate values")
-        D = scipy.sparse.csr_array(D)
-        if not D.has_sorted_indices:
-            D = D.sorted_indices()
-        return D
+        return _int64_sorted(D)
 
     def _slot(self, t, what):
         """The slot of operand ``t``, ``None`` for a constant; a variable computed outside the
@@ -277,9 +347,11 @@ class _Recorder(_Tracer):
             return None
         return s if s is not None and self.D[s] is not None else None
 
-    def _rule(self, rec, step, func, args):
+    def _rule(self, rec, step, func, args, outs):
         """Turn a pending hook call into a rule on slots; the output slots it covers."""
         kind, name = rec[0], rec[1]
+        if kind == "matmul":
+            return self._matmul_rule(rec, step, args, outs)
         if kind == "move":
             _, _, outs, sources, id_outs = rec
             if name == "detach":  # the derivative stops here: constant outputs
@@ -346,6 +418,40 @@ class _Recorder(_Tracer):
         return {so}
 
 
+    def _matmul_rule(self, rec, step, args, outs):
+        _, name, left, right, bias, out_idx, out_shape = rec
+        name = name if name.startswith("spgrad") else f"{name}"
+        so = self.slots[outs[0]]
+        terms = []
+        for (t, idx), (other, other_idx) in ((left, right), (right, left)):
+            s = self._slot(t, f"a factor of {name}")
+            if self.reason is not None:
+                return set()
+            if s is None:
+                continue
+            o = self.slots.get(other)
+            if o is not None and self.D[o] is None and self.tainted[o]:
+                # the tracer left out the terms through zeros of this factor at x
+                self._fail(f"{name} with a factor computed from the variables without "
+                           f"depending on them")
+                return set()
+            pos = next((i for i, a in enumerate(args) if a is other), None)
+            if pos is None:
+                self._fail(f"{name} with a factor that is not an argument")
+                return set()
+            terms.append(("product", s, out_idx, idx, pos, other_idx))
+        if bias is not None:
+            s = self._slot(bias, f"the bias of {name}")
+            if self.reason is not None:
+                return set()
+            if s is not None:
+                n_out = int(np.prod(out_shape)) if len(out_shape) else 1
+                terms.append(("bias", s, np.arange(n_out, dtype=np.int64),
+                              _bcast_ids(bias, out_shape)))
+        self.rules.append(("matmul", so, step, (name, terms)))
+        return {so}
+
+
 def record_jacobian(f, x):
     """Trace ``f`` once at ``x``: the Jacobian's dependency pattern (SciPy CSR, or ``None``
     for a constant output), the output, and a :class:`Program` (``None`` with a reason when
@@ -381,25 +487,18 @@ def _contributions(D_out, D_in, k, b):
     """For each pair ``t`` (row ``k[t]`` of the output gets row ``b[t]`` of the input): every
     stored entry of that input row, as ``(dst, src, pair)`` — its position in ``D_out``, in
     ``D_in`` and the pair number. Entries with no place in ``D_out`` are dropped (the tracer
-    leaves out dependencies through constant zero factors)."""
-    k = np.asarray(k, dtype=np.int64)
-    b = np.asarray(b, dtype=np.int64)
-    starts = D_in.indptr[b].astype(np.int64)
-    counts = D_in.indptr[b + 1].astype(np.int64) - starts
-    total = int(counts.sum())
-    pair = np.repeat(np.arange(len(k), dtype=np.int64), counts)
-    src = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(total,
-                                                                                 dtype=np.int64)
-    ncols = D_out.shape[1]
-    out_rows = np.repeat(np.arange(D_out.shape[0], dtype=np.int64), np.diff(D_out.indptr))
-    keys = out_rows * ncols + D_out.indices.astype(np.int64)
-    want = k[pair] * ncols + D_in.indices[src].astype(np.int64)
-    pos = np.searchsorted(keys, want)
-    hit = pos < len(keys)
-    hit[hit] = keys[pos[hit]] == want[hit]
-    if not hit.all():
-        pos, src, pair = pos[hit], src[hit], pair[hit]
-    return pos, src, pair
+    leaves out dependencies through constant zero factors). Both patterns have int64 indices
+    and sorted rows (see :meth:`_Recorder._dep_of`)."""
+    k = np.ascontiguousarray(k, dtype=np.int64)
+    b = np.ascontiguousarray(b, dtype=np.int64)
+    if len(k) and (k.min() < 0 or k.max() >= D_out.shape[0] or b.min() < 0
+                   or b.max() >= D_in.shape[0]):
+        raise AssertionError("propagation map out of range")  # a recorder bug, never input
+    room = int((D_in.indptr[b + 1] - D_in.indptr[b]).sum())
+    dst, src, pair = (np.empty(room, dtype=np.int64) for _ in range(3))
+    m = _kernels.match_rows(D_out.indptr, D_out.indices, D_in.indptr, D_in.indices, k, b,
+                            dst, src, pair)
+    return dst[:m], src[:m], pair[:m]
 
 
 class _Ref:
@@ -426,6 +525,7 @@ class Program:
         if dtype not in (torch.float32, torch.float64):
             raise _Unsupported(f"dtype {dtype}")
         self._dtype = np.dtype(str(dtype).removeprefix("torch."))
+        self._torch_dtype = dtype
         self.n = rec.n
         self.y_slot = rec.slots.get(y)
         self.D_y = rec.D[self.y_slot] if self.y_slot is not None else None
@@ -461,6 +561,22 @@ class Program:
                     weight = self._weight(rec, step, name, func, i, needed)
                     parts.append((s, dst, src, pair, weight))
                 refs[so] = self._combine(refs, parts, D_out.nnz)
+            elif kind == "matmul":
+                name, terms = payload
+                kwargs = rec.steps[step][2]
+                parts = []
+                for term in terms:
+                    if term[0] == "bias":
+                        _, s, k, b = term
+                        dst, src, _ = _contributions(D_out, rec.D[s], k, b)
+                        parts.append((s, dst, src, None, float(kwargs.get("beta", 1))))
+                        continue
+                    _, s, k, b, pos, other_idx = term
+                    dst, src, pair = _contributions(D_out, rec.D[s], k, b)
+                    weight = self._factor_weight(rec, step, pos, kwargs.get("alpha", 1),
+                                                 needed)
+                    parts.append((s, dst, src, other_idx[pair], weight))
+                refs[so] = self._combine(refs, parts, D_out.nnz)
             else:  # sum, mean
                 s, group_of, scale = payload
                 dst, src, _ = _contributions(D_out, rec.D[s], group_of,
@@ -471,9 +587,17 @@ class Program:
         # int32 maps where every buffer allows them: half the memory traffic of the kernels
         big = max(self._buffers) >= np.iinfo(np.int32).max
         idx = np.int64 if big else np.int32
-        self._kernels = [(b, [(d.astype(idx), s.astype(idx), ib, sc,
-                               w if w is None else (w[0], w[1].astype(idx)))
-                              for d, s, ib, sc, w in ops]) for b, ops in self._kernels]
+        kernels = []
+        for b, ops in self._kernels:
+            # a first contribution that writes every entry once assigns: no zeroing
+            dst0 = ops[0][0]
+            assign = len(dst0) == self._buffers[b] and \
+                np.array_equal(np.sort(dst0), np.arange(len(dst0)))
+            kernels.append((b, assign, [(d.astype(idx), s.astype(idx), ib, sc,
+                                         w if w is None else (w[0], w[1].astype(idx)))
+                                        for d, s, ib, sc, w in ops]))
+        self._kernels = kernels
+        self._local = threading.local()  # evaluation buffers, reused, one set per thread
 
     def _useful(self, rec):
         """The slots whose Jacobians reach the output (the others are never computed)."""
@@ -483,6 +607,8 @@ class Program:
                 inputs[so] = [s for s, _, _ in payload[0]]
             elif kind == "elementwise":
                 inputs[so] = [s for _, s, _ in payload[2]]
+            elif kind == "matmul":
+                inputs[so] = [term[1] for term in payload[1]]
             else:
                 inputs[so] = [payload[0]]
         seen, stack = set(), [self.y_slot] if self.D_y is not None else []
@@ -554,7 +680,7 @@ class Program:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise _Unsupported(f"the derivative of aten.{name}")
             return float(value)
-        entry = (args, kwargs, outs[0], tuple(rec.keep[outs[0]].shape), func, i, fn)
+        entry = ("partial", args, kwargs, outs[0], tuple(rec.keep[outs[0]].shape), func, i, fn)
         try:  # once at the traced values: an operation without a derivative fails here
             self._weight_value(entry, rec.keep)
         except Exception as e:  # noqa: BLE001 - any failure means: not this operation
@@ -564,15 +690,33 @@ class Program:
         self._weights.append(entry)
         return len(self._weights) - 1
 
+    def _factor_weight(self, rec, step, pos, alpha, needed):
+        """The weight of a matrix product's term: the other factor's elements (times
+        ``alpha``), read at each evaluation."""
+        arg = rec.steps[step][1][pos]
+        entry = ("factor", arg, alpha)
+        self._weight_value(entry, rec.keep)
+        needed.update(_slots_in(arg))
+        self._weights.append(entry)
+        return len(self._weights) - 1
+
     def _weight_value(self, entry, values):
-        args, kwargs, out_slot, shape, func, i, fn = entry
-        a, kw = _fill(args, values), _fill(kwargs, values)
-        w = _generic_weight(func, a, kw, i) if fn is None else fn(a, kw, values[out_slot], i)
-        w = torch.as_tensor(w).detach()
+        """A weight at evaluation, as a contiguous NumPy vector of the program's dtype: a
+        local derivative per output element, or a matrix product's other factor."""
+        if entry[0] == "factor":
+            _, arg, alpha = entry
+            w = _fill(arg, values).detach().reshape(-1)
+            if alpha != 1:
+                w = w * alpha
+        else:
+            _, args, kwargs, out_slot, shape, func, i, fn = entry
+            a, kw = _fill(args, values), _fill(kwargs, values)
+            w = _generic_weight(func, a, kw, i) if fn is None else \
+                fn(a, kw, values[out_slot], i)
+            w = torch.broadcast_to(torch.as_tensor(w).detach(), shape).reshape(-1)
         if w.is_complex():
             raise _Unsupported("a complex derivative")
-        w = torch.broadcast_to(w.to(getattr(torch, self._dtype.name)), shape).reshape(-1)
-        return np.ascontiguousarray(w.numpy())
+        return np.ascontiguousarray(w.to(self._torch_dtype).numpy())
 
     @staticmethod
     def _replay_steps(rec, needed):
@@ -605,19 +749,27 @@ class Program:
                 for s, o in zip(outs, (o for o in _flat([res]) if isinstance(o, torch.Tensor))):
                     P[s] = o
             W = [self._weight_value(entry, P) for entry in self._weights]
-        bufs = [None] * len(self._buffers)
-        bufs[0] = np.ones(self.n, dtype=self._dtype)
-        for b, ops in self._kernels:
-            out = np.zeros(self._buffers[b], dtype=self._dtype)
+        bufs = getattr(self._local, "buffers", None)
+        if bufs is None:
+            bufs = [np.empty(size, dtype=self._dtype) for size in self._buffers]
+            bufs[0].fill(1)
+            self._local.buffers = bufs
+        real = self._dtype.type
+        for b, assign, ops in self._kernels:
+            out = bufs[b]
+            if not assign:
+                out.fill(0)
             for dst, src, ib, scale, w in ops:
                 if w is None:
-                    _kernels.accumulate(out, dst, src, bufs[ib], self._dtype.type(scale))
+                    _kernels.accumulate(out, dst, src, bufs[ib], real(scale), assign)
                 else:
                     _kernels.accumulate_weighted(out, dst, src, bufs[ib], W[w[0]], w[1],
-                                                 self._dtype.type(scale))
-            bufs[b] = out
+                                                 real(scale), assign)
+                assign = False
         r = self._result
         if r is None:
             return np.zeros(self.nnz, dtype=self._dtype)
-        vals = bufs[r.buf] if r.idx is None else bufs[r.buf][r.idx]
-        return vals * r.scale if r.scale != 1.0 else vals.copy()
+        vals = bufs[r.buf].copy() if r.idx is None else bufs[r.buf][r.idx]
+        if r.scale != 1.0:
+            vals *= r.scale
+        return vals

@@ -351,6 +351,16 @@ class _Tracer(TorchDispatchMode):
     def _on_reduction(self, name, x, outs, group_of, n_groups):
         """A reduction rule ran: element ``i`` of ``x`` belongs to group ``group_of[i]``."""
 
+    def _on_sparse_product(self, name, node, out, data, X, out_idx, D):
+        """An spgrad sparse product ``out = A @ X`` (``SpMMBackward``) or ``Aᵀ @ X``
+        (``SpMMTBackward``) was followed: output element ``out_idx[t]`` adds
+        ``data[0][data[1][t]] * X[0][X[1][t]]``; ``D`` is its dependency matrix."""
+
+    def _on_matmul(self, name, left, right, bias, out_idx, out_shape):
+        """A matrix product rule ran: output element ``out_idx[t]`` adds the product of
+        elements ``left[1][t]`` and ``right[1][t]`` of the two factors (``(tensor, element
+        numbers)``; the terms through constant zeros are left out), and ``bias`` broadcast."""
+
     # -- writes into (views of) tensors ------------------------------------------------------
     def _write(self, dst, D):
         """Element values of ``dst`` now depend as ``D`` says (``None``: constants)."""
@@ -639,6 +649,8 @@ class _Tracer(TorchDispatchMode):
             B_terms = _rows(Db, b_idx)
             G = _gram(A_terms, B_terms)
             self._add_h(G + G.T)
+        left, right = (args[1], args[2]) if bias is not None else (args[0], args[1])
+        self._on_matmul(name, (left, a_idx), (right, b_idx), bias, out_idx, out_shape)
         return D
 
     # -- spgrad's kernels --------------------------------------------------------------------
@@ -669,7 +681,9 @@ class _Tracer(TorchDispatchMode):
                 if Dx is not None and self.hessian:
                     G = _gram(_rows(Dd, e_idx), _rows(Dx, x_idx))
                     self._add_h(G + G.T)
-            return _union(*[scipy.sparse.csr_array(P != 0) for P in parts])
+            D = _union(*[scipy.sparse.csr_array(P != 0) for P in parts])
+            self._on_sparse_product(name, node, out, (data, e_idx), (X, x_idx), o_idx, D)
+            return D
         if name == "SDDMMBackward":
             G_, X = saved
             p = node.pattern
