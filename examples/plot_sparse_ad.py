@@ -3,10 +3,12 @@ Sparse Jacobians and Hessians for SciPy's solvers
 =================================================
 
 ``spgrad.ad`` turns a function written with torch operations into its sparse Jacobian or
-Hessian, as a sparse matrix, in four steps: it traces the function once to find the sparsity
-pattern, colours the pattern, evaluates one Jacobian-vector (or Hessian-vector) product per
-colour, and gathers the compressed products into the nonzeros. Three uses, each a SciPy solver
-that takes a sparse derivative:
+Hessian, as a sparse matrix. It traces the function once to find the sparsity pattern; a
+Jacobian is then evaluated by replaying the recorded operations while one kernel per operation
+computes the nonzeros of each intermediate Jacobian (propagation), and a Hessian (or a
+function the recorder cannot replay) by colouring the pattern and evaluating one
+Hessian-vector (or Jacobian-vector) product per colour. Three uses, each a SciPy solver that
+takes a sparse derivative:
 
 1. a stiff ODE — the 2-D Brusselator reaction–diffusion system — with
    ``scipy.integrate.solve_ivp(method="BDF", jac=...)``;
@@ -59,8 +61,12 @@ y0 = np.concatenate([(22 * Y * (1 - Y) ** 1.5).ravel(), (27 * X * (1 - X) ** 1.5
 start = time.perf_counter()
 J = spgrad.ad.sparse_jacobian(brusselator, y0, mode="forward", order="best")
 prepare = time.perf_counter() - start
+start = time.perf_counter()
+J(y0)
+evaluate = time.perf_counter() - start
 print(f"Brusselator n = {2 * N * N}: {J.nnz} nonzeros, {J.ncolors} colours "
-      f"({J.mode} mode), prepared in {prepare:.3f} s")
+      f"({J.mode} mode), prepared in {prepare:.3f} s; evaluated by {J.method} in "
+      f"{evaluate * 1e3:.2f} ms")
 
 
 def rhs(t, y):
