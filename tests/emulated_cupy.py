@@ -10,6 +10,10 @@ behave like CuPy's where spgrad's GPU code could go wrong.
 - The module functions (``empty``, ``zeros``, ``arange``, ``cumsum``, ``concatenate``, …) are
   NumPy's, taking and returning device arrays; ``asarray``/``array`` copy host data to the
   device (counted).
+- ``cupyx`` (the vendor routines spgrad calls: ``csr_matrix``, ``spsolve_triangular``,
+  ``spsolve``, ``check_availability``) computes with SciPy on the device arrays' memory and
+  mimics what spgrad relies on in cupyx: single-precision triangular results widened to
+  float64, a warning (not an error) for a singular ``spsolve``, int32 indices only.
 - :func:`install` puts this module in ``sys.modules["cupy"]`` and installs a launch backend
   that runs spgrad's CUDA kernels through the C++ emulation of ``cuda_support`` on the device
   arrays' memory; it refuses host arrays, as a real launch would.
@@ -273,6 +277,95 @@ module.cuda = types.SimpleNamespace(
 )
 
 
+# --------------------------------------------------------------------------------------------
+# cupyx: the vendor routines spgrad calls (spgrad._cuda._vendor), computed by SciPy on the
+# device arrays' memory, with the behaviour of cupyx that spgrad relies on
+# --------------------------------------------------------------------------------------------
+
+#: capabilities ``cupyx.cusparse/cusolver.check_availability`` report (tests may remove some)
+available = {"spsm", "csrsm2", "csrlsvqr"}
+
+
+class csr_matrix:
+    """``cupyx.scipy.sparse.csr_matrix((data, indices, indptr), shape=...)`` on device arrays;
+    stricter than cupyx, it refuses index arrays that are not int32 (cuSPARSE's only width,
+    to which cupyx would cast silently)."""
+
+    format = "csr"
+
+    def __init__(self, arg, shape):
+        data, indices, indptr = arg
+        for name, a in (("data", data), ("indices", indices), ("indptr", indptr)):
+            if not isinstance(a, ndarray):
+                raise HostDeviceMixError(f"emulated cupyx: csr_matrix {name} is not a device "
+                                         f"array")
+        if indices.dtype != np.int32 or indptr.dtype != np.int32:
+            raise TypeError(f"emulated cupyx: cuSPARSE takes int32 indices, got "
+                            f"{indices.dtype}/{indptr.dtype}")
+        self.data, self.indices, self.indptr, self.shape = data, indices, indptr, shape
+        self.dtype = data.dtype
+
+    def _scipy(self):
+        import scipy.sparse
+
+        return scipy.sparse.csr_array((self.data._a, self.indices._a, self.indptr._a),
+                                      shape=self.shape)
+
+
+def _spsolve_triangular(A, b, lower=True, overwrite_A=False, overwrite_b=False,
+                        unit_diagonal=False):
+    import scipy.sparse.linalg
+
+    if not isinstance(A, csr_matrix) or not isinstance(b, ndarray):
+        raise TypeError("emulated cupyx.spsolve_triangular takes a csr_matrix and a device b")
+    x = scipy.sparse.linalg.spsolve_triangular(A._scipy(), b._a.astype(A.dtype), lower=lower,
+                                               unit_diagonal=unit_diagonal)
+    if x.dtype.char in "fF":  # cupyx widens single precision results
+        x = x.astype(np.promote_types(x.dtype, np.float64))
+    return ndarray(x)
+
+
+def _spsolve(A, b):
+    import warnings
+
+    import scipy.sparse.linalg
+
+    if not isinstance(A, csr_matrix) or not isinstance(b, ndarray):
+        raise TypeError("emulated cupyx.spsolve takes a csr_matrix and a device b")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        x = scipy.sparse.linalg.spsolve(A._scipy().tocsc(), b._a.astype(A.dtype))
+    if x.ndim == 2:  # cupyx solves column by column into a Fortran-ordered result
+        x = np.asfortranarray(x)
+    if any(issubclass(w.category, scipy.sparse.linalg.MatrixRankWarning) for w in caught):
+        # cuSOLVER reports a singular matrix; cupyx warns and returns what it computed
+        warnings.warn("A is not positive definite or near singular under tolerance 0.0 "
+                      "(singularity: [0])", stacklevel=2)
+        x = np.zeros_like(x)
+    return ndarray(x)
+
+
+def _check_availability(name):
+    return name in available
+
+
+cupyx = types.ModuleType("cupyx")
+cupyx.scipy = types.ModuleType("cupyx.scipy")
+cupyx.scipy.sparse = types.ModuleType("cupyx.scipy.sparse")
+cupyx.scipy.sparse.csr_matrix = csr_matrix
+cupyx.scipy.sparse.linalg = types.ModuleType("cupyx.scipy.sparse.linalg")
+cupyx.scipy.sparse.linalg.spsolve_triangular = _spsolve_triangular
+cupyx.scipy.sparse.linalg.spsolve = _spsolve
+cupyx.cusparse = types.ModuleType("cupyx.cusparse")
+cupyx.cusparse.check_availability = _check_availability
+cupyx.cusolver = types.ModuleType("cupyx.cusolver")
+cupyx.cusolver.check_availability = _check_availability
+_CUPYX_MODULES = {"cupyx": cupyx, "cupyx.scipy": cupyx.scipy,
+                  "cupyx.scipy.sparse": cupyx.scipy.sparse,
+                  "cupyx.scipy.sparse.linalg": cupyx.scipy.sparse.linalg,
+                  "cupyx.cusparse": cupyx.cusparse, "cupyx.cusolver": cupyx.cusolver}
+
+
 class DeviceLaunchBackend:
     """Runs the launchers' kernels on the emulated device arrays' memory through the C++
     emulation (``cuda_support.EmulatedBackend``); host arrays are refused."""
@@ -300,6 +393,8 @@ def install(monkeypatch, emulation):
     from spgrad._cuda import _launch
 
     monkeypatch.setitem(sys.modules, "cupy", module)
+    for name, mod in _CUPYX_MODULES.items():
+        monkeypatch.setitem(sys.modules, name, mod)
     monkeypatch.setattr(_launch, "_backend", DeviceLaunchBackend(emulation))
     transfers.clear()
     return module

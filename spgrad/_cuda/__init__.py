@@ -6,7 +6,8 @@ and the sources compiled (once per device), at the first launch; without CuPy or
 device that launch raises an error naming the cause.
 
 Every CPU kernel has a launcher here except the sparse triangular solve (cuSPARSE's, through
-``cupyx``, on the GPU) and the graph colourings of ``spgrad.ad`` (sequential, on the host).
+``cupyx``, on the GPU: :mod:`spgrad._cuda._vendor`, which also reaches cuSOLVER's sparse QR for
+``spsolve``) and the graph colourings of ``spgrad.ad`` (sequential, on the host).
 SpGEMM is an expansion-sort-compression that reproduces the CPU kernel's output bitwise (column
 order of first appearance, products summed in occurrence order); cuSPARSE's SpGEMM may replace
 it where it is faster. The containers of GPU arrays (``A.to("cuda")``) dispatch here through

@@ -5,9 +5,11 @@ Plain mode (NumPy values and right-hand sides) hands the numerics to SciPy's Sup
 results, dtypes, return types, warnings and errors are SciPy's. Two deliberate differences:
 an spgrad input is never modified (SciPy sorts and merges the indices of a non-canonical CSR/CSC
 input in place, once; spgrad works on a canonical copy, at every call: call
-``A.sum_duplicates()`` once before many solves with an unsorted matrix), and SciPy's ``SparseEfficiencyWarning``
-comes out as a class that is both spgrad's and SciPy's ``SparseEfficiencyWarning``, so a filter
-on either catches it.
+``A.sum_duplicates()`` once before many solves with an unsorted matrix), and SciPy's
+``SparseEfficiencyWarning`` comes out as a class that is both spgrad's and SciPy's
+``SparseEfficiencyWarning``, so a filter on either catches it.
+
+On the GPU, ``spsolve`` is cuSOLVER's sparse QR through ``cupyx`` (:mod:`spgrad._cuda._vendor`).
 
 Differentiable mode (torch values in ``A`` or a torch right-hand side) factorises once with
 SuperLU and differentiates ``x = A⁻¹ b`` with the same factorisation (see
@@ -278,6 +280,11 @@ def spsolve(A, b, permc_spec=None, use_umfpack=True):
     to ``n × k`` and the sparse result keeps the entries that are nonzero in the forward
     pass. Index arrays never carry gradients; ``vmap`` is not supported.
 
+    On the GPU (``A`` an spgrad array there, ``b`` a CuPy array) the solve is cuSOLVER's
+    sparse QR through ``cupyx``, one column at a time, with SciPy's checks, warnings and
+    result dtype and shape; ``permc_spec`` and ``use_umfpack`` do not apply there, and a sparse
+    ``b`` must be a single column.
+
     Examples
     --------
     >>> import numpy as np
@@ -296,10 +303,61 @@ def spsolve(A, b, permc_spec=None, use_umfpack=True):
     >>> A.grad.nnz
     6
     """
+    if (isinstance(A, _spbase) and A._on_gpu) or _backend.is_device_array(b) or \
+            (isinstance(b, _spbase) and b._on_gpu):
+        return _spsolve_device(A, b)
     if is_differentiable(A, b):
         return _spsolve_torch(A, b, permc_spec)
     return from_scipy_result(_scipy(_spla.spsolve, _plain_operand(A), _plain_operand(b),
                                     permc_spec=permc_spec, use_umfpack=use_umfpack))
+
+
+_DEVICE_DTYPES = frozenset(np.dtype(t) for t in ("f4", "f8", "c8", "c16"))
+
+
+def _spsolve_device(A, b):
+    """``spsolve`` on the GPU: cuSOLVER's sparse QR through ``cupyx`` (one solve per column of
+    ``b``), with SciPy's warnings, errors, result dtype and shape; a singular ``A`` gives
+    SciPy's ``MatrixRankWarning`` and NaN. ``permc_spec`` and ``use_umfpack`` do not apply."""
+    from .._cuda import _vendor
+
+    if not (isinstance(A, _spbase) and A._on_gpu):
+        raise ValueError(f"operands on different devices: {_backend.device_of(A)} and "
+                         f"{_backend.device_of(b)}")
+    _backend.check_same_device(A, b)
+    if A.format not in ("csc", "csr"):
+        A = A.tocsc()
+        warnings.warn("spsolve requires A be CSC or CSR matrix format",
+                      _SparseEfficiencyWarningBase, stacklevel=3)
+    if issparse(b):
+        if b.ndim == 2 and b.shape[1] != 1:
+            raise NotImplementedError(
+                "spsolve on the GPU with a sparse b of several columns (SciPy then returns a "
+                "sparse x): pass b.toarray() for a dense x, or solve on the CPU")
+        b = b.toarray()
+    b_is_vector = b.ndim == 1 or (b.ndim == 2 and b.shape[1] == 1)
+    dtype = np.promote_types(A.dtype, b.dtype)
+    if dtype not in _DEVICE_DTYPES:
+        raise TypeError(f"spsolve on the GPU solves in float32, float64, complex64 or "
+                        f"complex128; A ({A.dtype}) and b ({b.dtype}) give {dtype}")
+    M, N = A.shape
+    if M != N:
+        raise ValueError(f"matrix must be square (has shape {(M, N)})")
+    if M != b.shape[0]:
+        raise ValueError(f"matrix - rhs dimension mismatch ({A.shape} - {b.shape[0]})")
+    S = A.tocsr()
+    S = S.copy() if S is A else S
+    S.sum_duplicates()
+    bd = b.astype(dtype)
+    if M == 0:
+        x, singular = bd, False
+    else:
+        x, singular = _vendor.spsolve(S.data.astype(dtype), S.indices, S.indptr, S.shape, bd)
+    if singular:
+        warnings.warn("Matrix is exactly singular", MatrixRankWarning, stacklevel=3)
+        x = x.astype(dtype)
+        x.fill(np.nan)
+    return x.ravel() if b_is_vector else x
 
 
 # ----------------------------------------------------------------------------- SuperLU

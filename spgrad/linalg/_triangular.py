@@ -16,7 +16,8 @@ handed to SciPy itself, so that plain mode still returns SciPy's values:
   error.
 
 In differentiable mode (torch values in ``A`` or a torch ``b``) the solve is a node in torch
-autograd, see :mod:`spgrad._autograd._triangular_ops`.
+autograd, see :mod:`spgrad._autograd._triangular_ops`. On the GPU (CuPy arrays) it is
+cuSPARSE's triangular solve through ``cupyx`` (:mod:`spgrad._cuda._vendor`).
 """
 
 import warnings
@@ -85,6 +86,10 @@ def spsolve_triangular(
     (double backward works) and forward-mode AD is supported. CPU tensors only; ``vmap`` is
     not supported.
 
+    On the GPU (``A`` an spgrad array there, ``b`` a CuPy array) the solve is cuSPARSE's,
+    through ``cupyx``, with the same checks, errors and result dtype; a matrix that stores
+    entries outside the solved triangle raises ``NotImplementedError`` there.
+
     Examples
     --------
     >>> import numpy as np
@@ -124,6 +129,8 @@ def spsolve_triangular(
             A = A.tocsc()
         else:
             A = _sps.csc_array(to_scipy(A))
+    if (isinstance(A, _spbase) and A._on_gpu) or _backend.is_device_array(b):
+        return _solve_device(A, b, lower, unit_diagonal)
     if differentiable:
         from .._autograd import _triangular_ops
 
@@ -154,10 +161,16 @@ def check_operands(S, b, unit_diagonal):
     if bad is not None:
         # SciPy looks at the diagonal before it looks at b; only this error path pays for
         # a separate pass over the diagonal (otherwise the kernel finds a zero on its way).
-        if not unit_diagonal and np.any(to_scipy(S).diagonal() == 0):
+        if not unit_diagonal and _zero_on_diagonal(S):
             raise np.linalg.LinAlgError(_SINGULAR)
         raise ValueError(bad)
     return n
+
+
+def _zero_on_diagonal(S):
+    """Whether a diagonal entry (the sum of its stored duplicates) is zero; on the GPU this
+    reads one boolean back."""
+    return bool((S.diagonal() == 0).any())
 
 
 def result_dtype(a_dtype, b_dtype, unit_diagonal):
@@ -205,6 +218,39 @@ def _solve_plain(S, b, lower, unit_diagonal):
     if isinstance(b, np.matrix):
         return X.view(np.matrix)  # like SciPy; np.asmatrix would warn
     return X.reshape(b.shape)
+
+
+def _solve_device(A, b, lower, unit_diagonal):
+    """The solve on the GPU, by cuSPARSE (``spgrad._cuda._vendor``), with SciPy's checks,
+    errors, result dtype and shape. A matrix storing entries outside the solved triangle
+    raises ``NotImplementedError``: SciPy's result for it mixes those entries in, and
+    cuSPARSE ignores them."""
+    from .._construct import tril, triu
+    from .._cuda import _vendor
+
+    if not isinstance(A, _spbase):
+        raise ValueError(f"operands on different devices: cpu and {_backend.device_of(b)}")
+    _backend.check_same_device(A, b)
+    n = check_operands(A, b, unit_diagonal)
+    dtype = result_dtype(A.dtype, b.dtype, unit_diagonal)
+    if dtype not in _KERNEL_DTYPES:
+        raise TypeError(f"spsolve_triangular on the GPU solves in float32, float64, complex64 "
+                        f"or complex128; A ({A.dtype}) and b ({b.dtype}) give {dtype}")
+    if not unit_diagonal and _zero_on_diagonal(A):
+        raise np.linalg.LinAlgError(_SINGULAR)
+    S = A.tocsr()
+    S = S.copy() if S is A else S
+    S.sum_duplicates()
+    if (tril if lower else triu)(S).nnz != S.nnz:
+        raise NotImplementedError(
+            f"spsolve_triangular on the GPU: A stores entries outside its "
+            f"{'lower' if lower else 'upper'} triangle (SciPy's result then mixes them in; "
+            f"cuSPARSE would ignore them): pass {'tril' if lower else 'triu'}(A), or solve "
+            f"on the CPU")
+    if n == 0:
+        return b.astype(dtype, copy=True)
+    return _vendor.spsolve_triangular(S.data.astype(dtype), S.indices, S.indptr, S.shape,
+                                      b.astype(dtype), lower, unit_diagonal)
 
 
 is_sptriangular = scipy_wrapper(_spla.is_sptriangular)

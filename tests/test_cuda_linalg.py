@@ -1,0 +1,239 @@
+"""Direct solvers on the GPU: ``spsolve_triangular`` (cuSPARSE) and ``spsolve`` (cuSOLVER's
+sparse QR), through ``cupyx``, against the same calls on the CPU (which match SciPy).
+
+Parametrised like ``test_cuda_containers``: ``emulated`` (the stand-in CuPy and cupyx of
+``emulated_cupy``, whose vendor routines compute with SciPy) always, ``cuda`` unchanged with a
+GPU. What the emulation checks is spgrad's side: SciPy's checks, errors, warnings, dtypes and
+shapes, the 32-bit index narrowing, inputs left untouched and no host round trips.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse
+
+import emulated_cupy
+import spgrad as sp
+import spgrad.linalg as spla
+from cuda_support import build_emulation, real_cupy_or_skip
+
+DTYPES = [np.float32, np.float64, np.complex64, np.complex128]
+
+
+@pytest.fixture(scope="module")
+def emulation(tmp_path_factory):
+    backend = build_emulation(tmp_path_factory.mktemp("cuda_linalg"))
+    if backend is None:
+        pytest.skip("no C++ compiler to build the CUDA emulation")
+    return backend
+
+
+@pytest.fixture(params=["emulated", "cuda"])
+def gpu(request, monkeypatch):
+    if request.param == "cuda":
+        return real_cupy_or_skip()
+    return emulated_cupy.install(monkeypatch, request.getfixturevalue("emulation"))
+
+
+def _host(x):
+    return x.get()
+
+
+def _tol(dtype):
+    single = np.dtype(dtype) in (np.float32, np.complex64)
+    return {"rtol": 1e-4 if single else 1e-10, "atol": 1e-4 if single else 1e-10}
+
+
+def _triangular(n, dtype, lower, *, idx=np.int32, duplicates=False, seed=0):
+    rng = np.random.default_rng(seed)
+    T = scipy.sparse.random_array((n, n), density=0.3, rng=rng, format="coo")
+    row, col = T.coords
+    keep = (row >= col) if lower else (row <= col)
+    row, col = np.r_[row[keep & (row != col)], np.arange(n)], \
+        np.r_[col[keep & (row != col)], np.arange(n)]
+    vals = rng.uniform(0.5, 1.5, len(row))
+    vals[-n:] += 2.0  # a diagonal away from zero
+    if duplicates:  # the diagonal stored twice, halves summing to the value
+        row, col = np.r_[row, np.arange(n)], np.r_[col, np.arange(n)]
+        vals = np.r_[vals[:-n], vals[-n:] / 2, vals[-n:] / 2]
+    if np.dtype(dtype).kind == "c":
+        vals = vals + 0.3j * rng.standard_normal(len(vals))
+    return sp.coo_array((vals.astype(dtype), (row.astype(idx), col.astype(idx))),
+                        shape=(n, n))
+
+
+def _rhs(n, dtype, ncols, seed=1):
+    rng = np.random.default_rng(seed)
+    b = rng.standard_normal((n, ncols) if ncols else n)
+    if np.dtype(dtype).kind == "c":
+        b = b + 1j * rng.standard_normal(b.shape)
+    return b.astype(dtype)
+
+
+# ------------------------------------------------------------------- spsolve_triangular
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.parametrize("lower", [True, False])
+@pytest.mark.parametrize("ncols", [0, 3])
+def test_spsolve_triangular_matches_the_cpu(gpu, dtype, fmt, lower, ncols):
+    A = _triangular(15, dtype, lower).asformat(fmt)
+    b = _rhs(15, dtype, ncols)
+    for unit in (False, True):
+        expected = spla.spsolve_triangular(A, b, lower=lower, unit_diagonal=unit)
+        bg = gpu.asarray(b)
+        x = spla.spsolve_triangular(A.to("cuda"), bg, lower=lower, unit_diagonal=unit)
+        assert isinstance(x, gpu.ndarray)
+        assert x.dtype == expected.dtype and x.shape == expected.shape
+        np.testing.assert_allclose(_host(x), expected, **_tol(dtype))
+        np.testing.assert_array_equal(_host(bg), b)  # b untouched
+
+
+@pytest.mark.parametrize("idx", [np.int32, np.int64])
+def test_spsolve_triangular_index_widths_duplicates_and_dtypes(gpu, idx):
+    A = _triangular(12, np.float64, True, idx=idx, duplicates=True).tocsr()
+    assert not A.has_canonical_format or A.indices.dtype == idx
+    G = A.to("cuda")
+    before = [_host(a).copy() for a in (G.data, G.indices, G.indptr)]
+    for b in (_rhs(12, np.float64, 0), np.arange(12), np.ones((12, 2), np.float32)):
+        expected = spla.spsolve_triangular(A, b)
+        x = spla.spsolve_triangular(G, gpu.asarray(b))
+        assert x.dtype == expected.dtype
+        np.testing.assert_allclose(_host(x), expected, rtol=1e-10)
+    for a, old in zip((G.data, G.indices, G.indptr), before):  # A untouched
+        np.testing.assert_array_equal(_host(a), old)
+    # other formats are converted with SciPy's warning
+    with pytest.warns(sp.SparseEfficiencyWarning, match="CSC or CSR"):
+        x = spla.spsolve_triangular(A.tocoo().to("cuda"), gpu.asarray(np.ones(12)))
+    np.testing.assert_allclose(_host(x), spla.spsolve_triangular(A, np.ones(12)), rtol=1e-10)
+
+
+def test_spsolve_triangular_errors(gpu):
+    A = _triangular(6, np.float64, True).tocsr()
+    G, b = A.to("cuda"), gpu.asarray(np.ones(6))
+    singular = A.copy()
+    singular.data[singular.indptr[3]:singular.indptr[4]][-1] = 0  # row 3's diagonal
+    with pytest.raises(np.linalg.LinAlgError, match="singular"):
+        spla.spsolve_triangular(singular, np.ones(6))
+    with pytest.raises(np.linalg.LinAlgError, match="A is singular: zero entry on diagonal"):
+        spla.spsolve_triangular(singular.to("cuda"), b)
+    for bad in (np.ones(5), np.ones((6, 2, 2))):
+        with pytest.raises(ValueError) as cpu_err:
+            spla.spsolve_triangular(A, bad)
+        with pytest.raises(ValueError) as gpu_err:
+            spla.spsolve_triangular(G, gpu.asarray(bad))
+        assert str(gpu_err.value) == str(cpu_err.value)
+    with pytest.raises(ValueError, match="must be a square matrix"):
+        spla.spsolve_triangular(A[:, :5].to("cuda"), b)
+    with pytest.raises(NotImplementedError, match="outside its upper triangle"):
+        spla.spsolve_triangular(G, b, lower=False)
+    with pytest.raises(ValueError, match="different devices"):
+        spla.spsolve_triangular(G, np.ones(6))
+    with pytest.raises(ValueError, match="different devices"):
+        spla.spsolve_triangular(A, b)
+
+
+# ------------------------------------------------------------------------------ spsolve
+def _general(n, dtype, fmt, seed=2):
+    rng = np.random.default_rng(seed)
+    A = scipy.sparse.random_array((n, n), density=0.3, rng=rng) + \
+        4 * scipy.sparse.eye_array(n)
+    if np.dtype(dtype).kind == "c":
+        A = A + 0.5j * scipy.sparse.random_array((n, n), density=0.2, rng=rng)
+    return sp.csr_array(A).astype(dtype).asformat(fmt)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.parametrize("bshape", [(14,), (14, 1), (14, 3)])
+def test_spsolve_matches_the_cpu(gpu, dtype, fmt, bshape):
+    A = _general(14, dtype, fmt)
+    b = _rhs(14, dtype, 0).reshape(-1, 1) if len(bshape) == 2 else _rhs(14, dtype, 0)
+    if bshape == (14, 3):
+        b = _rhs(14, dtype, 3)
+    expected = spla.spsolve(A, b)
+    bg = gpu.asarray(b)
+    x = spla.spsolve(A.to("cuda"), bg)
+    assert isinstance(x, gpu.ndarray)
+    assert x.dtype == expected.dtype and x.shape == expected.shape
+    np.testing.assert_allclose(_host(x), expected, **_tol(dtype))
+    np.testing.assert_array_equal(_host(bg), b)
+
+
+def test_spsolve_formats_dtypes_and_singular(gpu):
+    A = _general(10, np.float64, "csr")
+    G = A.to("cuda")
+    for b in (np.arange(10), np.ones(10, np.float32), np.ones(10, np.complex64)):
+        expected = spla.spsolve(A, b)
+        x = spla.spsolve(G, gpu.asarray(b))
+        assert x.dtype == expected.dtype
+        np.testing.assert_allclose(_host(x), expected, rtol=1e-10)
+    with pytest.warns(sp.SparseEfficiencyWarning, match="CSC or CSR"):
+        x = spla.spsolve(A.tocoo().to("cuda"), gpu.asarray(np.ones(10)))
+    np.testing.assert_allclose(_host(x), spla.spsolve(A, np.ones(10)), rtol=1e-10)
+    # a sparse b: a vector works, several columns are the CPU's (a sparse x)
+    bs = sp.csc_array(np.ones((10, 1)))
+    np.testing.assert_allclose(_host(spla.spsolve(G, bs.to("cuda"))), spla.spsolve(A, bs),
+                               rtol=1e-10)
+    with pytest.raises(NotImplementedError, match="sparse b of several columns"):
+        spla.spsolve(G, sp.csc_array(np.ones((10, 2))).to("cuda"))
+    # a singular matrix: SciPy's warning and NaN
+    S = sp.csr_array(np.diag([1.0, 0.0, 2.0]))
+    with pytest.warns(spla.MatrixRankWarning, match="exactly singular"):
+        expected = spla.spsolve(S, np.ones(3))
+    with pytest.warns(spla.MatrixRankWarning, match="exactly singular"):
+        x = spla.spsolve(S.to("cuda"), gpu.asarray(np.ones(3)))
+    assert np.isnan(_host(x)).all() and np.isnan(expected).all()
+
+
+def test_spsolve_errors(gpu):
+    A = _general(6, np.float64, "csr")
+    G = A.to("cuda")
+    for bad_A, bad_b in ((A[:, :5], np.ones(6)), (A, np.ones(5))):
+        with pytest.raises(ValueError) as cpu_err:
+            spla.spsolve(bad_A, bad_b)
+        with pytest.raises(ValueError) as gpu_err:
+            spla.spsolve(bad_A.to("cuda"), gpu.asarray(bad_b))
+        assert str(gpu_err.value) == str(cpu_err.value)
+    with pytest.raises(ValueError, match="different devices"):
+        spla.spsolve(G, np.ones(6))
+    with pytest.raises(ValueError, match="different devices"):
+        spla.spsolve(A, gpu.asarray(np.ones(6)))
+
+
+# --------------------------------------------------------------------- vendor boundaries
+def test_missing_library_routines_are_named(gpu, monkeypatch):
+    if not hasattr(gpu, "transfers"):
+        pytest.skip("the emulated cupyx can pretend a routine is missing")
+    G = _triangular(5, np.float64, True).tocsr().to("cuda")
+    monkeypatch.setattr(emulated_cupy, "available", set())
+    with pytest.raises(NotImplementedError, match="spsolve_triangular on the GPU needs "
+                                                  "cusparse spsm or csrsm2"):
+        spla.spsolve_triangular(G, gpu.asarray(np.ones(5)))
+    with pytest.raises(NotImplementedError, match="spsolve on the GPU needs cusolver "
+                                                  "csrlsvqr"):
+        spla.spsolve(G, gpu.asarray(np.ones(5)))
+
+
+def test_indices_beyond_32_bits_are_refused(gpu):
+    from spgrad._cuda import _vendor
+
+    data, indices = gpu.asarray(np.ones(1)), gpu.asarray(np.zeros(1, np.int64))
+    indptr = gpu.asarray(np.array([0, 1], np.int64))
+    with pytest.raises(ValueError, match="spsolve on the GPU calls a cuSPARSE/cuSOLVER "
+                                         "routine that takes 32-bit indices"):
+        _vendor.csr_matrix(data, indices, indptr, (2**31, 2**31), "spsolve")
+
+
+def test_solves_make_no_host_round_trips(gpu):
+    if not hasattr(gpu, "transfers"):
+        pytest.skip("transfers are counted by the emulated CuPy only")
+    T = _triangular(20, np.float64, True, duplicates=True).tocsc().to("cuda")
+    A = _general(20, np.float64, "csc").to("cuda")
+    b = gpu.asarray(np.ones(20))
+    gpu.transfers.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        spla.spsolve_triangular(T, b)
+        spla.spsolve(A, b)
+    assert gpu.transfers["h2d"] == 0 and gpu.transfers["d2h"] == 0, gpu.transfers
