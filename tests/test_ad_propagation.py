@@ -102,7 +102,7 @@ def test_propagation_matches_jacrev(name):
 def _random_function(seed):
     """A random composition of the operations the propagation has rules for."""
     rng = np.random.default_rng(seed)
-    steps = [(rng.integers(0, 12), rng.integers(0, 4), float(rng.uniform(0.5, 2)))
+    steps = [(rng.integers(0, 14), rng.integers(0, 4), float(rng.uniform(0.5, 2)))
              for _ in range(8)]
     perm = torch.from_numpy(rng.permutation(16))
     mix = torch.from_numpy(rng.uniform(-1, 1, (16, 16)) * (rng.uniform(size=(16, 16)) < 0.2))
@@ -118,12 +118,26 @@ def _random_function(seed):
                 lambda: torch.cat([a[8:], b[:8]]), lambda: torch.tanh(a) * b.mean(),
                 lambda: (a.reshape(4, 4) @ b.reshape(4, 4)).reshape(-1),
                 lambda: mix @ a * c,
+                lambda: _write_half(a, b, c), lambda: _scale_in_place(a, b, c),
             ][op]())
         return vals[-1] + 0.1 * vals[-2]
     return f
 
 
-@pytest.mark.parametrize("seed", range(16))
+def _write_half(a, b, c):
+    t = a.clone()
+    t[::2] = b[1::2] * c
+    return t
+
+
+def _scale_in_place(a, b, c):
+    t = b.clone()
+    t.mul_(c)
+    t[3:9] += a[:6]
+    return t
+
+
+@pytest.mark.parametrize("seed", range(20))
 def test_random_compositions(seed):
     f = _random_function(seed)
     x = point(16, seed=seed)
@@ -238,10 +252,95 @@ def _sparse_sparse(x):
     return (A @ _S6).data[:6] * x
 
 
+_BUFFER = torch.zeros(12, dtype=F64)
+_MASK = torch.tensor([True, False, False, True] * 3)
+
+
+def _shifted(x):
+    y = torch.zeros_like(x)
+    y[1:] = x[:-1] ** 2
+    y[0] = x[0] * x[1]
+    return y
+
+
+def _accumulated(x):
+    y = x.clone()
+    y.mul_(2)
+    y[3:6] += x[:3] * x[6:9]
+    return y
+
+
+def _filled_empty(x):
+    y = torch.empty(12, dtype=F64)
+    y[:6] = x[:6]
+    y[6:] = torch.sin(x[6:])
+    return y * x
+
+
+def _stale_view(x):
+    y = x.clone()
+    v = y[2:8]  # a view made before the write below, read after it
+    y[4] = 0.0
+    return torch.cat([v * 2, y])
+
+
+def _grid(x):
+    Y = x.clone().reshape(3, 4)
+    Y[:, 0] = Y[:, 1] * 3 + Y[:, 2]
+    Y[1] = torch.exp(Y[1])
+    return Y.reshape(-1)
+
+
+def _masked(x):
+    y = x.clone()
+    y.masked_fill_(_MASK, 2.0)
+    return y * x
+
+
+def _elementwise_in_place(x):
+    y = x.clone()
+    y.sin_()
+    z = x.clone()
+    z.exp_()
+    return y * 3 + z * x
+
+
+def _mutated_after_read(x):
+    y = x.clone()
+    z = torch.where(_MASK, y, 0.0)  # its derivative reads y, which changes below
+    y.add_(1)
+    y.mul_(2)
+    return z + y
+
+
+def _outside_buffer(x):
+    _BUFFER.copy_(x * 2)
+    return _BUFFER * x
+
+
+def _index_put(x):
+    return torch.zeros(12, dtype=F64).index_put_((torch.arange(11),), x[1:] ** 2)
+
+
+IN_PLACE_CASES = {f.__name__.strip("_"): f for f in (
+    _shifted, _accumulated, _filled_empty, _stale_view, _grid, _masked, _elementwise_in_place,
+    _mutated_after_read, _outside_buffer, _index_put)}
+
+
+@pytest.mark.parametrize("name", sorted(IN_PLACE_CASES))
+def test_in_place_writes_propagate(name):
+    f = IN_PLACE_CASES[name]
+    x = point(12)
+    J = ad.sparse_jacobian(f, x)
+    assert J.method == "propagation"
+    for at in (x, point(12, seed=13)):
+        dense = torch.autograd.functional.jacobian(f, at).numpy()
+        np.testing.assert_allclose(J(at).toarray().numpy(), dense, rtol=1e-13, atol=1e-13)
+
+
 UNSUPPORTED = {
-    "in-place write": (lambda x: torch.zeros(6, dtype=F64).index_put_((torch.arange(5),),
-                                                                      x[1:] ** 2),
-                       "index_put_ writes into a tensor in place"),
+    "accumulating write": (lambda x: torch.zeros(6, dtype=F64).index_add_(
+        0, torch.tensor([0, 0, 1, 2, 3]), x[1:] ** 2), "in-place aten.index_add_"),
     "cumsum": (lambda x: torch.cumsum(x, 0) * x, "the reduction aten.cumsum"),
     "masked factor": (lambda x: (x > 1).double().reshape(2, 3) @ x[:3], "a factor computed from "
                       "the variables"),

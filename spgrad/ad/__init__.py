@@ -10,10 +10,10 @@ it, evaluate one Jacobian-vector, vector-Jacobian or Hessian-vector product per 
 gather the compressed products into the values of a ``csr_array``. The number of colours, not
 the number of variables, sets the cost: a banded Jacobian takes three products at any size.
 Jacobians of functions made of movement, indexing, elementwise operations, ``sum``, ``mean``,
-matrix products and spgrad's sparse ``A @ x`` are evaluated faster still by propagation
-(``method="propagation"``, the default where it applies): the trace is recorded and replayed,
-and one kernel per operation computes the stored entries of each intermediate Jacobian, with no
-product per colour.
+matrix products, spgrad's sparse ``A @ x`` and in-place assignments are evaluated faster still
+by propagation (``method="propagation"``, the default where it applies): the trace is recorded
+and replayed, and one kernel per operation computes the stored entries of each intermediate
+Jacobian, with no product per colour.
 
 One-shot and prepared evaluation
 --------------------------------

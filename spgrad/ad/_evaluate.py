@@ -437,8 +437,8 @@ def sparse_jacobian(f, x, *, pattern=None, mode="auto", order="largest_first", c
         Jacobian with one kernel per operation (no product per colour); ``"compressed"``
         evaluates one product per colour; ``"auto"`` propagates wherever the trace allows it
         (movement and indexing with constant indices, elementwise operations, ``sum``,
-        ``mean``, dense matrix products, spgrad's sparse ``A @ x``) and uses compressed
-        products otherwise. ``"propagation"`` raises
+        ``mean``, dense matrix products, spgrad's sparse ``A @ x``, in-place assignments)
+        and uses compressed products otherwise. ``"propagation"`` raises
         ``ValueError`` naming the operation it cannot propagate. Points that require grad
         always use the compressed products (their values are recorded by autograd).
 

@@ -19,10 +19,18 @@ Recorded rules: movement and indexing with constant indices, elementwise operati
 derivatives from a table of formulas, else from ``torch.func.jvp`` of the operation), ``sum``
 and ``mean``, dense matrix products (``mm``, ``mv``, ``bmm``, ``dot``, ``addmm``, ``outer``…:
 each term weighted by the other factor's element), and spgrad's sparse products ``A @ X`` and
-``Aᵀ @ X`` (replayed by calling their Function's forward). Any other operation on a variable
-(in-place writes, other reductions, spgrad's other kernels, custom autograd Functions) makes
-the recorder give up with a reason, and the Jacobian is evaluated with compressed products
-instead.
+``Aᵀ @ X`` (replayed by calling their Function's forward), and in-place writes (``copy_``
+— assignments ``y[i] = ...`` —, ``fill_``, ``index_put_``, ``masked_fill_``, in-place
+elementwise operations): the write is replayed as it is, the values written get a slot with
+the functional operation's rule, and the written tensor's base a new slot whose Jacobian takes
+those rows where the write landed; a view made before the write and read after it gets a new
+slot too. Any other operation on a variable (accumulating writes, other reductions, spgrad's
+other kernels, custom autograd Functions) makes the recorder give up with a reason, and the
+Jacobian is evaluated with compressed products instead.
+
+Local derivatives are computed during the replay, where their operation runs (before an
+in-place operation that overwrites the values they read), so a tensor written later does not
+change them.
 
 Every operation of the function is replayed from its leaves (tensors created outside the
 function, taken by reference), so constants the function derives from parameters updated in
@@ -110,6 +118,23 @@ _PARTIALS = {
 _POW_SCALAR = (_reads_self, _w_pow)
 # numbers in these overloads' other arguments are operands (rules above index them by position)
 _DTYPE_ONLY = {"_to_copy", "clone", "contiguous", "alias", "lift_fresh"}
+# in-place operations (by overload packet name without the trailing "_") the recorder replays
+_WRITES = {"copy", "fill", "zero", "masked_fill", "index_fill", "index_put", "add", "sub",
+           "mul", "div", "neg", "clamp", "clamp_min", "clamp_max", "exp", "sin", "cos",
+           "tanh", "sigmoid", "sqrt", "pow", "square", "abs", "relu", "reciprocal", "log"}
+
+
+# operations that make views (they read no values)
+_VIEWS = {"view", "_unsafe_view", "slice", "select", "alias", "detach", "as_strided",
+          "unsqueeze", "squeeze", "expand", "permute", "transpose", "t", "diagonal", "narrow",
+          "unfold", "split", "split_with_sizes", "unbind", "chunk", "view_as_real", "movedim"}
+
+
+def _same(t):
+    """The replay of a slot that is another slot's tensor (seen after an in-place write)."""
+    return t
+
+
 # factories of uninitialized memory: a replay cannot redo what fills them outside torch
 _UNINITIALIZED = {"empty", "empty_like", "new_empty", "empty_strided", "empty_permuted",
                   "new_empty_strided"}
@@ -211,8 +236,13 @@ class _Recorder(_Tracer):
         self.uninitialized = set()          # slots made by empty(): filled outside torch?
         self.detached = set()               # slots made by detach(): constants here
         self.producer = {}                  # slot -> the step computing it
+        self.writes = 0                     # in-place writes so far
+        self.last_write = WeakIdKeyDictionary()  # base tensor -> number of its latest write
+        self.slot_epoch = [0]               # slot -> writes made before it
+        self.has_writes = False
         self.reason = None
         self._pending = []
+        self._written = None
 
     def _fail(self, reason):
         if self.reason is None:
@@ -230,6 +260,9 @@ class _Recorder(_Tracer):
 
     def _on_matmul(self, name, left, right, bias, out_idx, out_shape):
         self._pending.append(("matmul", name, left, right, bias, out_idx, out_shape))
+
+    def _on_write(self, dst, D):
+        self._written = (dst, D)
 
     def _on_sparse_product(self, name, node, out, data, X, out_idx, D):
         """spgrad's ``A @ X`` / ``Aᵀ @ X`` computes outside torch: its output gets a slot and a
@@ -258,14 +291,9 @@ class _Recorder(_Tracer):
             self.steps[step] = (*replay, [s])
             self.tainted[s], self.D[s] = tainted, D
         else:
-            s = len(self.D)
-            self.slots[out] = s
-            self.keep.append(out)
-            self.tainted.append(tainted)
-            self.D.append(D)
             step = len(self.steps)
+            s = self._add_slot(out, tainted, D, step)
             self.steps.append((*replay, [s]))
-            self.producer[s] = step
         if self.D[s] is not None:
             rec = ("matmul", f"spgrad's {function.__name__}", data, X, None, out_idx,
                    tuple(out.shape))
@@ -274,18 +302,26 @@ class _Recorder(_Tracer):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         self._pending = []
+        self._written = None
         out = super().__torch_dispatch__(func, types, args, kwargs)
         if self.reason is not None:
             return out
         name = func.overloadpacket.__name__
-        if any(a.alias_info is not None and a.alias_info.is_write
-               for a in func._schema.arguments):
-            self._fail(f"aten.{name} writes into a tensor in place")
-            return out
         inputs = [a for a in _flat(list(args) + list(kwargs.values()))
                   if isinstance(a, torch.Tensor)]
+        for a in inputs:
+            self._refresh(a)
+        writes = [i for i, a in enumerate(func._schema.arguments)
+                  if a.alias_info is not None and a.alias_info.is_write]
+        if writes:
+            if writes != [0] or name.removesuffix("_") not in _WRITES:
+                self._fail(f"no propagation rule for the in-place aten.{name}")
+            else:
+                self._in_place(func, name, args, kwargs, inputs)
+            return out
         read = [self.slots[a] for a in inputs if a in self.slots]
-        if any(s in self.uninitialized for s in read):
+        unfilled = any(s in self.uninitialized for s in read)
+        if unfilled and name not in _VIEWS:
             self._fail(f"aten.{name} reads a tensor filled outside torch's operations")
             return out
         outs = [o for o in _flat([out]) if isinstance(o, torch.Tensor)]
@@ -301,14 +337,10 @@ class _Recorder(_Tracer):
             if o in self.slots:  # an operation returning its input (a no-op view)
                 out_slots.append(self.slots[o])
                 continue
-            s = len(self.D)
-            self.slots[o] = s
-            self.keep.append(o)
-            self.tainted.append(tainted)
-            self.D.append(self._dep_of(o) if tainted else None)
-            self.producer[s] = len(self.steps)  # the step appended below
+            s = self._add_slot(o, tainted, self._dep_of(o) if tainted else None,
+                               len(self.steps))  # the step appended below
             out_slots.append(s)
-            if name in _UNINITIALIZED:
+            if name in _UNINITIALIZED or unfilled:  # a view of such a tensor, too
                 self.uninitialized.add(s)
         step = len(self.steps)
         self.steps.append((func, args_t, kwargs_t, out_slots))
@@ -324,6 +356,123 @@ class _Recorder(_Tracer):
         if missing:
             self._fail(f"no propagation rule for aten.{name}")
         return out
+
+    # -- slots, and in-place writes ---------------------------------------------------------
+    def _add_slot(self, t, tainted, D, producer):
+        """A new slot for tensor ``t`` (its replay computed by step ``producer``)."""
+        s = len(self.D)
+        self.slots[t] = s
+        self.keep.append(t)
+        self.tainted.append(tainted)
+        self.D.append(D)
+        self.producer[s] = producer
+        self.slot_epoch.append(self.writes)
+        return s
+
+    def _alias_slot(self, t, source, tainted, D):
+        """A new slot for ``t`` whose replayed value is that of slot ``source`` (the same
+        tensor, seen after an in-place write changed its derivatives)."""
+        step = len(self.steps)
+        self.steps.append((_same, [_Slot(source)], {}, None))
+        s = self._add_slot(t, tainted, D, step)
+        self.steps[step] = (_same, [_Slot(source)], {}, [s])
+        return s, step
+
+    def _refresh(self, t):
+        """A view whose base was written in place since the view's slot was made gets a new
+        slot, whose Jacobian is read from the base's current one."""
+        s = self.slots.get(t)
+        root = t._base  # (views get their base above the dispatch mode: read it here)
+        if s is None or root is None or self.last_write.get(root, 0) <= self.slot_epoch[s]:
+            return
+        from ._tracer import _alias
+
+        alias = _alias(t)
+        if alias is None or root not in self.slots:
+            self._fail("a view of a tensor written in place, whose layout the propagation "
+                       "cannot follow")
+            return
+        s_root = self.slots[root]
+        D = self._dep_of(t)
+        s_new, step = self._alias_slot(t, s, self.tainted[s] or self.tainted[s_root], D)
+        if D is not None:
+            self.rules.append(("move", s_new, step, ([(s_root, 0, root.numel())], alias[1])))
+
+    def _in_place(self, func, name, args, kwargs, inputs):
+        """An in-place write into ``args[0]`` (a tensor or a view of one): the write is
+        replayed as it is; its new values get a slot (with the rule of the functional
+        operation), and so does the written tensor's base, whose Jacobian takes those rows
+        where the write landed and keeps the others."""
+        from ._tracer import _alias
+
+        dst = args[0]
+        if dst._base is None:
+            root, ids = dst, np.arange(dst.numel(), dtype=np.int64)
+        else:
+            alias = _alias(dst)
+            if alias is None:
+                self._fail(f"aten.{name} writes into a view of a non-contiguous tensor")
+                return
+            root, ids = alias
+        if root not in self.slots:
+            if dst is not root:
+                self._fail(f"aten.{name} writes into a view of a tensor made outside the "
+                           f"function")
+                return
+            self._alias_slot(root, None, False, None)  # a tensor from outside: by reference
+            self.steps[-1] = (_same, [root], {}, self.steps[-1][3])
+        if dst not in self.slots:
+            self._fail(f"aten.{name} writes into a tensor made outside torch's operations")
+            return
+        read = [self.slots[a] for a in inputs if a in self.slots]
+        if any(s in self.uninitialized for s in read[1:]):
+            self._fail(f"aten.{name} reads a tensor filled outside torch's operations")
+            return
+        tainted = any(self.tainted[s] for s in read)
+        s_dst = self.slots[dst]
+        step = len(self.steps)
+        self.steps.append((func, _template(args, self.slots), _template(kwargs, self.slots),
+                           [s_dst]))
+        self.has_writes = True
+        # the written values
+        written = self._written
+        D_new = _int64_sorted(written[1]) if written is not None and written[1] is not None \
+            else None
+        s_new, _ = self._alias_slot(dst, s_dst, tainted, D_new)
+        self.slots[dst] = s_dst  # dst itself is rebound below, through its base
+        if D_new is not None:
+            if name == "copy_":
+                src = args[1]
+                s_src = self._slot(src, f"the source of aten.{name}")
+                if self.reason is not None:
+                    return
+                if s_src is not None:
+                    self.rules.append(("move", s_new, step, (
+                        [(s_src, 0, src.numel())], _bcast_ids(src, tuple(dst.shape)))))
+            else:
+                covered = set()
+                for rec in self._pending:
+                    covered |= self._rule(rec, step, func, args, [dst], out_slot=s_new)
+                    if self.reason is not None:
+                        return
+                if s_new not in covered:
+                    self._fail(f"no propagation rule for the in-place aten.{name}")
+                    return
+        # the base's new version
+        s_root = self.slots[root]
+        D_root = self._dep_of(root)
+        s_base, base_step = self._alias_slot(root, s_root, tainted or self.tainted[s_root],
+                                             D_root)
+        self.writes += 1
+        self.last_write[root] = self.writes
+        if D_root is not None:
+            n = root.numel()
+            gid = np.arange(n, dtype=np.int64)
+            gid[ids] = n + np.arange(len(ids), dtype=np.int64)
+            self.rules.append(("move", s_base, base_step,
+                               ([(s_root, 0, n), (s_new, n, len(ids))], gid)))
+        if dst is not root:  # the view now reads its base's new version
+            self.slot_epoch[s_dst] = -1
 
     def _dep_of(self, o):
         if not (o.is_floating_point() or o.is_complex()):
@@ -347,8 +496,9 @@ class _Recorder(_Tracer):
             return None
         return s if s is not None and self.D[s] is not None else None
 
-    def _rule(self, rec, step, func, args, outs):
-        """Turn a pending hook call into a rule on slots; the output slots it covers."""
+    def _rule(self, rec, step, func, args, outs, out_slot=None):
+        """Turn a pending hook call into a rule on slots; the output slots it covers
+        (``out_slot``: the slot of the values an in-place operation writes)."""
         kind, name = rec[0], rec[1]
         if kind == "matmul":
             return self._matmul_rule(rec, step, args, outs)
@@ -376,7 +526,7 @@ class _Recorder(_Tracer):
                 srcs.append((s, offset, t.numel()))
             covered = set()
             for o, ido in zip(outs, id_outs):
-                so = self.slots[o]
+                so = self.slots[o] if out_slot is None else out_slot
                 if self.D[so] is None:
                     continue
                 ids = ido.reshape(-1).to(torch.int64).numpy() - 1
@@ -385,7 +535,7 @@ class _Recorder(_Tracer):
             return covered
         if kind == "elementwise":
             _, _, operands, out = rec
-            so = self.slots[out]
+            so = self.slots[out] if out_slot is None else out_slot
             if self.D[so] is None:
                 return set()
             terms = []
@@ -537,7 +687,8 @@ class Program:
         refs = {0: _Ref(0, None, 1.0)}  # x: the identity, values in buffer 0 (ones)
         self._buffers = [rec.n]         # buffer sizes; buffer 0 holds the ones of x
         self._kernels = []              # (out buffer, [(dst, src, in buffer, scale, weight)])
-        self._weights = []              # (args, kwargs, out slot, out shape, name, func, i, fn)
+        self._weights = []              # ("partial", ...) or ("factor", ...), see _weight_value
+        self._weight_steps = []         # for each weight: (step index, "before" or "after")
         needed = set()                  # slots whose values the weights read
         useful = self._useful(rec)
         for kind, so, step, payload in rec.rules:
@@ -687,7 +838,13 @@ class Program:
             raise _Unsupported(f"the derivative of aten.{name} ({type(e).__name__}: "
                                f"{e})") from e
         needed.update(read)
+        # computed where the operation runs in the replay: after it, or for an in-place
+        # operation before it, while its operand still holds the values it read
+        in_place = any(a.alias_info is not None and a.alias_info.is_write
+                       for a in func._schema.arguments)
         self._weights.append(entry)
+        self._weight_steps.append((step, "before" if in_place and "out" not in reads(i)
+                                   else "after"))
         return len(self._weights) - 1
 
     def _factor_weight(self, rec, step, pos, alpha, needed):
@@ -698,6 +855,7 @@ class Program:
         self._weight_value(entry, rec.keep)
         needed.update(_slots_in(arg))
         self._weights.append(entry)
+        self._weight_steps.append((step, "after"))
         return len(self._weights) - 1
 
     def _weight_value(self, entry, values):
@@ -718,19 +876,28 @@ class Program:
             raise _Unsupported("a complex derivative")
         return np.ascontiguousarray(w.to(self._torch_dtype).numpy())
 
-    @staticmethod
-    def _replay_steps(rec, needed):
-        """The recorded steps that compute the slots in ``needed``, in order."""
+    def _replay_steps(self, rec, needed):
+        """The evaluation's schedule: the recorded steps that compute the slots in ``needed``
+        (all of them once the function writes in place: a write changes what later reads of
+        the written tensor see), in order, each weight computed where its operation runs."""
         need = set(needed)
-        keep = []
-        for step in reversed(rec.steps):
-            func, args, kwargs, outs = step
-            if any(s in need for s in outs):
+        kept = set()
+        for i in reversed(range(len(rec.steps))):
+            func, args, kwargs, outs = rec.steps[i]
+            if rec.has_writes or any(s in need for s in outs):
                 need.update(_slots_in(args))
                 need.update(_slots_in(kwargs))
-                keep.append(step)
-        keep.reverse()
-        return keep
+                kept.add(i)
+        at = {}
+        for w, (i, when) in enumerate(self._weight_steps):
+            at.setdefault((i, when), []).append(w)
+        schedule = []
+        for i, step in enumerate(rec.steps):
+            schedule += [("weight", w) for w in at.get((i, "before"), ())]
+            if i in kept:
+                schedule.append(("step", step))
+            schedule += [("weight", w) for w in at.get((i, "after"), ())]
+        return schedule
 
     # -- evaluation --------------------------------------------------------------------------
     @property
@@ -743,12 +910,16 @@ class Program:
         dtype), as a NumPy array in the order of ``D_y``'s entries."""
         P = [None] * self._nslots
         P[0] = x.detach()
+        W = [None] * len(self._weights)
         with torch.no_grad():
-            for func, args, kwargs, outs in self._replay:
+            for kind, item in self._replay:
+                if kind == "weight":
+                    W[item] = self._weight_value(self._weights[item], P)
+                    continue
+                func, args, kwargs, outs = item
                 res = func(*_fill(args, P), **_fill(kwargs, P))
                 for s, o in zip(outs, (o for o in _flat([res]) if isinstance(o, torch.Tensor))):
                     P[s] = o
-            W = [self._weight_value(entry, P) for entry in self._weights]
         bufs = getattr(self._local, "buffers", None)
         if bufs is None:
             bufs = [np.empty(size, dtype=self._dtype) for size in self._buffers]

@@ -343,7 +343,10 @@ class _Tracer(TorchDispatchMode):
     def _on_movement(self, name, outs, sources, id_outs):
         """A movement rule ran: ``id_outs`` hold, per output element, ``1 +`` the element
         number of its source in the concatenation of ``sources`` (``(tensor, offset)``), 0 for
-        none."""
+        none (for an in-place operation, ``outs`` is the tensor written)."""
+
+    def _on_write(self, dst, D):
+        """An in-place operation gives the elements of ``dst`` the dependencies ``D``."""
 
     def _on_elementwise(self, name, operands, out):
         """An elementwise rule ran on ``operands`` (broadcast to ``out``)."""
@@ -364,6 +367,7 @@ class _Tracer(TorchDispatchMode):
     # -- writes into (views of) tensors ------------------------------------------------------
     def _write(self, dst, D):
         """Element values of ``dst`` now depend as ``D`` says (``None``: constants)."""
+        self._on_write(dst, D)
         alias = _alias(dst)
         if alias is not None:
             root, ids = alias
@@ -427,8 +431,7 @@ class _Tracer(TorchDispatchMode):
             if pre_args:
                 continue
             self._record(o, D)
-        if not pre_args:
-            self._on_movement(name, outs, sources, id_outs)
+        self._on_movement(name, outs, sources, id_outs)
         return results
 
     def _accumulate(self, name, args, kwargs, outs, pre_args):
