@@ -451,3 +451,20 @@ def test_kernels_against_numpy(dtype, index_dtype):
     k.accumulate(out, perm, src, vals, dtype(3), True)
     expected[perm] = 3 * vals[src]
     np.testing.assert_allclose(out, expected, rtol=tol, atol=tol)
+
+
+def test_colouring_is_made_when_first_needed():
+    """Propagation needs no colours: they are made for the compressed products (a point that
+    requires grad) or when asked for."""
+    f = CASES["products"]
+    x = point(12)
+    J = ad.sparse_jacobian(f, x)
+    J(x)
+    assert J._colouring is not None  # not made yet
+    assert J.ncolors == ad.sparse_jacobian(f, x, method="compressed").ncolors
+    assert J._colouring is None
+    K = ad.sparse_jacobian(f, x)
+    vals = K(x.clone().requires_grad_()).data  # compressed products: colours made here
+    assert K._colouring is None and vals.requires_grad
+    with pytest.raises(ValueError, match="order must be one of"):
+        ad.sparse_jacobian(f, x, order="alphabetical")

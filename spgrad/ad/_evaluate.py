@@ -75,14 +75,44 @@ class _Prepared:
     def __init__(self, f, pattern, colors, *, dtype, mode):
         self._f = f
         self.pattern = pattern
-        self.colors = np.asarray(colors, dtype=np.int64)
-        self.ncolors = int(self.colors.max()) + 1 if self.colors.size else 0
-        self.mode = mode
         self._dtype = dtype
         self._batched = None  # unknown until the first evaluation tries batching
         self._seeds = {}
         self._flat = None
+        self._colouring = None
+        if callable(colors):  # a colouring computed when first needed: () -> (mode, colors)
+            self._colouring = colors
+        else:
+            self._set_colors(mode, colors)
+
+    def _set_colors(self, mode, colors):
+        self._colors = np.asarray(colors, dtype=np.int64)
+        self._ncolors = int(self._colors.max()) + 1 if self._colors.size else 0
+        self._mode = mode
         self._set_maps()
+
+    def _coloured(self):
+        if self._colouring is not None:
+            colouring, self._colouring = self._colouring, None
+            self._set_colors(*colouring())
+        return self
+
+    @property
+    def colors(self):
+        """The colouring (of the columns in forward mode, the rows in reverse mode, the
+        variables for Hessians)."""
+        return self._coloured()._colors
+
+    @property
+    def ncolors(self):
+        """Number of colours: the compressed products an evaluation by them costs."""
+        return self._coloured()._ncolors
+
+    @property
+    def mode(self):
+        """``"forward"`` or ``"reverse"`` (Jacobians), ``"star"`` (Hessians): how the
+        compressed products are taken."""
+        return self._coloured()._mode
 
     def _seed(self, dtype):
         """The transposed seed matrix ``Sᵀ`` (colour × variable) in ``dtype``, made once per
@@ -503,20 +533,33 @@ def sparse_jacobian(f, x, *, pattern=None, mode="auto", order="largest_first", c
         if not check(p, colors):  # the checker also validates the length and dtype
             raise ValueError(f"colors is not a valid {'column' if mode == 'forward' else 'row'}"
                              f" colouring of the pattern")
-    elif mode == "forward":
-        colors = _coloring.column_coloring(p, order=order, seed=seed)
-    elif mode == "reverse":
-        colors = _coloring.row_coloring(p, order=order, seed=seed)
     else:
-        by_col = _coloring.column_coloring(p, order=order, seed=seed)
-        by_row = _coloring.row_coloring(p, order=order, seed=seed)
-        # on a tie reverse mode: one forward pass and batched VJPs, which cost less than
-        # batched JVPs (each carries the primal too) in torch
-        if _count(by_row) <= _count(by_col):
-            mode, colors = "reverse", by_row
-        else:
-            mode, colors = "forward", by_col
+        requested = mode
+        _coloring._check_order(order)  # now, not when the colouring is made
+
+        def colouring():
+            return _jacobian_colouring(p, requested, order, seed)
+
+        if recorded.get("program") is None:  # the compressed products need it now
+            mode, colors = colouring()
+        else:  # propagation needs no colours: made if the compressed products are used
+            colors = colouring
     return SparseJacobian(f, p, colors, dtype=x.dtype, mode=mode, method=method, **recorded)
+
+
+def _jacobian_colouring(p, mode, order, seed):
+    """``(mode, colors)`` of a Jacobian pattern: columns (forward), rows (reverse), or for
+    ``"auto"`` whichever needs fewer colours (reverse on a tie: one forward pass and batched
+    VJPs, which cost less than batched JVPs in torch, each carrying the primal too)."""
+    if mode == "forward":
+        return mode, _coloring.column_coloring(p, order=order, seed=seed)
+    if mode == "reverse":
+        return mode, _coloring.row_coloring(p, order=order, seed=seed)
+    by_col = _coloring.column_coloring(p, order=order, seed=seed)
+    by_row = _coloring.row_coloring(p, order=order, seed=seed)
+    if _count(by_row) <= _count(by_col):
+        return "reverse", by_row
+    return "forward", by_col
 
 
 def sparse_hessian(f, x, *, pattern=None, order="largest_first", colors=None, seed=None):
