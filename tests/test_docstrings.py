@@ -297,6 +297,7 @@ def _gpu_for_snippets(monkeypatch, tmp_path):
 
 
 @needs_doc
+@pytest.mark.filterwarnings(JIT_WARNING)
 @pytest.mark.parametrize("page", _pages_with_code())
 def test_page_code_blocks_run(page, tmp_path, monkeypatch):
     """The ``.. code-block:: python`` snippets of a page run, one after the other (those that
