@@ -148,10 +148,57 @@ def test_hessian_through_spgrad_operations():
     assert H._batched is True  # spgrad's products have vmap rules
 
 
+class _Cube(torch.autograd.Function):
+    """x³ computed in NumPy, with backward and jvp but no batching rule."""
+
+    @staticmethod
+    def forward(x):
+        return torch.from_numpy(x.detach().numpy() ** 3)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0])
+        ctx.save_for_forward(inputs[0])
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return 3 * x ** 2 * g
+
+    @staticmethod
+    def jvp(ctx, dx):
+        (x,) = ctx.saved_tensors
+        return 3 * x ** 2 * dx
+
+
 @pytest.mark.parametrize("mode", ["forward", "reverse"])
 def test_functions_vmap_cannot_batch(mode):
-    """spsolve's Function calls SuperLU and has no vmap rule: the products run in a loop. The
-    tracer has no rule for it either, so the pattern is given."""
+    """A Function without a batching rule: vmap (forward mode, Hessians) cannot run it, so the
+    products run in a loop; torch's batched backward pass (reverse mode) runs its backward
+    formula on the batch. The tracer has no rule for it, so the pattern is given."""
+    n = 12
+
+    def f(x):
+        return _Cube.apply(x[1:] * x[:-1])
+
+    x = point(n)
+    bidiagonal = np.eye(n - 1, n) + np.eye(n - 1, n, 1)
+    J = ad.sparse_jacobian(f, x, pattern=bidiagonal, mode=mode)
+    np.testing.assert_allclose(J(x).toarray().numpy(),
+                               torch.autograd.functional.jacobian(f, x).numpy(), atol=1e-13)
+    assert J._batched is (mode == "reverse") and J.method == "compressed"
+    H = ad.sparse_hessian(lambda x: f(x).sum(), x, pattern=np.ones((n, n)))
+    np.testing.assert_allclose(H(x).toarray().numpy(),
+                               torch.autograd.functional.hessian(lambda x: f(x).sum(),
+                                                                 x).numpy(), atol=1e-12)
+    assert H._batched is False
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_functions_calling_spsolve(mode):
+    """spsolve's Function batches right-hand sides (forward mode and Hessians run vmap over
+    it); torch's batched backward pass (reverse mode) does not use batching rules, so reverse
+    mode loops. The tracer has no rule for SuperLU, so the pattern is given."""
     from spgrad.linalg import spsolve
 
     n = 12
@@ -166,12 +213,12 @@ def test_functions_vmap_cannot_batch(mode):
     J = ad.sparse_jacobian(f, x, pattern=lower, mode=mode)
     np.testing.assert_allclose(J(x).toarray().numpy(),
                                torch.autograd.functional.jacobian(f, x).numpy(), atol=1e-14)
-    assert J._batched is False
+    assert J._batched is (mode == "forward")
     H = ad.sparse_hessian(lambda x: f(x).sum(), x, pattern=np.eye(n))
     np.testing.assert_allclose(H(x).toarray().numpy(),
                                torch.autograd.functional.hessian(lambda x: f(x).sum(),
                                                                  x).numpy(), atol=1e-14)
-    assert H._batched is False
+    assert H._batched is True
 
 
 def test_batched_and_loop_agree():

@@ -91,3 +91,77 @@ def test_hessian():
     torch.testing.assert_close(torch.func.hessian(energy)(x),
                                torch.autograd.functional.hessian(energy, x), rtol=1e-12,
                                atol=1e-12)
+
+
+# --------------------------------------------------------------------- direct solvers
+def _system(n=7, seed=3):
+    S = sps.random_array((n, n), density=0.35, rng=seed) + 3 * sps.eye_array(n)
+    return sp.csc_array(S)
+
+
+@pytest.mark.parametrize("fmt", ["csc", "csr"])
+def test_vmap_spsolve_over_right_hand_sides(fmt):
+    from spgrad.linalg import spsolve, splu
+
+    M = _system().asformat(fmt)
+    Bs = _rand(4, 7, seed=5)
+    looped = torch.stack([spsolve(M, b) for b in Bs])
+    torch.testing.assert_close(torch.func.vmap(lambda b: spsolve(M, b))(Bs), looped)
+    # several columns per element, batch along the last dimension
+    B3 = _rand(7, 2, 3, seed=6)
+    torch.testing.assert_close(torch.func.vmap(lambda b: spsolve(M, b), in_dims=2)(B3),
+                               torch.stack([spsolve(M, B3[..., k]) for k in range(3)]))
+    lu = splu(sp.csc_array((torch.from_numpy(M.tocsc().data.copy()), M.tocsc().indices,
+                            M.tocsc().indptr), shape=M.shape))
+    torch.testing.assert_close(torch.func.vmap(lu.solve)(Bs),
+                               torch.stack([lu.solve(b) for b in Bs]))
+
+
+def test_torch_func_transforms_through_spsolve():
+    from spgrad.linalg import spsolve
+
+    M = _system()
+
+    def f(b):
+        return spsolve(M, torch.sin(b) * b)
+
+    b = _rand(7, seed=8)
+    dense = torch.autograd.functional.jacobian(f, b)
+    torch.testing.assert_close(torch.func.jacrev(f)(b), dense)
+    torch.testing.assert_close(torch.func.jacfwd(f)(b), dense)
+    torch.testing.assert_close(torch.func.hessian(lambda b: f(b).sum())(b),
+                               torch.autograd.functional.hessian(lambda b: f(b).sum(), b))
+
+
+def test_vmap_over_values_of_a_factorised_matrix_is_refused():
+    from spgrad.linalg import spsolve
+
+    M = _system()
+    vals = torch.from_numpy(np.stack([M.data, 2 * M.data]))
+    with pytest.raises(NotImplementedError, match="vmap over the values of A"):
+        torch.func.vmap(lambda v: spsolve(sp.csc_array((v, M.indices, M.indptr),
+                                                       shape=M.shape), _rand(7)))(vals)
+
+
+@pytest.mark.parametrize("lower", [True, False])
+def test_vmap_spsolve_triangular(lower):
+    from spgrad.linalg import spsolve_triangular
+
+    M = _system().tocsr()
+    T = sp.csr_array(sps.tril(M.to_scipy()) if lower else sps.triu(M.to_scipy()))
+    Bs = _rand(5, 7, seed=9)
+    torch.testing.assert_close(
+        torch.func.vmap(lambda b: spsolve_triangular(T, b, lower=lower))(Bs),
+        torch.stack([spsolve_triangular(T, b, lower=lower) for b in Bs]))
+    # a batch of values: one solve per element
+    vals = torch.from_numpy(np.stack([T.data, 1.5 * T.data]))
+
+    def solve(v):
+        return spsolve_triangular(sp.csr_array((v, T.indices, T.indptr), shape=T.shape),
+                                  Bs[0], lower=lower)
+
+    torch.testing.assert_close(torch.func.vmap(solve)(vals),
+                               torch.stack([solve(v) for v in vals]))
+    g = torch.func.jacrev(lambda b: spsolve_triangular(T, b ** 2, lower=lower))(Bs[1])
+    torch.testing.assert_close(g, torch.autograd.functional.jacobian(
+        lambda b: spsolve_triangular(T, b ** 2, lower=lower), Bs[1]))

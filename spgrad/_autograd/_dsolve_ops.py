@@ -14,7 +14,8 @@ once, on the detached values (:func:`factorize`), and every derivative reuses it
   a dense ``n × n`` matrix;
 - forward mode: ``dX = op(A)⁻¹ (dB − op(dA) X)``, again with the same factorisation.
 
-``vmap`` is not supported: the Function calls SuperLU.
+``vmap`` over right-hand sides turns the batch into extra columns of one solve with the same
+factorisation; over the values of ``A`` it raises (the factorisation is of one matrix).
 """
 
 import numpy as np
@@ -91,6 +92,10 @@ def factorize(values, indices, indptr, n, fmt, ilu=False, singular="raise", **op
     SciPy's spsolve returns; the caller warns).
     ``options`` go to :func:`scipy.sparse.linalg.splu` (``spilu`` when ``ilu``).
     """
+    if _batched(values):
+        raise NotImplementedError(
+            "vmap over the values of A in a factorised solve (spsolve, splu): the SuperLU "
+            "factorisation is of one matrix; loop over the matrices instead")
     data = _backend.to_numpy(values)
     S = _sps.csc_array((data, indices, indptr), shape=(n, n), copy=False)
     S.has_canonical_format = True  # the caller canonicalised; SciPy must not sort in place
@@ -102,6 +107,18 @@ def factorize(values, indices, indptr, n, fmt, ilu=False, singular="raise", **op
         lu = None
     return Factor(lu, fmt == "csr", CSRPattern(indptr, indices, (n, n)), data.dtype,
                   exact=not ilu)
+
+
+def _batched(t):
+    """Whether ``t`` is a tensor batched by ``torch.func.vmap`` (at any level of wrapping)."""
+    functorch = getattr(torch._C, "_functorch", None)
+    if functorch is None or not _backend.is_tensor(t):
+        return False
+    while functorch.is_functorch_wrapped_tensor(t):
+        if functorch.is_batchedtensor(t):
+            return True
+        t = functorch.get_unwrapped(t)
+    return False
 
 
 def _op_matmul(d, X, factor, op):
@@ -158,6 +175,19 @@ class LUSolve(torch.autograd.Function):
         if rhs is None:
             return torch.zeros_like(X)
         return LUSolve.apply(data, rhs, factor, op)
+
+    @staticmethod
+    def vmap(info, in_dims, data, B, factor, op):
+        """A batch of right-hand sides is one solve with more columns."""
+        if in_dims[0] is not None:
+            raise NotImplementedError(
+                "vmap over the values of A in a factorised solve (spsolve, splu): the SuperLU "
+                "factorisation is of one matrix; loop over the matrices instead")
+        if in_dims[1] is None:
+            return LUSolve.apply(data, B, factor, op), None
+        Bb = B.movedim(in_dims[1], -1)
+        X = LUSolve.apply(data, Bb.reshape(Bb.shape[0], -1), factor, op)
+        return X.reshape(Bb.shape), Bb.ndim - 1
 
 
 def lu_solve(data, B, factor, op="N"):

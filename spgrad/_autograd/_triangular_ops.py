@@ -15,7 +15,8 @@ Backward (``Ḡ`` the gradient of ``X``; bars are complex conjugates, torch's co
   ``unit_diagonal``, do not take part in the solve and get zero).
 
 Forward mode: ``dX = T⁻¹ (dB - dT X)`` with ``dT X`` an SpMM on the masked tangent values.
-``vmap`` is not supported (the Function calls a compiled kernel).
+``vmap`` batches right-hand sides into the columns of one solve (values of ``T``: one solve per
+batch element).
 """
 
 import numpy as np
@@ -23,7 +24,7 @@ import torch
 
 from .. import _backend
 from ..linalg._triangular import _SINGULAR, check_operands, kernel_arrays, result_dtype
-from ._functions import SDDMM, SpMM, SpMMT
+from ._functions import SDDMM, SpMM, SpMMT, _vmap_dense_operand
 from ._ops import pattern as _pattern_of
 from ._pattern import CSRPattern
 
@@ -143,6 +144,12 @@ class TriangularSolve(torch.autograd.Function):
             dTX = product.apply(dv, X, s.pattern)
             rhs = -dTX if rhs is None else rhs - dTX
         return TriangularSolve.apply(values, rhs, s)
+
+    @staticmethod
+    def vmap(info, in_dims, values, B, system):
+        """A batch of right-hand sides is one solve with more columns; a batch of values,
+        one solve per element."""
+        return _vmap_dense_operand(TriangularSolve, info, in_dims, values, B, system)
 
 
 def spsolve_triangular(A, b, lower, unit_diagonal):

@@ -177,6 +177,11 @@ def _check_square(A, message):
 def _factor_of(A, values, singular, ilu=False, **options):
     from .._autograd._dsolve_ops import factorize
 
+    if not _backend.is_tensor(A.data):
+        # constant values: factorised from the NumPy array itself, which also works inside
+        # torch.func transforms (vmap, jvp, jacrev over b), whose tensors made from NumPy
+        # data have no storage to read
+        values = np.asarray(A.data, dtype=_backend.numpy_dtype(values.dtype))
     return factorize(values, A.indices, A.indptr, A.shape[0], A.format, ilu=ilu,
                      singular=singular, **options)
 
@@ -278,7 +283,9 @@ def spsolve(A, b, permc_spec=None, use_umfpack=True):
     (never an ``n × n`` dense matrix). The backward is differentiable (Hessian-vector
     products) and forward mode gives ``dx = A⁻¹ (db − dA x)``. A sparse ``b`` is densified
     to ``n × k`` and the sparse result keeps the entries that are nonzero in the forward
-    pass. Index arrays never carry gradients; ``vmap`` is not supported.
+    pass. Index arrays never carry gradients. ``torch.func.vmap`` (and ``jacrev``, ``jacfwd``,
+    ``hessian``) over ``b`` solve the batch as extra columns with one factorisation; a batch
+    of values of ``A`` raises ``NotImplementedError``.
 
     On the GPU (``A`` an spgrad array there, ``b`` a CuPy array) the solve is cuSOLVER's
     sparse QR through ``cupyx``, one column at a time, with SciPy's checks, warnings and

@@ -83,8 +83,9 @@ def spsolve_triangular(
     ``-(A⁻ᴴ ḡ) xᴴ`` on the stored entries of the triangle that the solve uses; entries
     outside it (which this mode ignores instead of mimicking SciPy) and, with
     `unit_diagonal`, the diagonal receive zero. The backward is made of differentiable ops
-    (double backward works) and forward-mode AD is supported. CPU tensors only; ``vmap`` is
-    not supported.
+    (double backward works) and forward-mode AD is supported. CPU tensors only;
+    ``torch.func.vmap`` batches right-hand sides as extra columns of one solve (a batch of
+    values: one solve per element).
 
     On the GPU (``A`` an spgrad array there, ``b`` a CuPy array) the solve is cuSPARSE's,
     through ``cupyx``, with the same checks, errors and result dtype; a matrix that stores
