@@ -116,14 +116,12 @@ _PARTIALS = {
 }
 # pow with a Python number exponent (pow.Tensor_Scalar)
 _POW_SCALAR = (_reads_self, _w_pow)
-# numbers in these overloads' other arguments are operands (rules above index them by position)
+# copies and dtype conversions: a derivative of one
 _DTYPE_ONLY = {"_to_copy", "clone", "contiguous", "alias", "lift_fresh"}
 # in-place operations (by overload packet name without the trailing "_") the recorder replays
 _WRITES = {"copy", "fill", "zero", "masked_fill", "index_fill", "index_put", "add", "sub",
            "mul", "div", "neg", "clamp", "clamp_min", "clamp_max", "exp", "sin", "cos",
            "tanh", "sigmoid", "sqrt", "pow", "square", "abs", "relu", "reciprocal", "log"}
-
-
 # operations that make views (they read no values)
 _VIEWS = {"view", "_unsafe_view", "slice", "select", "alias", "detach", "as_strided",
           "unsqueeze", "squeeze", "expand", "permute", "transpose", "t", "diagonal", "narrow",
@@ -138,8 +136,6 @@ def _same(t):
 # factories of uninitialized memory: a replay cannot redo what fills them outside torch
 _UNINITIALIZED = {"empty", "empty_like", "new_empty", "empty_strided", "empty_permuted",
                   "new_empty_strided"}
-
-
 
 
 def _generic_weight(func, args, kwargs, i):
