@@ -184,3 +184,29 @@ def compile_cubin(lib, source, name_expressions, arch):
         return cubin.raw, lowered
     finally:
         lib.nvrtcDestroyProgram(ctypes.byref(prog))
+
+
+def gpu_fixtures(name):
+    """The ``emulation`` (module-scoped C++ emulation of the kernels) and ``gpu`` (the CuPy
+    module under test: ``emulated`` always, ``cuda`` when a GPU is present) fixtures of the
+    device-parametrised test modules; ``emulation, gpu = gpu_fixtures("name")`` at module
+    level."""
+    import pytest
+
+    import emulated_cupy
+
+    @pytest.fixture(scope="module")
+    def emulation(tmp_path_factory):
+        backend = build_emulation(tmp_path_factory.mktemp(name))
+        if backend is None:
+            pytest.skip("no C++ compiler to build the CUDA emulation")
+        return backend
+
+    @pytest.fixture(params=["emulated", "cuda"])
+    def gpu(request, monkeypatch):
+        """The CuPy module of the device under test."""
+        if request.param == "cuda":
+            return real_cupy_or_skip()
+        return emulated_cupy.install(monkeypatch, request.getfixturevalue("emulation"))
+
+    return emulation, gpu

@@ -14,28 +14,14 @@ import numpy as np
 import pytest
 import scipy.sparse
 
-import emulated_cupy
 import spgrad as sp
-from cuda_support import build_emulation, real_cupy_or_skip
+from cuda_support import gpu_fixtures
 
 VALUE_DTYPES = [np.float32, np.float64, np.complex64, np.complex128]
 FORMATS = ["csr", "csc", "coo", "dia"]
 
 
-@pytest.fixture(scope="module")
-def emulation(tmp_path_factory):
-    backend = build_emulation(tmp_path_factory.mktemp("cuda_containers"))
-    if backend is None:
-        pytest.skip("no C++ compiler to build the CUDA emulation")
-    return backend
-
-
-@pytest.fixture(params=["emulated", "cuda"])
-def gpu(request, monkeypatch):
-    """The CuPy module of the device under test."""
-    if request.param == "cuda":
-        return real_cupy_or_skip()
-    return emulated_cupy.install(monkeypatch, request.getfixturevalue("emulation"))
+emulation, gpu = gpu_fixtures("cuda_containers")
 
 
 def _values(rng, n, dtype):

@@ -16,24 +16,12 @@ import scipy.sparse
 import emulated_cupy
 import spgrad as sp
 import spgrad.linalg as spla
-from cuda_support import build_emulation, real_cupy_or_skip
+from cuda_support import gpu_fixtures
 
 DTYPES = [np.float32, np.float64, np.complex64, np.complex128]
 
 
-@pytest.fixture(scope="module")
-def emulation(tmp_path_factory):
-    backend = build_emulation(tmp_path_factory.mktemp("cuda_linalg"))
-    if backend is None:
-        pytest.skip("no C++ compiler to build the CUDA emulation")
-    return backend
-
-
-@pytest.fixture(params=["emulated", "cuda"])
-def gpu(request, monkeypatch):
-    if request.param == "cuda":
-        return real_cupy_or_skip()
-    return emulated_cupy.install(monkeypatch, request.getfixturevalue("emulation"))
+emulation, gpu = gpu_fixtures("cuda_linalg")
 
 
 def _host(x):
