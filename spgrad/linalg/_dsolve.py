@@ -319,14 +319,12 @@ def spsolve(A, b, permc_spec=None, use_umfpack=True):
                                     permc_spec=permc_spec, use_umfpack=use_umfpack))
 
 
-_DEVICE_DTYPES = frozenset(np.dtype(t) for t in ("f4", "f8", "c8", "c16"))
-
-
 def _spsolve_device(A, b):
     """``spsolve`` on the GPU: cuSOLVER's sparse QR through ``cupyx`` (one solve per column of
     ``b``), with SciPy's warnings, errors, result dtype and shape; a singular ``A`` gives
     SciPy's ``MatrixRankWarning`` and NaN. ``permc_spec`` and ``use_umfpack`` do not apply."""
     from .._cuda import _vendor
+    from .._sputils import DEVICE_DTYPES
 
     if not (isinstance(A, _spbase) and A._on_gpu):
         raise ValueError(f"operands on different devices: {_backend.device_of(A)} and "
@@ -344,7 +342,7 @@ def _spsolve_device(A, b):
         b = b.toarray()
     b_is_vector = b.ndim == 1 or (b.ndim == 2 and b.shape[1] == 1)
     dtype = np.promote_types(A.dtype, b.dtype)
-    if dtype not in _DEVICE_DTYPES:
+    if dtype not in DEVICE_DTYPES:
         raise TypeError(f"spsolve on the GPU solves in float32, float64, complex64 or "
                         f"complex128; A ({A.dtype}) and b ({b.dtype}) give {dtype}")
     M, N = A.shape

@@ -228,13 +228,14 @@ def _solve_device(A, b, lower, unit_diagonal):
     cuSPARSE ignores them."""
     from .._construct import tril, triu
     from .._cuda import _vendor
+    from .._sputils import DEVICE_DTYPES
 
     if not isinstance(A, _spbase):
         raise ValueError(f"operands on different devices: cpu and {_backend.device_of(b)}")
     _backend.check_same_device(A, b)
     n = check_operands(A, b, unit_diagonal)
     dtype = result_dtype(A.dtype, b.dtype, unit_diagonal)
-    if dtype not in _KERNEL_DTYPES:
+    if dtype not in DEVICE_DTYPES:
         raise TypeError(f"spsolve_triangular on the GPU solves in float32, float64, complex64 "
                         f"or complex128; A ({A.dtype}) and b ({b.dtype}) give {dtype}")
     if not unit_diagonal and _zero_on_diagonal(A):
