@@ -6,9 +6,13 @@ match its arrays (:func:`kernels`) and for the array module that allocates besid
 (:func:`array_module`: NumPy or CuPy), and never imports a kernel module directly. Devices are
 named by strings: ``"cpu"``, or ``"cuda:N"`` for CuPy arrays and CUDA tensors on GPU ``N``.
 
-This module also owns the zero-copy conversions between torch tensors and NumPy arrays used by
-the differentiable mode: torch is imported lazily, so plain NumPy use never loads it.
+This module also owns the zero-copy conversions between torch tensors and the kernels' arrays
+used by the differentiable mode: NumPy views of CPU tensors, CuPy views of CUDA tensors through
+DLPack (:func:`kernel_array`, :func:`tensor_of`), with the kernels launched on torch's current
+stream (:func:`torch_stream`). torch is imported lazily, so plain NumPy use never loads it.
 """
+
+import contextlib
 
 import numbers
 import sys
@@ -149,15 +153,24 @@ def is_tensor(x):
     return torch is not None and isinstance(x, torch.Tensor)
 
 
+def tensor_device(t):
+    """Device name of a torch tensor: ``"cpu"`` or ``"cuda:N"``."""
+    device = t.device
+    if device.type == "cuda":
+        return f"cuda:{0 if device.index is None else device.index}"
+    return str(device)
+
+
 def device_of(x):
     """Device name of an operand: a tensor's or a CuPy array's device, a sparse container's
-    device, or ``"cpu"`` for NumPy arrays, scalars and everything else."""
+    device (where its index arrays live; its values live there too), or ``"cpu"`` for NumPy
+    arrays, scalars and everything else."""
     if is_tensor(x):
-        return str(x.device)
+        return tensor_device(x)
     if is_device_array(x):
         return f"cuda:{x.device.id}"
-    if hasattr(x, "_array_names"):  # an spgrad container: where its values live
-        return device_of(x.data)
+    if hasattr(x, "_array_names"):  # an spgrad container
+        return device_of(x._index_array())
     return "cpu"
 
 
@@ -223,21 +236,99 @@ def to_numpy(t):
 
 
 def as_tensor(x, like=None, dtype=None):
-    """``x`` as a torch tensor (zero-copy from NumPy) on ``like``'s device, cast to ``dtype``."""
+    """``x`` as a torch tensor (zero-copy from NumPy, and from CuPy through DLPack) on
+    ``like``'s device, cast to ``dtype``."""
     torch = torch_module()
-    if not is_tensor(x):
+    if is_device_array(x):
+        x = tensor_of(x)
+    elif not is_tensor(x):
         x = np.ascontiguousarray(x)
         if not x.flags.writeable:  # e.g. a broadcast view; torch needs writable memory
             x = x.copy()
         x = torch.from_numpy(x)
-    if like is not None and x.device != like.device:
-        raise ValueError(f"operands on different devices: {x.device} and {like.device}")
+    if like is not None and tensor_device(x) != tensor_device(like):
+        raise ValueError(f"operands on different devices: {tensor_device(x)} and "
+                         f"{tensor_device(like)}")
     if dtype is not None:
         x = x.to(torch_dtype(dtype))
     return x
 
 
 def index_tensor(idx):
-    """An int64 tensor of indices (for gathers and scatters) from a NumPy index array."""
+    """An int64 tensor of indices (for gathers and scatters) from a NumPy index array, or
+    from a CuPy one (a CUDA tensor on its GPU, through DLPack)."""
+    if is_device_array(idx):
+        return tensor_of(idx.astype(np.int64, copy=False))
     torch = torch_module()
     return torch.from_numpy(np.ascontiguousarray(idx, dtype=np.int64))
+
+
+def kernel_array(t, like):
+    """The values of tensor ``t`` (no autograd, conjugate and negative bits resolved) as an
+    array of the kernels serving ``like`` (an index array): a NumPy view of a CPU tensor, a
+    CuPy view of a CUDA tensor through DLPack (zero copy).
+
+    Raises
+    ------
+    ValueError
+        If ``t`` is not on ``like``'s device.
+    """
+    if not is_tensor(t):
+        return t
+    if tensor_device(t) != device_of(like):
+        raise ValueError(f"operands on different devices: {tensor_device(t)} (a tensor) and "
+                         f"{device_of(like)} (a sparse matrix's arrays)")
+    t = t.detach().resolve_conj().resolve_neg()
+    if is_device_array(like):
+        return sys.modules["cupy"].from_dlpack(t)
+    return t.numpy()
+
+
+def array_of(t):
+    """A tensor's values on its own device, no autograd: a NumPy view of a CPU tensor, a CuPy
+    view (through DLPack) of a CUDA tensor."""
+    if t.device.type == "cuda":
+        return cupy_module().from_dlpack(t.detach().resolve_conj().resolve_neg())
+    return to_numpy(t)
+
+
+def tensor_of(a):
+    """A tensor sharing the memory of a kernel array: ``torch.from_numpy`` for NumPy,
+    ``torch.from_dlpack`` for CuPy."""
+    torch = torch_module()
+    if is_device_array(a):
+        return torch.from_dlpack(a)
+    return torch.from_numpy(a)
+
+
+def beside_values(values, arrays):
+    """Index arrays (a tuple of NumPy arrays) on the device of ``values``: moved to the GPU
+    of a tensor there (a sparse array's arrays live on one device), else as they are."""
+    if is_tensor(values):
+        device = tensor_device(values)
+        if device != "cpu":
+            return to_device(tuple(arrays), device)
+    return tuple(arrays)
+
+
+def torch_device(device):
+    """The ``torch.device`` of a device name (:func:`parse_device`)."""
+    return torch_module().device(device)
+
+
+def move_tensor(t, device):
+    """Tensor ``t`` on device ``device`` (a :func:`parse_device` name), differentiably (the
+    gradient flows back to ``t``'s device); ``t`` itself when it is there."""
+    if tensor_device(t) == device:
+        return t
+    return t.to(torch_device(device))
+
+
+def torch_stream(like):
+    """A context in which CuPy launches kernels on torch's current stream of ``like``'s
+    GPU (a tensor), so they are ordered with torch's own work on it; no-op on the CPU."""
+    if not (is_tensor(like) and like.device.type == "cuda"):
+        return contextlib.nullcontext()
+    torch = torch_module()
+    stream = torch.cuda.current_stream(like.device)
+    return sys.modules["cupy"].cuda.ExternalStream(stream.cuda_stream, like.device.index or 0)

@@ -118,13 +118,20 @@ class _spbase:
         """
         return _backend.device_of(self)
 
+    def _index_array(self):
+        """One of the index arrays: where it lives, all arrays live (the values too, as a
+        CuPy array or, in differentiable mode, a tensor on the same GPU)."""
+        a = getattr(self, self._array_names[1])
+        return a[0] if isinstance(a, tuple) else a
+
     @property
     def _on_gpu(self):
-        return _backend.is_device_array(self.data)
+        return _backend.is_device_array(self._index_array())
 
     def _xp(self):
-        """The array module of this array's values: NumPy, or CuPy on a GPU."""
-        return _backend.array_module(self.data) if self._on_gpu else np
+        """The array module of this array's index arrays (and plain values): NumPy, or CuPy on
+        a GPU."""
+        return _backend.array_module(self._index_array()) if self._on_gpu else np
 
     def _require_cpu(self, what):
         """Raise ``NotImplementedError`` naming ``what`` when the arrays are on a GPU."""
@@ -155,8 +162,14 @@ class _spbase:
             Moving values other than float32, float64, complex64 or complex128 to a GPU (the
             dtypes of spgrad's GPU kernels, as of ``cupyx.scipy.sparse``).
         NotImplementedError
-            Moving values that are a torch tensor, or a 1-D or n-D array, to a GPU (the
-            differentiable mode and those shapes run on the CPU only so far).
+            Moving a 1-D or n-D array to a GPU (those shapes run on the CPU only so far).
+
+        Notes
+        -----
+        Values that are a torch tensor move as ``tensor.to(device)``: the move is recorded in
+        autograd, so gradients flow back to the original tensor (e.g. a CPU leaf), and the
+        index arrays become CuPy arrays (see the user guide's GPU section for the operations
+        differentiable there).
 
         Examples
         --------
@@ -169,12 +182,6 @@ class _spbase:
         if target == self.device:
             return self.copy() if copy else self
         if target != "cpu":
-            if getattr(self, "_is_torch", False):
-                raise NotImplementedError(
-                    "moving a sparse array whose values are a torch tensor to the GPU: "
-                    "spgrad's differentiable mode runs on the CPU only so far; GPU plain mode "
-                    "(NumPy values, or A.detach()) is available"
-                )
             if self.ndim != 2:
                 raise NotImplementedError(f"moving a {self.ndim}-D sparse array to the GPU: "
                                           f"only 2-D arrays run there so far")
@@ -184,7 +191,13 @@ class _spbase:
                            if k in ("_shape", "maxprint", "_has_sorted_indices",
                                     "_has_canonical_format", "has_canonical_format")})
         for name in self._array_names:
-            setattr(A, name, _backend.to_device(getattr(self, name), target))
+            a = getattr(self, name)
+            if _backend.is_tensor(a):
+                _backend.to_device(self._index_array(), target)  # checks CuPy and the GPU
+                a = _backend.move_tensor(a, target)
+            else:
+                a = _backend.to_device(a, target)
+            setattr(A, name, a)
         return A
 
     def cuda(self, device=None):
@@ -469,7 +482,8 @@ class _spbase:
 
     def to_torch(self):
         """A torch sparse tensor (CSR, CSC or COO layout) with these values; when the values
-        are a tensor, the result stays in their autograd graph.
+        are a tensor, the result stays in their autograd graph. An array on a GPU gives a CUDA
+        tensor sharing its arrays (through DLPack; the index arrays as int64).
 
         Examples
         --------
@@ -479,7 +493,6 @@ class _spbase:
         """
         from ._interop import to_torch
 
-        self._require_cpu("to_torch()")
         return to_torch(self)
 
     # ------------------------------------------------------------------ arithmetic

@@ -16,6 +16,7 @@ from ._index import _CompressedIndexMixin
 from ._minmax import _minmax_mixin
 from ._sputils import (
     check_compressed_arrays,
+    check_device_dtype,
     check_shape,
     device_values,
     from_kernel,
@@ -98,6 +99,8 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
                 self.indptr = np.array(indptr, copy=cp, dtype=idx_dtype)
                 if _backend.is_tensor(data):
                     self.data = data.clone() if copy else data
+                    self.indices, self.indptr = _backend.beside_values(
+                        data, (self.indices, self.indptr))
                 else:
                     self.data = to_native(np.array(data, copy=cp, dtype=dtype))
                 if self.data.ndim == 0:
@@ -160,9 +163,14 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
 
     # ------------------------------------------------------------------- internals
     def _init_device_arrays(self, data, indices, indptr, *, shape, dtype, copy):
-        """``(data, indices, indptr)`` given as CuPy arrays: kept on their GPU (cast, or copied
-        with ``copy``); ``__init__`` then checks them in full, on the device."""
-        _backend.array_module(data, indices, indptr)  # all three on one device, or an error
+        """``(data, indices, indptr)`` given as CuPy arrays (``data`` may be a tensor on their
+        GPU: differentiable mode): kept on their GPU (cast, or copied with ``copy``);
+        ``__init__`` then checks them in full, on the device."""
+        _backend.array_module(indices, indptr)  # both on one device, or an error
+        if _backend.is_tensor(data):
+            _backend.check_same_device(indices, data)
+        else:
+            _backend.array_module(data, indices)
         for name, arr in (("indices", indices), ("indptr", indptr)):
             if arr.dtype.kind not in "iu":
                 raise ValueError(f"{name} array must have an integer dtype, got {arr.dtype}")
@@ -171,8 +179,12 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
                                     check_contents=not self._is_array)
         self.indices = indices.astype(idx_dtype, copy=bool(copy))
         self.indptr = indptr.astype(idx_dtype, copy=bool(copy))
-        self.data = device_values(data, dtype, f"{self.__class__.__name__} from CuPy arrays",
-                                  copy)
+        what = f"{self.__class__.__name__} from CuPy arrays"
+        if _backend.is_tensor(data):  # cast by __init__, in the graph
+            check_device_dtype(_backend.numpy_dtype(data.dtype), what)
+            self.data = data.clone() if copy else data
+        else:
+            self.data = device_values(data, dtype, what, copy)
         if self.data.ndim == 0:
             raise ValueError("data, indices, and indptr should be 1-D; data is a scalar")
 
@@ -299,7 +311,7 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
         array([1, 1])
         """
         A = self._deduped()
-        data = A.data if A._on_gpu else _backend.to_numpy(A.data)
+        data = _backend.kernel_array(A.data, like=A._index_array())
         xp = A._xp()
         if axis is None:
             return int(xp.count_nonzero(data)) if A._on_gpu else np.count_nonzero(data)
@@ -372,7 +384,7 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
         if has_kernel_dtype(self.dtype) and not self._is_torch:
             k.csr_sort_indices(self.indptr, self.indices, self.data)
         else:
-            perm = np.empty(len(self.indices), dtype=self.indices.dtype)
+            perm = self._xp().empty(len(self.indices), dtype=self.indices.dtype)
             k.csr_sort_indices_pattern(self.indptr, self.indices, perm)
             if self._is_torch:
                 self.data = _autograd_ops().gather(self.data, perm)
@@ -405,10 +417,10 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
         if has_kernel_dtype(self.dtype) and not self._is_torch:
             k.csr_sum_duplicates(self.indptr, self.indices, self.data)
         else:
-            nnz = self.nnz
-            out_indptr = np.empty_like(self.indptr)
-            out_indices = np.empty(nnz, dtype=self.indices.dtype)
-            segment = np.empty(nnz, dtype=self.indices.dtype)
+            nnz, xp = self.nnz, self._xp()
+            out_indptr = xp.empty_like(self.indptr)
+            out_indices = xp.empty(nnz, dtype=self.indices.dtype)
+            segment = xp.empty(nnz, dtype=self.indices.dtype)
             new_nnz = k.csr_sum_duplicates_pattern(
                 self.indptr, self.indices, out_indptr, out_indices, segment
             )
@@ -437,18 +449,19 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
         if has_kernel_dtype(self.dtype) and not self._is_torch:
             k.csr_eliminate_zeros(self.indptr, self.indices, self.data)
         else:
-            nnz = self.nnz
-            keep = _backend.to_numpy(self.data[:nnz]) != 0
-            if keep.all():
+            nnz, xp = self.nnz, self._xp()
+            keep = _backend.kernel_array(self.data[:nnz], like=self.indptr) != 0
+            if bool(keep.all()):
                 self.prune()
                 return
             self._check_pattern_mutable("eliminate_zeros")
             M, _ = self._major_minor()
-            rows = np.repeat(np.arange(M), np.diff(self.indptr))
-            counts = np.bincount(rows[keep], minlength=M)
-            self.indptr = np.concatenate(([0], np.cumsum(counts))).astype(self.indptr.dtype)
+            rows = xp.repeat(xp.arange(M), xp.diff(self.indptr))
+            counts = xp.bincount(rows[keep], minlength=M)
+            self.indptr = xp.concatenate((xp.zeros(1, dtype=counts.dtype),
+                                          xp.cumsum(counts))).astype(self.indptr.dtype)
             self.indices = self.indices[:nnz][keep]
-            self.data = self.data[:nnz][_backend.index_tensor(np.flatnonzero(keep))
+            self.data = self.data[:nnz][_backend.index_tensor(xp.flatnonzero(keep))
                                         if self._is_torch else keep]
         self.prune()
 
@@ -531,7 +544,7 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
             k.csr_transpose(N, self.indptr, self.indices, self.data,
                             out_indptr, out_indices, out_data)
         else:
-            perm = np.empty(self.nnz, dtype=self.indices.dtype)
+            perm = xp.empty(self.nnz, dtype=self.indices.dtype)
             k.csr_transpose_pattern(N, self.indptr, self.indices, out_indptr, out_indices, perm)
             out_data = (_autograd_ops().gather(self.data, perm) if self._is_torch
                         else self.data[perm])
@@ -588,7 +601,7 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
         (array([0, 1, 1], dtype=int32), array([1, 0, 1], dtype=int32))
         """
         A = self.tocoo(copy=False)
-        mask = (A.data if A._on_gpu else _backend.to_numpy(A.data)) != 0
+        mask = _backend.kernel_array(A.data, like=A._index_array()) != 0
         row, col = A.row[mask], A.col[mask]
         if self.format == "csc":
             order = _backend.stable_argsort(row)
@@ -926,10 +939,11 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
         if self._is_torch:
             p = _autograd_ops().pattern(self)
             rows = p.rows()
-            on_diag = np.flatnonzero(p.indices.astype(np.int64) - rows == k)
+            xp = self._xp()
+            on_diag = xp.flatnonzero(p.indices.astype(np.int64) - rows == k)
             return _autograd_ops().axis_sums(
                 self.data[_backend.index_tensor(on_diag)],
-                np.minimum(rows[on_diag], p.indices[on_diag]), length)
+                xp.minimum(rows[on_diag], p.indices[on_diag]), length)
         kdt = kernel_dtype(self.dtype)
         y = self._xp().zeros(length, dtype=kdt)
         self._kernels().csr_diagonal(k, M, N, self.indptr, self.indices,

@@ -135,7 +135,7 @@ def _csr_of_coo(n_row, row, col, data):
     indices = xp.empty(row.size, dtype=idx_dtype)
     perm = xp.empty(row.size, dtype=idx_dtype)
     _backend.kernels(row, col).coo_tocsr_pattern(n_row, row, col, indptr, indices, perm)
-    return indptr, indices, data[perm]
+    return indptr, indices, _ops().gather(data, perm) if _backend.is_tensor(data) else data[perm]
 
 
 def _ops():
@@ -723,10 +723,10 @@ def kron(A, B, format=None):
     if _backend.is_tensor(Ax) or _backend.is_tensor(Bx):
         # Differentiable mode. Symbolic phase: the kernel run on entry positions (exact in
         # float64) gives, for every product entry, the A and the B entry it multiplies.
-        pos_a, ones_a = np.arange(nnz_a, dtype=np.float64), np.ones(nnz_a)
-        pos_b, ones_b = np.arange(nnz_b, dtype=np.float64), np.ones(nnz_b)
-        which_a = np.empty(nnz)
-        which_b = np.empty(nnz)
+        pos_a, ones_a = xp.arange(nnz_a, dtype=np.float64), xp.ones(nnz_a)
+        pos_b, ones_b = xp.arange(nnz_b, dtype=np.float64), xp.ones(nnz_b)
+        which_a = xp.empty(nnz)
+        which_b = xp.empty(nnz)
         K.csr_kron(B.shape[1], Ap, Aj, pos_a, Bp, Bj, ones_b, Cp, Cj, which_a)
         K.csr_kron(B.shape[1], Ap, Aj, ones_a, Bp, Bj, pos_b, Cp, Cj, which_b)
         # Numeric phase: the outer product of the two value vectors, in the graph.
@@ -879,9 +879,9 @@ def _minor_stack(blocks, axis):
         else:
             # other dtypes and tensors: move positions through the kernel, then gather the
             # values (in the graph for tensors)
-            pos = np.empty(nnz, dtype=np.int64)
+            pos = xp.empty(nnz, dtype=np.int64)
             K.csr_hstack(n_major, offsets, indptr_cat, indices_cat,
-                         np.arange(nnz, dtype=np.int64), indptr, indices, pos)
+                         xp.arange(nnz, dtype=np.int64), indptr, indices, pos)
             data = _ops().gather(data_cat, pos) if _backend.is_tensor(data_cat) \
                 else data_cat[pos]
     # SciPy wraps this intermediate in the first block's class, whose constructor may
@@ -1549,8 +1549,8 @@ def _triangle(A, k, format, lower):
         else:
             # other dtypes and tensors: filter positions, then gather the values (a mask
             # gather in the graph for tensors)
-            pos = np.empty(len(data), dtype=np.int64)
-            nnz = K.csr_band_filter(lo, hi, indptr, indices, np.arange(len(data)),
+            pos = xp.empty(len(data), dtype=np.int64)
+            nnz = K.csr_band_filter(lo, hi, indptr, indices, xp.arange(len(data), dtype=np.int64),
                                     out_indptr, out_indices, pos)
             out_data = _ops().gather(data, pos[:nnz]) if torch_mode else data[pos[:nnz]]
         out_indices = out_indices[:nnz]

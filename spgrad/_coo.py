@@ -71,7 +71,11 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
                     _backend.is_device_array(c) for c in coords)
                 try:
                     if on_gpu:  # all on one GPU, or an error naming the devices
-                        _backend.array_module(obj, *coords)
+                        _backend.array_module(*coords)
+                        if _backend.is_tensor(obj):  # differentiable mode on the GPU
+                            _backend.check_same_device(coords[0], obj)
+                        else:
+                            _backend.array_module(obj, *coords)
                     else:
                         coords = tuple(_backend.to_numpy(c) for c in coords)
                 except TypeError as e:
@@ -91,10 +95,13 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
                                             check_contents=not self._is_array)
                 if on_gpu:
                     self.coords = tuple(c.astype(idx_dtype, copy=bool(copy)) for c in coords)
+                if on_gpu and not _backend.is_tensor(obj):
                     self.data = device_values(obj, dtype,
                                               f"{self.__class__.__name__} from CuPy arrays", copy)
                 else:
-                    self.coords = tuple(np.array(c, copy=cp, dtype=idx_dtype) for c in coords)
+                    if not on_gpu:
+                        self.coords = _backend.beside_values(
+                            obj, (np.array(c, copy=cp, dtype=idx_dtype) for c in coords))
                     if _backend.is_tensor(obj):
                         self.data = obj.clone() if copy else obj
                         if dtype is not None:
@@ -275,7 +282,7 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
         (2, array([1, 1]))
         """
         A = self._summed()
-        data = A.data if A._on_gpu else _backend.to_numpy(A.data)
+        data = _backend.kernel_array(A.data, like=A._index_array())
         if axis is None:
             return int(A._xp().count_nonzero(data)) if A._on_gpu else np.count_nonzero(data)
         if axis < 0:
@@ -318,7 +325,7 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
             data = xp.empty(self.nnz, dtype=self.dtype)
             k.coo_tocsr(n_major, major, minor, self.data, indptr, indices, data)
         else:
-            perm = np.empty(self.nnz, dtype=idx_dtype)
+            perm = xp.empty(self.nnz, dtype=idx_dtype)
             k.coo_tocsr_pattern(n_major, major, minor, indptr, indices, perm)
             data = (self.data[_backend.index_tensor(perm)] if self._is_torch
                     else self.data[perm])

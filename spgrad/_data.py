@@ -45,7 +45,8 @@ class _data_base(_spbase):
     def requires_grad(self):
         """Whether the stored values are a torch tensor that requires gradients.
 
-        Setting it to True turns NumPy values into a torch leaf tensor (sharing memory).
+        Setting it to True turns NumPy values into a torch leaf tensor (sharing memory; CuPy
+        values into a CUDA tensor, through DLPack).
         """
         return self._is_torch and self.data.requires_grad
 
@@ -105,7 +106,8 @@ class _data_base(_spbase):
         """
         if not self._is_torch or self.data.grad is None:
             return None
-        return self._with_data(self.data.grad.detach().numpy(), copy=False)
+        grad = _backend.kernel_array(self.data.grad, like=self._index_array())
+        return self._with_data(grad, copy=False)
 
     def detach(self):
         """The same sparse array with values detached from the autograd graph (shared)."""

@@ -73,7 +73,8 @@ class _dia_base(_data_base):
                 if shape is None:
                     raise ValueError("expected a shape argument")
                 cp = True if copy else None
-                if _backend.is_device_array(data):
+                on_gpu = _backend.is_device_array(data)
+                if on_gpu:
                     self._init_device_arrays(data, offsets, shape, dtype, copy)
                 elif _backend.is_tensor(data):
                     # differentiable mode: the values stay a tensor, in the autograd graph
@@ -83,14 +84,14 @@ class _dia_base(_data_base):
                     self.data = data
                 else:
                     self.data = np.atleast_2d(np.array(data, dtype=dtype, copy=cp))
-                if not self._on_gpu:
+                if not on_gpu:
                     offsets = np.asarray(offsets)
                     if offsets.dtype.kind not in "iu":
                         raise ValueError(
                             f"offsets must have an integer dtype, got {offsets.dtype}")
-                    self.offsets = np.atleast_1d(
+                    (self.offsets,) = _backend.beside_values(self.data, (np.atleast_1d(
                         np.array(offsets, dtype=get_index_dtype(maxval=max(shape)), copy=cp)
-                    )
+                    ),))
                 self._shape = check_shape(shape)
         else:
             try:

@@ -380,13 +380,13 @@ class _CompressedIndexMixin:
         srt = bool(self.has_sorted_indices)
         n = len(major)
         if self._is_torch:
-            counts = np.empty(n, dtype=np.int64)
+            counts = xp.empty(n, dtype=np.int64)
             total = k.csr_lookup_count(self.indptr, self.indices, srt, major, minor, counts)
-            offsets = np.zeros(n + 1, dtype=np.int64)
-            np.cumsum(counts, out=offsets[1:])
-            pos = np.empty(total, dtype=idt)
+            offsets = xp.zeros(n + 1, dtype=np.int64)
+            offsets[1:] = xp.cumsum(counts)
+            pos = xp.empty(total, dtype=idt)
             k.csr_lookup_fill(self.indptr, self.indices, srt, major, minor, offsets, pos)
-            seg = np.repeat(np.arange(n), counts)
+            seg = xp.repeat(xp.arange(n), counts)
             ops = _ops()
             return ops.axis_sums(ops.gather(self.data, pos), seg, n)
         kdt = kernel_dtype(self.dtype)
@@ -797,7 +797,7 @@ def _select_compressed(A, major, minor):
     srt = bool(A.has_sorted_indices)
     by_kernel = not _backend.is_tensor(A.data) and has_kernel_dtype(A.data.dtype)
     # the values of the current selection (map mode: an empty placeholder for the kernels)
-    cur_data = A.data if by_kernel else np.empty(0)
+    cur_data = A.data if by_kernel else xp.empty(0)
     pos = None  # source positions (map mode); None means "the range [s, e)"
 
     def outputs(tot, src):
@@ -845,7 +845,7 @@ def _select_compressed(A, major, minor):
             if by_kernel:
                 cur_data = cur_data[s:e].copy()
             else:
-                pos = np.arange(s, e, dtype=idt)
+                pos = xp.arange(s, e, dtype=idt)
         else:
             out_indptr, out_indices = cur_indptr, cur_indices
     else:

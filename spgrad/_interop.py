@@ -99,11 +99,13 @@ def to_torch(A):
                                 category=UserWarning)
         if A.format in ("csr", "csc") and A.ndim == 2:
             make = torch.sparse_csr_tensor if A.format == "csr" else torch.sparse_csc_tensor
-            return make(idx(A.indptr), idx(A.indices), _backend.as_tensor(A.data),
-                        size=A.shape, check_invariants=False)
+            data = _backend.as_tensor(A.data)
+            return make(idx(A.indptr), idx(A.indices), data, size=A.shape,
+                        device=data.device, check_invariants=False)
         A = A.tocoo()
+        data = _backend.as_tensor(A.data)
         return torch.sparse_coo_tensor(
-            torch.stack([idx(c) for c in A.coords]), _backend.as_tensor(A.data), size=A.shape,
+            torch.stack([idx(c) for c in A.coords]), data, size=A.shape, device=data.device,
             is_coalesced=bool(A.has_canonical_format), check_invariants=False,
         )
 
@@ -136,7 +138,7 @@ def from_torch(t, array=True):
         raise TypeError(f"from_torch expected a torch.Tensor, got {type(t).__name__}")
     torch = _backend.torch_module()
     family = 0 if array else 1
-    to_np = _backend.to_numpy
+    to_np = _backend.array_of  # index arrays: NumPy (CPU) or CuPy (a CUDA tensor's GPU)
     if t.layout == torch.sparse_csr:
         return _CONTAINERS["csr"][family](
             (t.values(), to_np(t.col_indices()), to_np(t.crow_indices())), shape=tuple(t.shape))

@@ -89,10 +89,11 @@ def _union(A, B):
     M, _ = A._major_minor()
     cap = A.nnz + B.nnz
     idx_dtype = get_index_dtype((A.indptr, A.indices, B.indptr, B.indices), maxval=cap)
-    indptr = np.empty(M + 1, dtype=idx_dtype)
-    indices = np.empty(cap, dtype=idx_dtype)
-    a_pos = np.empty(cap, dtype=np.int64)
-    b_pos = np.empty(cap, dtype=np.int64)
+    xp = A._xp()
+    indptr = xp.empty(M + 1, dtype=idx_dtype)
+    indices = xp.empty(cap, dtype=idx_dtype)
+    a_pos = xp.empty(cap, dtype=np.int64)
+    b_pos = xp.empty(cap, dtype=np.int64)
     nnz = A._kernels().csr_union_map(
         A.indptr.astype(idx_dtype, copy=False), A.indices.astype(idx_dtype, copy=False),
         B.indptr.astype(idx_dtype, copy=False), B.indices.astype(idx_dtype, copy=False),

@@ -31,13 +31,13 @@ _SHORT = {"int": "i32", "long long": "i64", "float": "f32", "double": "f64",
 def _symbol(kernel, index_dtype, value_dtype):
     parts = [kernel, _SHORT[_launch.INDEX_TYPES[np.dtype(index_dtype)]]]
     if value_dtype is not None:
-        parts.append(_SHORT[_launch.VALUE_TYPES[np.dtype(value_dtype)]])
+        parts.append(_SHORT[_launch.value_types(kernel)[np.dtype(value_dtype)]])
     return "emu_" + "_".join(parts)
 
 
 def _wrapper(kernel, index_dtype, value_dtype):
     itype = _launch.INDEX_TYPES[np.dtype(index_dtype)]
-    vtype = _launch.VALUE_TYPES[np.dtype(value_dtype)] if value_dtype is not None else None
+    vtype = _launch.value_types(kernel)[np.dtype(value_dtype)] if value_dtype is not None else None
     params, call = ["unsigned grid", "unsigned block"], []
     for i, kind in enumerate(_launch.KERNELS[kernel]):
         if kind == "n":

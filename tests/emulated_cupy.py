@@ -16,7 +16,9 @@ behave like CuPy's where spgrad's GPU code could go wrong.
   float64, a warning (not an error) for a singular ``spsolve``, int32 indices only.
 - :func:`install` puts this module in ``sys.modules["cupy"]`` and installs a launch backend
   that runs spgrad's CUDA kernels through the C++ emulation of ``cuda_support`` on the device
-  arrays' memory; it refuses host arrays, as a real launch would.
+  arrays' memory; it refuses host arrays, as a real launch would. torch tensors then count as
+  on the emulated GPU, sharing memory with device arrays through DLPack (``from_dlpack``,
+  ``__dlpack__``; no transfer).
 
 ``transfers`` counts what crossed between host and device, so tests can assert that an
 operation made no round trip.
@@ -131,6 +133,12 @@ class ndarray:
     def get(self):
         transfers["d2h"] += 1
         return self._a.copy()
+
+    def __dlpack__(self, **kwargs):  # zero copy, as between CuPy and torch on one GPU
+        return self._a.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self):
+        return self._a.__dlpack_device__()
 
     def __array__(self, dtype=None, copy=None):
         raise TypeError("Implicit conversion to a NumPy array is not allowed. Please use "
@@ -257,6 +265,7 @@ def _stable(sort):
 module.argsort = _stable(np.argsort)
 module.sort = _stable(np.sort)
 ndarray.argsort = lambda self, axis=-1, kind=None: module.argsort(self, axis, kind)
+module.from_dlpack = lambda t: ndarray(np.from_dlpack(t))
 module.asarray = _asarray
 module.array = _array
 module.asnumpy = _asnumpy
@@ -366,6 +375,10 @@ _CUPYX_MODULES = {"cupyx": cupyx, "cupyx.scipy": cupyx.scipy,
                   "cupyx.cusparse": cupyx.cusparse, "cupyx.cusolver": cupyx.cusolver}
 
 
+def _emulated_tensor_device(t):
+    return "cuda:0" if t.device.type == "cpu" else str(t.device)
+
+
 class DeviceLaunchBackend:
     """Runs the launchers' kernels on the emulated device arrays' memory through the C++
     emulation (``cuda_support.EmulatedBackend``); host arrays are refused."""
@@ -389,9 +402,17 @@ class DeviceLaunchBackend:
 
 def install(monkeypatch, emulation):
     """Make ``import cupy`` give this module and run GPU launches on the emulation, until
-    ``monkeypatch`` is undone."""
+    ``monkeypatch`` is undone.
+
+    torch tensors then count as on the emulated GPU (``cuda:0``): device arrays and tensors
+    share memory through DLPack as CuPy and CUDA tensors do, and a tensor made from a device
+    array, or moved there, is a CPU tensor. (So CPU tensors cannot be told apart from
+    "device" ones: tests that mix the two run on a real GPU only.)
+    """
+    from spgrad import _backend
     from spgrad._cuda import _launch
 
+    monkeypatch.setattr(_backend, "tensor_device", _emulated_tensor_device)
     monkeypatch.setitem(sys.modules, "cupy", module)
     for name, mod in _CUPYX_MODULES.items():
         monkeypatch.setitem(sys.modules, name, mod)

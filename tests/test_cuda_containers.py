@@ -133,14 +133,6 @@ def test_gpu_values_must_be_floating(gpu):
         G.astype(np.int32)
 
 
-def test_differentiable_values_stay_on_the_cpu(gpu):
-    pytest.importorskip("torch")
-    A = sp.csr_array(np.array([[1.0, 0.0], [2.0, 3.0]])).requires_grad_()
-    with pytest.raises(NotImplementedError, match="differentiable mode runs on the CPU"):
-        A.to("cuda")
-    assert A.detach().data is not None
-
-
 def test_only_2d_arrays_move(gpu):
     for A in (sp.csr_array(np.array([1.0, 0.0, 2.0])),
               sp.coo_array((np.ones(2), ([0, 1], [1, 0], [0, 2])), shape=(2, 2, 3))):
@@ -587,7 +579,7 @@ def test_other_methods(gpu, fmt, array):
 
 def test_cpu_only_methods_say_so(gpu):
     G = _matrix("csr", (4, 4), np.float64).to("cuda")
-    for op in (G.to_scipy, G.to_torch, G.tolil, G.todok, G.tobsr, G.todia,
+    for op in (G.to_scipy, G.tolil, G.todok, G.tobsr, G.todia,
                lambda: G.tocoo().todia(), lambda: G.copy().setdiag(1.0),
                lambda: G.copy().resize(5, 5), lambda: list(G), lambda: G == G,
                lambda: G > 0, lambda: sp.save_npz("unused.npz", G)):

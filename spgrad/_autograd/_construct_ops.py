@@ -20,13 +20,13 @@ from .. import _backend
 
 def values(x, dtype=None):
     """``x`` (tensor, array or sequence) as a tensor, cast to the NumPy/torch ``dtype``."""
-    if not _backend.is_tensor(x):
+    if not (_backend.is_tensor(x) or _backend.is_device_array(x)):
         x = np.asarray(x)
     return _backend.as_tensor(x, dtype=dtype)
 
 
 def index(idx):
-    """A NumPy index array as an int64 tensor."""
+    """A NumPy (or CuPy) index array as an int64 tensor (on the CuPy array's GPU)."""
     return _backend.index_tensor(idx)
 
 

@@ -1,6 +1,7 @@
 """``torch.autograd.Function``s for the heavy numeric phases.
 
-Each forward calls a kernel on NumPy views of the inputs; each backward is written with these
+Each forward calls a kernel on views of the inputs (NumPy views of CPU tensors, CuPy views of
+CUDA tensors through DLPack, on torch's current stream); each backward is written with these
 same Functions, so backward passes are differentiable again (double backward, Hessian-vector
 products) and every Function has a ``jvp`` for forward-mode AD.
 
@@ -35,8 +36,15 @@ from .. import _backend
 from ._pattern import CSRPattern
 
 
-def _np(t):
-    return np.ascontiguousarray(_backend.to_numpy(t))
+def _xp(pattern):
+    """NumPy, or CuPy for a pattern on a GPU: the array module of the kernels' arrays."""
+    return _backend.array_module(pattern.indptr)
+
+
+def _arr(t, pattern):
+    """Tensor ``t``'s values as a contiguous kernel array beside ``pattern`` (a NumPy view of
+    a CPU tensor, a CuPy view of a CUDA tensor)."""
+    return _xp(pattern).ascontiguousarray(_backend.kernel_array(t, pattern.indptr))
 
 
 def _kernels(pattern):
@@ -56,10 +64,10 @@ def _wrapped(*tensors):
     return any(torch._C._functorch.is_functorch_wrapped_tensor(t) for t in tensors)
 
 
-def _conj_np(t):
-    """NumPy copy of ``conj(t)`` for complex ``t``; a view of a real one."""
-    a = _np(t)
-    return np.conj(a) if np.iscomplexobj(a) else a
+def _conj(t, pattern):
+    """Kernel-array copy of ``conj(t)`` for complex ``t``; a view of a real one."""
+    a = _arr(t, pattern)
+    return _xp(pattern).conj(a) if a.dtype.kind == "c" else a
 
 
 def _bilinear_jvp(cls, ctx, d_a, d_b, *rest):
@@ -120,11 +128,13 @@ class SpMM(_Bilinear):
 
     @staticmethod
     def forward(data, X, pattern):
-        Y = np.empty((pattern.shape[0], *X.shape[1:]), dtype=_backend.numpy_dtype(data.dtype))
-        k = _kernels(pattern)
-        product = k.csr_matvec if X.ndim == 1 else k.csr_matvecs
-        product(pattern.indptr, pattern.indices, _np(data), _np(X), Y)
-        return torch.from_numpy(Y)
+        with _backend.torch_stream(data):
+            Y = _xp(pattern).empty((pattern.shape[0], *X.shape[1:]),
+                                   dtype=_backend.numpy_dtype(data.dtype))
+            k = _kernels(pattern)
+            product = k.csr_matvec if X.ndim == 1 else k.csr_matvecs
+            product(pattern.indptr, pattern.indices, _arr(data, pattern), _arr(X, pattern), Y)
+        return _backend.tensor_of(Y)
 
     @staticmethod
     def backward(ctx, G):
@@ -152,22 +162,27 @@ def _transposed_product(data, G, pattern):
     row summed in registers and written once, where :class:`SpMMT` scatters into rows)."""
     dtype = _backend.numpy_dtype(data.dtype)
     pt, _ = pattern.transpose()
-    G = _np(G).astype(dtype, copy=False)
-    out = np.empty((pt.shape[0], G.shape[1]), dtype=dtype)
-    _kernels(pattern).csr_matvecs_permuted(pt.indptr, pt.indices, pattern.transpose_perm(),
-                                           _conj_np(data), G, out)
-    return torch.from_numpy(out)
+    with _backend.torch_stream(data):
+        G = _arr(G, pattern).astype(dtype, copy=False)
+        out = _xp(pattern).empty((pt.shape[0], G.shape[1]), dtype=dtype)
+        _kernels(pattern).csr_matvecs_permuted(pt.indptr, pt.indices, pattern.transpose_perm(),
+                                               _conj(data, pattern), G, out)
+    return _backend.tensor_of(out)
 
 
 def _spmv_backward(data, x, g, pattern):
     """``(sddmm_P(g, x̄), Āᵀ g)`` by the fused kernel: one pass over the entries of ``A``."""
     dtype = _backend.numpy_dtype(data.dtype)
-    g_data = np.empty(pattern.nnz, dtype=dtype)
-    g_x = np.empty(x.shape, dtype=dtype)
-    _kernels(pattern).csr_spmv_backward(pattern.indptr, pattern.indices, _conj_np(data),
-                                        _conj_np(x).astype(dtype, copy=False),
-                                        _np(g).astype(dtype, copy=False), g_data, g_x)
-    return torch.from_numpy(g_data), torch.from_numpy(g_x)
+    xp = _xp(pattern)
+    with _backend.torch_stream(data):
+        g_data = xp.empty(pattern.nnz, dtype=dtype)
+        g_x = xp.empty(x.shape, dtype=dtype)
+        _kernels(pattern).csr_spmv_backward(pattern.indptr, pattern.indices,
+                                            _conj(data, pattern),
+                                            _conj(x, pattern).astype(dtype, copy=False),
+                                            _arr(g, pattern).astype(dtype, copy=False),
+                                            g_data, g_x)
+    return _backend.tensor_of(g_data), _backend.tensor_of(g_x)
 
 
 class SpMMT(_Bilinear):
@@ -176,11 +191,13 @@ class SpMMT(_Bilinear):
 
     @staticmethod
     def forward(data, X, pattern):
-        Y = np.empty((pattern.shape[1], *X.shape[1:]), dtype=_backend.numpy_dtype(data.dtype))
-        k = _kernels(pattern)
-        product = k.csr_matvec_transpose if X.ndim == 1 else k.csr_matvecs_transpose
-        product(pattern.indptr, pattern.indices, _np(data), _np(X), Y)
-        return torch.from_numpy(Y)
+        with _backend.torch_stream(data):
+            Y = _xp(pattern).empty((pattern.shape[1], *X.shape[1:]),
+                                   dtype=_backend.numpy_dtype(data.dtype))
+            k = _kernels(pattern)
+            product = k.csr_matvec_transpose if X.ndim == 1 else k.csr_matvecs_transpose
+            product(pattern.indptr, pattern.indices, _arr(data, pattern), _arr(X, pattern), Y)
+        return _backend.tensor_of(Y)
 
     @staticmethod
     def backward(ctx, G):
@@ -202,12 +219,13 @@ class SDDMM(_Bilinear):
     @staticmethod
     def forward(G, X, pattern):
         dtype = _backend.numpy_dtype(torch.promote_types(G.dtype, X.dtype))
-        out = np.empty(pattern.nnz, dtype=dtype)
-        G, X = (_np(t).astype(dtype, copy=False) for t in (G, X))
-        if G.ndim == 1:  # a rank-1 sample: the kernel's one-column case, no copy
-            G, X = G[:, None], X[:, None]
-        _kernels(pattern).csr_sddmm(pattern.indptr, pattern.indices, G, X, out)
-        return torch.from_numpy(out)
+        with _backend.torch_stream(G):
+            out = _xp(pattern).empty(pattern.nnz, dtype=dtype)
+            G, X = (_arr(t, pattern).astype(dtype, copy=False) for t in (G, X))
+            if G.ndim == 1:  # a rank-1 sample: the kernel's one-column case, no copy
+                G, X = G[:, None], X[:, None]
+            _kernels(pattern).csr_sddmm(pattern.indptr, pattern.indices, G, X, out)
+        return _backend.tensor_of(out)
 
     @staticmethod
     def backward(ctx, V):
@@ -229,14 +247,15 @@ class MaskedDot(torch.autograd.Function):
     @staticmethod
     def forward(l, r, mask, pl, pr):
         dtype = _backend.numpy_dtype(torch.promote_types(l.dtype, r.dtype))
-        out = np.empty(mask.nnz, dtype=dtype)
-        _kernels(mask).csr_masked_dot(
-            pl.shape[1], mask.indptr, mask.indices,
-            pl.indptr, pl.indices, _np(l).astype(dtype, copy=False),
-            pr.indptr, pr.indices, _np(r).astype(dtype, copy=False),
-            out,
-        )
-        return torch.from_numpy(out)
+        with _backend.torch_stream(l):
+            out = _xp(mask).empty(mask.nnz, dtype=dtype)
+            _kernels(mask).csr_masked_dot(
+                pl.shape[1], mask.indptr, mask.indices,
+                pl.indptr, pl.indices, _arr(l, mask).astype(dtype, copy=False),
+                pr.indptr, pr.indices, _arr(r, mask).astype(dtype, copy=False),
+                out,
+            )
+        return _backend.tensor_of(out)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -282,10 +301,13 @@ class SpGEMM(torch.autograd.Function):
     @staticmethod
     def forward(a, b, pc, pa, pb, c=None):
         if c is None:  # values for a pattern built earlier (jvp, double backward)
-            c = np.empty(pc.nnz, dtype=_backend.numpy_dtype(a.dtype))
-            _kernels(pa).csr_matmat(pb.shape[1], pa.indptr, pa.indices, _np(a), pb.indptr,
-                                    pb.indices, _np(b), pc.indptr, np.empty_like(pc.indices), c)
-        return torch.from_numpy(c)
+            xp = _xp(pa)
+            with _backend.torch_stream(a):
+                c = xp.empty(pc.nnz, dtype=_backend.numpy_dtype(a.dtype))
+                _kernels(pa).csr_matmat(pb.shape[1], pa.indptr, pa.indices, _arr(a, pa),
+                                        pb.indptr, pb.indices, _arr(b, pa), pc.indptr,
+                                        xp.empty_like(pc.indices), c)
+        return _backend.tensor_of(c)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -299,13 +321,15 @@ class SpGEMM(torch.autograd.Function):
         a, b = ctx.saved_tensors
         pc, pa, pb = ctx.patterns
         if _plain_backward(a, b, V) and all(ctx.needs_input_grad[:2]):
-            g_a = np.empty(pa.nnz, dtype=_backend.numpy_dtype(a.dtype))
-            g_b = np.empty(pb.nnz, dtype=g_a.dtype)
-            _kernels(pa).csr_spgemm_backward(
-                pb.shape[1], pa.indptr, pa.indices, _conj_np(a), pb.indptr, pb.indices,
-                _conj_np(b), pc.indptr, pc.indices, _np(V).astype(g_a.dtype, copy=False),
-                g_a, g_b)
-            return torch.from_numpy(g_a), torch.from_numpy(g_b), None, None, None, None
+            xp = _xp(pa)
+            with _backend.torch_stream(a):
+                g_a = xp.empty(pa.nnz, dtype=_backend.numpy_dtype(a.dtype))
+                g_b = xp.empty(pb.nnz, dtype=g_a.dtype)
+                _kernels(pa).csr_spgemm_backward(
+                    pb.shape[1], pa.indptr, pa.indices, _conj(a, pa), pb.indptr, pb.indices,
+                    _conj(b, pa), pc.indptr, pc.indices,
+                    _arr(V, pa).astype(g_a.dtype, copy=False), g_a, g_b)
+            return (_backend.tensor_of(g_a), _backend.tensor_of(g_b), None, None, None, None)
         g_a = g_b = None
         # ∂A = (V B̄ᵀ) on pa: rows of V against rows of B;  ∂B = (Āᵀ V) on pb: rows of Āᵀ
         # against rows of Vᵀ.
@@ -335,22 +359,24 @@ def spgemm(a, pa, b, pb):
     if pa.indices.dtype != pb.indices.dtype:
         pa, pb = (CSRPattern(p.indptr.astype(np.int64), p.indices.astype(np.int64), p.shape)
                   for p in (pa, pb))
-    k = _kernels(pa)
+    k, xp = _kernels(pa), _xp(pa)
     n_row, n_col = pa.shape[0], pb.shape[1]
-    counts = np.empty(n_row + 1, dtype=np.int64)
-    nnz = k.csr_matmat_row_nnz(n_col, pa.indptr, pa.indices, pb.indptr, pb.indices, counts)
-    if nnz > np.iinfo(pa.indices.dtype).max:
-        pa, pb = (CSRPattern(p.indptr.astype(np.int64), p.indices.astype(np.int64), p.shape)
-                  for p in (pa, pb))
-    idx_dtype = pa.indices.dtype
-    indptr = counts.astype(idx_dtype)
-    indices = np.empty(nnz, dtype=idx_dtype)
-    batched = _wrapped(a, b)
-    if batched:  # values wrapped by a torch.func transform: the pattern alone here
-        c, a_np, b_np = np.empty(nnz), np.ones(pa.nnz), np.ones(pb.nnz)
-    else:
-        c, a_np, b_np = np.empty(nnz, dtype=_backend.numpy_dtype(a.dtype)), _np(a), _np(b)
-    k.csr_matmat(n_col, pa.indptr, pa.indices, a_np, pb.indptr, pb.indices, b_np,
-                 indptr, indices, c)
+    counts = xp.empty(n_row + 1, dtype=np.int64)
+    with _backend.torch_stream(a):
+        nnz = k.csr_matmat_row_nnz(n_col, pa.indptr, pa.indices, pb.indptr, pb.indices, counts)
+        if nnz > np.iinfo(pa.indices.dtype).max:
+            pa, pb = (CSRPattern(p.indptr.astype(np.int64), p.indices.astype(np.int64), p.shape)
+                      for p in (pa, pb))
+        idx_dtype = pa.indices.dtype
+        indptr = counts.astype(idx_dtype)
+        indices = xp.empty(nnz, dtype=idx_dtype)
+        batched = _wrapped(a, b)
+        if batched:  # values wrapped by a torch.func transform: the pattern alone here
+            c, a_k, b_k = xp.empty(nnz), xp.ones(pa.nnz), xp.ones(pb.nnz)
+        else:
+            c = xp.empty(nnz, dtype=_backend.numpy_dtype(a.dtype))
+            a_k, b_k = _arr(a, pa), _arr(b, pa)
+        k.csr_matmat(n_col, pa.indptr, pa.indices, a_k, pb.indptr, pb.indices, b_k,
+                     indptr, indices, c)
     pc = CSRPattern(indptr, indices, (n_row, n_col))
     return SpGEMM.apply(a, b, pc, pa, pb, None if batched else c), pc

@@ -37,8 +37,9 @@ def pattern(A):
 
 
 def _promote(a, b):
-    if a.device != b.device:
-        raise ValueError(f"operands on different devices: {a.device} and {b.device}")
+    da, db = _backend.tensor_device(a), _backend.tensor_device(b)
+    if da != db:
+        raise ValueError(f"operands on different devices: {da} and {db}")
     dtype = torch.promote_types(a.dtype, b.dtype)
     return a.to(dtype), b.to(dtype)
 
@@ -60,32 +61,25 @@ def matmul_sparse(A, B):
     return C.asformat(A.format)
 
 
-def _keys(A):
-    """Linear keys ``major * n_minor + minor`` of a canonical compressed container."""
-    p = pattern(A)
-    return p.rows().astype(np.int64) * p.shape[1] + p.indices
-
-
 def union_binop(A, B, op):
     """Elementwise ``add``/``sub`` on the union of the patterns (one linear merge kernel, then
     two gathers), or ``mul`` on their intersection; ``A`` and ``B`` are canonical and of the
     same compressed format."""
     a, b = _promote(values(A.data), values(B.data))
+    indptr, indices, a_pos, b_pos = _union(A, B)
     if op != "mul":
-        indptr, indices, a_pos, b_pos = _union(A, B)
         a_u, b_u = _gather_or_zero(a, a_pos), _gather_or_zero(b, b_pos)
         out = a_u - b_u if op == "sub" else a_u + b_u
         return A.__class__._from_arrays(out, indices, indptr, A.shape, canonical=True)
-    ka, kb = _keys(A), _keys(B)
-    n_major, n_minor = A._swap(A.shape)
-    keys, ia, ib = np.intersect1d(ka, kb, assume_unique=True, return_indices=True)
-    out = a[_backend.index_tensor(ia)] * b[_backend.index_tensor(ib)]
-    idx_dtype = A.indices.dtype if len(keys) <= np.iinfo(np.int32).max else np.int64
-    counts = np.bincount(keys // max(n_minor, 1), minlength=n_major) if len(keys) else \
-        np.zeros(n_major, dtype=np.int64)
-    indptr = np.concatenate(([0], np.cumsum(counts))).astype(idx_dtype)
-    indices = (keys % max(n_minor, 1)).astype(idx_dtype)
-    return A.__class__._from_arrays(out, indices, indptr, A.shape, canonical=True)
+    # the intersection: the union's entries stored in both (a compaction of the union, whose
+    # row pointers are the running count of kept entries at the union's row starts)
+    xp = A._xp()
+    keep = (a_pos < A.nnz) & (b_pos < B.nnz)
+    kept = xp.concatenate((xp.zeros(1, dtype=np.int64), xp.cumsum(keep, dtype=np.int64)))
+    indptr = kept[indptr].astype(indptr.dtype)
+    where = xp.flatnonzero(keep)
+    out = a[_backend.index_tensor(a_pos[where])] * b[_backend.index_tensor(b_pos[where])]
+    return A.__class__._from_arrays(out, indices[where], indptr, A.shape, canonical=True)
 
 
 def coords(A):
@@ -97,7 +91,7 @@ def coords(A):
 def to_dense(A, row, col):
     """Dense tensor with the stored values of ``A`` at ``(row, col)`` (duplicates add up)."""
     data = values(A.data)
-    out = torch.zeros(A.shape, dtype=data.dtype)
+    out = torch.zeros(A.shape, dtype=data.dtype, device=data.device)
     return out.index_put((_backend.index_tensor(row), _backend.index_tensor(col)), data,
                          accumulate=True)
 
@@ -105,7 +99,8 @@ def to_dense(A, row, col):
 def axis_sums(data, index, length):
     """``out[index[p]] += data[p]``: sums of the stored values grouped by ``index``."""
     data = values(data)
-    return torch.zeros(length, dtype=data.dtype).index_add(0, _backend.index_tensor(index), data)
+    return torch.zeros(length, dtype=data.dtype, device=data.device).index_add(
+        0, _backend.index_tensor(index), data)
 
 
 def gather(data, perm):

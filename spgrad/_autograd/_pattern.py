@@ -1,11 +1,9 @@
 """Sparsity patterns: the symbolic half of every differentiable op.
 
-A :class:`CSRPattern` holds the index arrays of a CSR matrix (never differentiated) and caches
-what backward passes need repeatedly: the transposed pattern with its permutation map, and the
-row index of every entry.
+A :class:`CSRPattern` holds the index arrays of a CSR matrix (never differentiated; NumPy arrays,
+or CuPy arrays on a GPU) and caches what backward passes need repeatedly: the transposed pattern
+with its permutation map, and the row index of every entry.
 """
-
-import numpy as np
 
 from .. import _backend
 
@@ -20,7 +18,7 @@ class CSRPattern:
         self.indices = indices
         self.shape = tuple(shape)
         self._transpose = None
-        self._perm = None  # the transposition map as a NumPy array of the index dtype
+        self._perm = None  # the transposition map as a kernel array of the index dtype
         self._rows = None
         self._transpose_of = None  # (pattern, perm) when this one is that pattern's transpose
 
@@ -31,7 +29,8 @@ class CSRPattern:
     def rows(self):
         """Row index of every stored entry (cached)."""
         if self._rows is None:
-            rows = np.empty(len(self.indices), dtype=self.indices.dtype)
+            rows = _backend.array_module(self.indptr).empty(len(self.indices),
+                                                            dtype=self.indices.dtype)
             _backend.kernels(self.indptr).expand_indptr(self.indptr, rows)
             self._rows = rows
         return self._rows
@@ -43,16 +42,18 @@ class CSRPattern:
                 # the transpose of a transpose: the original, with the inverse permutation
                 # (computed only now: most transposes are never transposed back)
                 original, perm = self._transpose_of
-                inverse = np.empty_like(perm)
-                inverse[perm] = np.arange(len(perm), dtype=perm.dtype)
+                xp = _backend.array_module(perm)
+                inverse = xp.empty_like(perm)
+                inverse[perm] = xp.arange(len(perm), dtype=perm.dtype)
                 self._transpose = (original, _backend.index_tensor(inverse))
                 self._perm = inverse
                 self._transpose_of = None
                 return self._transpose
             n_row, n_col = self.shape
-            indptr = np.empty(n_col + 1, dtype=self.indptr.dtype)
-            indices = np.empty(self.nnz, dtype=self.indices.dtype)
-            perm = np.empty(self.nnz, dtype=self.indices.dtype)
+            xp = _backend.array_module(self.indptr)
+            indptr = xp.empty(n_col + 1, dtype=self.indptr.dtype)
+            indices = xp.empty(self.nnz, dtype=self.indices.dtype)
+            perm = xp.empty(self.nnz, dtype=self.indices.dtype)
             _backend.kernels(self.indptr).csr_transpose_pattern(
                 n_col, self.indptr, self.indices, indptr, indices, perm
             )
@@ -63,6 +64,6 @@ class CSRPattern:
         return self._transpose
 
     def transpose_perm(self):
-        """The map of :meth:`transpose` as a NumPy array of the index dtype (for kernels)."""
+        """The map of :meth:`transpose` as an array of the index dtype (for kernels)."""
         self.transpose()
         return self._perm

@@ -66,6 +66,10 @@ KERNELS = {
     "spgemm_expand": ("n", "n", "I", "I", "T", "I", "I", "T", "L", "I", "I", "T"),
 }
 
+#: kernels that only copy values, also instantiated for int64 "values": differentiable mode
+#: moves the positions of the entries through them and gathers the values in the graph
+POSITION_KERNELS = ("csr_band_fill", "csr_hstack")
+
 #: threads per block of the one-thread-per-item kernels
 BLOCK = 128
 
@@ -80,7 +84,14 @@ def name_expression(kernel, index_dtype, value_dtype=None):
     itype = INDEX_TYPES[np.dtype(index_dtype)]
     if not templated_on_values(kernel):
         return f"spgrad_{kernel}<{itype}>"
-    return f"spgrad_{kernel}<{itype}, {VALUE_TYPES[np.dtype(value_dtype)]}>"
+    return f"spgrad_{kernel}<{itype}, {value_types(kernel)[np.dtype(value_dtype)]}>"
+
+
+def value_types(kernel):
+    """NumPy value dtype -> C++ type of the instantiations of ``kernel``."""
+    if kernel in POSITION_KERNELS:
+        return {**VALUE_TYPES, np.dtype(np.int64): "long long"}
+    return VALUE_TYPES
 
 
 def instantiations():
@@ -88,7 +99,7 @@ def instantiations():
     out = []
     for kernel in KERNELS:
         for idx in INDEX_TYPES:
-            values = VALUE_TYPES if templated_on_values(kernel) else (None,)
+            values = value_types(kernel) if templated_on_values(kernel) else (None,)
             out.extend((kernel, idx, val) for val in values)
     return out
 
@@ -169,7 +180,7 @@ def launch(kernel, index_dtype, value_dtype, items, args):
     if np.dtype(index_dtype) not in INDEX_TYPES:
         raise TypeError(f"spgrad_{kernel}: index arrays must be int32 or int64, got "
                         f"{np.dtype(index_dtype)}")
-    if value_dtype is not None and np.dtype(value_dtype) not in VALUE_TYPES:
+    if value_dtype is not None and np.dtype(value_dtype) not in value_types(kernel):
         raise TypeError(f"spgrad_{kernel}: the GPU kernels take float32, float64, complex64 "
                         f"or complex128 values, got {np.dtype(value_dtype)}")
     if len(args) != len(KERNELS[kernel]):

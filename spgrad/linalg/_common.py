@@ -19,15 +19,32 @@ __all__ = []
 
 def is_differentiable(*operands):
     """True when any operand is a torch tensor or an spgrad container with torch values, or
-    a linear operator that declares torch support (attribute ``_spgrad_torch``)."""
+    a linear operator that declares torch support (attribute ``_spgrad_torch``).
+
+    Raises
+    ------
+    NotImplementedError
+        In differentiable mode with an operand on a GPU (the solvers' differentiable mode
+        runs on the CPU so far).
+    """
+    differentiable = False
     for x in operands:
-        if _backend.is_tensor(x):
-            return True
-        if isinstance(x, _spbase) and _backend.is_tensor(getattr(x, "data", None)):
-            return True
-        if getattr(x, "_spgrad_torch", False):
-            return True
-    return False
+        if (_backend.is_tensor(x) or getattr(x, "_spgrad_torch", False)
+                or (isinstance(x, _spbase) and _backend.is_tensor(getattr(x, "data", None)))):
+            differentiable = True
+            break
+    if differentiable:
+        for x in operands:
+            on_gpu = (x.device.type == "cuda" if _backend.is_tensor(x)
+                      else isinstance(x, _spbase) and x._on_gpu)
+            if on_gpu:
+                raise NotImplementedError(
+                    f"spgrad.linalg's differentiable mode runs on the CPU only so far, and an "
+                    f"operand is on the GPU ({_backend.device_of(x)}); move the operands to "
+                    f"the CPU (A.cpu(), tensor.cpu()), or solve in plain mode on the GPU "
+                    f"(A.detach(), CuPy arrays)"
+                )
+    return differentiable
 
 
 def to_scipy(x):

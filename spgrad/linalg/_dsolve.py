@@ -310,11 +310,11 @@ def spsolve(A, b, permc_spec=None, use_umfpack=True):
     >>> A.grad.nnz
     6
     """
+    if is_differentiable(A, b):  # (on the CPU only so far: an error names a GPU operand)
+        return _spsolve_torch(A, b, permc_spec)
     if (isinstance(A, _spbase) and A._on_gpu) or _backend.is_device_array(b) or \
             (isinstance(b, _spbase) and b._on_gpu):
         return _spsolve_device(A, b)
-    if is_differentiable(A, b):
-        return _spsolve_torch(A, b, permc_spec)
     return from_scipy_result(_scipy(_spla.spsolve, _plain_operand(A), _plain_operand(b),
                                     permc_spec=permc_spec, use_umfpack=use_umfpack))
 

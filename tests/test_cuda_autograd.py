@@ -1,0 +1,297 @@
+"""Differentiable mode on the GPU: torch tensors as values of sparse arrays whose index arrays
+are CuPy arrays, every kernel reached through DLPack views.
+
+Parametrised over devices like the other GPU modules: ``emulated`` (the emulated CuPy of
+``emulated_cupy``, whose "device" tensors are CPU tensors) always, ``cuda`` with a GPU. On the
+emulated device torch's default device is ``meta`` while a test runs, so a tensor that spgrad
+creates without naming the device of its operands fails the test (it would land on the CPU
+beside CUDA operands on a real GPU). Values and gradients are compared with dense torch autograd
+on the same device, the gradient gathered on the stored pattern.
+"""
+
+import numpy as np
+import pytest
+import scipy.sparse as ssp
+
+import emulated_cupy
+import spgrad as sp
+from cuda_support import gpu_fixtures
+
+torch = pytest.importorskip("torch")
+
+emulation, gpu = gpu_fixtures("cuda_autograd")
+
+
+@pytest.fixture
+def tdev(gpu):
+    """The torch device of the GPU under test; on the emulated one, torch's default device
+    is ``meta`` meanwhile (see the module docstring)."""
+    if gpu is not emulated_cupy.module:
+        yield "cuda"
+        return
+    torch.set_default_device("meta")
+    try:
+        yield "cpu"
+    finally:
+        torch.set_default_device(None)
+
+
+def _scipy_matrix(m, n, dtype, seed, index_dtype=np.int32):
+    """A random nonsymmetric CSR matrix with empty rows (the first and a middle one)."""
+    rng = np.random.default_rng(seed)
+    S = ssp.random(m, n, density=0.45, format="csr", random_state=rng, dtype=np.float64)
+    S = S.tolil()
+    S[0, :] = 0
+    S[m // 2, :] = 0
+    S = S.tocsr()
+    S.eliminate_zeros()
+    if np.dtype(dtype).kind == "c":
+        S = S + 1j * ssp.csr_matrix((rng.standard_normal(S.nnz), S.indices, S.indptr), S.shape)
+    S = S.astype(dtype)
+    S.indices, S.indptr = S.indices.astype(index_dtype), S.indptr.astype(index_dtype)
+    return S
+
+
+def _leaf_on_gpu(S, tdev):
+    """``(A, D)``: ``A`` the spgrad array of ``S`` on the GPU with its values a leaf tensor,
+    ``D`` the dense tensor built from the same leaf (the reference's graph)."""
+    A = sp.csr_array(S).to("cuda").requires_grad_()
+    rows = torch.from_numpy(np.repeat(np.arange(S.shape[0]), np.diff(S.indptr))).to(tdev)
+    cols = torch.from_numpy(S.indices.astype(np.int64)).to(tdev)
+    D = torch.zeros(S.shape, dtype=A.data.dtype, device=tdev).index_put((rows, cols), A.data)
+    return A, D
+
+
+def _random(shape, dtype, tdev, seed):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal(shape)
+    if np.dtype(dtype).kind == "c":
+        a = a + 1j * rng.standard_normal(shape)
+    return torch.from_numpy(np.asarray(a, dtype=dtype)).to(tdev)
+
+
+def _as_dense(out):
+    """A tensor result, or the dense tensor of a sparse one (its ``toarray()``)."""
+    return out.toarray() if sp.issparse(out) else out
+
+
+def _constant_gpu(S):
+    return sp.csr_array(S).to("cuda")
+
+
+# (name, spgrad function of (A, X, B, tdev), dense function of (D, X, Bd)); X a dense operand,
+# B a constant sparse array on the GPU and Bd its dense tensor
+CASES = [
+    ("spmv", lambda A, X, B: A @ X[:, 0], lambda D, X, Bd: D @ X[:, 0]),
+    ("spmm", lambda A, X, B: A @ X, lambda D, X, Bd: D @ X),
+    ("transpose_spmv", lambda A, X, B: A.T @ (A @ X[:, 0]), lambda D, X, Bd: D.T @ (D @ X[:, 0])),
+    ("csc_spmm", lambda A, X, B: A.tocsc() @ X, lambda D, X, Bd: D @ X),
+    ("spgemm", lambda A, X, B: A @ B, lambda D, X, Bd: D @ Bd),
+    ("spgemm_gram", lambda A, X, B: A @ A.T, lambda D, X, Bd: D @ D.T),
+    ("add", lambda A, X, B: A.T.T + B.T.T, lambda D, X, Bd: D + Bd),
+    ("sub", lambda A, X, B: 2.0 * A - B, lambda D, X, Bd: 2.0 * D - Bd),
+    ("multiply", lambda A, X, B: A.multiply(A + B), lambda D, X, Bd: D * (D + Bd)),
+    ("maximum", lambda A, X, B: A.maximum(B), lambda D, X, Bd: torch.maximum(D, Bd)),
+    ("scalar", lambda A, X, B: -A / 3.0, lambda D, X, Bd: -D / 3.0),
+    ("power", lambda A, X, B: A.power(2), lambda D, X, Bd: D ** 2),
+    ("transpose", lambda A, X, B: A.T, lambda D, X, Bd: D.T),
+    ("sum", lambda A, X, B: A.sum(), lambda D, X, Bd: D.sum()),
+    ("sum0", lambda A, X, B: A.sum(axis=0), lambda D, X, Bd: D.sum(0)),
+    ("sum1", lambda A, X, B: A.sum(axis=1), lambda D, X, Bd: D.sum(1)),
+    ("diagonal", lambda A, X, B: A.diagonal(1), lambda D, X, Bd: torch.diagonal(D, 1)),
+    ("mean", lambda A, X, B: A.mean(), lambda D, X, Bd: D.mean()),
+    ("trace", lambda A, X, B: A.trace(), lambda D, X, Bd: torch.trace(D)),
+    ("tocoo", lambda A, X, B: A.tocoo(), lambda D, X, Bd: D),
+    ("coo_tocsr", lambda A, X, B: (A.tocoo() + B.tocoo()).tocsr(), lambda D, X, Bd: D + Bd),
+    ("rows", lambda A, X, B: A[1:5], lambda D, X, Bd: D[1:5]),
+    ("columns", lambda A, X, B: A[:, 2:6], lambda D, X, Bd: D[:, 2:6]),
+    ("fancy", lambda A, X, B: A[[0, 4, 4, 2]][:, [5, 1, 1]],
+     lambda D, X, Bd: D[[0, 4, 4, 2]][:, [5, 1, 1]]),
+    ("element", lambda A, X, B: A[2, 3] + A[4, 4], lambda D, X, Bd: D[2, 3] + D[4, 4]),
+    ("hstack", lambda A, X, B: sp.hstack([A, B]), lambda D, X, Bd: torch.hstack([D, Bd])),
+    ("vstack", lambda A, X, B: sp.vstack([B, A], format="csr"),
+     lambda D, X, Bd: torch.vstack([Bd, D])),
+    ("kron", lambda A, X, B: sp.kron(A, B), lambda D, X, Bd: torch.kron(D, Bd)),
+    ("block_diag", lambda A, X, B: sp.block_diag([A, B]),
+     lambda D, X, Bd: torch.block_diag(D, Bd)),
+    ("tril", lambda A, X, B: sp.tril(A), lambda D, X, Bd: torch.tril(D)),
+    ("triu", lambda A, X, B: sp.triu(A, 1, format="csr"), lambda D, X, Bd: torch.triu(D, 1)),
+    ("sin", lambda A, X, B: A.sin(), lambda D, X, Bd: torch.sin(D)),
+    ("abs", lambda A, X, B: abs(A), lambda D, X, Bd: D.abs()),
+    ("conj", lambda A, X, B: A.conj(), lambda D, X, Bd: D.conj()),
+    ("astype", lambda A, X, B: A.astype(np.complex128),
+     lambda D, X, Bd: D.to(torch.complex128)),
+    ("diags", lambda A, X, B: sp.diags_array(A.diagonal()),
+     lambda D, X, Bd: torch.diag(torch.diagonal(D))),
+    ("rmatmul", lambda A, X, B: X[:, 0] @ A, lambda D, X, Bd: X[:, 0] @ D),
+    ("multiply_dense", lambda A, X, B: A.multiply(X @ X.T), lambda D, X, Bd: D * (X @ X.T)),
+    ("add_dense", lambda A, X, B: A + X @ X.T, lambda D, X, Bd: D + X @ X.T),
+    ("matrix_product", lambda A, X, B: sp.csr_matrix(A) * sp.csr_matrix(B),
+     lambda D, X, Bd: D @ Bd),
+    ("matrix_power", lambda A, X, B: sp.csr_matrix(A) ** 2, lambda D, X, Bd: D @ D),
+]
+#: cases without a complex version (an order of values)
+REAL_ONLY = {"maximum"}
+
+
+@pytest.mark.parametrize("name,fn,ref", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("dtype,index_dtype", [(np.float64, np.int32), (np.float64, np.int64),
+                                               (np.complex128, np.int32)])
+def test_matches_dense_autograd(gpu, tdev, name, fn, ref, dtype, index_dtype):
+    if name in REAL_ONLY and np.dtype(dtype).kind == "c":
+        pytest.skip("complex values have no order")
+    S = _scipy_matrix(7, 7, dtype, seed=1, index_dtype=index_dtype)
+    Sb = _scipy_matrix(7, 7, dtype, seed=2, index_dtype=index_dtype)
+    A, D = _leaf_on_gpu(S, tdev)
+    B = _constant_gpu(Sb)
+    Bd = torch.from_numpy(Sb.toarray()).to(tdev)
+    X = _random((7, 3), dtype, tdev, seed=3).requires_grad_()
+    X_ref = X.detach().clone().requires_grad_()
+
+    result = fn(A, X, B)
+    if sp.issparse(result):
+        assert result.device == A.device and isinstance(result._index_array(), gpu.ndarray)
+    out = _as_dense(result)
+    expected = ref(D, X_ref, Bd)
+    assert isinstance(out, torch.Tensor) and out.device == expected.device
+    assert out.dtype == expected.dtype
+    torch.testing.assert_close(out, expected)
+
+    W = _random(tuple(out.shape), dtype, tdev, seed=4)
+    (out * W).sum().real.backward()
+    grad = A.grad
+    assert isinstance(grad.data, gpu.ndarray) and grad.indices is A.indices
+    ours = torch.from_dlpack(grad.data).clone()
+    A.data.grad = None  # the dense reference's graph ends in the same leaf
+    (expected * W).sum().real.backward()
+    torch.testing.assert_close(ours, A.data.grad)
+    if X.grad is not None or X_ref.grad is not None:
+        torch.testing.assert_close(X.grad, X_ref.grad)
+
+
+def test_rectangular_composition(gpu, tdev):
+    """A composition on a rectangular matrix: SpGEMM, SpMM, a row sum and a sum of sparse
+    arrays in one graph."""
+    S = _scipy_matrix(9, 6, np.float64, seed=5)
+    A, D = _leaf_on_gpu(S, tdev)
+    X = _random((9, 4), np.float64, tdev, seed=6)
+    W = _random((9, 4), np.float64, tdev, seed=7)
+    out = ((A @ A.T + A @ A.T) @ X) * A.sum(axis=1)[:, None]
+    (out * W).sum().backward()
+    ours = A.data.grad.clone()
+    A.data.grad = None
+    expected = ((D @ D.T + D @ D.T) @ X) * D.sum(1)[:, None]
+    (expected * W).sum().backward()
+    torch.testing.assert_close(out, expected)
+    torch.testing.assert_close(ours, A.data.grad)
+
+
+def test_hessian_vector_product(gpu, tdev):
+    """Double backward through SpMV: ``d/dA (d/dx ||A x||²) · 1``."""
+    S = _scipy_matrix(8, 8, np.float64, seed=8)
+    A, D = _leaf_on_gpu(S, tdev)
+    x = _random((8,), np.float64, tdev, seed=9).requires_grad_()
+    (g,) = torch.autograd.grad((A @ x).pow(2).sum(), x, create_graph=True)
+    (h,) = torch.autograd.grad(g.sum(), A.data)
+    x_ref = x.detach().clone().requires_grad_()
+    (g_ref,) = torch.autograd.grad((D @ x_ref).pow(2).sum(), x_ref, create_graph=True)
+    (h_ref,) = torch.autograd.grad(g_ref.sum(), A.data)
+    torch.testing.assert_close(g, g_ref)
+    torch.testing.assert_close(h, h_ref)
+
+
+def test_requires_grad_shares_the_device_values(gpu, tdev):
+    A = sp.csr_array(_scipy_matrix(5, 5, np.float64, seed=10)).to("cuda")
+    values = A.data
+    A.requires_grad_()
+    assert isinstance(A.data, torch.Tensor) and A.requires_grad and A.device == "cuda:0"
+    assert isinstance(A.indices, gpu.ndarray)
+    with torch.no_grad():
+        A.data[0] = 7.0
+    assert float(values[0]) == 7.0  # one memory, shared through DLPack
+    assert A.detach().data.requires_grad is False
+    assert A.grad is None
+
+
+def test_torch_sparse_tensors(gpu, tdev):
+    """``to_torch`` of an array on the GPU is a sparse tensor on its device, in the graph;
+    ``from_torch`` of it gives an array on the GPU again."""
+    S = _scipy_matrix(6, 5, np.float64, seed=19)
+    A, D = _leaf_on_gpu(S, tdev)
+    for fmt, layout in (("csr", torch.sparse_csr), ("csc", torch.sparse_csc),
+                        ("coo", torch.sparse_coo)):
+        t = A.asformat(fmt).to_torch()
+        assert t.layout == layout
+        torch.testing.assert_close(t.to_dense(), D)
+        back = sp.from_torch(t)
+        assert back.format == fmt and isinstance(back._index_array(), gpu.ndarray)
+        torch.testing.assert_close(back.toarray(), D)
+    sp.from_torch(A.to_torch()).sum().backward()
+    torch.testing.assert_close(A.data.grad, torch.ones_like(A.data))
+    plain = sp.csr_array(S).to("cuda").to_torch()  # CuPy values: shared through DLPack
+    torch.testing.assert_close(plain.to_dense(), D.detach())
+
+
+def test_float32_values(gpu, tdev):
+    S = _scipy_matrix(6, 5, np.float32, seed=11)
+    A, D = _leaf_on_gpu(S, tdev)
+    x = _random((5,), np.float32, tdev, seed=12)
+    y = A @ x
+    assert y.dtype == torch.float32
+    torch.testing.assert_close(y, D @ x)
+    y.sum().backward()
+    assert A.grad.dtype == np.float32
+
+
+def test_moving_a_cpu_leaf_keeps_the_graph(gpu, tdev):
+    """``A.to("cuda")`` of values that are a CPU leaf is a differentiable move: the gradient
+    reaches the CPU leaf."""
+    S = _scipy_matrix(6, 6, np.float64, seed=13)
+    leaf = torch.from_numpy(S.data.copy()).requires_grad_()
+    L = sp.csr_array((leaf, S.indices, S.indptr), shape=S.shape)
+    G = L.to("cuda")
+    assert isinstance(G.indices, gpu.ndarray) and G.device == "cuda:0"
+    x = _random((6,), np.float64, tdev, seed=14)
+    (G @ x).sum().backward()
+    rows = np.repeat(np.arange(6), np.diff(S.indptr))
+    expected = x.cpu().numpy()[S.indices] * np.ones_like(rows)
+    np.testing.assert_allclose(leaf.grad.numpy(), expected)
+
+
+def test_no_host_round_trip(gpu, tdev):
+    """Forward and backward of SpMV, SpMM, SpGEMM and a sum copy nothing between host and
+    device (the emulated CuPy counts every copy; scalar reads such as a result's nnz are
+    allowed, as in SciPy's semantics)."""
+    if gpu is not emulated_cupy.module:
+        pytest.skip("the transfer count is the emulated CuPy's")
+    S = _scipy_matrix(10, 10, np.float64, seed=15)
+    A, _ = _leaf_on_gpu(S, tdev)
+    X = _random((10, 3), np.float64, tdev, seed=16).requires_grad_()
+    emulated_cupy.transfers.clear()
+    loss = (A @ X).sum() + (A @ X[:, 0]).sum() + (A @ A).sum() + (A + A.T).sum()
+    loss.backward()
+    assert emulated_cupy.transfers["h2d"] == 0 and emulated_cupy.transfers["d2h"] == 0
+
+
+def test_mixed_devices_are_refused(gpu, tdev):
+    if gpu is emulated_cupy.module:
+        pytest.skip("emulated device tensors are CPU tensors: mixing needs a real GPU")
+    A = sp.csr_array(_scipy_matrix(4, 4, np.float64, seed=17)).to("cuda").requires_grad_()
+    with pytest.raises(ValueError, match="different devices"):
+        A @ torch.ones(4, dtype=torch.float64)
+    C = sp.csr_array(_scipy_matrix(4, 4, np.float64, seed=18)).requires_grad_()
+    with pytest.raises(ValueError, match="different devices"):
+        A + C
+
+
+def test_solvers_say_they_are_differentiable_on_the_cpu_only(gpu, tdev):
+    import spgrad.linalg as spla
+
+    S = _scipy_matrix(6, 6, np.float64, seed=20) + 10 * ssp.eye(6, format="csr")
+    A, _ = _leaf_on_gpu(S.tocsr(), tdev)
+    b = _random((6,), np.float64, tdev, seed=21)
+    L = sp.tril(A, format="csr")
+    for solve in (lambda: spla.spsolve(A, b), lambda: spla.spsolve_triangular(L, b),
+                  lambda: spla.cg(A, b), lambda: spla.splu(A.tocsc())):
+        with pytest.raises(NotImplementedError, match="differentiable mode runs on the CPU"):
+            solve()
