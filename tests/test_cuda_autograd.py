@@ -295,3 +295,31 @@ def test_solvers_say_they_are_differentiable_on_the_cpu_only(gpu, tdev):
                   lambda: spla.cg(A, b), lambda: spla.splu(A.tocsc())):
         with pytest.raises(NotImplementedError, match="differentiable mode runs on the CPU"):
             solve()
+
+
+@pytest.mark.parametrize("name", ["cg", "bicgstab", "gmres", "minres"])
+def test_unrolled_krylov_solvers(gpu, tdev, name):
+    """``grad="unroll"``: the Krylov iteration in torch ops, on the GPU's tensors and
+    products, with a sparse preconditioner there too; gradients as the dense reference's."""
+    import spgrad.linalg as spla
+
+    n = 12
+    S = ssp.diags([-1.0, 2.5, -1.2], [-1, 0, 1], shape=(n, n), format="csr")
+    if name in ("cg", "minres"):
+        S = ssp.csr_matrix((S + S.T) / 2)
+    A, D = _leaf_on_gpu(S, tdev)
+    M = sp.diags_array(1.0 / S.diagonal()).tocsr().to("cuda")
+    b = _random((n,), np.float64, tdev, seed=22).requires_grad_()
+    b_ref = b.detach().clone().requires_grad_()
+    solve = getattr(spla, name)
+    x, info = solve(A, b, rtol=1e-12, M=M, grad="unroll")
+    assert info == 0 and isinstance(x, torch.Tensor) and x.device == b.device
+    x.pow(2).sum().backward()
+    ours = A.data.grad.clone()
+    A.data.grad = None
+    M_ref = torch.diag(torch.from_numpy(1.0 / S.diagonal()).to(tdev))
+    x_ref, _ = solve(D, b_ref, rtol=1e-12, M=M_ref, grad="unroll")
+    x_ref.pow(2).sum().backward()
+    torch.testing.assert_close(x, x_ref)
+    torch.testing.assert_close(ours, A.data.grad)
+    torch.testing.assert_close(b.grad, b_ref.grad)

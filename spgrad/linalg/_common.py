@@ -17,15 +17,15 @@ from .._base import _spbase
 __all__ = []
 
 
-def is_differentiable(*operands):
+def is_differentiable(*operands, gpu=False):
     """True when any operand is a torch tensor or an spgrad container with torch values, or
     a linear operator that declares torch support (attribute ``_spgrad_torch``).
 
     Raises
     ------
     NotImplementedError
-        In differentiable mode with an operand on a GPU (the solvers' differentiable mode
-        runs on the CPU so far).
+        In differentiable mode with an operand on a GPU, unless ``gpu`` (the caller's
+        differentiable mode runs there: only the unrolled Krylov solvers so far).
     """
     differentiable = False
     for x in operands:
@@ -33,16 +33,17 @@ def is_differentiable(*operands):
                 or (isinstance(x, _spbase) and _backend.is_tensor(getattr(x, "data", None)))):
             differentiable = True
             break
-    if differentiable:
+    if differentiable and not gpu:
         for x in operands:
             on_gpu = (x.device.type == "cuda" if _backend.is_tensor(x)
                       else isinstance(x, _spbase) and x._on_gpu)
             if on_gpu:
                 raise NotImplementedError(
-                    f"spgrad.linalg's differentiable mode runs on the CPU only so far, and an "
-                    f"operand is on the GPU ({_backend.device_of(x)}); move the operands to "
-                    f"the CPU (A.cpu(), tensor.cpu()), or solve in plain mode on the GPU "
-                    f"(A.detach(), CuPy arrays)"
+                    f"spgrad.linalg's differentiable mode runs on the CPU only so far (except "
+                    f"cg, bicgstab, gmres and minres with grad='unroll'), and an operand is "
+                    f"on the GPU ({_backend.device_of(x)}); move the operands to the CPU "
+                    f"(A.cpu(), tensor.cpu()), or solve in plain mode on the GPU (A.detach(), "
+                    f"CuPy arrays)"
                 )
     return differentiable
 

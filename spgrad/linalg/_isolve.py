@@ -178,7 +178,9 @@ def _solve(name, A, b, x0, kwargs, grad, preconditioners=("M",)):
     _check_grad(grad)
     function = getattr(_sla, name)
     precs = [kwargs.get(k) for k in preconditioners]
-    if not is_differentiable(A, b, x0, *precs) and _on_gpu(A, b, x0, *precs):
+    differentiable = is_differentiable(A, b, x0, *precs,
+                                       gpu=grad == "unroll" and name in _UNROLLED)
+    if not differentiable and _on_gpu(A, b, x0, *precs):
         if name not in _UNROLLED:
             raise NotImplementedError(
                 f"{name} on the GPU: the iterative solvers that run there are "
@@ -187,7 +189,7 @@ def _solve(name, A, b, x0, kwargs, grad, preconditioners=("M",)):
         from . import _krylov
 
         return _krylov.device_solve(name, A, b, x0, **kwargs)
-    if not is_differentiable(A, b, x0, *precs):
+    if not differentiable:
         return _plain_call(function, (A, b, x0), kwargs)
     if grad == "unroll":
         if name not in _UNROLLED:
