@@ -3,8 +3,9 @@
 With ``M`` the CSR matrix of values ``v`` on pattern ``P`` and ``T`` its lower or upper
 triangle (diagonal included, or replaced by ones with ``unit_diagonal``), the Function
 :class:`TriangularSolve` computes ``X = T⁻¹ B`` or, with ``transpose``, ``X = T⁻ᵀ B``, on
-spgrad's substitution kernel. A CSC matrix is the CSR matrix of its transpose, so its solve is
-the transposed solve on the same arrays.
+spgrad's substitution kernel (on the GPU: cuSPARSE's solve of a copy of the triangle). A CSC
+matrix is the CSR matrix of its transpose, so its solve is the transposed solve on the same
+arrays.
 
 Backward (``Ḡ`` the gradient of ``X``; bars are complex conjugates, torch's convention):
 
@@ -84,7 +85,44 @@ class TriangularSystem:
         m = self.mask()
         if m is None:
             return values
-        return values * torch.from_numpy(m).to(device=values.device)
+        # (as uint8 through DLPack, which not every CuPy version exports for bool)
+        return values * _backend.tensor_of(m.astype(np.uint8)).to(torch.bool)
+
+
+def _solve_on_cpu(values, B, system):
+    """``(X, n_outside)``: the solve by spgrad's substitution kernel, which also counts the
+    stored entries outside the triangle (they take no part)."""
+    p = system.pattern
+    X = np.array(_backend.to_numpy(B), dtype=_backend.numpy_dtype(B.dtype), order="C", copy=True)
+    data = np.ascontiguousarray(_backend.to_numpy(values))
+    singular_row, n_outside = _backend.kernels(p.indptr).csr_spsolve_triangular(
+        p.indptr, p.indices, data, X, system.lower, system.unit_diagonal, system.transpose
+    )
+    if singular_row >= 0:
+        raise np.linalg.LinAlgError(_SINGULAR)
+    return torch.from_numpy(X), n_outside
+
+
+def _solve_on_device(values, B, system):
+    """``(X, n_outside)`` on the GPU: cuSPARSE (through ``spgrad.linalg``'s device solve,
+    with its checks) on a copy of the triangle that the solve reads; the entries outside it
+    take no part, as in the CPU kernel. A transposed solve is the solve with the triangle of
+    the transposed pattern."""
+    from .._construct import tril, triu
+    from .._csr import csr_array
+    from ..linalg._triangular import _solve_device
+
+    p = system.pattern
+    data = _backend.kernel_array(values, p.indptr)
+    indptr, indices, shape, lower = p.indptr, p.indices, p.shape, system.lower
+    if system.transpose:
+        pt, _ = p.transpose()
+        data = data[p.transpose_perm()]
+        indptr, indices, shape, lower = pt.indptr, pt.indices, pt.shape, not lower
+    S = csr_array._from_arrays(data, indices, indptr, shape, sorted_indices=False)
+    T = (tril if lower else triu)(S, format="csr")
+    X = _solve_device(T, _backend.kernel_array(B, p.indptr), lower, system.unit_diagonal)
+    return _backend.array_module(X).ascontiguousarray(X), S.nnz - T.nnz
 
 
 class TriangularSolve(torch.autograd.Function):
@@ -94,21 +132,18 @@ class TriangularSolve(torch.autograd.Function):
     @staticmethod
     def forward(values, B, system):
         p = system.pattern
-        X = np.array(
-            _backend.to_numpy(B), dtype=_backend.numpy_dtype(B.dtype), order="C", copy=True
-        )
-        data = np.ascontiguousarray(_backend.to_numpy(values))
-        singular_row, n_outside = _backend.kernels(p.indptr).csr_spsolve_triangular(
-            p.indptr, p.indices, data, X, system.lower, system.unit_diagonal, system.transpose
-        )
-        if singular_row >= 0:
-            raise np.linalg.LinAlgError(_SINGULAR)
+        if _backend.is_device_array(p.indptr):
+            with _backend.torch_stream(values):
+                X, n_outside = _solve_on_device(values, B, system)
+            X = _backend.tensor_of(X)
+        else:
+            X, n_outside = _solve_on_cpu(values, B, system)
         # A fact about the pattern, not the values: recorded so that the backward can skip
         # building the mask of used entries when there is nothing to mask.
         system.n_outside = n_outside
         if system._flipped is not None:
             system._flipped.n_outside = n_outside
-        return torch.from_numpy(X)
+        return X
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -156,13 +191,10 @@ def spsolve_triangular(A, b, lower, unit_diagonal):
     """Differentiable ``spsolve_triangular`` for a CSR/CSC container ``A`` (spgrad or SciPy)
     and a dense ``b``; ``A.data`` or ``b`` is a torch tensor."""
     values = _backend.as_tensor(A.data)
-    B = _backend.as_tensor(b) if _backend.is_tensor(b) else _backend.as_tensor(np.asanyarray(b))
-    for t in (values, B):
-        if t.device.type != "cpu":
-            raise NotImplementedError(
-                "spsolve_triangular's differentiable mode runs on CPU tensors only; got a "
-                f"tensor on {t.device}"
-            )
+    on_device = _backend.is_tensor(b) or _backend.is_device_array(b)
+    B = _backend.as_tensor(b if on_device else np.asanyarray(b))
+    _backend.check_same_device(A, B)
+    _backend.check_same_device(A, values)
     n = check_operands(A, B, unit_diagonal)
     dtype = _backend.torch_dtype(
         result_dtype(

@@ -114,7 +114,7 @@ def spsolve_triangular(
            [ 1.,  1.,  0.],
            [-1.,  0., -2.]])
     """
-    differentiable = is_differentiable(A, b)
+    differentiable = is_differentiable(A, b, gpu=True)
     if _backend.is_tensor(A):
         raise NotImplementedError(
             "spsolve_triangular needs a sparse A; got a dense torch.Tensor. Use "
@@ -130,7 +130,8 @@ def spsolve_triangular(
             A = A.tocsc()
         else:
             A = _sps.csc_array(to_scipy(A))
-    if (isinstance(A, _spbase) and A._on_gpu) or _backend.is_device_array(b):
+    if not differentiable and ((isinstance(A, _spbase) and A._on_gpu)
+                               or _backend.is_device_array(b)):
         return _solve_device(A, b, lower, unit_diagonal)
     if differentiable:
         from .._autograd import _triangular_ops
