@@ -290,8 +290,7 @@ def test_solvers_say_they_are_differentiable_on_the_cpu_only(gpu, tdev):
     S = _scipy_matrix(6, 6, np.float64, seed=20) + 10 * ssp.eye(6, format="csr")
     A, _ = _leaf_on_gpu(S.tocsr(), tdev)
     b = _random((6,), np.float64, tdev, seed=21)
-    for solve in (lambda: spla.spsolve(A, b), lambda: spla.cg(A, b),
-                  lambda: spla.splu(A.tocsc())):
+    for solve in (lambda: spla.cg(A, b), lambda: spla.splu(A.tocsc())):
         with pytest.raises(NotImplementedError, match="differentiable mode runs on the CPU"):
             solve()
 
@@ -363,3 +362,53 @@ def test_spsolve_triangular_singular(gpu, tdev):
     A = sp.csr_array(S).to("cuda").requires_grad_()
     with pytest.raises(np.linalg.LinAlgError, match="singular"):
         spla.spsolve_triangular(A, _random((2,), np.float64, tdev, seed=26))
+
+
+# torch's forward-mode AD imports its jvp decompositions through torch.jit.script, which warns
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_spsolve(gpu, tdev, fmt, dtype):
+    """spsolve on the GPU (cuSOLVER's sparse QR) in differentiable mode: the backward is the
+    adjoint solve and an SDDMM on A's pattern; double backward and forward mode included."""
+    import spgrad.linalg as spla
+
+    n = 8
+    S = (_scipy_matrix(n, n, dtype, seed=27) + 4 * ssp.eye(n, format="csr")).tocsr()
+    A, D = _leaf_on_gpu(S, tdev)
+    B = _random((n, 2), dtype, tdev, seed=28).requires_grad_()
+    B_ref = B.detach().clone().requires_grad_()
+    X = spla.spsolve(A.asformat(fmt), B)
+    X_ref = torch.linalg.solve(D, B_ref)
+    torch.testing.assert_close(X, X_ref)
+    x = spla.spsolve(A.asformat(fmt), B[:, 0])
+    assert x.shape == (n,)
+    W = _random((n, 2), dtype, tdev, seed=29)
+    (g,) = torch.autograd.grad((X * W).sum().real, B, create_graph=True)
+    (g_ref,) = torch.autograd.grad((X_ref * W).sum().real, B_ref, create_graph=True)
+    torch.testing.assert_close(g, g_ref)
+    (X.abs().pow(2).sum() + g.abs().pow(2).sum()).backward()
+    ours = A.data.grad.clone()
+    A.data.grad = None
+    (X_ref.abs().pow(2).sum() + g_ref.abs().pow(2).sum()).backward()
+    torch.testing.assert_close(ours, A.data.grad)
+    torch.testing.assert_close(B.grad, B_ref.grad)
+    # forward mode along a direction of b, and a Jacobian, for a constant A (CuPy values)
+    V = _random((n, 2), dtype, tdev, seed=30)
+    C = sp.csr_array(S).to("cuda").asformat(fmt)
+    _, tangent = torch.func.jvp(lambda b: spla.spsolve(C, b), (B.detach(),), (V,))
+    torch.testing.assert_close(tangent, torch.linalg.solve(D.detach(), V))
+    if np.dtype(dtype).kind == "f":  # (jacrev takes real inputs only)
+        J = torch.func.jacrev(lambda b: spla.spsolve(C, b))(B.detach()[:, 0])
+        torch.testing.assert_close(J, torch.linalg.inv(D.detach()))
+
+
+def test_spsolve_singular(gpu, tdev):
+    import spgrad.linalg as spla
+    from scipy.sparse.linalg import MatrixRankWarning
+
+    S = ssp.csr_matrix(np.array([[1.0, 2.0], [2.0, 4.0]]))
+    A = sp.csr_array(S).to("cuda").requires_grad_()
+    with pytest.warns(MatrixRankWarning, match="singular"):
+        x = spla.spsolve(A, _random((2,), np.float64, tdev, seed=31))
+    assert torch.isnan(x).all()

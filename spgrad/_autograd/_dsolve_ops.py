@@ -1,4 +1,5 @@
-"""Differentiable direct solves ``X = op(A)⁻¹ B`` on one SuperLU factorisation.
+"""Differentiable direct solves ``X = op(A)⁻¹ B`` on one SuperLU factorisation (on the GPU:
+cuSOLVER's sparse QR solves, :class:`DeviceFactor`).
 
 ``op`` is ``"N"`` (``A``), ``"T"`` (``Aᵀ``) or ``"H"`` (``Aᴴ``). The factorisation is computed
 once, on the detached values (:func:`factorize`), and every derivative reuses it:
@@ -83,6 +84,56 @@ class Factor:
         return np.conj(self.lu.solve(np.conj(B)))
 
 
+class DeviceFactor:
+    """What :class:`LUSolve` needs of a :class:`Factor`, on the GPU: solves with ``A``,
+    ``Aᵀ`` or ``Aᴴ`` by cuSOLVER's sparse QR (through cupyx; it keeps no factorisation, so
+    every solve factorises anew), for canonical values on the container's pattern (same
+    conventions as :class:`Factor`). A singular ``A`` gives NaN solutions and sets
+    :attr:`singular` (the caller warns, as SciPy does).
+    """
+
+    __slots__ = ("dtype", "pattern", "singular", "transposed", "values")
+
+    exact = True
+    lu = True  # (never None: singularity shows in the solves, see ``singular``)
+
+    def __init__(self, values, pattern, fmt):
+        """``values``: a tensor, or a CuPy array (constant values), on ``pattern``."""
+        if _batched(values):
+            raise NotImplementedError(
+                "vmap over the values of A in spsolve on the GPU: the sparse QR solves one "
+                "matrix; loop over the matrices instead")
+        self.values = _backend.kernel_array(values, pattern.indptr)
+        self.pattern = pattern
+        self.transposed = fmt == "csr"
+        self.dtype = np.dtype(self.values.dtype)
+        self.singular = False
+
+    pattern_is_transpose = Factor.pattern_is_transpose
+
+    def solve(self, B, op):
+        """``op(A)⁻¹ B`` for a CuPy ``B`` of the factor's dtype (1-D or 2-D)."""
+        from .._cuda import _vendor
+
+        p = self.pattern
+        values = self.values
+        # the pattern holds A (CSR values) or Aᵀ (CSC values); op(A) is it or its transpose
+        if (op == "N") != self.transposed:
+            values = values[p.transpose_perm()]
+            p, _ = p.transpose()
+        if op == "H" and self.dtype.kind == "c":
+            values = values.conj()
+        if p.shape[0] == 0:
+            return B.copy()
+        X, singular = _vendor.spsolve(values, p.indices, p.indptr, p.shape, B)
+        X = X.astype(self.dtype, copy=False).reshape(B.shape)  # (n, 1) may come back 1-D
+        if singular:
+            self.singular = True
+            X = X.copy()
+            X.fill(np.nan)
+        return X
+
+
 def factorize(values, indices, indptr, n, fmt, ilu=False, singular="raise", **options):
     """A :class:`Factor` of the ``n × n`` CSR/CSC matrix with these arrays (values detached).
 
@@ -136,8 +187,14 @@ class LUSolve(torch.autograd.Function):
 
     @staticmethod
     def forward(data, B, factor, op):
-        X = factor.solve(np.ascontiguousarray(_backend.to_numpy(B)), op)
-        return torch.from_numpy(np.ascontiguousarray(X))
+        if not isinstance(factor, DeviceFactor):
+            X = factor.solve(np.ascontiguousarray(_backend.to_numpy(B)), op)
+            return torch.from_numpy(np.ascontiguousarray(X))
+        like = factor.pattern.indptr
+        xp = _backend.array_module(like)
+        with _backend.torch_stream(B):
+            X = factor.solve(xp.ascontiguousarray(_backend.kernel_array(B, like)), op)
+        return _backend.tensor_of(xp.ascontiguousarray(X))
 
     @staticmethod
     def setup_context(ctx, inputs, output):

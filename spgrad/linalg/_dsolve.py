@@ -152,6 +152,8 @@ def _dense_rhs(b):
     """A dense right-hand side as a tensor (NumPy and lists become constants)."""
     if _backend.is_tensor(b):
         return b
+    if _backend.is_device_array(b):
+        return _backend.as_tensor(b)
     b = np.asarray(b).view(np.ndarray)  # np.matrix too
     if b.dtype.kind not in "biufc":
         raise TypeError(f"spsolve expected a numeric right-hand side, got dtype {b.dtype}")
@@ -208,10 +210,32 @@ def _spsolve_torch(A, b, permc_spec):
     _check_square(A, "matrix must be square (has shape {shape})")
     if A.shape[0] != b.shape[0]:
         raise ValueError(f"matrix - rhs dimension mismatch ({A.shape} - {b.shape[0]})")
-    if b_sparse and not b_vector:
+    on_gpu = (isinstance(A, _spbase) and A._on_gpu) or _backend.device_of(b) != "cpu"
+    if on_gpu:
+        _backend.check_same_device(A, b)
+        _backend.check_same_device(A, values)
+        if b_sparse and not b_vector:
+            raise NotImplementedError(
+                "spsolve on the GPU with a sparse b of several columns (SciPy then returns a "
+                "sparse x): pass b.toarray() for a dense x, or solve on the CPU")
+    elif b_sparse and not b_vector:
         return _spsolve_sparse_rhs(A, values, b, dtype)
     B = b.toarray() if b_sparse else b
     B = _backend.as_tensor(B).to(_backend.torch_dtype(dtype))
+    if on_gpu:
+        from .._autograd._dsolve_ops import DeviceFactor
+        from .._autograd._ops import pattern
+
+        # constant (CuPy) values are read as they are, which also works inside torch.func
+        # transforms (see _factor_of)
+        constant = not _backend.is_tensor(A.data)
+        factor = DeviceFactor(
+            A.data.astype(_backend.numpy_dtype(values.dtype)) if constant else values,
+            pattern(A), A.format)
+        x = lu_solve(values, B, factor)
+        if factor.singular:
+            _warn("Matrix is exactly singular", MatrixRankWarning, stacklevel=4)
+        return x.reshape(-1) if b_vector else x
     factor = _factor_of(A, values, singular="nan", permc_spec=permc_spec)
     if factor.lu is None:
         _warn("Matrix is exactly singular", MatrixRankWarning, stacklevel=4)
@@ -310,7 +334,7 @@ def spsolve(A, b, permc_spec=None, use_umfpack=True):
     >>> A.grad.nnz
     6
     """
-    if is_differentiable(A, b):  # (on the CPU only so far: an error names a GPU operand)
+    if is_differentiable(A, b, gpu=True):
         return _spsolve_torch(A, b, permc_spec)
     if (isinstance(A, _spbase) and A._on_gpu) or _backend.is_device_array(b) or \
             (isinstance(b, _spbase) and b._on_gpu):
