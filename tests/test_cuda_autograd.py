@@ -290,7 +290,8 @@ def test_solvers_say_they_are_differentiable_on_the_cpu_only(gpu, tdev):
     S = _scipy_matrix(6, 6, np.float64, seed=20) + 10 * ssp.eye(6, format="csr")
     A, _ = _leaf_on_gpu(S.tocsr(), tdev)
     b = _random((6,), np.float64, tdev, seed=21)
-    for solve in (lambda: spla.cg(A, b), lambda: spla.splu(A.tocsc())):
+    for solve in (lambda: spla.splu(A.tocsc()), lambda: spla.factorized(A.tocsc()),
+                  lambda: spla.expm_multiply(A, b)):
         with pytest.raises(NotImplementedError, match="differentiable mode runs on the CPU"):
             solve()
 
@@ -412,3 +413,29 @@ def test_spsolve_singular(gpu, tdev):
     with pytest.warns(MatrixRankWarning, match="singular"):
         x = spla.spsolve(A, _random((2,), np.float64, tdev, seed=31))
     assert torch.isnan(x).all()
+
+
+@pytest.mark.parametrize("name", ["cg", "bicgstab", "gmres", "minres"])
+def test_implicit_krylov_solvers(gpu, tdev, name):
+    """Implicit gradients (the default) on the GPU: the device solver forward and for the
+    adjoint solve; gradients as the exact ones of the solution."""
+    import spgrad.linalg as spla
+
+    n = 12
+    S = ssp.diags([-1.0, 2.5, -1.2], [-1, 0, 1], shape=(n, n), format="csr")
+    if name in ("cg", "minres"):
+        S = ssp.csr_matrix((S + S.T) / 2)
+    A, D = _leaf_on_gpu(S, tdev)
+    M = sp.diags_array(1.0 / S.diagonal()).tocsr().to("cuda")
+    b = _random((n,), np.float64, tdev, seed=32).requires_grad_()
+    b_ref = b.detach().clone().requires_grad_()
+    x, info = getattr(spla, name)(A, b, rtol=1e-13, M=M)
+    assert info == 0 and isinstance(x, torch.Tensor)
+    x.pow(2).sum().backward()
+    ours = A.data.grad.clone()
+    A.data.grad = None
+    x_ref = torch.linalg.solve(D, b_ref)
+    x_ref.pow(2).sum().backward()
+    torch.testing.assert_close(x, x_ref, rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(ours, A.data.grad, rtol=1e-8, atol=1e-8)
+    torch.testing.assert_close(b.grad, b_ref.grad, rtol=1e-8, atol=1e-8)

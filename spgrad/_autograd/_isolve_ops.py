@@ -1,8 +1,9 @@
 """Implicit differentiation of the iterative solvers of :mod:`spgrad.linalg`.
 
 The forward pass of ``x = A⁻¹ b`` is SciPy's solver run on detached NumPy values (so it is the
-same ``x`` as plain mode). The backward pass solves the adjoint system ``Aᴴ λ = ḡ`` with the
-same method, tolerances and the adjoint preconditioner, then
+same ``x`` as plain mode; on the GPU, spgrad's device solver on CuPy views of the values). The
+backward pass solves the adjoint system ``Aᴴ λ = ḡ`` with the same method, tolerances and the
+adjoint preconditioner, then
 
 * ``∂b = λ``,
 * ``∂A_values = −λ x̄ᵀ`` on A's stored pattern (one SDDMM, never a dense n×n matrix),
@@ -95,7 +96,7 @@ class SolveSpec:
                 RuntimeWarning, stacklevel=4,
             )
         # SciPy may return (a view of) b itself: never alias the caller's memory
-        return np.array(x, copy=True)
+        return _backend.array_module(x).array(x, copy=True)
 
 
 class SparseSolve(torch.autograd.Function):
@@ -103,6 +104,16 @@ class SparseSolve(torch.autograd.Function):
 
     @staticmethod
     def forward(a, b, pattern, spec):
+        like = pattern.indptr
+        if _backend.is_device_array(like):  # the device solver, on CuPy views
+            from .._csr import csr_array
+
+            xp = _backend.array_module(like)
+            A = csr_array._from_arrays(_backend.kernel_array(a, like), pattern.indices, like,
+                                       pattern.shape, sorted_indices=False)
+            with _backend.torch_stream(a):
+                x = spec.run(A, xp.ascontiguousarray(_backend.kernel_array(b, like)))
+            return _backend.tensor_of(x)
         A = sps.csr_array((_np(a), pattern.indices, pattern.indptr), shape=pattern.shape)
         return torch.from_numpy(spec.run(A, _np(b)))
 

@@ -25,8 +25,8 @@ def is_differentiable(*operands, gpu=False):
     ------
     NotImplementedError
         In differentiable mode with an operand on a GPU, unless ``gpu`` (the caller's
-        differentiable mode runs there: ``spsolve``, ``spsolve_triangular`` and the unrolled
-        Krylov solvers so far).
+        differentiable mode runs there: ``spsolve``, ``spsolve_triangular``, ``cg``,
+        ``bicgstab``, ``gmres`` and ``minres`` so far).
     """
     differentiable = False
     for x in operands:
@@ -41,11 +41,10 @@ def is_differentiable(*operands, gpu=False):
             if on_gpu:
                 raise NotImplementedError(
                     f"spgrad.linalg's differentiable mode runs on the CPU only so far (except "
-                    f"spsolve, spsolve_triangular, and cg, bicgstab, gmres and minres with "
-                    f"grad='unroll'), and an operand is "
-                    f"on the GPU ({_backend.device_of(x)}); move the operands to the CPU "
-                    f"(A.cpu(), tensor.cpu()), or solve in plain mode on the GPU (A.detach(), "
-                    f"CuPy arrays)"
+                    f"spsolve, spsolve_triangular, cg, bicgstab, gmres and minres), and an "
+                    f"operand is on the GPU ({_backend.device_of(x)}); move the operands to "
+                    f"the CPU (A.cpu(), tensor.cpu()), or solve in plain mode on the GPU "
+                    f"(A.detach(), CuPy arrays)"
                 )
     return differentiable
 

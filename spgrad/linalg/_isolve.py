@@ -110,7 +110,8 @@ def _check_system(A, b):
 
 
 def _rhs_tensor(b, dtype):
-    bt = _backend.as_tensor(b if _backend.is_tensor(b) else np.asarray(b))
+    on_device = _backend.is_tensor(b) or _backend.is_device_array(b)
+    bt = _backend.as_tensor(b if on_device else np.asarray(b))
     return bt.reshape(-1).to(_backend.torch_dtype(dtype))
 
 
@@ -127,6 +128,8 @@ def _implicit(name, function, A, b, kwargs, preconditioners):
     from .._autograd._ops import pattern, values
 
     _check_system(A, b)
+    if _on_gpu(A, b, kwargs.get("x0"), *(kwargs.get(k) for k in preconditioners)):
+        return _implicit_device(name, A, b, kwargs)
     kwargs = dict(kwargs)
     for key in preconditioners:
         kwargs[key] = _scipy_operand(kwargs.get(key))
@@ -167,6 +170,60 @@ def _implicit(name, function, A, b, kwargs, preconditioners):
     return operator_solve(_rhs_tensor(b, dtype), spec, matvec)
 
 
+def _plain_device(M):
+    """A GPU preconditioner as the device solvers take it: an spgrad array with CuPy values
+    (torch values detached: in implicit mode the preconditioner is a constant), a callable
+    as it is."""
+    if isinstance(M, _spbase) and _backend.is_tensor(M.data):
+        return M._with_data(_backend.kernel_array(M.data, M._index_array()), copy=False)
+    return M
+
+
+def _implicit_device(name, A, b, kwargs):
+    """Implicit differentiation on the GPU: the forward and the adjoint solves by the device
+    solver of ``name`` (cg, bicgstab, gmres, minres), for a sparse ``A`` on the GPU."""
+    from functools import partial
+
+    from .._autograd._isolve_ops import SolveSpec, sparse_solve
+    from .._autograd._ops import pattern, values
+    from . import _krylov
+
+    if name not in _UNROLLED:
+        raise NotImplementedError(
+            f"{name} on the GPU: the iterative solvers that run there are "
+            f"{', '.join(_UNROLLED)}; use one of them, or {name} on the CPU (A.cpu())")
+    if not (isinstance(A, _spbase) and A._on_gpu):
+        raise NotImplementedError(
+            f"{name} on the GPU with implicit gradients needs A as an spgrad sparse array on "
+            f"the GPU, got {type(A).__name__} on {_backend.device_of(A)}; for a linear "
+            f"operator or a dense A, use grad='unroll'")
+    _backend.check_same_device(A, b)
+    kwargs = dict(kwargs)
+    M = kwargs["M"] = _plain_device(kwargs.get("M"))
+    x0 = kwargs.get("x0")
+    if x0 is not None and not isinstance(x0, str):
+        _backend.check_same_device(A, x0)
+        kwargs["x0"] = (_backend.kernel_array(x0, A._index_array()) if _backend.is_tensor(x0)
+                        else x0)
+    base = {k: v for k, v in kwargs.items() if k not in ("x0", "callback")}
+    if name == "gmres":
+        base["callback_type"] = None
+    adjoint = dict(base)
+    if M is not None and name not in _HERMITIAN:
+        if not isinstance(M, _spbase):
+            raise NotImplementedError(
+                f"{name} on the GPU with implicit gradients and a callable M: the adjoint "
+                f"solve needs Mᴴ; pass M as a sparse array, or use grad='unroll'")
+        adjoint["M"] = M.conj().T.tocsr()
+    b_dtype = b.dtype if (_backend.is_tensor(b) or _backend.is_device_array(b)) else \
+        np.asarray(b).dtype
+    A_csr = A.tocsr()
+    dtype = _solution_dtype(A_csr.dtype, b_dtype)
+    a = values(A_csr.data).to(_backend.torch_dtype(dtype))
+    spec = SolveSpec(name, partial(_krylov.device_solve, name), kwargs, adjoint, base)
+    return sparse_solve(a, _rhs_tensor(b, dtype), pattern(A_csr), spec)
+
+
 def _on_gpu(*operands):
     """True when an operand is a CuPy array or an spgrad array on the GPU."""
     return any(_backend.is_device_array(x) or (isinstance(x, _spbase) and x._on_gpu)
@@ -178,8 +235,7 @@ def _solve(name, A, b, x0, kwargs, grad, preconditioners=("M",)):
     _check_grad(grad)
     function = getattr(_sla, name)
     precs = [kwargs.get(k) for k in preconditioners]
-    differentiable = is_differentiable(A, b, x0, *precs,
-                                       gpu=grad == "unroll" and name in _UNROLLED)
+    differentiable = is_differentiable(A, b, x0, *precs, gpu=name in _UNROLLED)
     if not differentiable and _on_gpu(A, b, x0, *precs):
         if name not in _UNROLLED:
             raise NotImplementedError(
