@@ -11,7 +11,10 @@ with its rows shifted by one), ``A.T.tocsr()``, and 50 iterations of ``cg`` (Poi
 ``rtol=0`` so that every library runs the same number). spgrad's column is its own CUDA
 kernels (``spgrad/_cuda``); cupyx's is cuSPARSE for the products; torch's is
 ``torch.sparse_csr_tensor`` on the GPU (products only). A library that is not installed, or
-cannot run an operation, shows "—".
+cannot run an operation, shows "—". With torch installed, a second table per matrix times
+differentiable mode (values a CUDA tensor): forward, forward + backward and their ratio for
+the same operations, and torch's sparse CSR tensor with ``values.requires_grad`` for SpMV and
+SpMM.
 
 SpMV bandwidth counts data + indices + indptr + x + y once, next to the bandwidth of a
 device-to-device copy of an array the size of ``data`` (read + write) measured in the same
@@ -175,6 +178,57 @@ def run_case(label, S, cp, repeats, rng):
     return rows, spmv_gbs, copy_gbs
 
 
+def run_differentiable(S, cp, repeats, rng):
+    """Differentiable mode on the GPU: forward and forward + backward (``loss = f(A).sum()``,
+    gradients of A's values and of the dense operand) with spgrad's values a CUDA tensor, and
+    SpMV/SpMM with torch's own sparse CSR tensor (``values.requires_grad``) for comparison.
+    Rows ``(name, forward, forward + backward, torch forward + backward or None)``."""
+    import spgrad as sp
+
+    _, torch = libraries(cp)
+    import torch as torch_module  # spgrad's tensors (CPU ones under the emulated CuPy)
+
+    sync = cp.cuda.runtime.deviceSynchronize
+    n = S.shape[0]
+    B = int32_csr(S[np.roll(np.arange(n), 1)].tocsr())
+    A = sp.csr_array(S).to("cuda").requires_grad_()
+    Bg = sp.csr_array(B).to("cuda")
+    x = torch_module.from_dlpack(cp.asarray(rng.standard_normal(n))).requires_grad_()
+    X = torch_module.from_dlpack(cp.asarray(rng.standard_normal((n, 16)))).requires_grad_()
+
+    def both(f):
+        def run():
+            A.data.grad = x.grad = X.grad = None
+            f().sum().backward()
+        return run
+
+    ops = [("SpMV `A @ x`", lambda: A @ x), ("SpMM `A @ X` (16 cols)", lambda: A @ X),
+           ("SpGEMM `A @ A`", lambda: A @ A), ("`A + B`", lambda: A + Bg),
+           ("`A.T.tocsr()`", lambda: A.T.tocsr())]
+    torch_ops = {}
+    if torch is not None:
+        values = torch.as_tensor(S.data, device="cuda").requires_grad_()
+        T = torch.sparse_csr_tensor(torch.as_tensor(S.indptr.astype(np.int64), device="cuda"),
+                                    torch.as_tensor(S.indices.astype(np.int64), device="cuda"),
+                                    values, size=S.shape)
+        xt = torch.as_tensor(x.detach(), device="cuda").requires_grad_()
+        Xt = torch.as_tensor(X.detach(), device="cuda").requires_grad_()
+        torch_ops = {"SpMV `A @ x`": lambda: (T @ xt).sum().backward(),
+                     "SpMM `A @ X` (16 cols)": lambda: (T @ Xt).sum().backward()}
+    rows = []
+    for name, f in ops:
+        t_fwd = timed(lambda: f().sum(), sync, repeats)[0]
+        t_both = timed(both(f), sync, repeats)[0]
+        t_torch = timed(torch_ops[name], torch.cuda.synchronize, repeats)[0] \
+            if name in torch_ops else None
+        rows.append((name, t_fwd, t_both, t_torch))
+    # check one gradient: d sum(A x) / d A_ij = x_j
+    both(lambda: A @ x)()
+    expected = x.detach().cpu().numpy()[S.indices]
+    check("differentiable SpMV gradient", host(A.grad.data), expected)
+    return rows
+
+
 def cupyx_cg(C, b):
     import cupyx.scipy.sparse.linalg as cxla
 
@@ -221,6 +275,12 @@ def main(argv=None):
              f"NumPy {np.__version__}, SciPy {scipy.__version__}, CuPy "
              f"{getattr(cp, '__version__', '?')}, spgrad {spgrad.__version__}; medians of "
              f"{repeats} runs, each ended by a device synchronisation; milliseconds.", ""]
+    try:
+        import torch  # noqa: F401
+
+        have_torch = True
+    except ImportError:
+        have_torch = False
     for label, S in cases:
         rows, spmv_gbs, copy_gbs = run_case(label, S, cp, repeats, rng)
         lines += [f"## {label}, nnz = {S.nnz}", "",
@@ -231,6 +291,16 @@ def main(argv=None):
                          f"{ms(t_torch)} | {ratio(t_torch, t_ours)} |")
         lines += ["", f"SpMV moves {spmv_gbs:.1f} GB/s; a device copy of `data` "
                       f"{copy_gbs:.1f} GB/s ({100 * spmv_gbs / copy_gbs:.0f} %).", ""]
+        if have_torch:
+            lines += [f"Differentiable mode ({label}): values a CUDA tensor, `loss = "
+                      f"f(A).sum()`; torch is `torch.sparse_csr_tensor` with "
+                      f"`values.requires_grad`.", "",
+                      "| operation | forward | forward + backward | ratio | torch fwd + bwd |"
+                      " torch / spgrad |", "|---|---:|---:|---:|---:|---:|"]
+            for name, t_fwd, t_both, t_torch in run_differentiable(S, cp, repeats, rng):
+                lines.append(f"| {name} | {ms(t_fwd)} | {ms(t_both)} | {t_both / t_fwd:.2f} |"
+                             f" {ms(t_torch)} | {ratio(t_torch, t_both)} |")
+            lines.append("")
     report = "\n".join(lines)
     print(report)
     out = args.output or RESULTS_DIR / ("gpu-quick.md" if args.quick else "gpu.md")

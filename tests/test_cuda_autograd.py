@@ -439,3 +439,19 @@ def test_implicit_krylov_solvers(gpu, tdev, name):
     torch.testing.assert_close(x, x_ref, rtol=1e-9, atol=1e-9)
     torch.testing.assert_close(ours, A.data.grad, rtol=1e-8, atol=1e-8)
     torch.testing.assert_close(b.grad, b_ref.grad, rtol=1e-8, atol=1e-8)
+
+
+def test_back_to_the_cpu(gpu, tdev):
+    """``A.cpu()`` of an array with CUDA values is a differentiable move back: NumPy index
+    arrays, CPU values in the graph (on a real GPU the gradient reaches the GPU leaf)."""
+    S = _scipy_matrix(5, 5, np.float64, seed=33)
+    A, _ = _leaf_on_gpu(S, tdev)
+    C = A.cpu()
+    assert isinstance(C.indices, np.ndarray) and isinstance(C.indptr, np.ndarray)
+    assert isinstance(C.data, torch.Tensor) and C.data.requires_grad
+    np.testing.assert_array_equal(C.indices, S.indices)
+    if gpu is emulated_cupy.module:
+        return  # emulated device tensors are CPU tensors: the CPU operations need a real GPU
+    assert C.device == "cpu" and C.data.device.type == "cpu"
+    (C @ torch.ones(5, dtype=torch.float64)).sum().backward()
+    assert A.grad is not None and A.grad.device == A.device

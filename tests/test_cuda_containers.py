@@ -657,3 +657,5 @@ def test_gpu_benchmark_runs(gpu, tmp_path):
                        "--output", str(out)]) == 0
     report = out.read_text()
     assert "SpGEMM" in report and "cg" in report and "GB/s" in report
+    if importlib.util.find_spec("torch") is not None:
+        assert "forward + backward" in report
