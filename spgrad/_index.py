@@ -31,6 +31,7 @@ from ._base import SparseEfficiencyWarning, issparse
 from ._oned import vector_from_2d
 from ._sputils import (
     asmatrix,
+    check_device_dtype,
     check_shape,
     from_kernel,
     get_index_dtype,
@@ -517,9 +518,10 @@ class _CompressedIndexMixin:
 
     def _lookup_offsets(self, major, minor):
         idt = self.indptr.dtype
-        major = np.ascontiguousarray(major, dtype=idt)
-        minor = np.ascontiguousarray(minor, dtype=idt)
-        offsets = np.empty(len(major), dtype=np.int64)
+        xp = self._xp()
+        major = xp.ascontiguousarray(_key_on_device(self, major), dtype=idt)
+        minor = xp.ascontiguousarray(_key_on_device(self, minor), dtype=idt)
+        offsets = xp.empty(len(major), dtype=np.int64)
         k = self._kernels()
         dup = k.csr_lookup_offsets(self.indptr, self.indices, bool(self.has_sorted_indices),
                                    major, minor, offsets)
@@ -577,7 +579,7 @@ class _CompressedIndexMixin:
         xv = _backend.as_tensor(x, dtype=self.dtype).reshape(-1)
         # a later pair wins: keep the last occurrence of every offset
         rev = offsets[::-1]
-        _, last = np.unique(rev, return_index=True)
+        _, last = self._xp().unique(rev, return_index=True)
         keep = len(offsets) - 1 - last
         self.data = self.data.index_put((_backend.index_tensor(offsets[keep]),),
                                         xv[_backend.index_tensor(keep)])
@@ -634,22 +636,28 @@ class _CompressedIndexMixin:
                [0., 2., 0.],
                [0., 0., 3.]])
         """
-        self._require_cpu("setdiag")
         M, N = self.shape
         if (k > 0 and k >= N) or (k < 0 and -k >= M):
             raise ValueError("k exceeds array dimensions")
-        values = values if _backend.is_tensor(values) else np.asarray(values)
+        xp = self._xp()
+        if not (_backend.is_tensor(values) or _backend.is_device_array(values)):
+            values = np.asarray(values)
+            if self._on_gpu:  # host values for an array on the GPU: copied there
+                check_device_dtype(np.promote_types(values.dtype, self.dtype),
+                                   "setdiag on the GPU")
+                values = _backend.to_device(values, self.device)
+        _backend.check_same_device(self, values)
         if 0 in self.shape:
             return
         broadcast = values.ndim == 0
         if k < 0:
             n = min(M + k, N) if broadcast else min(M + k, N, len(values))
-            i = np.arange(-k, n - k)
-            j = np.arange(n)
+            i = xp.arange(-k, n - k)
+            j = xp.arange(n)
         else:
             n = min(M, N - k) if broadcast else min(M, N - k, len(values))
-            i = np.arange(n)
-            j = np.arange(k, k + n)
+            i = xp.arange(n)
+            j = xp.arange(k, k + n)
         if n <= 0:
             return
         if self._is_torch or _backend.is_tensor(values):
@@ -658,35 +666,37 @@ class _CompressedIndexMixin:
             self._set_many_torch(i, j, x)
             return
         if broadcast:
-            x = np.full(n, values, dtype=self.dtype)
+            x = xp.empty(n, dtype=self.dtype)
+            x[...] = values
         else:
-            x = np.asarray(values[:n], dtype=self.dtype).reshape(-1)
+            x = xp.asarray(values[:n], dtype=self.dtype).reshape(-1)
         major, minor = self._swap((i, j))
         offsets = self._offsets_summed(major, minor)
-        if (offsets >= 0).all():
+        if bool((offsets >= 0).all()):
             self.data[offsets] = x
             return
         # SciPy rebuilds through COO here: the entries on the set part of the diagonal are
         # replaced (duplicates included), the rest of the pattern is kept as it is
         sorted_before = bool(self.has_sorted_indices)
         nnz = self.nnz
-        old_major = np.repeat(np.arange(len(self.indptr) - 1, dtype=np.int64),
-                              np.diff(self.indptr))
+        old_major = xp.repeat(xp.arange(len(self.indptr) - 1, dtype=np.int64),
+                              xp.diff(self.indptr))
         old_row, old_col = self._swap((old_major, self.indices[:nnz].astype(np.int64)))
         keep = (old_col - old_row != k) | ((old_row if k >= 0 else old_col) >= n)
-        all_row = np.concatenate((old_row[keep], i))
-        all_col = np.concatenate((old_col[keep], j))
+        all_row = xp.concatenate((old_row[keep], i))
+        all_col = xp.concatenate((old_col[keep], j))
         # like SciPy, values given as an array keep their dtype here (NumPy promotion)
-        data = np.concatenate((self.data[:nnz][keep], x if broadcast else values[:n]))
+        data = xp.concatenate((self.data[:nnz][keep], x if broadcast else values[:n]))
         all_major, all_minor = self._swap((all_row, all_col))
-        if sorted_before:
-            order = np.lexsort((all_minor, all_major))
-        else:
-            order = np.argsort(all_major, kind="stable")
         n_major = len(self.indptr) - 1
+        if sorted_before:  # by (major, minor): one stable sort of the linear keys
+            order = _backend.stable_argsort(all_major * max(self._swap((N, M))[0], 1)
+                                            + all_minor)
+        else:
+            order = _backend.stable_argsort(all_major)
         idx_dtype = get_index_dtype((self.indices, self.indptr), maxval=max(len(data), N, M))
-        indptr = np.zeros(n_major + 1, dtype=idx_dtype)
-        np.cumsum(np.bincount(all_major, minlength=n_major), out=indptr[1:])
+        indptr = xp.zeros(n_major + 1, dtype=idx_dtype)
+        indptr[1:] = xp.cumsum(xp.bincount(all_major, minlength=n_major))
         self.indptr = indptr
         self.indices = all_minor[order].astype(idx_dtype)
         self.data = data[order]

@@ -580,7 +580,7 @@ def test_other_methods(gpu, fmt, array):
 def test_cpu_only_methods_say_so(gpu):
     G = _matrix("csr", (4, 4), np.float64).to("cuda")
     for op in (G.to_scipy, G.tolil, G.todok, G.tobsr, G.todia,
-               lambda: G.tocoo().todia(), lambda: G.copy().setdiag(1.0),
+               lambda: G.tocoo().todia(), lambda: G.todia().setdiag(1.0),
                lambda: G.copy().resize(5, 5), lambda: list(G), lambda: G == G,
                lambda: G > 0, lambda: sp.save_npz("unused.npz", G)):
         with pytest.raises(NotImplementedError, match=r"on the GPU \(cuda:0\); move the array"):
@@ -637,6 +637,50 @@ def test_no_host_round_trips(gpu):
     assert gpu.transfers["h2d"] == 0 and gpu.transfers["d2h"] == 0, gpu.transfers
     assert all(sp.issparse(r) and r.device == "cuda:0" or isinstance(r, gpu.ndarray)
                for r in results)
+
+
+# -------------------------------------------------------------------------------- setdiag
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.parametrize("messy", [False, True])
+@pytest.mark.parametrize("k", [0, 2, -1])
+def test_setdiag(gpu, fmt, messy, k):
+    """``setdiag`` on the GPU as on the CPU: in place where the diagonal is stored, rebuilt
+    (SciPy's order) where it is not; scalar, host and device values, short and long ones."""
+    A = _matrix(fmt, (6, 5), np.float64, messy=messy, seed=3)
+    full = _matrix(fmt, (6, 5), np.float64, density=1.0, seed=4)
+    for base in (A, full):
+        for values in (2.5, np.arange(1.0, 3.0), np.arange(1.0, 9.0), [7, 8, 9]):
+            expected = base.copy()
+            expected.setdiag(values, k)
+            G = base.to("cuda")
+            G.setdiag(values, k)
+            got = _host(G)
+            _assert_same_sparse(got, expected, np.float64)
+            assert got.has_sorted_indices == expected.has_sorted_indices
+            np.testing.assert_array_equal(got.indices, expected.indices)
+            np.testing.assert_array_equal(got.indptr, expected.indptr)
+        G = base.to("cuda")
+        G.setdiag(gpu.asarray(np.full(3, 4.0)), k)
+        expected = base.copy()
+        expected.setdiag(np.full(3, 4.0), k)
+        _assert_same_sparse(_host(G), expected, np.float64)
+
+
+def test_setdiag_differentiable(gpu):
+    """``setdiag`` of a GPU array with torch values on stored positions stays in the graph;
+    new positions are refused as on the CPU."""
+    torch = pytest.importorskip("torch")
+    full = sp.csr_array(np.arange(1.0, 17.0).reshape(4, 4)).to("cuda")
+    A = full.copy().requires_grad_()
+    B = A.copy()
+    B.setdiag(torch.full((4,), 3.0, dtype=torch.float64))
+    B.sum().backward()
+    grad = _host(A.grad).toarray()
+    np.testing.assert_array_equal(grad, 1 - np.eye(4))
+    sparse = _matrix("csr", (4, 4), np.float64, density=0.2, seed=6).to("cuda")
+    sparse.requires_grad_()
+    with pytest.raises(ValueError, match="would change the sparsity pattern"):
+        sparse.copy().setdiag(1.0)
 
 
 # ------------------------------------------------------------------------------ benchmark
