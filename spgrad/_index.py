@@ -429,16 +429,22 @@ class _CompressedIndexMixin:
 
     # ------------------------------------------------------------------------ setitem
     def __setitem__(self, key, x):
-        if self._on_gpu:
-            raise NotImplementedError("item assignment on the GPU is not supported yet; "
-                                      "assign on the CPU (A.cpu()) and move the result")
+        if self._on_gpu and issparse(x):
+            raise NotImplementedError("assigning sparse values on the GPU is not supported "
+                                      "yet; assign x.toarray(), or on the CPU (A.cpu())")
         row, col, nones = _parse_key(key, self.shape)
         if nones and nones != ["mask"]:
             raise IndexError(f"Indexing that leads to >2D is not supported by {self.format} "
                              f"format. Try converting to COO format")
+        xp = self._xp()
+        if self._on_gpu and not (_backend.is_tensor(x) or _backend.is_device_array(x)):
+            x = _backend.to_device(np.asarray(x, dtype=self.dtype), self.device)  # host values
+        _backend.check_same_device(self, x)
         if isinstance(row, int) and isinstance(col, int):
             if issparse(x):
                 x = x.toarray()
+            elif _backend.is_device_array(x):
+                x = x.astype(self.dtype, copy=False)
             elif not _backend.is_tensor(x):
                 x = np.asarray(x, dtype=self.dtype)
             if math.prod(x.shape) != 1:
@@ -480,11 +486,12 @@ class _CompressedIndexMixin:
             x = x.to(_backend.torch_dtype(self.dtype))
             xs = tuple(d for d in x.shape if d != 1)
         else:
-            x = np.asarray(x, dtype=self.dtype)
+            x = x.astype(self.dtype, copy=False) if _backend.is_device_array(x) else \
+                np.asarray(x, dtype=self.dtype)
             xs = x.squeeze().shape
         if xs != tuple(d for d in i.shape if d != 1):
             try:
-                x = x.broadcast_to(i.shape) if _backend.is_tensor(x) else np.broadcast_to(
+                x = x.broadcast_to(i.shape) if _backend.is_tensor(x) else xp.broadcast_to(
                     x, i.shape)
             except (ValueError, RuntimeError) as e:
                 raise ValueError(f"shape mismatch in assignment: cannot broadcast values of "
@@ -552,17 +559,28 @@ class _CompressedIndexMixin:
         if self._is_torch or _backend.is_tensor(x):
             return self._set_many_torch(row, col, x)
         major, minor = self._swap((row, col))
-        x = np.asarray(x, dtype=self.dtype).reshape(-1)
+        if self._on_gpu:
+            # a GPU scatter with repeated targets writes in no defined order: keep the last
+            # pair of each position first (NumPy's assignment is last-wins itself)
+            major, minor = (_key_on_device(self, np.asarray(a)).astype(np.int64)
+                            for a in (major, minor))
+            x = x.astype(self.dtype, copy=False).reshape(-1)
+            keep = _last_of_each(self._xp(), major * max(self._major_minor()[1], 1) + minor)
+            major, minor, x = major[keep], minor[keep], x[keep]
+        else:
+            x = np.asarray(x, dtype=self.dtype).reshape(-1)
         offsets = self._offsets_summed(major, minor)
         found = offsets >= 0
-        if found.all():
+        if bool(found.all()):
             self.data[offsets] = x
             return
         warn(f"Changing the sparsity structure of a {self.__class__.__name__} is expensive. "
              f"lil and dok are more efficient.", SparseEfficiencyWarning, stacklevel=3)
         self.data[offsets[found]] = x[found]
         new = ~found
-        self._insert_many(np.asarray(major)[new], np.asarray(minor)[new], x[new])
+        if not self._on_gpu:
+            major, minor = np.asarray(major), np.asarray(minor)
+        self._insert_many(major[new], minor[new], x[new])
 
     def _set_many_torch(self, row, col, x):
         major, minor = self._swap((row, col))
@@ -587,27 +605,27 @@ class _CompressedIndexMixin:
     def _insert_many(self, major, minor, x):
         """Add entries at new (major, minor) positions (duplicates: the last one wins)."""
         M, N = self._major_minor()
+        xp = self._xp()
         keys = major.astype(np.int64) * max(N, 1) + minor.astype(np.int64)
-        _, last = np.unique(keys[::-1], return_index=True)
-        keep = np.sort(len(keys) - 1 - last)
+        keep = _last_of_each(xp, keys)
         major, minor, x = major[keep], minor[keep], x[keep]
         sorted_before = bool(self.has_sorted_indices)
         nnz = self.nnz
         idx_dtype = get_index_dtype((self.indices, self.indptr), maxval=nnz + len(x))
-        old_major = np.repeat(np.arange(M, dtype=np.int64), np.diff(self.indptr))
-        all_major = np.concatenate((old_major, major.astype(np.int64)))
-        all_minor = np.concatenate((self.indices[:nnz].astype(np.int64),
+        old_major = xp.repeat(xp.arange(M, dtype=np.int64), xp.diff(self.indptr))
+        all_major = xp.concatenate((old_major, major.astype(np.int64)))
+        all_minor = xp.concatenate((self.indices[:nnz].astype(np.int64),
                                     minor.astype(np.int64)))
-        if sorted_before:
-            order = np.lexsort((all_minor, all_major))
+        if sorted_before:  # by (major, minor): one stable sort of the linear keys
+            order = _backend.stable_argsort(all_major * max(N, 1) + all_minor)
         else:
-            order = np.argsort(all_major, kind="stable")
-        counts = np.bincount(all_major, minlength=M)
-        indptr = np.zeros(M + 1, dtype=idx_dtype)
-        np.cumsum(counts, out=indptr[1:])
+            order = _backend.stable_argsort(all_major)
+        counts = xp.bincount(all_major, minlength=M)
+        indptr = xp.zeros(M + 1, dtype=idx_dtype)
+        indptr[1:] = xp.cumsum(counts)
         self.indptr = indptr
         self.indices = all_minor[order].astype(idx_dtype)
-        self.data = np.concatenate((self.data[:nnz], x))[order]
+        self.data = xp.concatenate((self.data[:nnz], x))[order]
         for flag in ("_has_sorted_indices", "_has_canonical_format"):
             self.__dict__.pop(flag, None)
         if sorted_before:
@@ -785,6 +803,13 @@ def _outer_from_key(key):
     shapes = [np.shape(x) for x in items]
     return (len(shapes[0]) == 2 and len(shapes[1]) == 2 and shapes[0][1] == 1
             and shapes[1][0] == 1)
+
+
+def _last_of_each(xp, keys):
+    """Positions of the last occurrence of every distinct value of ``keys``, in increasing
+    order (a later assignment to a position wins)."""
+    _, last = xp.unique(keys[::-1], return_index=True)
+    return xp.sort(len(keys) - 1 - last)
 
 
 def _key_on_device(A, key):

@@ -438,7 +438,7 @@ def test_indexing_limits_on_the_gpu(gpu):
         with pytest.raises(NotImplementedError, match="indexing on the GPU"):
             G[key]
     with pytest.raises(NotImplementedError, match="assignment on the GPU"):
-        G[0, 0] = 1.0
+        G.tocoo()[0, 0] = 1.0
     with pytest.raises(NotImplementedError, match="COO array on the GPU"):
         G.tocoo()[0, 0]
     with pytest.raises(IndexError, match="out of range"):
@@ -681,6 +681,41 @@ def test_setdiag_differentiable(gpu):
     sparse.requires_grad_()
     with pytest.raises(ValueError, match="would change the sparsity pattern"):
         sparse.copy().setdiag(1.0)
+
+
+# ------------------------------------------------------------------------ item assignment
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.parametrize("messy", [False, True])
+def test_item_assignment(gpu, fmt, messy):
+    """``A[key] = x`` on the GPU as on the CPU: stored positions in place, new ones inserted
+    (SciPy's efficiency warning, order and index dtypes), a later pair winning over an
+    earlier one; host and device values and keys."""
+    import warnings
+
+    A = _matrix(fmt, (6, 5), np.float64, messy=messy, seed=7)
+    cases = [((2, 3), 4.5), ((1, 1), 2.0), ((slice(0, 4), 2), np.arange(4.0)),
+             ((slice(None), slice(1, 3)), 1.5), ((np.array([0, 5, 0]), np.array([1, 4, 1])),
+                                                 np.array([1.0, 2.0, 3.0])),
+             ((np.array([[0], [3]]), np.array([[1, 2]])), np.array([[5.0, 6.0], [7.0, 8.0]])),
+             ((slice(None), slice(None)), 0.0)]
+    for key, x in cases:
+        expected = A.copy()
+        G = A.to("cuda")
+        with warnings.catch_warnings(record=True) as caught_cpu:
+            warnings.simplefilter("always")
+            expected[key] = x
+        with warnings.catch_warnings(record=True) as caught_gpu:
+            warnings.simplefilter("always")
+            G[key] = gpu.asarray(x) if isinstance(x, np.ndarray) else x
+        assert [w.category for w in caught_gpu] == [w.category for w in caught_cpu]
+        got = _host(G)
+        _assert_same_sparse(got, expected, np.float64)
+        np.testing.assert_array_equal(got.indices, expected.indices)
+        np.testing.assert_array_equal(got.indptr, expected.indptr)
+        assert got.indices.dtype == expected.indices.dtype
+    G = A.to("cuda")
+    with pytest.raises(NotImplementedError, match="sparse values on the GPU"):
+        G[0:2, 0:2] = sp.csr_array(np.eye(2)).to("cuda")
 
 
 # ------------------------------------------------------------------------------ benchmark
