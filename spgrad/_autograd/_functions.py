@@ -122,19 +122,23 @@ class _Bilinear(torch.autograd.Function):
         return _bilinear_jvp(cls, ctx, d_a, d_b, ctx.pattern)
 
 
+def _dense_product(data, X, pattern, n_out, vector_kernel, matrix_kernel):
+    """``n_out`` rows of a product of the values on ``pattern`` with a vector or matrix
+    ``X``, by the named kernel (one for vectors, one for matrices)."""
+    with _backend.torch_stream(data):
+        Y = _xp(pattern).empty((n_out, *X.shape[1:]), dtype=_backend.numpy_dtype(data.dtype))
+        product = getattr(_kernels(pattern), vector_kernel if X.ndim == 1 else matrix_kernel)
+        product(pattern.indptr, pattern.indices, _arr(data, pattern), _arr(X, pattern), Y)
+    return _backend.tensor_of(Y)
+
+
 class SpMM(_Bilinear):
     """``Y = A @ X`` for CSR values ``data`` on ``pattern`` and a dense ``X``, a vector
     (SpMV) or a 2-D matrix."""
 
     @staticmethod
     def forward(data, X, pattern):
-        with _backend.torch_stream(data):
-            Y = _xp(pattern).empty((pattern.shape[0], *X.shape[1:]),
-                                   dtype=_backend.numpy_dtype(data.dtype))
-            k = _kernels(pattern)
-            product = k.csr_matvec if X.ndim == 1 else k.csr_matvecs
-            product(pattern.indptr, pattern.indices, _arr(data, pattern), _arr(X, pattern), Y)
-        return _backend.tensor_of(Y)
+        return _dense_product(data, X, pattern, pattern.shape[0], "csr_matvec", "csr_matvecs")
 
     @staticmethod
     def backward(ctx, G):
@@ -191,13 +195,8 @@ class SpMMT(_Bilinear):
 
     @staticmethod
     def forward(data, X, pattern):
-        with _backend.torch_stream(data):
-            Y = _xp(pattern).empty((pattern.shape[1], *X.shape[1:]),
-                                   dtype=_backend.numpy_dtype(data.dtype))
-            k = _kernels(pattern)
-            product = k.csr_matvec_transpose if X.ndim == 1 else k.csr_matvecs_transpose
-            product(pattern.indptr, pattern.indices, _arr(data, pattern), _arr(X, pattern), Y)
-        return _backend.tensor_of(Y)
+        return _dense_product(data, X, pattern, pattern.shape[1], "csr_matvec_transpose",
+                              "csr_matvecs_transpose")
 
     @staticmethod
     def backward(ctx, G):
