@@ -190,13 +190,12 @@ class _spbase:
         A.__dict__.update({k: v for k, v in self.__dict__.items()
                            if k in ("_shape", "maxprint", "_has_sorted_indices",
                                     "_has_canonical_format", "has_canonical_format")})
-        for name in self._array_names:
+        # the index arrays first: their move checks CuPy and the GPU (with clear errors);
+        # tensor values then move in the graph; a failure leaves ``self`` as it is
+        for name in sorted(self._array_names, key=lambda n: _backend.is_tensor(getattr(self, n))):
             a = getattr(self, name)
-            if _backend.is_tensor(a):
-                _backend.to_device(self._index_array(), target)  # checks CuPy and the GPU
-                a = _backend.move_tensor(a, target)
-            else:
-                a = _backend.to_device(a, target)
+            a = _backend.move_tensor(a, target) if _backend.is_tensor(a) else \
+                _backend.to_device(a, target)
             setattr(A, name, a)
         return A
 
