@@ -742,28 +742,27 @@ class _CompressedIndexMixin:
                [3],
                [0]])
         """
-        self._require_cpu("resize")
         shape = check_shape(shape, allow_nd=self._allow_nd)
         new_M, new_N = self._swap(shape)
         M, N = self._major_minor()
+        xp = self._xp()
         nnz = self.nnz
         indptr, indices, data = self.indptr, self.indices[:nnz], self.data[:nnz]
         if new_M < M:
             end = int(indptr[new_M])
             indices, data, indptr = indices[:end], data[:end], indptr[:new_M + 1].copy()
         elif new_M > M:
-            indptr = np.concatenate((indptr, np.full(new_M - M, indptr[-1],
-                                                     dtype=indptr.dtype)))
+            indptr = xp.concatenate((indptr, xp.repeat(indptr[-1:], new_M - M)))
         if new_N < N:
             mask = indices < new_N
-            if not mask.all():
-                keep = np.flatnonzero(mask)
-                major = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))[keep]
+            if not bool(mask.all()):
+                keep = xp.flatnonzero(mask)
+                major = xp.repeat(xp.arange(len(indptr) - 1), xp.diff(indptr))[keep]
                 indices = indices[keep]
                 data = data[_backend.index_tensor(keep)] if _backend.is_tensor(data) \
                     else data[keep]
-                indptr = np.zeros_like(indptr)
-                np.cumsum(np.bincount(major, minlength=len(indptr) - 1), out=indptr[1:])
+                indptr = xp.zeros_like(indptr)
+                indptr[1:] = xp.cumsum(xp.bincount(major, minlength=len(indptr) - 1))
         self.indptr, self.indices, self.data = indptr, indices, data
         self._shape = shape
         self.__dict__.pop("_pattern_cache", None)
@@ -1239,11 +1238,10 @@ class _COOShapeMixin:
         >>> A.toarray()
         array([[1, 2, 0]])
         """
-        self._require_cpu("resize")
         shape = check_shape(shape, allow_nd=self._allow_nd)
         mask = (self.row < shape[0]) & (self.col < shape[1])
-        if not mask.all():
-            keep = np.flatnonzero(mask)
+        if not bool(mask.all()):
+            keep = self._xp().flatnonzero(mask)
             self.coords = tuple(c[keep] for c in self.coords)
             self.data = _take(self.data, keep)
         self._shape = shape

@@ -581,7 +581,7 @@ def test_cpu_only_methods_say_so(gpu):
     G = _matrix("csr", (4, 4), np.float64).to("cuda")
     for op in (G.to_scipy, G.tolil, G.todok, G.tobsr, G.todia,
                lambda: G.tocoo().todia(), lambda: G.todia().setdiag(1.0),
-               lambda: G.copy().resize(5, 5), lambda: list(G), lambda: G == G,
+               lambda: list(G), lambda: G == G,
                lambda: G > 0, lambda: sp.save_npz("unused.npz", G)):
         with pytest.raises(NotImplementedError, match=r"on the GPU \(cuda:0\); move the array"):
             op()
@@ -681,6 +681,22 @@ def test_setdiag_differentiable(gpu):
     sparse.requires_grad_()
     with pytest.raises(ValueError, match="would change the sparsity pattern"):
         sparse.copy().setdiag(1.0)
+
+
+# --------------------------------------------------------------------------------- resize
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+@pytest.mark.parametrize("shape", [(3, 2), (8, 7), (2, 9), (0, 3)])
+def test_resize(gpu, fmt, shape):
+    A = _matrix(fmt, (6, 5), np.float64, messy=True, seed=9)
+    expected = A.copy()
+    expected.resize(shape)
+    G = A.to("cuda")
+    G.resize(shape)
+    got = _host(G)
+    _assert_same_sparse(got, expected, np.float64)
+    if fmt != "coo":
+        np.testing.assert_array_equal(got.indptr, expected.indptr)
+        np.testing.assert_array_equal(got.indices, expected.indices)
 
 
 # ------------------------------------------------------------------------ item assignment
