@@ -311,17 +311,12 @@ def beside_values(values, arrays):
     return tuple(arrays)
 
 
-def torch_device(device):
-    """The ``torch.device`` of a device name (:func:`parse_device`)."""
-    return torch_module().device(device)
-
-
 def move_tensor(t, device):
     """Tensor ``t`` on device ``device`` (a :func:`parse_device` name), differentiably (the
     gradient flows back to ``t``'s device); ``t`` itself when it is there."""
     if tensor_device(t) == device:
         return t
-    return t.to(torch_device(device))
+    return t.to(torch_module().device(device))
 
 
 def torch_stream(like):

@@ -95,7 +95,6 @@ class DeviceFactor:
     __slots__ = ("dtype", "pattern", "singular", "transposed", "values")
 
     exact = True
-    lu = True  # (never None: singularity shows in the solves, see ``singular``)
 
     def __init__(self, values, pattern, fmt):
         """``values``: a tensor, or a CuPy array (constant values), on ``pattern``."""

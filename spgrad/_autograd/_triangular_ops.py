@@ -194,7 +194,6 @@ def spsolve_triangular(A, b, lower, unit_diagonal):
     on_device = _backend.is_tensor(b) or _backend.is_device_array(b)
     B = _backend.as_tensor(b if on_device else np.asanyarray(b))
     _backend.check_same_device(A, B)
-    _backend.check_same_device(A, values)
     n = check_operands(A, B, unit_diagonal)
     dtype = _backend.torch_dtype(
         result_dtype(

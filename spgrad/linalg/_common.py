@@ -28,12 +28,10 @@ def is_differentiable(*operands, gpu=False):
         differentiable mode runs there: ``spsolve``, ``spsolve_triangular``, ``cg``,
         ``bicgstab``, ``gmres`` and ``minres`` so far).
     """
-    differentiable = False
-    for x in operands:
-        if (_backend.is_tensor(x) or getattr(x, "_spgrad_torch", False)
-                or (isinstance(x, _spbase) and _backend.is_tensor(getattr(x, "data", None)))):
-            differentiable = True
-            break
+    differentiable = any(
+        _backend.is_tensor(x) or getattr(x, "_spgrad_torch", False)
+        or (isinstance(x, _spbase) and _backend.is_tensor(getattr(x, "data", None)))
+        for x in operands)
     if differentiable and not gpu:
         for x in operands:
             on_gpu = (x.device.type == "cuda" if _backend.is_tensor(x)

@@ -188,6 +188,10 @@ def _factor_of(A, values, singular, ilu=False, **options):
                      singular=singular, **options)
 
 
+_SPARSE_B_ON_GPU = ("spsolve on the GPU with a sparse b of several columns (SciPy then returns a "
+                    "sparse x): pass b.toarray() for a dense x, or solve on the CPU")
+
+
 def _spsolve_torch(A, b, permc_spec):
     from .._autograd._dsolve_ops import lu_solve
 
@@ -213,11 +217,8 @@ def _spsolve_torch(A, b, permc_spec):
     on_gpu = (isinstance(A, _spbase) and A._on_gpu) or _backend.device_of(b) != "cpu"
     if on_gpu:
         _backend.check_same_device(A, b)
-        _backend.check_same_device(A, values)
         if b_sparse and not b_vector:
-            raise NotImplementedError(
-                "spsolve on the GPU with a sparse b of several columns (SciPy then returns a "
-                "sparse x): pass b.toarray() for a dense x, or solve on the CPU")
+            raise NotImplementedError(_SPARSE_B_ON_GPU)
     elif b_sparse and not b_vector:
         return _spsolve_sparse_rhs(A, values, b, dtype)
     B = b.toarray() if b_sparse else b
@@ -360,9 +361,7 @@ def _spsolve_device(A, b):
                       _SparseEfficiencyWarningBase, stacklevel=3)
     if issparse(b):
         if b.ndim == 2 and b.shape[1] != 1:
-            raise NotImplementedError(
-                "spsolve on the GPU with a sparse b of several columns (SciPy then returns a "
-                "sparse x): pass b.toarray() for a dense x, or solve on the CPU")
+            raise NotImplementedError(_SPARSE_B_ON_GPU)
         b = b.toarray()
     b_is_vector = b.ndim == 1 or (b.ndim == 2 and b.shape[1] == 1)
     dtype = np.promote_types(A.dtype, b.dtype)

@@ -181,17 +181,14 @@ def _plain_device(M):
 
 def _implicit_device(name, A, b, kwargs):
     """Implicit differentiation on the GPU: the forward and the adjoint solves by the device
-    solver of ``name`` (cg, bicgstab, gmres, minres), for a sparse ``A`` on the GPU."""
+    solver of ``name`` (cg, bicgstab, gmres, minres: ``is_differentiable`` refuses the others
+    on the GPU), for a sparse ``A`` on the GPU."""
     from functools import partial
 
     from .._autograd._isolve_ops import SolveSpec, sparse_solve
     from .._autograd._ops import pattern, values
     from . import _krylov
 
-    if name not in _UNROLLED:
-        raise NotImplementedError(
-            f"{name} on the GPU: the iterative solvers that run there are "
-            f"{', '.join(_UNROLLED)}; use one of them, or {name} on the CPU (A.cpu())")
     if not (isinstance(A, _spbase) and A._on_gpu):
         raise NotImplementedError(
             f"{name} on the GPU with implicit gradients needs A as an spgrad sparse array on "

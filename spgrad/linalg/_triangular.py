@@ -130,13 +130,12 @@ def spsolve_triangular(
             A = A.tocsc()
         else:
             A = _sps.csc_array(to_scipy(A))
-    if not differentiable and ((isinstance(A, _spbase) and A._on_gpu)
-                               or _backend.is_device_array(b)):
-        return _solve_device(A, b, lower, unit_diagonal)
     if differentiable:
         from .._autograd import _triangular_ops
 
         return _triangular_ops.spsolve_triangular(A, b, lower, unit_diagonal)
+    if (isinstance(A, _spbase) and A._on_gpu) or _backend.is_device_array(b):
+        return _solve_device(A, b, lower, unit_diagonal)
     return _solve_plain(to_scipy(A), to_scipy(b), lower, unit_diagonal)
 
 
