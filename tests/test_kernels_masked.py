@@ -40,6 +40,27 @@ def test_sddmm_matches_numpy(idt, dtype, k, shape, parallel):
     np.testing.assert_allclose(out, expected, rtol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", VALUE_DTYPES)
+@pytest.mark.parametrize("k", [1, 16])
+def test_sddmm_large_mask(dtype, k, parallel):
+    """Masks past the kernels' cache hints: rank-1 outputs of STREAM_MIN_BYTES and more are
+    written around the caches; the rows of B read further ahead are prefetched (up to the
+    last entry of each thread's rows)."""
+    itemsize = np.dtype(dtype).itemsize
+    nnz = K.STREAM_MIN_BYTES // itemsize + 1001 if k == 1 else 3001
+    rng = np.random.default_rng(k)
+    n_row, n_col = nnz // 7, 501
+    indices = rng.integers(0, n_col, nnz).astype(np.int32)
+    indptr = np.sort(rng.integers(0, nnz + 1, n_row + 1)).astype(np.int32)
+    indptr[0], indptr[-1] = 0, nnz
+    A = _random_values(rng, (n_row, k), dtype)
+    B = _random_values(rng, (n_col, k), dtype)
+    out = np.full(nnz, 99, dtype=dtype)
+    K.csr_sddmm(indptr, indices, A, B, out)
+    rows = np.repeat(np.arange(n_row), np.diff(indptr))
+    np.testing.assert_allclose(out, (A[rows] * B[indices]).sum(axis=1), rtol=1e-5, atol=1e-5)
+
+
 def test_sddmm_checks_shapes():
     indptr = np.array([0, 1, 1], np.int32)
     indices = np.array([0], np.int32)
@@ -86,6 +107,28 @@ def test_spmv_backward_matches_numpy(idt, dtype, shape, parallel):
     A = ssp.csr_array((data.astype(np.complex128), indices, indptr), shape=shape)
     np.testing.assert_allclose(g_data, g[rows] * x[indices], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(g_x, A.T @ g.astype(np.complex128), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", VALUE_DTYPES)
+def test_spmv_backward_large_output(dtype, parallel):
+    """A ``g_data`` of STREAM_MIN_BYTES or more, written around the caches."""
+    rng = np.random.default_rng(3)
+    nnz = K.STREAM_MIN_BYTES // np.dtype(dtype).itemsize + 1001
+    n_row, n_col = nnz // 5, nnz // 3  # g_x copies no larger than A: parallel when forced
+    indices = rng.integers(0, n_col, nnz).astype(np.int64)
+    indptr = np.sort(rng.integers(0, nnz + 1, n_row + 1))
+    indptr[0], indptr[-1] = 0, nnz
+    data = _random_values(rng, nnz, dtype)
+    x = _random_values(rng, n_col, dtype)
+    g = _random_values(rng, n_row, dtype)
+    g_data = np.full(nnz, 99, dtype=dtype)
+    g_x = np.full(n_col, 99, dtype=dtype)
+    K.csr_spmv_backward(indptr, indices, data, x, g, g_data, g_x)
+    rows = np.repeat(np.arange(n_row), np.diff(indptr))
+    np.testing.assert_allclose(g_data, g[rows] * x[indices], rtol=1e-6)
+    expected = np.zeros(n_col, np.complex128)
+    np.add.at(expected, indices, data.astype(np.complex128) * g[rows])
+    np.testing.assert_allclose(g_x, expected, rtol=1e-4, atol=1e-4)
 
 
 def test_spmv_backward_checks_shapes():

@@ -25,6 +25,7 @@ import scipy.sparse.linalg as _spla
 import torch
 
 from .. import _backend
+from ._function import Function
 from ._functions import SDDMM, SpMM, SpMMT
 from ._pattern import CSRPattern
 
@@ -180,7 +181,7 @@ def _op_matmul(d, X, factor, op):
     return (SpMM if direct else SpMMT).apply(d, X, factor.pattern)
 
 
-class LUSolve(torch.autograd.Function):
+class LUSolve(Function):
     """``X = op(A)⁻¹ B`` for values ``data`` of ``A`` (on ``factor.pattern``) and a dense
     2-D ``B``, solved with the SuperLU factorisation ``factor`` of those same values."""
 

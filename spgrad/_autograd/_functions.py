@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from .. import _backend
+from ._function import Function
 from ._pattern import CSRPattern
 
 
@@ -106,7 +107,7 @@ def _vmap_dense_operand(cls, info, in_dims, data, X, pattern):
     return Y, Y.ndim - 1
 
 
-class _Bilinear(torch.autograd.Function):
+class _Bilinear(Function):
     """A Function bilinear in its two tensor inputs ``(a, b, pattern)``: the context saves
     both, and the forward-mode derivative is ``f(da, b) + f(a, db)``."""
 
@@ -239,7 +240,7 @@ class SDDMM(_Bilinear):
         return _vmap_by_loop(SDDMM, info, in_dims, G, X, pattern)
 
 
-class MaskedDot(torch.autograd.Function):
+class MaskedDot(Function):
     """``v_p = Σ_l L[i,l] R[j,l]`` on ``mask`` for CSR ``L`` (values ``l``, pattern
     ``pl``) and CSR ``R`` (values ``r``, pattern ``pr``); the sparse analogue of SDDMM."""
 
@@ -288,7 +289,7 @@ class MaskedDot(torch.autograd.Function):
         return _vmap_by_loop(MaskedDot, info, in_dims, l, r, mask, pl, pr)
 
 
-class SpGEMM(torch.autograd.Function):
+class SpGEMM(Function):
     """Values of ``C = A @ B`` on ``C``'s structural pattern ``pc`` for CSR ``A`` (values
     ``a``, pattern ``pa``) and ``B`` (``b``, ``pb``); ``pc`` comes from :func:`spgemm`.
 

@@ -23,6 +23,7 @@ import scipy.sparse as sps
 import torch
 
 from .. import _backend
+from ._function import Function
 from ._functions import SDDMM, SpMM
 
 __all__ = []
@@ -99,7 +100,7 @@ class SolveSpec:
         return _backend.array_module(x).array(x, copy=True)
 
 
-class SparseSolve(torch.autograd.Function):
+class SparseSolve(Function):
     """``x = A⁻¹ b`` for CSR values ``a`` on ``pattern`` and a 1-D ``b`` (see module doc)."""
 
     @staticmethod
@@ -155,7 +156,7 @@ def sparse_solve(a, b, pattern, spec):
     return x, spec.info
 
 
-class _OperatorSolution(torch.autograd.Function):
+class _OperatorSolution(Function):
     """Attaches the implicit gradients to a solution ``x̂`` computed outside autograd:
     inputs ``(x̂, b, y, spec)`` with ``y = A_θ x̂`` recorded in torch (or None)."""
 
@@ -216,7 +217,7 @@ class LeastSquaresSpec:
         return np.asarray(result[0])
 
 
-class LeastSquaresSolve(torch.autograd.Function):
+class LeastSquaresSolve(Function):
     """``x = argmin ‖A x − b‖² + damp²‖x − x0‖²`` (SciPy's lsqr/lsmr) for CSR values ``a``.
 
     With ``K = AᴴA + damp² I`` and ``x = K⁻¹(Aᴴ b + damp² x0)``, the backward pass needs

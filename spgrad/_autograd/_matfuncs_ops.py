@@ -14,12 +14,13 @@ Both Functions have a ``jvp`` (forward mode); their backward passes are once dif
 import torch
 from torch.autograd.function import once_differentiable
 
+from ._function import Function
 from ._functions import SDDMM, SpMM, SpMMT
 
 __all__ = ["SingularTriplets", "SpectralValues", "SymmetricEigenpairs"]
 
 
-class SpectralValues(torch.autograd.Function):
+class SpectralValues(Function):
     """Values ``w_k = U[:, k]ᴴ A V[:, k]`` computed elsewhere (ARPACK, LOBPCG, PROPACK),
     attached to the autograd graph of ``A``.
 
@@ -77,7 +78,7 @@ class SpectralValues(torch.autograd.Function):
         return dw.real if dw.is_complex() and not ctx.complex_output else dw
 
 
-class SymmetricEigenpairs(torch.autograd.Function):
+class SymmetricEigenpairs(Function):
     """Eigenpairs ``(w, V)`` of a real symmetric ``A`` computed elsewhere (ARPACK), attached
     to the autograd graph of ``A``'s values, eigenvectors included.
 
@@ -143,7 +144,7 @@ class SymmetricEigenpairs(torch.autograd.Function):
         return d_w, d_V
 
 
-class SingularTriplets(torch.autograd.Function):
+class SingularTriplets(Function):
     """Singular triplets ``(s, U, V)`` of a real ``A`` (``m × n``) computed elsewhere (ARPACK,
     LOBPCG, PROPACK), singular vectors included in the graph (``V`` holds the right vectors
     as columns).

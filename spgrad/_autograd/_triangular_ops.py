@@ -25,6 +25,7 @@ import torch
 
 from .. import _backend
 from ..linalg._triangular import _SINGULAR, check_operands, kernel_arrays, result_dtype
+from ._function import Function
 from ._functions import SDDMM, SpMM, SpMMT, _vmap_dense_operand
 from ._ops import pattern as _pattern_of
 from ._pattern import CSRPattern
@@ -125,7 +126,7 @@ def _solve_on_device(values, B, system):
     return _backend.array_module(X).ascontiguousarray(X), S.nnz - T.nnz
 
 
-class TriangularSolve(torch.autograd.Function):
+class TriangularSolve(Function):
     """``X = T⁻¹ B`` (``T⁻ᵀ B`` when ``system.transpose``) for a dense 2-D ``B``; ``values``
     and ``B`` have the same inexact dtype."""
 

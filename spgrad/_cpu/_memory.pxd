@@ -1,0 +1,59 @@
+# Cache hints for kernel loops, for kernel modules that cimport them:
+#     from ._memory cimport prefetch, stream_store, stream_fence, STREAM_MIN_BYTES
+#
+# ``prefetch(p)`` asks for the cache line at ``p`` ahead of a gather that reads it a few
+# iterations later (a no-op where the compiler has no prefetch builtin). ``stream_store(p, v)``
+# writes ``*p = v`` around the caches (x86-64 non-temporal stores; a plain store elsewhere):
+# for an output written once, in order, and too large to be read back from the cache, it
+# saves the read of every line before it is overwritten. A kernel that streams calls
+# ``stream_fence()`` (on each thread) before its results are read.
+cdef extern from *:
+    """
+    #include <string.h>
+    #if defined(__GNUC__) || defined(__clang__)
+    #define SPGRAD_PREFETCH(p) __builtin_prefetch((const void *)(p))
+    #else
+    #define SPGRAD_PREFETCH(p) ((void)0)
+    #endif
+    #if defined(__x86_64__) || defined(_M_X64)
+    #include <emmintrin.h>
+    static inline void spgrad_stream4(void *p, const void *v)
+    { int b; memcpy(&b, v, 4); _mm_stream_si32((int *)p, b); }
+    static inline void spgrad_stream8(void *p, const void *v)
+    { long long b; memcpy(&b, v, 8); _mm_stream_si64((long long *)p, b); }
+    static inline void spgrad_stream_fence(void) { _mm_sfence(); }
+    #else
+    static inline void spgrad_stream4(void *p, const void *v) { memcpy(p, v, 4); }
+    static inline void spgrad_stream8(void *p, const void *v) { memcpy(p, v, 8); }
+    static inline void spgrad_stream_fence(void) {}
+    #endif
+    """
+    void SPGRAD_PREFETCH(const void* p) noexcept nogil
+    void spgrad_stream4(void* p, const void* v) noexcept nogil
+    void spgrad_stream8(void* p, const void* v) noexcept nogil
+    void spgrad_stream_fence() noexcept nogil
+
+from ._fused cimport value_t
+
+cdef enum:
+    # Outputs of at least this many bytes are written with stream_store: beyond the size of a
+    # core's L2 cache they would be evicted before anything reads them.
+    STREAM_MIN_BYTES = 4 * 1024 * 1024
+
+
+cdef inline void prefetch(const void* p) noexcept nogil:
+    SPGRAD_PREFETCH(p)
+
+
+cdef inline void stream_store(value_t* p, value_t v) noexcept nogil:
+    if sizeof(value_t) == 4:
+        spgrad_stream4(p, &v)
+    elif sizeof(value_t) == 8:
+        spgrad_stream8(p, &v)
+    else:  # double complex: two halves
+        spgrad_stream8(p, &v)
+        spgrad_stream8((<char*>p) + 8, (<char*>&v) + 8)
+
+
+cdef inline void stream_fence() noexcept nogil:
+    spgrad_stream_fence()
