@@ -15,8 +15,13 @@ is timed for SpMV and SpMM at the same thread counts when torch is installed.
 
 SpMV bandwidth counts the bytes a CSR SpMV must move at least once:
 data + indices + indptr + x + y.
-It is shown next to the bandwidth of a plain array copy (``np.copyto``, single-threaded, array
-the size of ``data``, bytes read + written) measured in the same run.
+It is shown next to two plain NumPy streams over arrays the size of ``data``, measured in the
+same run (before the SpMV timings, not between them: the Python threads of a stream and
+OpenMP's spinning workers disturb each other on few cores) on as many threads as each SpMV (one
+slice per Python thread), so that a two-thread SpMV is not measured against a one-thread copy:
+a copy (``np.copyto``, bytes read + written; the foundation issue's reference) and a read-only
+sum (``np.sum``; nearly all of SpMV's traffic is reads). At the ``--quick`` sizes the thread
+pool's overhead dominates the multi-thread streams.
 
 Usage::
 
@@ -36,6 +41,7 @@ import platform
 import sys
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -209,17 +215,36 @@ def same(ref, got, rtol=1e-10):
     return bool(np.allclose(got, ref, rtol=rtol, atol=rtol * scale))
 
 
-def copy_bandwidth(nbytes_each, repeat=15):
-    """GB/s of np.copyto between two float64 arrays of `nbytes_each`, counting read + write."""
+def stream_bandwidth(nbytes_each, threads=1, kind="copy", repeat=15):
+    """GB/s of a plain NumPy stream over float64 arrays of ``nbytes_each``: ``"copy"``
+    (``np.copyto``, counting read + write) or ``"read"`` (``np.sum``, a read-only stream, as
+    most of SpMV's traffic is). With ``threads`` > 1 each of that many Python threads takes
+    one slice (NumPy releases the GIL in both)."""
     src = np.random.default_rng(0).standard_normal(nbytes_each // 8)
     dst = np.empty_like(src)
-    np.copyto(dst, src)
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        np.copyto(dst, src)
-        times.append(time.perf_counter() - t0)
-    return 2 * src.nbytes / np.median(times) / 1e9
+    bounds = np.linspace(0, len(src), threads + 1).astype(int)
+    parts = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+    def one(part):
+        if kind == "copy":
+            np.copyto(dst[part], src[part])
+        else:
+            src[part].sum()
+
+    with ThreadPoolExecutor(threads) as pool:
+        def run():
+            if threads == 1:
+                one(slice(None))
+            else:
+                list(pool.map(one, parts))
+
+        run()
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - t0)
+    return (2 if kind == "copy" else 1) * src.nbytes / np.median(times) / 1e9
 
 
 def spmv_bytes(inp):
@@ -237,6 +262,11 @@ def fmt_ms(t):
 
 def run_case(title, A, rng, cand, torch_lib, threads, out):
     inp = case_inputs(A, rng)
+    # the reference streams first (see the module docstring)
+    size = inp["A"][0].nbytes
+    counts = sorted({1, *threads})
+    copy_gbs = {nt: stream_bandwidth(size, nt, "copy") for nt in counts}
+    read_gbs = {nt: stream_bandwidth(size, nt, "read") for nt in counts}
     n, nnz = A.shape[0], A.nnz
     out(
         f"\n### {title}: n = {n:,}, nnz = {nnz:,} "
@@ -299,25 +329,26 @@ def run_case(title, A, rng, cand, torch_lib, threads, out):
         out("| " + " | ".join(row) + " |")
 
     nbytes = spmv_bytes(inp)
-    copy_gbs = copy_bandwidth(inp["A"][0].nbytes)
     spmv = "SpMV `A @ x`"
     out(
-        f"\nSpMV traffic {nbytes / 1e6:.1f} MB (data + indices + indptr + x + y); "
-        f"`np.copyto` of {inp['A'][0].nbytes / 1e6:.1f} MB (read + write): "
-        f"**{copy_gbs:.1f} GB/s**.\n"
+        f"\nSpMV traffic {nbytes / 1e6:.1f} MB (data + indices + indptr + x + y). Streams over "
+        f"{size / 1e6:.1f} MB arrays: `np.copyto` (read + write) "
+        + ", ".join(f"**{copy_gbs[nt]:.1f} GB/s** on {nt}T" for nt in counts)
+        + "; `np.sum` (read only) "
+        + ", ".join(f"{read_gbs[nt]:.1f} GB/s on {nt}T" for nt in counts)
+        + ". Each SpMV is compared with the streams on as many threads (SciPy: one).\n"
     )
-    bw = [("SciPy", ref_t[spmv])]
-    bw += [(f"{cand.label} {nt}T", results[cand.label][nt][spmv]) for nt in threads]
+    bw = [("SciPy", ref_t[spmv], 1)]
+    bw += [(f"{cand.label} {nt}T", results[cand.label][nt][spmv], nt) for nt in threads]
     if torch_lib:
-        bw += [(f"torch {nt}T", results["torch"][nt][spmv]) for nt in threads]
-    out("| SpMV | " + " | ".join(label for label, _ in bw) + " |")
+        bw += [(f"torch {nt}T", results["torch"][nt][spmv], nt) for nt in threads]
+    out("| SpMV | " + " | ".join(label for label, _, _ in bw) + " |")
     out("|---|" + "---:|" * len(bw))
-    out("| GB/s | " + " | ".join(f"{nbytes / t / 1e9:.1f}" for _, t in bw) + " |")
-    out(
-        "| % of copy | "
-        + " | ".join(f"{100 * nbytes / t / 1e9 / copy_gbs:.0f} %" for _, t in bw)
-        + " |"
-    )
+    out("| GB/s | " + " | ".join(f"{nbytes / t / 1e9:.1f}" for _, t, _ in bw) + " |")
+    for name, ref in (("copy", copy_gbs), ("read stream", read_gbs)):
+        out(f"| % of {name} | "
+            + " | ".join(f"{100 * nbytes / t / 1e9 / ref[nt]:.0f} %" for _, t, nt in bw)
+            + " |")
 
     return {
         "ref": ref_t,
@@ -352,10 +383,12 @@ def targets(summaries, cand_label, threads, out):
                 lines.append(
                     (f"{s['title']}: {op} with 2 threads ≥ 1.6× SciPy", r >= 1.6, f"{r:.2f}×")
                 )
-        best = min(cand[nt]["SpMV `A @ x`"] for nt in threads)
-        frac = s["spmv_bytes"] / best / 1e9 / s["copy_gbs"]
+        fracs = {nt: s["spmv_bytes"] / cand[nt]["SpMV `A @ x`"] / 1e9 / s["copy_gbs"][nt]
+                 for nt in threads}
         lines.append(
-            (f"{s['title']}: SpMV ≥ 80 % of copy bandwidth", frac >= 0.8, f"{100 * frac:.0f} %")
+            (f"{s['title']}: SpMV ≥ 80 % of the copy bandwidth (same thread count)",
+             max(fracs.values()) >= 0.8,
+             ", ".join(f"{100 * f:.0f} % on {nt}T" for nt, f in fracs.items()))
         )
         bad = sorted({op for (lab, op), ok in s["checks"].items() if not ok})
         lines.append(
@@ -419,7 +452,8 @@ def main(argv=None):
     out(
         f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}; "
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}, "
-        f"load average at start {os.getloadavg()[0]:.1f} (other load distorts timings, 2-thread ones most)"
+        f"load average at start {os.getloadavg()[0]:.1f} "
+        "(other load distorts timings, 2-thread ones most)"
     )
     out(
         f"- python {platform.python_version()}, numpy {np.__version__}, "
