@@ -341,9 +341,8 @@ class _minmax_mixin:
         scalar or sparse matrix
             A NumPy scalar for ``axis=None`` (a 0-d tensor in differentiable mode, whose
             gradient follows ``torch.amax``: split evenly between tied stored entries). Along an
-            axis, a ``coo_matrix`` of shape (1, n) or (m, 1) for the matrix family; SciPy's
-            sparse arrays return a 1-D ``coo_array`` there, which spgrad does not have yet
-            (``NotImplementedError``).
+            axis, a ``coo_matrix`` of shape (1, n) or (m, 1) for the matrix family, a 1-D
+            ``coo_array`` for sparse arrays (as in SciPy).
 
         Raises
         ------

@@ -10,8 +10,9 @@ behave like CuPy's where spgrad's GPU code could go wrong.
 - The module functions (``empty``, ``zeros``, ``arange``, ``cumsum``, ``concatenate``, …) are
   NumPy's, taking and returning device arrays; ``asarray``/``array`` copy host data to the
   device (counted).
-- ``cupyx`` (the vendor routines spgrad calls: ``csr_matrix``, ``spsolve_triangular``,
-  ``spsolve``, ``check_availability``) computes with SciPy on the device arrays' memory and
+- ``cupyx`` (the vendor routines spgrad calls: ``csr_matrix``, ``SuperLU``,
+  ``spsolve_triangular``, ``spsolve``, ``check_availability``) computes with SciPy on the
+  device arrays' memory and
   mimics what spgrad relies on in cupyx: single-precision triangular results widened to
   float64, a warning (not an error) for a singular ``spsolve``, int32 indices only.
 - :func:`install` puts this module in ``sys.modules["cupy"]`` and installs a launch backend
@@ -354,6 +355,37 @@ def _spsolve(A, b):
     return ndarray(x)
 
 
+class _SuperLU:
+    """``cupyx.scipy.sparse.linalg.SuperLU(obj)``: the GPU solver of a SciPy factorisation
+    (its L, U and permutations copied to the device; cupyx solves with cuSPARSE's triangular
+    solves); here SciPy's own solve on the device arrays' memory. Like cupyx, ``solve``
+    takes device arrays only, casts the right-hand side to the factors' dtype and returns
+    2-D results in Fortran order."""
+
+    def __init__(self, obj):
+        import scipy.sparse.linalg
+
+        if not isinstance(obj, scipy.sparse.linalg.SuperLU):
+            raise TypeError("obj must be scipy.sparse.linalg.SuperLU")
+        transfers["h2d"] += 1  # the factors, copied to the device once
+        self._obj = obj
+        self.shape, self.nnz = obj.shape, obj.nnz
+        self.dtype = obj.L.dtype
+
+    def solve(self, rhs, trans="N"):
+        if not isinstance(rhs, ndarray):
+            raise TypeError("emulated cupyx.SuperLU.solve takes a device rhs")
+        if rhs.ndim not in (1, 2):
+            raise ValueError(f"rhs.ndim must be 1 or 2 (actual: {rhs.ndim})")
+        if rhs.shape[0] != self.shape[0]:
+            raise ValueError(f"shape mismatch (self.shape: {self.shape}, rhs.shape: "
+                             f"{rhs.shape})")
+        if trans not in ("N", "T", "H"):
+            raise ValueError("trans must be 'N', 'T', or 'H'")
+        x = self._obj.solve(rhs._a.astype(self.dtype), trans=trans)
+        return ndarray(np.asfortranarray(x) if x.ndim == 2 else x)
+
+
 def _check_availability(name):
     return name in available
 
@@ -365,6 +397,7 @@ cupyx.scipy.sparse.csr_matrix = csr_matrix
 cupyx.scipy.sparse.linalg = types.ModuleType("cupyx.scipy.sparse.linalg")
 cupyx.scipy.sparse.linalg.spsolve_triangular = _spsolve_triangular
 cupyx.scipy.sparse.linalg.spsolve = _spsolve
+cupyx.scipy.sparse.linalg.SuperLU = _SuperLU
 cupyx.cusparse = types.ModuleType("cupyx.cusparse")
 cupyx.cusparse.check_availability = _check_availability
 cupyx.cusolver = types.ModuleType("cupyx.cusolver")

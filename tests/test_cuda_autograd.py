@@ -293,10 +293,57 @@ def test_solvers_say_they_are_differentiable_on_the_cpu_only(gpu, tdev):
     S = _scipy_matrix(6, 6, np.float64, seed=20) + 10 * ssp.eye(6, format="csr")
     A, _ = _leaf_on_gpu(S.tocsr(), tdev)
     b = _random((6,), np.float64, tdev, seed=21)
-    for solve in (lambda: spla.splu(A.tocsc()), lambda: spla.factorized(A.tocsc()),
-                  lambda: spla.expm_multiply(A, b)):
-        with pytest.raises(NotImplementedError, match="differentiable mode runs on the CPU"):
-            solve()
+    with pytest.raises(NotImplementedError, match="differentiable mode runs on the CPU"):
+        spla.expm_multiply(A, b)
+
+
+# torch's forward-mode AD imports its jvp decompositions through torch.jit.script, which warns
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_splu(gpu, tdev, dtype):
+    """splu/factorized on the GPU (SuperLU of a host copy, solves there) in differentiable
+    mode: ``solve`` with A, Aᵀ and Aᴴ against dense torch, gradients of A's values and of
+    the right-hand side, double backward and forward mode; spilu in the right-hand side."""
+    import spgrad.linalg as spla
+
+    n = 8
+    S = (_scipy_matrix(n, n, dtype, seed=40) + 4 * ssp.eye(n, format="csr")).tocsr()
+    leaf, D = _leaf_on_gpu(S, tdev)
+    A = leaf.tocsc()  # differentiable: the gradients reach the CSR leaf's values
+    lu = spla.splu(A)
+    B = _random((n, 2), dtype, tdev, seed=41).requires_grad_()
+    B_ref = B.detach().clone().requires_grad_()
+    ops = {"N": lambda M: M, "T": lambda M: M.T, "H": lambda M: M.mH}
+    for trans, op in ops.items():  # one factorisation, one graph of A and D: retained
+        X, X_ref = lu.solve(B, trans), torch.linalg.solve(op(D), B_ref)
+        torch.testing.assert_close(X, X_ref)
+        W = _random((n, 2), dtype, tdev, seed=42)
+        (g,) = torch.autograd.grad((X * W).sum().real, B, create_graph=True)
+        (g_ref,) = torch.autograd.grad((X_ref * W).sum().real, B_ref, create_graph=True)
+        torch.testing.assert_close(g, g_ref)
+        (X.abs().pow(2).sum() + g.abs().pow(2).sum()).backward(retain_graph=True)
+        ours = leaf.data.grad.clone()
+        leaf.data.grad = None
+        (X_ref.abs().pow(2).sum() + g_ref.abs().pow(2).sum()).backward(retain_graph=True)
+        torch.testing.assert_close(ours, leaf.data.grad)
+        torch.testing.assert_close(B.grad, B_ref.grad)
+        for t in (leaf.data, B, B_ref):
+            t.grad = None
+    x = spla.factorized(A)(B[:, 0])
+    assert x.shape == (n,)
+    torch.testing.assert_close(x, torch.linalg.solve(D, B_ref[:, 0]))
+    # forward mode along a direction of b, for a factorisation with constant (CuPy) values
+    V = _random((n, 2), dtype, tdev, seed=43)
+    C = spla.splu(sp.csc_array(S).to("cuda"))
+    _, tangent = torch.func.jvp(lambda b: C.solve(b), (B.detach(),), (V,))
+    torch.testing.assert_close(tangent, torch.linalg.solve(D.detach(), V))
+    # spilu: differentiable in the right-hand side, A's values held constant
+    M = spla.spilu(A, drop_tol=0.0)
+    y = M.solve(B)
+    torch.testing.assert_close(y, torch.linalg.solve(D, B_ref), rtol=1e-8, atol=1e-8)
+    y.sum().real.backward()
+    assert leaf.data.grad is None
+    torch.testing.assert_close(B.grad, torch.linalg.solve(D.detach().mH, torch.ones_like(V)))
 
 
 @pytest.mark.parametrize("fmt", ["csr", "csc"])

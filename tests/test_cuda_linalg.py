@@ -1,5 +1,6 @@
-"""Direct solvers on the GPU: ``spsolve_triangular`` (cuSPARSE) and ``spsolve`` (cuSOLVER's
-sparse QR), through ``cupyx``, against the same calls on the CPU (which match SciPy).
+"""Direct solvers on the GPU: ``spsolve_triangular`` (cuSPARSE), ``spsolve`` (cuSOLVER's
+sparse QR) and ``splu``/``spilu``/``factorized`` (SuperLU on the host, cuSPARSE's triangular
+solves on the GPU), through ``cupyx``, against the same calls on the CPU (which match SciPy).
 
 Parametrised like ``test_cuda_containers``: ``emulated`` (the stand-in CuPy and cupyx of
 ``emulated_cupy``, whose vendor routines compute with SciPy) always, ``cuda`` unchanged with a
@@ -189,6 +190,69 @@ def test_spsolve_errors(gpu):
         spla.spsolve(A, gpu.asarray(np.ones(6)))
 
 
+# ------------------------------------------------------------- splu, spilu, factorized
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("bshape", [(12,), (12, 3)])
+def test_splu_matches_the_cpu(gpu, dtype, bshape):
+    A = _general(12, dtype, "csc")
+    b = _rhs(12, dtype, bshape[1] if len(bshape) == 2 else 0)
+    lu, lu_gpu = spla.splu(A), spla.splu(A.to("cuda"))
+    assert lu_gpu.shape == lu.shape and lu_gpu.nnz == lu.nnz
+    for name in ("perm_r", "perm_c"):
+        p = getattr(lu_gpu, name)
+        assert isinstance(p, gpu.ndarray)
+        np.testing.assert_array_equal(_host(p), getattr(lu, name))
+    for name in ("L", "U"):
+        F = getattr(lu_gpu, name)
+        assert F.format == "csc" and F.device.startswith("cuda")
+        np.testing.assert_array_equal(F.cpu().toarray(), getattr(lu, name).toarray())
+    bg = gpu.asarray(b)
+    for trans in ("N", "T", "H"):
+        expected = lu.solve(b, trans)
+        x = lu_gpu.solve(bg, trans)
+        assert isinstance(x, gpu.ndarray)
+        assert x.dtype == expected.dtype and x.shape == expected.shape
+        np.testing.assert_allclose(_host(x), expected, **_tol(dtype))
+    np.testing.assert_array_equal(_host(bg), b)  # b untouched
+    solve = spla.factorized(A.to("cuda"))
+    np.testing.assert_allclose(_host(solve(bg)), spla.factorized(A)(b), **_tol(dtype))
+    M, M_gpu = spla.spilu(A, drop_tol=0.1), spla.spilu(A.to("cuda"), drop_tol=0.1)
+    np.testing.assert_allclose(_host(M_gpu.solve(bg)), M.solve(b), **_tol(dtype))
+
+
+def test_splu_formats_dtypes_and_errors(gpu):
+    A = _general(8, np.float64, "csr")
+    with pytest.warns(sp.SparseEfficiencyWarning, match="splu converted its input to CSC"):
+        lu = spla.splu(A.to("cuda"))
+    expected = spla.splu(A.tocsc())
+    for b in (np.arange(8), np.ones(8, np.float32)):  # cast safely to the factors' dtype
+        np.testing.assert_allclose(_host(lu.solve(gpu.asarray(b))), expected.solve(b),
+                                   rtol=1e-10)
+    lu32 = spla.splu(A.tocsc().astype(np.float32).to("cuda"))
+    with pytest.raises(TypeError, match="according to the rule 'safe'"):
+        lu32.solve(gpu.asarray(np.ones(8)))
+    with pytest.raises(ValueError, match="trans must be N, T, or H"):
+        lu.solve(gpu.asarray(np.ones(8)), trans="X")
+    with pytest.raises(ValueError, match="b is of incompatible size"):
+        lu.solve(gpu.asarray(np.ones(7)))
+    with pytest.raises(ValueError, match="different devices"):
+        lu.solve(np.ones(8))
+    with pytest.raises(ValueError, match="different devices"):
+        expected.solve(gpu.asarray(np.ones(8)))
+    with pytest.raises(ValueError, match="can only factor square matrices"):
+        spla.splu(A.tocsc()[:, :7].to("cuda"))
+    with pytest.raises(RuntimeError, match="singular"):
+        spla.splu(sp.csc_array(np.diag([1.0, 0.0])).to("cuda"))
+    # an unsorted CSC with duplicates is factorised as its canonical form, and left as it is
+    U = sp.csc_array((np.array([1.0, 3.0, 1.0, 4.0]), np.array([1, 0, 0, 1]),
+                      np.array([0, 3, 4])), shape=(2, 2)).to("cuda")
+    before = [_host(a).copy() for a in (U.data, U.indices, U.indptr)]
+    x = spla.splu(U).solve(gpu.asarray(np.array([1.0, 2.0])))
+    np.testing.assert_allclose(_host(x), np.linalg.solve([[4.0, 0.0], [1.0, 4.0]], [1, 2]))
+    for a, b in zip((U.data, U.indices, U.indptr), before, strict=True):
+        np.testing.assert_array_equal(_host(a), b)
+
+
 # --------------------------------------------------------------------- vendor boundaries
 def test_missing_library_routines_are_named(gpu, monkeypatch):
     if not hasattr(gpu, "transfers"):
@@ -201,6 +265,8 @@ def test_missing_library_routines_are_named(gpu, monkeypatch):
     with pytest.raises(NotImplementedError, match="spsolve on the GPU needs cusolver "
                                                   "csrlsvqr"):
         spla.spsolve(G, gpu.asarray(np.ones(5)))
+    with pytest.raises(NotImplementedError, match="splu on the GPU needs cusparse spsm"):
+        spla.splu(G.tocsc())
 
 
 def test_indices_beyond_32_bits_are_refused(gpu):
@@ -219,9 +285,12 @@ def test_solves_make_no_host_round_trips(gpu):
     T = _triangular(20, np.float64, True, duplicates=True).tocsc().to("cuda")
     A = _general(20, np.float64, "csc").to("cuda")
     b = gpu.asarray(np.ones(20))
+    lu = spla.splu(A)  # SuperLU runs on a host copy of A (as in cupyx); the solves do not
     gpu.transfers.clear()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         spla.spsolve_triangular(T, b)
         spla.spsolve(A, b)
+        for trans in ("N", "T", "H"):
+            lu.solve(b, trans)
     assert gpu.transfers["h2d"] == 0 and gpu.transfers["d2h"] == 0, gpu.transfers

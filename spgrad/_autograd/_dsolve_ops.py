@@ -1,5 +1,6 @@
-"""Differentiable direct solves ``X = op(A)⁻¹ B`` on one SuperLU factorisation (on the GPU:
-cuSOLVER's sparse QR solves, :class:`DeviceFactor`).
+"""Differentiable direct solves ``X = op(A)⁻¹ B`` on one SuperLU factorisation (on the GPU: its
+triangular solves there through cupyx, or for ``spsolve`` cuSOLVER's sparse QR solves,
+:class:`DeviceFactor`).
 
 ``op`` is ``"N"`` (``A``), ``"T"`` (``Aᵀ``) or ``"H"`` (``Aᴴ``). The factorisation is computed
 once, on the detached values (:func:`factorize`), and every derivative reuses it:
@@ -52,16 +53,26 @@ class Factor:
     exact : bool
         False for an incomplete factorisation (``spilu``): then ``op(A)⁻¹`` is only
         approximated and no derivative with respect to ``A`` exists.
+    device_lu : object, optional
+        For a matrix on the GPU (``pattern`` holds CuPy arrays): the solver of ``lu`` there
+        (:func:`spgrad._cuda._vendor.superlu`), which :meth:`solve` then uses, on CuPy
+        arrays. ``lu`` itself was computed on the host.
     """
 
-    __slots__ = ("dtype", "exact", "lu", "pattern", "transposed")
+    __slots__ = ("device_lu", "dtype", "exact", "lu", "pattern", "transposed")
 
-    def __init__(self, lu, transposed, pattern, dtype, exact=True):
+    def __init__(self, lu, transposed, pattern, dtype, exact=True, device_lu=None):
         self.lu = lu
         self.transposed = transposed
         self.pattern = pattern
         self.dtype = np.dtype(dtype)
         self.exact = exact
+        self.device_lu = device_lu
+
+    @property
+    def on_gpu(self):
+        """True when the solves take and return CuPy arrays."""
+        return self.pattern is not None and _backend.is_device_array(self.pattern.indptr)
 
     @property
     def pattern_is_transpose(self):
@@ -69,20 +80,22 @@ class Factor:
         return not self.transposed
 
     def solve(self, B, op):
-        """``op(A)⁻¹ B`` for a NumPy ``B`` of the factor's dtype (1-D or 2-D)."""
+        """``op(A)⁻¹ B`` for a ``B`` of the factor's dtype (1-D or 2-D): a NumPy array, or a
+        CuPy array for a factor on the GPU."""
         if self.lu is None:
-            return np.full(B.shape, np.nan, dtype=self.dtype)
+            return _backend.array_module(B).full(B.shape, np.nan, dtype=self.dtype)
+        lu = self.lu if self.device_lu is None else self.device_lu
         complex_ = self.dtype.kind == "c"
         if not complex_ and op == "H":
             op = "T"
         if not self.transposed:
-            return self.lu.solve(B, trans=op)
+            return lu.solve(B, trans=op)
         # lu factors F = Aᵀ: A = Fᵀ, Aᵀ = F, Aᴴ = conj(F)
         if op == "N":
-            return self.lu.solve(B, trans="T")
+            return lu.solve(B, trans="T")
         if op == "T" or not complex_:
-            return self.lu.solve(B)
-        return np.conj(self.lu.solve(np.conj(B)))
+            return lu.solve(B)
+        return lu.solve(B.conj()).conj()
 
 
 class DeviceFactor:
@@ -96,6 +109,7 @@ class DeviceFactor:
     __slots__ = ("dtype", "pattern", "singular", "transposed", "values")
 
     exact = True
+    on_gpu = True
 
     def __init__(self, values, pattern, fmt):
         """``values``: a tensor, or a CuPy array (constant values), on ``pattern``."""
@@ -142,13 +156,23 @@ def factorize(values, indices, indptr, n, fmt, ilu=False, singular="raise", **op
     ``RuntimeError``, or with ``singular="nan"`` gives a factor whose solves are NaN (what
     SciPy's spsolve returns; the caller warns).
     ``options`` go to :func:`scipy.sparse.linalg.splu` (``spilu`` when ``ilu``).
+
+    Arrays on the GPU (CuPy index arrays; values a CUDA tensor or a CuPy array) are copied to
+    the host for SuperLU, as cupyx's ``splu`` does; the factor then solves on the GPU
+    (``device_lu``), and its pattern keeps the GPU arrays.
     """
     if _batched(values):
         raise NotImplementedError(
             "vmap over the values of A in a factorised solve (spsolve, splu): the SuperLU "
             "factorisation is of one matrix; loop over the matrices instead")
-    data = _backend.to_numpy(values)
-    S = _sps.csc_array((data, indices, indptr), shape=(n, n), copy=False)
+    on_gpu = _backend.is_device_array(indptr)
+    if on_gpu:
+        data = _backend.to_device(_backend.kernel_array(values, indptr), "cpu")
+        host_indices, host_indptr = _backend.to_device((indices, indptr), "cpu")
+    else:
+        data = _backend.to_numpy(values)
+        host_indices, host_indptr = indices, indptr
+    S = _sps.csc_array((data, host_indices, host_indptr), shape=(n, n), copy=False)
     S.has_canonical_format = True  # the caller canonicalised; SciPy must not sort in place
     try:
         lu = (_spla.spilu if ilu else _spla.splu)(S, **options)
@@ -156,8 +180,13 @@ def factorize(values, indices, indptr, n, fmt, ilu=False, singular="raise", **op
         if singular != "nan" or "singular" not in str(e):
             raise
         lu = None
+    device_lu = None
+    if on_gpu and lu is not None:
+        from .._cuda import _vendor
+
+        device_lu = _vendor.superlu(lu, "spilu" if ilu else "splu")
     return Factor(lu, fmt == "csr", CSRPattern(indptr, indices, (n, n)), data.dtype,
-                  exact=not ilu)
+                  exact=not ilu, device_lu=device_lu)
 
 
 def _batched(t):
@@ -187,7 +216,7 @@ class LUSolve(Function):
 
     @staticmethod
     def forward(data, B, factor, op):
-        if not isinstance(factor, DeviceFactor):
+        if not factor.on_gpu:
             X = factor.solve(np.ascontiguousarray(_backend.to_numpy(B)), op)
             return torch.from_numpy(np.ascontiguousarray(X))
         like = factor.pattern.indptr

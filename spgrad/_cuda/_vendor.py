@@ -1,4 +1,4 @@
-"""NVIDIA's sparse solvers through CuPy: cuSPARSE's triangular solve and cuSOLVER's sparse QR,
+"""NVIDIA's sparse solvers through CuPy: cuSPARSE's triangular solves and cuSOLVER's sparse QR,
 reached via ``cupyx``.
 
 Where a vendor routine is the best kernel and has no spgrad counterpart on the GPU, spgrad calls
@@ -19,6 +19,9 @@ import numpy as np
 ROUTINES = {
     "spsolve_triangular": ("cusparse", ("spsm", "csrsm2")),
     "spsolve": ("cusolver", ("csrlsvqr",)),
+    "splu": ("cusparse", ("spsm", "csrsm2")),
+    "spilu": ("cusparse", ("spsm", "csrsm2")),
+    "factorized": ("cusparse", ("spsm", "csrsm2")),
 }
 
 _INT32_MAX = np.iinfo(np.int32).max
@@ -84,3 +87,14 @@ def spsolve(data, indices, indptr, shape, b):
         else:  # anything else is the caller's to see
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return x, singular
+
+
+def superlu(lu, function):
+    """The GPU solver of a SciPy ``SuperLU`` factorisation ``lu`` (computed on the host):
+    cupyx's ``SuperLU``, which copies ``L``, ``U`` and the permutations to the current GPU
+    once and solves with ``A``, ``Aᵀ`` or ``Aᴴ`` by two cuSPARSE triangular solves there
+    (``solve(B, trans)`` for a CuPy ``B``; the result has the factors' dtype)."""
+    import cupyx.scipy.sparse.linalg as cusla
+
+    require(function)
+    return cusla.SuperLU(lu)

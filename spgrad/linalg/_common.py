@@ -25,8 +25,8 @@ def is_differentiable(*operands, gpu=False):
     ------
     NotImplementedError
         In differentiable mode with an operand on a GPU, unless ``gpu`` (the caller's
-        differentiable mode runs there: ``spsolve``, ``spsolve_triangular``, ``cg``,
-        ``bicgstab``, ``gmres`` and ``minres`` so far).
+        differentiable mode runs there: ``spsolve``, ``spsolve_triangular``, ``splu``,
+        ``spilu``, ``factorized``, ``cg``, ``bicgstab``, ``gmres`` and ``minres`` so far).
     """
     differentiable = any(
         _backend.is_tensor(x) or getattr(x, "_spgrad_torch", False)
@@ -39,7 +39,8 @@ def is_differentiable(*operands, gpu=False):
             if on_gpu:
                 raise NotImplementedError(
                     f"spgrad.linalg's differentiable mode runs on the CPU only so far (except "
-                    f"spsolve, spsolve_triangular, cg, bicgstab, gmres and minres), and an "
+                    f"spsolve, spsolve_triangular, splu, spilu, factorized, cg, bicgstab, "
+                    f"gmres and minres), and an "
                     f"operand is on the GPU ({_backend.device_of(x)}); move the operands to "
                     f"the CPU (A.cpu(), tensor.cpu()), or solve in plain mode on the GPU "
                     f"(A.detach(), CuPy arrays)"

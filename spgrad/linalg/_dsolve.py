@@ -9,7 +9,9 @@ input in place, once; spgrad works on a canonical copy, at every call: call
 ``SparseEfficiencyWarning`` comes out as a class that is both spgrad's and SciPy's
 ``SparseEfficiencyWarning``, so a filter on either catches it.
 
-On the GPU, ``spsolve`` is cuSOLVER's sparse QR through ``cupyx`` (:mod:`spgrad._cuda._vendor`).
+On the GPU, ``spsolve`` is cuSOLVER's sparse QR through ``cupyx`` (:mod:`spgrad._cuda._vendor`);
+``splu``, ``spilu`` and ``factorized`` factorise a host copy with SuperLU (as cupyx does) and
+solve on the GPU with cuSPARSE's triangular solves, differentiably as on the CPU.
 
 Differentiable mode (torch values in ``A`` or a torch right-hand side) factorises once with
 SuperLU and differentiates ``x = A⁻¹ b`` with the same factorisation (see
@@ -180,10 +182,12 @@ def _factor_of(A, values, singular, ilu=False, **options):
     from .._autograd._dsolve_ops import factorize
 
     if not _backend.is_tensor(A.data):
-        # constant values: factorised from the NumPy array itself, which also works inside
-        # torch.func transforms (vmap, jvp, jacrev over b), whose tensors made from NumPy
-        # data have no storage to read
-        values = np.asarray(A.data, dtype=_backend.numpy_dtype(values.dtype))
+        # constant values: factorised from the NumPy (or CuPy) array itself, which also works
+        # inside torch.func transforms (vmap, jvp, jacrev over b), whose tensors made from
+        # NumPy data have no storage to read
+        dtype = _backend.numpy_dtype(values.dtype)
+        values = (A.data.astype(dtype, copy=False) if A._on_gpu
+                  else np.asarray(A.data, dtype=dtype))
     return factorize(values, A.indices, A.indptr, A.shape[0], A.format, ilu=ilu,
                      singular=singular, **options)
 
@@ -434,8 +438,8 @@ class SuperLU:
             raise TypeError(f"SuperLU wraps a scipy.sparse.linalg.SuperLU object, got "
                             f"{type(superlu).__module__}.{type(superlu).__name__}")
         self._lu = superlu
-        self._factor = None  # set on the first tensor solve, or by _differentiable
-        self._values = None
+        self._factor = None  # set on the first tensor solve, or by _differentiable/_plain_on_gpu
+        self._values = None  # a tensor; CuPy values for a plain factorisation on the GPU
         self._torch_values = False  # factorised from torch values: solves return tensors
 
     @classmethod
@@ -443,6 +447,24 @@ class SuperLU:
         self = cls(factor.lu)
         self._factor, self._values, self._torch_values = factor, values, True
         return self
+
+    @classmethod
+    def _plain_on_gpu(cls, factor, values):
+        """The factorisation of a matrix on the GPU with CuPy ``values`` (plain mode)."""
+        self = cls(factor.lu)
+        self._factor, self._values = factor, values
+        return self
+
+    @property
+    def _gpu(self):
+        return self._factor is not None and self._factor.on_gpu
+
+    def _device_array(self, a):
+        """A host array of the factorisation as a CuPy array on the factorised matrix's GPU
+        (a host array as it is for a CPU factorisation)."""
+        if not self._gpu:
+            return a
+        return _backend.to_device(a, _backend.device_of(self._factor.pattern.indptr))
 
     @property
     def scipy_superlu(self):
@@ -461,23 +483,31 @@ class SuperLU:
 
     @property
     def perm_c(self):
-        """Column permutation ``Pc`` (``Pr A Pc = L U``)."""
-        return self._lu.perm_c
+        """Column permutation ``Pc`` (``Pr A Pc = L U``); a CuPy array for a matrix on the
+        GPU."""
+        return self._device_array(self._lu.perm_c)
 
     @property
     def perm_r(self):
-        """Row permutation ``Pr`` (``Pr A Pc = L U``)."""
-        return self._lu.perm_r
+        """Row permutation ``Pr`` (``Pr A Pc = L U``); a CuPy array for a matrix on the
+        GPU."""
+        return self._device_array(self._lu.perm_r)
 
     @property
     def L(self):
-        """Lower triangular factor with unit diagonal, as an spgrad ``csc_array``."""
-        return from_scipy_result(self._lu.L)
+        """Lower triangular factor with unit diagonal, as an spgrad ``csc_array`` (on the
+        GPU for a matrix there)."""
+        return self._device_factor(self._lu.L)
 
     @property
     def U(self):
-        """Upper triangular factor, as an spgrad ``csc_array``."""
-        return from_scipy_result(self._lu.U)
+        """Upper triangular factor, as an spgrad ``csc_array`` (on the GPU for a matrix
+        there)."""
+        return self._device_factor(self._lu.U)
+
+    def _device_factor(self, F):
+        F = from_scipy_result(F)
+        return F.to(_backend.device_of(self._factor.pattern.indptr)) if self._gpu else F
 
     def __repr__(self):
         return f"<spgrad.linalg.SuperLU of shape {self.shape} with {self.nnz} stored elements>"
@@ -508,10 +538,27 @@ class SuperLU:
         >>> lu.solve(np.array([3.0, 4.0])), lu.solve(np.array([2.0, 5.0]), trans="T")
         (array([1., 1.]), array([1., 1.]))
         """
+        gpu = self._gpu
+        if not _backend.is_tensor(rhs):
+            device = _backend.device_of(rhs)
+            if (device != "cpu") != gpu:
+                where = _backend.device_of(self._factor.pattern.indptr) if gpu else "cpu"
+                raise ValueError(f"operands on different devices: the right-hand side is on "
+                                 f"{device}, the factorised matrix on {where}")
+            if gpu and not self._torch_values:
+                self._check_rhs(rhs, trans, self._factor.dtype)
+                return self._factor.solve(rhs.astype(self._factor.dtype, copy=False), trans)
         if not (_backend.is_tensor(rhs) or self._torch_values):
             return self._lu.solve(rhs, trans)
         from .._autograd._dsolve_ops import Factor, lu_solve
 
+        if gpu and not self._torch_values:
+            # a plain factorisation on the GPU, a tensor right-hand side: constant values
+            rhs = _dense_rhs(rhs)
+            self._check_rhs(rhs, trans, self._factor.dtype)
+            return lu_solve(_backend.as_tensor(self._values),
+                            rhs.to(_backend.torch_dtype(self._factor.dtype)), self._factor,
+                            trans)
         if trans not in ("N", "T", "H"):
             raise ValueError("trans must be N, T, or H")
         if self._factor is None:
@@ -522,8 +569,14 @@ class SuperLU:
             self._factor = Factor(self._lu, False, None, dtype, exact=False)
             self._values = _backend.as_tensor(np.zeros(0, dtype=dtype))
         factor, values = self._factor, self._values
-        dtype = factor.dtype
         rhs = _dense_rhs(rhs)
+        self._check_rhs(rhs, trans, factor.dtype)
+        return lu_solve(values, rhs.to(_backend.torch_dtype(factor.dtype)), factor, trans)
+
+    def _check_rhs(self, rhs, trans, dtype):
+        """SciPy's checks of a right-hand side (a tensor or a CuPy array) and of ``trans``."""
+        if trans not in ("N", "T", "H"):
+            raise ValueError("trans must be N, T, or H")
         rhs_dtype = _backend.numpy_dtype(rhs.dtype)
         if not np.can_cast(rhs_dtype, dtype, "safe"):
             raise TypeError(f"Cannot cast array data from dtype('{rhs_dtype}') to "
@@ -533,18 +586,27 @@ class SuperLU:
                              f"(n, k), got shape {tuple(rhs.shape)}")
         if rhs.shape[0] != self.shape[0]:
             raise ValueError("b is of incompatible size")
-        return lu_solve(values, rhs.to(_backend.torch_dtype(dtype)), factor, trans)
 
 
 def _factorize(A, name, ilu, **options):
-    """splu/spilu: a SciPy factorisation in plain mode, a differentiable one otherwise."""
-    if not is_differentiable(A):
+    """splu/spilu: a SciPy factorisation in plain mode, a differentiable one otherwise; for a
+    matrix on the GPU, SuperLU on a host copy and the solves on the GPU (as in cupyx)."""
+    differentiable = is_differentiable(A, gpu=True)
+    on_gpu = isinstance(A, _spbase) and A._on_gpu
+    if not (differentiable or on_gpu):
         return SuperLU(_scipy(getattr(_spla, name), _plain_operand(A), **options))
     A = _compressed_operand(A, name, ("csc",))
-    A, values = _canonical_values(A, _fp_dtype(A.dtype))
+    dtype = _fp_dtype(A.dtype)
+    if differentiable:
+        A, values = _canonical_values(A, dtype)
+    else:
+        A = A if A.has_canonical_format else A._canonical()
+        values = A.data.astype(dtype, copy=False)
     _check_square(A, "can only factor square matrices")
     factor = _factor_of(A, values, singular="raise", ilu=ilu, **options)
-    return SuperLU._differentiable(factor, values)
+    if differentiable:
+        return SuperLU._differentiable(factor, values)
+    return SuperLU._plain_on_gpu(factor, values)
 
 
 def splu(A, permc_spec=None, diag_pivot_thresh=None, relax=None, panel_size=None,
@@ -579,6 +641,13 @@ def splu(A, permc_spec=None, diag_pivot_thresh=None, relax=None, panel_size=None
         If ``A`` is not square.
     RuntimeError
         If ``A`` is exactly singular (SciPy's ``"Factor is exactly singular"``).
+
+    Notes
+    -----
+    For ``A`` on a GPU, SuperLU factorises a host copy (as ``cupyx.scipy.sparse.linalg.splu``
+    does) and the factors are copied to the GPU once; ``solve`` then takes and returns CuPy
+    arrays (CUDA tensors in differentiable mode) and runs two cuSPARSE triangular solves
+    there.
 
     Examples
     --------
@@ -668,7 +737,7 @@ def factorized(A):
     >>> solve(np.array([1.0, -2.0, 0.0]))
     array([ 1., -2., -2.])
     """
-    if is_differentiable(A):
+    if is_differentiable(A, gpu=True) or (isinstance(A, _spbase) and A._on_gpu):
         return splu(A).solve
     solve = _scipy(_spla.factorized, _plain_operand(A))
     lu = getattr(solve, "__self__", None)
