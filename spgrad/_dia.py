@@ -24,6 +24,7 @@ from ._sputils import (
     kernel_dtype,
     to_kernel,
     upcast,
+    values_beside,
 )
 
 __all__ = ["dia_array", "dia_matrix", "isspmatrix_dia"]
@@ -199,17 +200,19 @@ class _dia_base(_data_base):
         array([[1, 0, 0, 0],
                [0, 2, 0, 0]])
         """
-        self._require_cpu("resize")
         shape = check_shape(shape)
         M, N = shape
         self._check_pattern_mutable("resize")
+        xp = self._xp()
         data = self.data[:, :N]
-        if M > self.shape[0] and np.any(self.offsets + self.shape[0] < data.shape[1]):
-            hidden = (self.offsets[:, None] + self.shape[0] <= np.arange(data.shape[1]))
+        if M > self.shape[0] and bool((self.offsets + self.shape[0] < data.shape[1]).any()):
+            hidden = (self.offsets[:, None] + self.shape[0] <= xp.arange(data.shape[1]))
             if _backend.is_tensor(data):
-                data = data.masked_fill(_backend.as_tensor(hidden).to(data.device), 0)
+                # (through uint8: DLPack carries no bool on every CuPy/torch pair)
+                mask = _backend.as_tensor(hidden.astype(np.uint8)).to(data.device).bool()
+                data = data.masked_fill(mask, 0)
             else:
-                data = data.copy() if np.shares_memory(data, self.data) else data
+                data = data.copy()  # a view of self.data, which others may share
                 data[hidden] = 0
         self.data = data
         self._shape = shape
@@ -230,7 +233,6 @@ class _dia_base(_data_base):
         >>> A.offsets.tolist(), A.toarray()[0].tolist()
         ([0, 1], [1.0, 7.0, 0.0])
         """
-        self._require_cpu("setdiag")
         M, N = self.shape
         if (k > 0 and k >= N) or (k < 0 and -k >= M):
             raise ValueError("k exceeds array dimensions")
@@ -239,7 +241,8 @@ class _dia_base(_data_base):
                 "a leaf Variable that requires grad is being used in an in-place operation: "
                 "setdiag on a sparse array whose values require grad would modify a leaf of "
                 "the autograd graph. Use A.detach() (or a copy: B = A.copy()) instead")
-        values = values if _backend.is_tensor(values) else np.asarray(values)
+        values = values_beside(self, values, "setdiag on the GPU")
+        xp = self._xp()
         n_values = np.inf if values.ndim == 0 else len(values)
         if k < 0:
             n = min(M + k, N, n_values)
@@ -250,7 +253,8 @@ class _dia_base(_data_base):
         if values.ndim != 0:
             values = values[:n]
         rows, cols = self.data.shape
-        is_new = k not in self.offsets
+        present = self.offsets == k
+        is_new = not bool(present.any())
         width = max(hi, cols)
         if _backend.is_tensor(self.data) or _backend.is_tensor(values):
             # a new tensor (wider, one more row for a new diagonal), updated in the graph
@@ -259,15 +263,16 @@ class _dia_base(_data_base):
             data = torch.cat([old, old.new_zeros((rows, width - cols))], dim=1)
             if is_new:
                 data = torch.cat([data, old.new_zeros((1, width))])
-            row = rows if is_new else int(np.flatnonzero(self.offsets == k)[0])
+            row = rows if is_new else int(xp.flatnonzero(present)[0])
             data[row, lo:hi] = _backend.as_tensor(values).to(data.dtype)
         else:
-            data = np.zeros((rows + is_new, width), dtype=self.data.dtype)
+            data = xp.zeros((rows + is_new, width), dtype=self.data.dtype)
             data[:rows, :cols] = self.data
-            row = rows if is_new else self.offsets == k
+            row = rows if is_new else int(xp.flatnonzero(present)[0])
             data[row, lo:hi] = values
         if is_new:
-            self.offsets = np.append(self.offsets, self.offsets.dtype.type(k))
+            new = xp.full(1, k, dtype=self.offsets.dtype)
+            self.offsets = xp.concatenate((self.offsets, new))
         self.data = data
 
     # --------------------------------------------------------------- conversions

@@ -31,13 +31,13 @@ from ._base import SparseEfficiencyWarning, issparse
 from ._oned import vector_from_2d
 from ._sputils import (
     asmatrix,
-    check_device_dtype,
     check_shape,
     from_kernel,
     get_index_dtype,
     has_kernel_dtype,
     kernel_dtype,
     to_kernel,
+    values_beside,
 )
 
 __all__ = []
@@ -658,13 +658,7 @@ class _CompressedIndexMixin:
         if (k > 0 and k >= N) or (k < 0 and -k >= M):
             raise ValueError("k exceeds array dimensions")
         xp = self._xp()
-        if not (_backend.is_tensor(values) or _backend.is_device_array(values)):
-            values = np.asarray(values)
-            if self._on_gpu:  # host values for an array on the GPU: copied there
-                check_device_dtype(np.promote_types(values.dtype, self.dtype),
-                                   "setdiag on the GPU")
-                values = _backend.to_device(values, self.device)
-        _backend.check_same_device(self, values)
+        values = values_beside(self, values, "setdiag on the GPU")
         if 0 in self.shape:
             return
         broadcast = values.ndim == 0
@@ -1185,7 +1179,6 @@ class _COOShapeMixin:
         array([[0., 5., 0.],
                [0., 0., 5.]])
         """
-        self._require_cpu("setdiag")
         M, N = self.shape
         if (k > 0 and k >= N) or (k < 0 and -k >= M):
             raise ValueError("k exceeds array dimensions")
@@ -1193,9 +1186,15 @@ class _COOShapeMixin:
             raise ValueError("setdiag on a COO array whose values are a torch tensor would "
                              "change its pattern; in differentiable mode the pattern is fixed "
                              "(use A.detach() or rebuild the array)")
-        values = np.asarray(values)
+        if _backend.is_tensor(values):  # plain values: the tensor's, on the CPU
+            if self._on_gpu:
+                raise TypeError("setdiag of a COO array on the GPU with plain values takes "
+                                "CuPy or host values, got a torch tensor")
+            values = np.asarray(values)
+        values = values_beside(self, values, "setdiag on the GPU")
         if values.ndim and not len(values):
             return
+        xp = self._xp()
         idx_dtype = self.row.dtype
         full_keep = self.col - self.row != k
         if k < 0:
@@ -1203,23 +1202,23 @@ class _COOShapeMixin:
             if values.ndim:
                 n = min(n, len(values))
             keep = full_keep | (self.col >= n)
-            new_row = np.arange(-k, -k + n, dtype=idx_dtype)
-            new_col = np.arange(n, dtype=idx_dtype)
+            new_row = xp.arange(-k, -k + n, dtype=idx_dtype)
+            new_col = xp.arange(n, dtype=idx_dtype)
         else:
             n = min(M, N - k)
             if values.ndim:
                 n = min(n, len(values))
             keep = full_keep | (self.row >= n)
-            new_row = np.arange(n, dtype=idx_dtype)
-            new_col = np.arange(k, k + n, dtype=idx_dtype)
+            new_row = xp.arange(n, dtype=idx_dtype)
+            new_col = xp.arange(k, k + n, dtype=idx_dtype)
         if values.ndim:
             new_data = values[:n]
         else:
-            new_data = np.empty(n, dtype=self.dtype)
+            new_data = xp.empty(n, dtype=self.dtype)
             new_data[:] = values
-        self.coords = (np.concatenate((self.row[keep], new_row)),
-                       np.concatenate((self.col[keep], new_col)))
-        self.data = np.concatenate((self.data[keep], new_data))
+        self.coords = (xp.concatenate((self.row[keep], new_row)),
+                       xp.concatenate((self.col[keep], new_col)))
+        self.data = xp.concatenate((self.data[keep], new_data))
         self.has_canonical_format = False
 
     def resize(self, *shape):

@@ -155,6 +155,20 @@ def device_values(values, dtype, what, copy=False):
     return values.astype(dtype, copy=bool(copy))
 
 
+def values_beside(A, values, what):
+    """``values`` given to an in-place update of ``A`` (``setdiag``), on ``A``'s device: a
+    tensor or a device array as it is (``ValueError`` when it is on another device), host
+    values as a NumPy array, copied to ``A``'s GPU when ``A`` is there (whose dtypes they
+    must fit, with ``A``'s: :func:`check_device_dtype` names ``what``)."""
+    if not (_backend.is_tensor(values) or _backend.is_device_array(values)):
+        values = np.asarray(values)
+        if A._on_gpu:
+            check_device_dtype(np.promote_types(values.dtype, A.dtype), what)
+            values = _backend.to_device(values, A.device)
+    _backend.check_same_device(A, values)
+    return values
+
+
 def to_kernel(values, dtype=None):
     """``values`` as a contiguous native-endian array of the kernel dtype for ``dtype``."""
     kdt = kernel_dtype(values.dtype if dtype is None else dtype)

@@ -580,7 +580,7 @@ def test_other_methods(gpu, fmt, array):
 def test_cpu_only_methods_say_so(gpu):
     G = _matrix("csr", (4, 4), np.float64).to("cuda")
     for op in (G.to_scipy, G.tolil, G.todok, G.tobsr, G.todia,
-               lambda: G.tocoo().todia(), lambda: G.todia().setdiag(1.0),
+               lambda: G.tocoo().todia(),
                lambda: list(G), lambda: G == G,
                lambda: G > 0, lambda: sp.save_npz("unused.npz", G)):
         with pytest.raises(NotImplementedError, match=r"on the GPU \(cuda:0\); move the array"):
@@ -664,6 +664,58 @@ def test_setdiag(gpu, fmt, messy, k):
         expected = base.copy()
         expected.setdiag(np.full(3, 4.0), k)
         _assert_same_sparse(_host(G), expected, np.float64)
+
+
+@pytest.mark.parametrize("fmt", ["coo", "dia"])
+@pytest.mark.parametrize("k", [0, 2, -1, 4])
+def test_setdiag_coo_dia(gpu, fmt, k):
+    """COO and DIA ``setdiag`` on the GPU as on the CPU (SciPy's results): scalar, host and
+    device values, short and long ones, on stored and new diagonals; DIA with data rows
+    longer than the shape."""
+    bases = [_matrix("csr", (6, 5), np.float64, messy=True, seed=11).asformat(fmt),
+             sp.coo_array((6, 5)).asformat(fmt)]
+    if fmt == "dia":
+        bases.append(sp.dia_array((np.arange(1.0, 31.0).reshape(3, 10), [0, 2, -3]),
+                                  shape=(6, 5)))  # data rows longer than the shape
+    for base in bases:
+        for values in (2.5, np.arange(1.0, 3.0), np.arange(1.0, 9.0), [7, 8, 9]):
+            expected = base.copy()
+            expected.setdiag(values, k)
+            G = base.to("cuda")
+            G.setdiag(values, k)
+            got = _host(G)
+            assert got.format == fmt and got.dtype == expected.dtype
+            np.testing.assert_array_equal(got.toarray(), expected.toarray())
+            if fmt == "dia":
+                np.testing.assert_array_equal(got.offsets, expected.offsets)
+                np.testing.assert_array_equal(got.data, expected.data)
+        G = base.to("cuda")
+        G.setdiag(gpu.asarray(np.full(3, 4.0)), k)
+        expected = base.copy()
+        expected.setdiag(np.full(3, 4.0), k)
+        np.testing.assert_array_equal(_host(G).toarray(), expected.toarray())
+    G = bases[0].to("cuda")
+    with pytest.raises(ValueError, match="different devices"):
+        bases[0].setdiag(gpu.asarray(np.ones(3)), k)
+    with pytest.raises(ValueError, match="k exceeds array dimensions"):
+        G.setdiag(1.0, 5)
+
+
+@pytest.mark.parametrize("shape", [(3, 2), (8, 7), (2, 9), (0, 3), (9, 3)])
+def test_resize_dia(gpu, shape):
+    """DIA ``resize`` on the GPU as on the CPU, including the entries a longer ``data`` row
+    held outside the old shape (cleared when the shape grows, as in SciPy)."""
+    A = sp.dia_array((np.arange(1.0, 25.0).reshape(3, 8), [-1, 0, 2]), shape=(5, 4))
+    expected = A.copy()
+    expected.resize(shape)
+    G = A.to("cuda")
+    data_before = _host(G.data).copy()
+    shared = G.copy()
+    G.resize(shape)
+    got = _host(G)
+    np.testing.assert_array_equal(got.toarray(), expected.toarray())
+    np.testing.assert_array_equal(got.data, expected.data)
+    np.testing.assert_array_equal(_host(shared.data), data_before)  # a copy is left alone
 
 
 def test_setdiag_differentiable(gpu):
