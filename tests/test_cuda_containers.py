@@ -646,24 +646,29 @@ def test_no_host_round_trips(gpu):
 def test_setdiag(gpu, fmt, messy, k):
     """``setdiag`` on the GPU as on the CPU: in place where the diagonal is stored, rebuilt
     (SciPy's order) where it is not; scalar, host and device values, short and long ones."""
+    def same(got, expected):
+        _assert_same_sparse(got, expected, np.float64)
+        assert got.has_sorted_indices == expected.has_sorted_indices
+        np.testing.assert_array_equal(got.indices, expected.indices)
+        np.testing.assert_array_equal(got.indptr, expected.indptr)
+
     A = _matrix(fmt, (6, 5), np.float64, messy=messy, seed=3)
     full = _matrix(fmt, (6, 5), np.float64, density=1.0, seed=4)
     for base in (A, full):
-        for values in (2.5, np.arange(1.0, 3.0), np.arange(1.0, 9.0), [7, 8, 9]):
-            expected = base.copy()
-            expected.setdiag(values, k)
-            G = base.to("cuda")
-            G.setdiag(values, k)
-            got = _host(G)
-            _assert_same_sparse(got, expected, np.float64)
-            assert got.has_sorted_indices == expected.has_sorted_indices
-            np.testing.assert_array_equal(got.indices, expected.indices)
-            np.testing.assert_array_equal(got.indptr, expected.indptr)
-        G = base.to("cuda")
-        G.setdiag(gpu.asarray(np.full(3, 4.0)), k)
+        _check_setdiag(gpu, base, k, same)
+
+
+def _check_setdiag(gpu, base, k, same):
+    """``base.setdiag(values, k)`` on the GPU against the CPU, ``same(got, expected)``, for
+    scalar, short, long and list host values and CuPy values."""
+    host_values = (2.5, np.arange(1.0, 3.0), np.arange(1.0, 9.0), [7, 8, 9])
+    for values in host_values + (gpu.asarray(np.full(3, 4.0)),):
         expected = base.copy()
-        expected.setdiag(np.full(3, 4.0), k)
-        _assert_same_sparse(_host(G), expected, np.float64)
+        expected.setdiag(values if isinstance(values, (float, list, np.ndarray))
+                         else _host(values), k)
+        G = base.to("cuda")
+        G.setdiag(values, k)
+        same(_host(G), expected)
 
 
 @pytest.mark.parametrize("fmt", ["coo", "dia"])
@@ -677,23 +682,15 @@ def test_setdiag_coo_dia(gpu, fmt, k):
     if fmt == "dia":
         bases.append(sp.dia_array((np.arange(1.0, 31.0).reshape(3, 10), [0, 2, -3]),
                                   shape=(6, 5)))  # data rows longer than the shape
+    def same(got, expected):
+        assert got.format == fmt and got.dtype == expected.dtype
+        np.testing.assert_array_equal(got.toarray(), expected.toarray())
+        if fmt == "dia":
+            np.testing.assert_array_equal(got.offsets, expected.offsets)
+            np.testing.assert_array_equal(got.data, expected.data)
+
     for base in bases:
-        for values in (2.5, np.arange(1.0, 3.0), np.arange(1.0, 9.0), [7, 8, 9]):
-            expected = base.copy()
-            expected.setdiag(values, k)
-            G = base.to("cuda")
-            G.setdiag(values, k)
-            got = _host(G)
-            assert got.format == fmt and got.dtype == expected.dtype
-            np.testing.assert_array_equal(got.toarray(), expected.toarray())
-            if fmt == "dia":
-                np.testing.assert_array_equal(got.offsets, expected.offsets)
-                np.testing.assert_array_equal(got.data, expected.data)
-        G = base.to("cuda")
-        G.setdiag(gpu.asarray(np.full(3, 4.0)), k)
-        expected = base.copy()
-        expected.setdiag(np.full(3, 4.0), k)
-        np.testing.assert_array_equal(_host(G).toarray(), expected.toarray())
+        _check_setdiag(gpu, base, k, same)
     G = bases[0].to("cuda")
     with pytest.raises(ValueError, match="different devices"):
         bases[0].setdiag(gpu.asarray(np.ones(3)), k)
