@@ -255,6 +255,7 @@ class _dia_base(_data_base):
         rows, cols = self.data.shape
         present = self.offsets == k
         is_new = not bool(present.any())
+        row = rows if is_new else int(xp.flatnonzero(present)[0])
         width = max(hi, cols)
         if _backend.is_tensor(self.data) or _backend.is_tensor(values):
             # a new tensor (wider, one more row for a new diagonal), updated in the graph
@@ -263,12 +264,10 @@ class _dia_base(_data_base):
             data = torch.cat([old, old.new_zeros((rows, width - cols))], dim=1)
             if is_new:
                 data = torch.cat([data, old.new_zeros((1, width))])
-            row = rows if is_new else int(xp.flatnonzero(present)[0])
             data[row, lo:hi] = _backend.as_tensor(values).to(data.dtype)
         else:
             data = xp.zeros((rows + is_new, width), dtype=self.data.dtype)
             data[:rows, :cols] = self.data
-            row = rows if is_new else int(xp.flatnonzero(present)[0])
             data[row, lo:hi] = values
         if is_new:
             new = xp.full(1, k, dtype=self.offsets.dtype)

@@ -21,7 +21,6 @@ ROUTINES = {
     "spsolve": ("cusolver", ("csrlsvqr",)),
     "splu": ("cusparse", ("spsm", "csrsm2")),
     "spilu": ("cusparse", ("spsm", "csrsm2")),
-    "factorized": ("cusparse", ("spsm", "csrsm2")),
 }
 
 _INT32_MAX = np.iinfo(np.int32).max

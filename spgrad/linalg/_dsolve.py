@@ -459,12 +459,10 @@ class SuperLU:
     def _gpu(self):
         return self._factor is not None and self._factor.on_gpu
 
-    def _device_array(self, a):
-        """A host array of the factorisation as a CuPy array on the factorised matrix's GPU
-        (a host array as it is for a CPU factorisation)."""
-        if not self._gpu:
-            return a
-        return _backend.to_device(a, _backend.device_of(self._factor.pattern.indptr))
+    @property
+    def _device(self):
+        """Where the factorised matrix lives: ``"cpu"`` or its GPU."""
+        return _backend.device_of(self._factor.pattern.indptr) if self._gpu else "cpu"
 
     @property
     def scipy_superlu(self):
@@ -485,29 +483,25 @@ class SuperLU:
     def perm_c(self):
         """Column permutation ``Pc`` (``Pr A Pc = L U``); a CuPy array for a matrix on the
         GPU."""
-        return self._device_array(self._lu.perm_c)
+        return _backend.to_device(self._lu.perm_c, self._device)
 
     @property
     def perm_r(self):
         """Row permutation ``Pr`` (``Pr A Pc = L U``); a CuPy array for a matrix on the
         GPU."""
-        return self._device_array(self._lu.perm_r)
+        return _backend.to_device(self._lu.perm_r, self._device)
 
     @property
     def L(self):
         """Lower triangular factor with unit diagonal, as an spgrad ``csc_array`` (on the
         GPU for a matrix there)."""
-        return self._device_factor(self._lu.L)
+        return from_scipy_result(self._lu.L).to(self._device)
 
     @property
     def U(self):
         """Upper triangular factor, as an spgrad ``csc_array`` (on the GPU for a matrix
         there)."""
-        return self._device_factor(self._lu.U)
-
-    def _device_factor(self, F):
-        F = from_scipy_result(F)
-        return F.to(_backend.device_of(self._factor.pattern.indptr)) if self._gpu else F
+        return from_scipy_result(self._lu.U).to(self._device)
 
     def __repr__(self):
         return f"<spgrad.linalg.SuperLU of shape {self.shape} with {self.nnz} stored elements>"
@@ -542,9 +536,8 @@ class SuperLU:
         if not _backend.is_tensor(rhs):
             device = _backend.device_of(rhs)
             if (device != "cpu") != gpu:
-                where = _backend.device_of(self._factor.pattern.indptr) if gpu else "cpu"
                 raise ValueError(f"operands on different devices: the right-hand side is on "
-                                 f"{device}, the factorised matrix on {where}")
+                                 f"{device}, the factorised matrix on {self._device}")
             if gpu and not self._torch_values:
                 self._check_rhs(rhs, trans, self._factor.dtype)
                 return self._factor.solve(rhs.astype(self._factor.dtype, copy=False), trans)
@@ -552,15 +545,6 @@ class SuperLU:
             return self._lu.solve(rhs, trans)
         from .._autograd._dsolve_ops import Factor, lu_solve
 
-        if gpu and not self._torch_values:
-            # a plain factorisation on the GPU, a tensor right-hand side: constant values
-            rhs = _dense_rhs(rhs)
-            self._check_rhs(rhs, trans, self._factor.dtype)
-            return lu_solve(_backend.as_tensor(self._values),
-                            rhs.to(_backend.torch_dtype(self._factor.dtype)), self._factor,
-                            trans)
-        if trans not in ("N", "T", "H"):
-            raise ValueError("trans must be N, T, or H")
         if self._factor is None:
             # factorised from plain values: differentiable in the right-hand side only. The
             # factor's dtype is that of a solve (float32 casts safely to every SuperLU dtype).
@@ -569,6 +553,8 @@ class SuperLU:
             self._factor = Factor(self._lu, False, None, dtype, exact=False)
             self._values = _backend.as_tensor(np.zeros(0, dtype=dtype))
         factor, values = self._factor, self._values
+        if gpu and not self._torch_values:
+            values = _backend.as_tensor(values)  # a plain factorisation: constant values
         rhs = _dense_rhs(rhs)
         self._check_rhs(rhs, trans, factor.dtype)
         return lu_solve(values, rhs.to(_backend.torch_dtype(factor.dtype)), factor, trans)
