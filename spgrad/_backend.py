@@ -142,6 +142,18 @@ def to_device(a, device):
         return cupy.array(a, copy=True) if is_device_array(a) else cupy.asarray(a)
 
 
+def repeat(a, counts):
+    """``numpy.repeat(a, counts)`` for a 1-D ``a`` and an array of ``counts``, also for CuPy
+    arrays: CuPy before v14 refuses an array of counts, so on the GPU each output position
+    gathers the entry that owns it (a search in the cumulative counts)."""
+    if not is_device_array(counts):
+        return np.repeat(a, counts)
+    xp = array_module(counts)
+    ends = xp.cumsum(counts)
+    total = int(ends[-1]) if len(ends) else 0
+    return a[xp.searchsorted(ends, xp.arange(total), side="right")]
+
+
 def stable_argsort(a):
     """Indices that sort ``a`` stably (CuPy's sorts are stable and take no ``kind``)."""
     return a.argsort() if is_device_array(a) else np.argsort(a, kind="stable")

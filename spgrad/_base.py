@@ -162,7 +162,8 @@ class _spbase:
             Moving values other than float32, float64, complex64 or complex128 to a GPU (the
             dtypes of spgrad's GPU kernels, as of ``cupyx.scipy.sparse``).
         NotImplementedError
-            Moving a 1-D or n-D array to a GPU (those shapes run on the CPU only so far).
+            Moving an n-D array (more than two dimensions) to a GPU: those run on the CPU only
+            so far.
 
         Notes
         -----
@@ -182,9 +183,9 @@ class _spbase:
         if target == self.device:
             return self.copy() if copy else self
         if target != "cpu":
-            if self.ndim != 2:
+            if self.ndim > 2:
                 raise NotImplementedError(f"moving a {self.ndim}-D sparse array to the GPU: "
-                                          f"only 2-D arrays run there so far")
+                                          f"only 1-D and 2-D arrays run there so far")
             check_device_dtype(self.dtype, "moving a sparse array to the GPU")
         A = self.__class__.__new__(self.__class__)
         A.__dict__.update({k: v for k, v in self.__dict__.items()
@@ -673,7 +674,6 @@ class _spbase:
 
     def __iter__(self):
         # SciPy's generic row iteration: formats without indexing are not iterable.
-        self._require_cpu("iterating over the rows (slice instead: A[i:i + 1])")
         for r in range(self.shape[0]):
             yield self[r]
 

@@ -456,7 +456,7 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
                 return
             self._check_pattern_mutable("eliminate_zeros")
             M, _ = self._major_minor()
-            rows = xp.repeat(xp.arange(M), xp.diff(self.indptr))
+            rows = _backend.repeat(xp.arange(M), xp.diff(self.indptr))
             counts = xp.bincount(rows[keep], minlength=M)
             self.indptr = xp.concatenate((xp.zeros(1, dtype=counts.dtype),
                                           xp.cumsum(counts))).astype(self.indptr.dtype)
@@ -610,19 +610,19 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
 
     def __iter__(self):
         """Iterate over rows, as SciPy does for CSC too: 1-D ``csr_array`` rows for sparse
-        arrays, (1 × n) ``csr_matrix`` rows for the matrix family."""
-        self._require_cpu("iterating over the rows (slice instead: A[i:i + 1])")
+        arrays, (1 × n) ``csr_matrix`` rows for the matrix family. On the GPU the row bounds
+        are read back once (``indptr``), and the rows are device arrays."""
         A = self.tocsr()
         data = A.data
-        indptr = np.zeros(2, dtype=A.indptr.dtype)
+        bounds = A.indptr.get() if A._on_gpu else A.indptr
         for i in range(A.shape[0]):  # lazily: a partial iteration reads only its rows
-            i0, i1 = int(A.indptr[i]), int(A.indptr[i + 1])
-            indptr[1] = i1 - i0
+            i0, i1 = int(bounds[i]), int(bounds[i + 1])
             # a row sharing nothing with A, valid by construction: 1-D for arrays, (1 × n)
             # with the matrix constructor's index downcast for matrices
             shape = (A.shape[1],) if self._is_array else (1, A.shape[1])
             indices, row_indptr = A._result_index_arrays(A.indices[i0:i1].copy(),
-                                                         indptr.copy(), shape)
+                                                         A.indptr[i:i + 2] - A.indptr[i],
+                                                         shape)
             row = A.__class__._from_arrays(
                 data[i0:i1].clone() if A._is_torch else data[i0:i1].copy(), indices,
                 row_indptr, shape, maxprint=self.maxprint)

@@ -178,11 +178,11 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
         self.has_canonical_format = True
 
     def _init_from_dense_device(self, D, shape, dtype):
-        """Pattern = the nonzeros of a 2-D CuPy array, found on its GPU."""
-        if D.ndim != 2:
-            raise ValueError(f"COO arrays on the GPU are built from 2-D dense arrays, got a "
-                             f"{D.ndim}-D array of shape {D.shape}")
-        self._shape = check_shape(D.shape)
+        """Pattern = the nonzeros of a 1-D or 2-D CuPy array, found on its GPU."""
+        if D.ndim > 2:
+            raise ValueError(f"COO arrays on the GPU are built from 1-D and 2-D dense arrays, "
+                             f"got a {D.ndim}-D array of shape {D.shape}")
+        self._shape = check_shape(D.shape, allow_nd=self._allow_nd)
         if shape is not None and check_shape(shape) != self._shape:
             raise ValueError(f"inconsistent shapes: {shape} != {self._shape}")
         idx_dtype = _nd_index_dtype(self._shape)
@@ -376,19 +376,19 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
     toarray.__doc__ = _spbase.toarray.__doc__
 
     def todia(self, copy=False):
-        self._require_cpu("todia")
         A = self._summed()
+        xp = A._xp()
         ks = A.col - A.row
-        diags, diag_idx = np.unique(ks, return_inverse=True)
+        diags, diag_idx = xp.unique(ks, return_inverse=True)
         if len(diags) > 100:
             warn(f"Constructing a DIA matrix with {len(diags)} diagonals is inefficient",
                  SparseEfficiencyWarning, stacklevel=2)
         if A._is_torch:
             return self._dia_container._from_summed_coo(A, diags, diag_idx)
         if A.data.size == 0:
-            data = np.zeros((0, 0), dtype=A.dtype)
+            data = xp.zeros((0, 0), dtype=A.dtype)
         else:
-            data = np.zeros((len(diags), int(A.col.max()) + 1), dtype=A.dtype)
+            data = xp.zeros((len(diags), int(A.col.max()) + 1), dtype=A.dtype)
             data[diag_idx, A.col] = A.data
         return self._dia_container((data, diags), shape=self.shape)
 

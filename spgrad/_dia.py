@@ -37,10 +37,22 @@ def _construct_ops():
     return _construct_ops
 
 
+def _intersect_offsets(a, b):
+    """``np.intersect1d(a, b, assume_unique=True, return_indices=True)`` for NumPy or CuPy
+    offsets (NumPy's algorithm: one stable sort of both)."""
+    xp = _backend.array_module(a, b)
+    both = xp.concatenate((a, b))
+    order = _backend.stable_argsort(both)
+    both = both[order]
+    pair = both[1:] == both[:-1]
+    return both[:-1][pair], order[:-1][pair], order[1:][pair] - len(a)
+
+
 def _inverse_permutation(order):
-    """``inv`` with ``inv[order] = arange(len(order))``."""
-    inv = np.zeros_like(order)
-    inv[order] = np.arange(len(order))
+    """``inv`` with ``inv[order] = arange(len(order))`` (NumPy or CuPy)."""
+    xp = _backend.array_module(order)
+    inv = xp.zeros_like(order)
+    inv[order] = xp.arange(len(order))
     return inv
 
 
@@ -85,7 +97,16 @@ class _dia_base(_data_base):
                     self.data = data
                 else:
                     self.data = np.atleast_2d(np.array(data, dtype=dtype, copy=cp))
-                if not on_gpu:
+                if not on_gpu and _backend.is_device_array(offsets):
+                    # tensor values on a GPU with offsets there (a copy, a transpose, ...)
+                    _backend.check_same_device(self.data, offsets)
+                    if offsets.dtype.kind not in "iu":
+                        raise ValueError(
+                            f"offsets must have an integer dtype, got {offsets.dtype}")
+                    offsets = offsets.astype(get_index_dtype(maxval=max(shape)),
+                                             copy=bool(copy))
+                    self.offsets = offsets.reshape(1) if offsets.ndim == 0 else offsets
+                elif not on_gpu:
                     offsets = np.asarray(offsets)
                     if offsets.dtype.kind not in "iu":
                         raise ValueError(
@@ -165,7 +186,9 @@ class _dia_base(_data_base):
             raise NotImplementedError(
                 "count_nonzero over an axis is not implemented for DIA format"
             )
-        return np.count_nonzero(_backend.to_numpy(self.data)[self._data_mask()])
+        data = _backend.kernel_array(self.data, self.offsets)[self._data_mask()]
+        # an int on the GPU (as CSR's there), NumPy's integer on the CPU (as SciPy's)
+        return int(self._xp().count_nonzero(data)) if self._on_gpu else np.count_nonzero(data)
 
     def _with_data(self, data, copy=True):
         offsets = self.offsets.copy() if copy else self.offsets
@@ -336,15 +359,18 @@ class _dia_base(_data_base):
         max_dim = max(self.shape)
         offsets = -self.offsets
         xp = self._xp()
-        # Transposed diagonal -k stores the entry of row i at column i (its new column).
+        # Transposed diagonal -k stores the entry of row i at column i (its new column), read
+        # from column i + k: SciPy's gather, whose negative columns wrap around by max_dim.
+        # (SciPy wraps them by the width of its padded data, which is wrong when the data is
+        # wider than max_dim; the two agree otherwise.)
         r = xp.arange(len(offsets), dtype=np.intp)[:, None]
-        c = xp.arange(M, dtype=np.intp) - (offsets % max_dim)[:, None]
+        c = (xp.arange(M, dtype=np.intp) - (offsets % max_dim)[:, None]) % max(max_dim, 1)
         pad = max(0, max_dim - self.data.shape[1])
         if self._is_torch:
-            # the same gather in the graph (negative columns wrap around, as in NumPy)
+            # the same gather in the graph
             ops = _construct_ops()
             data = ops.pad_columns(self.data, self.data.shape[1] + pad)
-            data = ops.take_2d(data, r, c % max(data.shape[1], 1))
+            data = ops.take_2d(data, r, c)
             return self._dia_container((data, offsets), shape=(N, M))
         data = xp.hstack((self.data, xp.zeros((self.data.shape[0], pad), dtype=self.dtype)))
         data = data[r, c]
@@ -382,12 +408,14 @@ class _dia_base(_data_base):
         if not isinstance(other, _dia_base):
             # SciPy lets the other operand (and its family) decide.
             return self.tocsr()._sub_sparse(other) if sub else other._add_sparse(self)
-        new_offsets = np.union1d(self.offsets, other.offsets)
+        _backend.check_same_device(self, other)
+        xp = self._xp()
+        new_offsets = xp.unique(xp.concatenate((self.offsets, other.offsets)))  # union1d
         M, N = self.shape
         width = min(M + int(new_offsets[-1]), N) if len(new_offsets) else 0
         if self._is_torch or other._is_torch:
             # the same sums of diagonals, scattered in the graph
-            parts = [(np.searchsorted(new_offsets, src.offsets), src.data, sign)
+            parts = [(xp.searchsorted(new_offsets, src.offsets), src.data, sign)
                      for src, sign in ((self, 1), (other, -1 if sub else 1))]
             dtype = np.result_type(self.dtype, other.dtype)
             new_data = _construct_ops().add_rows((len(new_offsets), max(width, 0)), parts,
@@ -395,10 +423,11 @@ class _dia_base(_data_base):
             return self._dia_container((new_data, new_offsets), shape=self.shape)
         # SciPy's three paths, for its result dtypes and index dtypes (and its casting
         # errors: the permutation paths add in place into one operand's dtype)
-        if np.array_equal(self.offsets, other.offsets):
+        if self.offsets.shape == other.offsets.shape and bool(
+                (self.offsets == other.offsets).all()):
             return self._with_data(self.data - other.data if sub else self.data + other.data)
-        self_rows = np.searchsorted(new_offsets, self.offsets)
-        other_rows = np.searchsorted(new_offsets, other.offsets)
+        self_rows = xp.searchsorted(new_offsets, self.offsets)
+        other_rows = xp.searchsorted(new_offsets, other.offsets)
         self_w, other_w = self.data.shape[1], other.data.shape[1]
         if self_w == other_w and len(new_offsets) == len(self.offsets):
             new_data = self.data[_inverse_permutation(self_rows)]
@@ -412,9 +441,8 @@ class _dia_base(_data_base):
                 new_data = -new_data
             new_data[self_rows, :] += self.data
         else:
-            width = min(M + new_offsets[-1], N)
-            new_data = np.zeros((len(new_offsets), width),
-                                dtype=np.result_type(self.data, other.data))
+            new_data = xp.zeros((len(new_offsets), width),
+                                dtype=np.result_type(self.dtype, other.dtype))
             new_data[self_rows, :self_w] += self.data[:, :width]
             if sub:
                 new_data[other_rows, :other_w] -= other.data[:, :width]
@@ -430,22 +458,24 @@ class _dia_base(_data_base):
             return self._mul_scalar(other)
         if self._is_torch or _backend.is_tensor(other) or getattr(other, "_is_torch", False):
             return self._multiply_differentiable(other)
-        if isdense(other):
+        if isdense(other) or _backend.is_device_array(other):
             if other.ndim > 2:
                 return self.toarray() * other
             if 0 in self.shape or 1 in self.shape or 0 in other.shape:
                 return super().multiply(other)
-            other = np.atleast_2d(other)
+            xp = self._xp()
+            _backend.check_same_device(self, other)
+            other = xp.atleast_2d(other)
             o_rows, o_cols = other.shape
             M, N = self.shape
             L = min(self.data.shape[1], N)
-            data = self.data[:, :L].astype(np.result_type(self.data, other))
+            data = self.data[:, :L].astype(np.result_type(self.dtype, other.dtype))
             if o_rows == 1:
                 data *= other[0, :L]
             elif o_rows != M:
                 raise ValueError(f"inconsistent shapes {self.shape} and {other.shape}")
             else:
-                j = np.arange(L)
+                j = xp.arange(L)
                 # Slots outside the matrix are not stored; any in-range row index will do.
                 i = (j - self.offsets[:, None]) % M
                 if o_cols == 1:
@@ -456,9 +486,7 @@ class _dia_base(_data_base):
             return self._with_data(data)
         if not isinstance(other, _dia_base) or other.shape != self.shape:
             return super().multiply(other)
-        offsets, self_idx, other_idx = np.intersect1d(
-            self.offsets, other.offsets, assume_unique=True, return_indices=True
-        )
+        offsets, self_idx, other_idx = _intersect_offsets(self.offsets, other.offsets)
         L = min(self.data.shape[1], other.data.shape[1])
         data = self.data[self_idx, :L] * other.data[other_idx, :L]
         return self._dia_container((data, offsets), shape=self.shape)
@@ -474,9 +502,7 @@ class _dia_base(_data_base):
         if issparse(other):
             if not isinstance(other, _dia_base) or other.shape != self.shape:
                 return self.tocsr().multiply(other)
-            offsets, self_idx, other_idx = np.intersect1d(
-                self.offsets, other.offsets, assume_unique=True, return_indices=True
-            )
+            offsets, self_idx, other_idx = _intersect_offsets(self.offsets, other.offsets)
             L = min(self.data.shape[1], other.data.shape[1])
             dtype = np.result_type(self.dtype, other.dtype)
             data = (ops.values(self.data, dtype)[ops.index(self_idx), :L]
@@ -490,7 +516,7 @@ class _dia_base(_data_base):
         if bshape != self.shape or 0 in self.shape:
             return self.tocsr().multiply(other)  # raises the shape errors
         L = min(self.data.shape[1], N)
-        j = np.arange(L)
+        j = self._xp().arange(L)
         # Slots outside the matrix are not stored; any in-range row index will do.
         i = (j - self.offsets[:, None]) % M
         dtype = np.result_type(self.dtype, _backend.numpy_dtype(other.dtype))
@@ -503,19 +529,20 @@ class _dia_base(_data_base):
             return super()._matmul_sparse(other)
         M, N = self.shape[0], other.shape[1]
         if 0 in self.shape or 0 in other.shape:
-            return self._dia_container((M, N))
+            return self._dia_container((M, N)).to(self.device)
         # The product of diagonals k1 and k2 lies on diagonal k1 + k2: those are the result's
         # diagonals; the values come from the CSR product.
-        sums = np.unique(self.offsets[:, None] + other.offsets[None, :])
+        xp = self._xp()
+        sums = xp.unique(self.offsets[:, None] + other.offsets[None, :])
         offsets = sums[(sums > -M) & (sums < N)]
         C = self.tocsr()._matmul_sparse(other.tocsr()).tocoo()
         if C._is_torch:
             data = _construct_ops().scatter_2d((len(offsets), N),
-                                               np.searchsorted(offsets, C.col - C.row), C.col,
+                                               xp.searchsorted(offsets, C.col - C.row), C.col,
                                                C.data, C.dtype)
             return self._dia_container((data, offsets), shape=(M, N))
-        data = np.zeros((len(offsets), N), dtype=C.dtype)
-        data[np.searchsorted(offsets, C.col - C.row), C.col] = C.data
+        data = xp.zeros((len(offsets), N), dtype=C.dtype)
+        data[xp.searchsorted(offsets, C.col - C.row), C.col] = C.data
         return self._dia_container((data, offsets), shape=(M, N))
 
     def _matmul_vector(self, other):

@@ -16,8 +16,8 @@ Keys follow NumPy's rules for 2-D arrays as SciPy implements them: integers (neg
 from the end), slices with any step, integer arrays (broadcast together when both axes get one;
 an ``np.ix_`` pair selects the outer product), boolean masks (per axis, or one full 2-D mask,
 dense or sparse), ``Ellipsis`` and, for vector results, ``None``. Results whose SciPy type is a
-1-D sparse array (``csr_array[i]``, ``coo_array[rows, cols]`` …) are not available yet: spgrad
-has no 1-D sparse arrays (issue 3) and raises ``NotImplementedError`` for them.
+1-D sparse array (``csr_array[i]``, ``coo_array[i, :]`` …) are 1-D ``coo_array`` vectors (see
+``spgrad._oned``), on the CPU and on the GPU.
 """
 
 import math
@@ -226,6 +226,8 @@ def _take(data, pos):
     """``data[pos]``: a NumPy take in plain mode, a differentiable gather in torch mode."""
     if _backend.is_tensor(data):
         return _ops().gather(data, pos)
+    if _backend.is_device_array(data):
+        return data[pos]
     return np.take(data, pos)
 
 
@@ -245,7 +247,7 @@ class _CompressedIndexMixin:
     of the same format for 2-D selections, a dense ``ndarray`` (``np.matrix`` for the matrix
     family) for paired integer arrays and boolean masks, and, for the matrix family, 1×n / n×1
     matrices for a single row or column. A single row or column of a sparse *array* is a 1-D
-    sparse array in SciPy, which spgrad does not have yet: ``NotImplementedError``.
+    ``coo_array``, as in SciPy.
 
     With torch values (differentiable mode) the selected values stay in the autograd graph.
     Assignment with torch values: updating stored entries of a non-leaf records the update in
@@ -273,11 +275,6 @@ class _CompressedIndexMixin:
             return self._pairs_result(row, col)
         is_arr = [isinstance(x, np.ndarray) for x in (row, col)]
         is_int = [isinstance(x, int) for x in (row, col)]
-        if self._on_gpu and (nones or (self._is_array and any(is_int) and not all(is_int))):
-            raise NotImplementedError(
-                "indexing on the GPU gives 2-D results, scalars and dense values only: "
-                "keys with None and integer-by-slice keys of sparse arrays (1-D results) are "
-                "not supported there yet; use A.cpu(), or a slice of length one (A[i:i+1])")
         if nones:
             return self._with_none(row, col, nones, key)
         if all(is_int):
@@ -347,11 +344,8 @@ class _CompressedIndexMixin:
             # dense values (a 2-D key gives a sparse array of them, as below); CuPy has no
             # np.matrix, so the matrix family's (1, n) rows are 2-D arrays
             if row.size == 0 and len(shape) == 1:
-                if self._is_array:
-                    raise NotImplementedError(
-                        "indexing on the GPU gives 2-D results, scalars and dense values "
-                        "only: selecting no entries gives a 1-D sparse array, which is not "
-                        "supported there yet; use A.cpu()")
+                if self._is_array:  # an empty sparse vector, as on the CPU
+                    return self._coo_container((0,), dtype=self.dtype).to(self.device)
                 return self._empty((1, 0), self.dtype, self._xp())
             v = self._pairs(row.ravel(), col.ravel()).reshape(shape)
             if len(shape) == 2:
@@ -387,7 +381,7 @@ class _CompressedIndexMixin:
             offsets[1:] = xp.cumsum(counts)
             pos = xp.empty(total, dtype=idt)
             k.csr_lookup_fill(self.indptr, self.indices, srt, major, minor, offsets, pos)
-            seg = xp.repeat(xp.arange(n), counts)
+            seg = _backend.repeat(xp.arange(n), counts)
             ops = _ops()
             return ops.axis_sums(ops.gather(self.data, pos), seg, n)
         kdt = kernel_dtype(self.dtype)
@@ -612,7 +606,7 @@ class _CompressedIndexMixin:
         sorted_before = bool(self.has_sorted_indices)
         nnz = self.nnz
         idx_dtype = get_index_dtype((self.indices, self.indptr), maxval=nnz + len(x))
-        old_major = xp.repeat(xp.arange(M, dtype=np.int64), xp.diff(self.indptr))
+        old_major = _backend.repeat(xp.arange(M, dtype=np.int64), xp.diff(self.indptr))
         all_major = xp.concatenate((old_major, major.astype(np.int64)))
         all_minor = xp.concatenate((self.indices[:nnz].astype(np.int64),
                                     minor.astype(np.int64)))
@@ -691,8 +685,8 @@ class _CompressedIndexMixin:
         # replaced (duplicates included), the rest of the pattern is kept as it is
         sorted_before = bool(self.has_sorted_indices)
         nnz = self.nnz
-        old_major = xp.repeat(xp.arange(len(self.indptr) - 1, dtype=np.int64),
-                              xp.diff(self.indptr))
+        old_major = _backend.repeat(xp.arange(len(self.indptr) - 1, dtype=np.int64),
+                                    xp.diff(self.indptr))
         old_row, old_col = self._swap((old_major, self.indices[:nnz].astype(np.int64)))
         keep = (old_col - old_row != k) | ((old_row if k >= 0 else old_col) >= n)
         all_row = xp.concatenate((old_row[keep], i))
@@ -751,7 +745,7 @@ class _CompressedIndexMixin:
             mask = indices < new_N
             if not bool(mask.all()):
                 keep = xp.flatnonzero(mask)
-                major = xp.repeat(xp.arange(len(indptr) - 1), xp.diff(indptr))[keep]
+                major = _backend.repeat(xp.arange(len(indptr) - 1), xp.diff(indptr))[keep]
                 indices = indices[keep]
                 data = data[_backend.index_tensor(keep)] if _backend.is_tensor(data) \
                     else data[keep]
@@ -972,10 +966,10 @@ def _coo_grouped(A):
     M, N = A.shape
     row, col = A.row, A.col
     idt = row.dtype
-    k = _backend.kernels(row, col)
-    indptr = np.empty(M + 1, dtype=idt)
-    indices = np.empty(A.nnz, dtype=idt)
-    perm = np.empty(A.nnz, dtype=idt)
+    k, xp = _backend.kernels(row, col), A._xp()
+    indptr = xp.empty(M + 1, dtype=idt)
+    indices = xp.empty(A.nnz, dtype=idt)
+    perm = xp.empty(A.nnz, dtype=idt)
     k.coo_tocsr_pattern(M, row, col, indptr, indices, perm)
     csr = A._csr_container._from_arrays(_take(A.data, perm), indices, indptr, (M, N),
                                         sorted_indices=False)
@@ -1001,9 +995,6 @@ class _COOIndexMixin:
     """
 
     def __getitem__(self, key):
-        if self._on_gpu:
-            raise NotImplementedError("indexing a COO array on the GPU is not supported; "
-                                      "convert it first (A.tocsr()[key])")
         row, col, nones = _parse_key(key, self.shape)
         if nones == ["mask"]:
             return self._paired(row, col)
@@ -1053,17 +1044,19 @@ class _COOIndexMixin:
         requested position appears once per request (duplicates and explicit zeros kept),
         ordered by source entry, then by request."""
         N = self.shape[1]
+        xp = self._xp()
         wanted = row.astype(np.int64).ravel() * N + col.astype(np.int64).ravel()
-        order = np.argsort(wanted, kind="stable")
+        wanted = _key_on_device(self, wanted)
+        order = _backend.stable_argsort(wanted)
         sorted_keys = wanted[order]
         keys = self.row.astype(np.int64) * N + self.col.astype(np.int64)
-        lo = np.searchsorted(sorted_keys, keys, side="left")
-        counts = np.searchsorted(sorted_keys, keys, side="right") - lo
-        src = np.repeat(np.arange(len(keys)), counts)
+        lo = xp.searchsorted(sorted_keys, keys, side="left")
+        counts = xp.searchsorted(sorted_keys, keys, side="right") - lo
+        src = _backend.repeat(xp.arange(len(keys)), counts)
         # position q of each output entry among the sorted requests: lo + rank within its run
-        run_start = np.repeat(np.cumsum(counts) - counts, counts)
-        q = order[np.repeat(lo, counts) + np.arange(len(src)) - run_start]
-        coords = np.unravel_index(q, row.shape)
+        run_start = _backend.repeat(xp.cumsum(counts) - counts, counts)
+        q = order[_backend.repeat(lo, counts) + xp.arange(len(src)) - run_start]
+        coords = xp.unravel_index(q, row.shape)
         return self._coo_container._from_coords(
             _take(self.data, src), tuple(c.astype(np.intp) for c in coords), row.shape,
             maxprint=self.maxprint)

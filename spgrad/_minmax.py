@@ -21,10 +21,11 @@ from warnings import warn
 
 import numpy as np
 
-from . import _backend
+from . import _backend, _cpu
 from ._base import SparseEfficiencyWarning, issparse
 from ._oned import vector_from_2d
-from ._sputils import get_index_dtype, isdense, isscalarlike, upcast, validateaxis
+from ._sputils import (get_index_dtype, has_kernel_dtype, isdense, isscalarlike, upcast,
+                       validateaxis)
 
 _OP_SYM = {operator.eq: "==", operator.ne: "!=", operator.lt: "<", operator.gt: ">",
            operator.le: "<=", operator.ge: ">="}
@@ -32,6 +33,10 @@ _OP_NEG = {operator.eq: operator.ne, operator.ne: operator.eq, operator.lt: oper
            operator.ge: operator.lt, operator.gt: operator.le, operator.le: operator.gt}
 
 _REDUCE_UFUNCS = {"max": np.maximum, "min": np.minimum, "nanmax": np.fmax, "nanmin": np.fmin}
+# the operation codes of the line-reduction kernels (the same in spgrad._cpu and spgrad._cuda)
+_REDUCE_CODES = {"max": _cpu.REDUCE_MAX, "min": _cpu.REDUCE_MIN, "nanmax": _cpu.REDUCE_FMAX,
+                 "nanmin": _cpu.REDUCE_FMIN, "argmax": _cpu.REDUCE_MAX,
+                 "argmin": _cpu.REDUCE_MIN}
 
 
 def _autograd_ops():
@@ -43,7 +48,7 @@ def _autograd_ops():
 def _detached(x):
     """``x`` with NumPy values: a sparse operand's tensor values or a dense tensor detached."""
     if issparse(x) and getattr(x, "_is_torch", False):
-        return x._with_data(_backend.to_numpy(x.data).copy(), copy=False)
+        return x._with_data(_backend.kernel_array(x.data, x._index_array()).copy(), copy=False)
     if _backend.is_tensor(x):
         return _backend.to_numpy(x)
     return x
@@ -231,7 +236,8 @@ def _maximum_minimum_differentiable(A, other, name):
 def _find_missing_index(ind, n):
     """First ``k`` with ``ind[k] != k`` in sorted unique ``ind``; else ``len(ind)`` if it is
     below ``n``; else -1 (SciPy's helper, vectorised)."""
-    k = np.flatnonzero(ind != np.arange(len(ind)))
+    xp = _backend.array_module(ind)
+    k = xp.flatnonzero(ind != xp.arange(len(ind)))
     if k.size:
         return int(k[0])
     k = len(ind)
@@ -264,10 +270,6 @@ class _minmax_mixin:
             return m
         if any(self.shape[d] == 0 for d in axis):
             raise ValueError("zero-size array to reduction operation")
-        if self._on_gpu:
-            raise NotImplementedError(f"{name} along an axis is not supported on the GPU (its "
-                                      f"result is sparse); reduce the whole array, or on the "
-                                      f"CPU (A.cpu())")
         res = self._min_or_max_axis(axis[0], name, explicit)
         return vector_from_2d(res) if self._is_array else res
 
@@ -298,27 +300,35 @@ class _minmax_mixin:
         M = self.shape[1 - axis]
         idx_dtype = get_index_dtype(maxval=M)
         mat = (self.tocsc() if axis == 0 else self.tocsr())._canonical()
-        lengths = np.diff(mat.indptr)
-        major_index = np.flatnonzero(lengths)
-        not_full = lengths[major_index] < N
+        xp = mat._xp()
         if mat._is_torch:
-            value = _torch_line_reduce(mat, major_index, name)
+            value = _torch_line_reduce(mat, name)
             if not explicit:
                 torch = _backend.torch_module()
-                value = torch.where(_backend.index_tensor(not_full).bool(),
-                                    _torch_pair(torch, name)(value, value.new_zeros(())),
+                not_full = _backend.index_tensor(xp.diff(mat.indptr)) < N
+                value = torch.where(not_full, _torch_pair(torch, name)(value, value.new_zeros(())),
                                     value)
-            mask = _backend.to_numpy(value) != 0
-            value = value[_backend.index_tensor(np.flatnonzero(mask))]
-        else:
+            keep = (value.detach() != 0).nonzero().flatten()
+            value = value[keep]
+            major_index = _backend.kernel_array(keep, mat.indptr)
+        elif has_kernel_dtype(mat.dtype):
+            line = xp.empty(M, dtype=mat.dtype)
+            mat._kernels().csr_line_reduce(_REDUCE_CODES[name], N, not explicit, mat.indptr,
+                                           mat.data, line)
+            major_index = xp.flatnonzero(line != 0)
+            value = line[major_index]
+        else:  # bool, the other small integers, uint64, long double: NumPy's reduceat
             ufunc = _REDUCE_UFUNCS[name]
+            lengths = np.diff(mat.indptr)
+            major_index = np.flatnonzero(lengths)
             value = ufunc.reduceat(mat.data, mat.indptr[major_index].astype(np.intp))
             if not explicit:
+                not_full = lengths[major_index] < N
                 value[not_full] = ufunc(value[not_full], 0)
             mask = value != 0
-            value = value[mask]
-        major_index = major_index[mask].astype(idx_dtype)
-        zeros = np.zeros(len(major_index), dtype=idx_dtype)
+            value, major_index = value[mask], major_index[mask]
+        major_index = major_index.astype(idx_dtype)
+        zeros = xp.zeros(len(major_index), dtype=idx_dtype)
         row, col, shape = ((zeros, major_index, (1, M)) if axis == 0
                            else (major_index, zeros, (M, 1)))
         if mat._is_torch:
@@ -435,7 +445,13 @@ class _minmax_mixin:
                               else (np.minimum, np.less))
         mat = (self.tocsc() if axis == 0 else self.tocsr())._canonical()
         ret_size, line_size = mat._swap(mat.shape)
-        ret = np.zeros(ret_size, dtype=int)
+        if has_kernel_dtype(mat.dtype):
+            ret = mat._xp().empty(ret_size, dtype=np.int64)
+            mat._kernels().csr_line_argreduce(_REDUCE_CODES[name], line_size, explicit,
+                                              mat.indptr, mat.indices, mat.data, ret)
+            return self._argminmax_result(ret, axis)
+        # bool, the other small integers, uint64, long double: NumPy's array operations
+        ret = np.zeros(ret_size, dtype=np.int64)
         lengths = np.diff(mat.indptr).astype(np.intp)
         lines = np.flatnonzero(lengths)
         if lines.size:
@@ -467,11 +483,14 @@ class _minmax_mixin:
                 picked = np.where(extreme_value == zero, np.minimum(extreme_pos, zero_ind),
                                   zero_ind)
                 ret[lines] = np.where(compare(extreme_value, zero) | full, col, picked)
+        return self._argminmax_result(ret, axis)
+
+    def _argminmax_result(self, ret, axis):
+        """The line indices ``ret`` as SciPy returns them: a 1-D array for sparse arrays, a
+        (1, n) or (m, 1) matrix for sparse matrices (a 2-D CuPy array on the GPU)."""
         if self._is_array:
             return ret
-        if axis == 1:
-            ret = ret.reshape(-1, 1)
-        return self._ascontainer(ret)
+        return self._ascontainer(ret.reshape((1, -1) if axis == 0 else (-1, 1)))
 
     def argmax(self, axis=None, out=None, *, explicit=False):
         """Index of the maximum (flat index for ``axis=None``), SciPy's rules for ties with
@@ -522,21 +541,24 @@ def _torch_reduce(torch, data, name):
     return torch.amax(data) if name == "nanmax" else torch.amin(data)
 
 
-def _torch_line_reduce(mat, lines, name):
-    """Per-line amax/amin of a canonical compressed container's tensor values, for the
-    (non-empty) ``lines``."""
+def _torch_line_reduce(mat, name):
+    """Per-line amax/amin of a canonical compressed container's tensor values (0 for an
+    empty line), on the values' device."""
     torch = _backend.torch_module()
-    data = _autograd_ops().values(mat.data)
-    line_of = np.repeat(np.arange(len(lines)), np.diff(mat.indptr)[lines])
-    index = _backend.index_tensor(line_of)
+    ops = _autograd_ops()
+    data = ops.values(mat.data)
+    n_line = len(mat.indptr) - 1
+    index = _backend.index_tensor(ops.pattern(mat).rows())
     reduce = "amax" if name in ("max", "nanmax") else "amin"
     if name.startswith("nan"):
         nan = torch.isnan(data.detach())
         fill = -np.inf if reduce == "amax" else np.inf
         data = torch.where(nan, torch.full_like(data, fill), data)
-        n_ok = torch.zeros(len(lines), dtype=torch.int64).index_add(0, index, (~nan).long())
-    out = data.new_zeros(len(lines)).scatter_reduce(0, index, data, reduce=reduce,
-                                                   include_self=False)
+        counts = torch.zeros(n_line, dtype=torch.int64, device=data.device)
+        n_ok = counts.index_add(0, index, (~nan).long())
+        n_all = counts.index_add(0, index, torch.ones_like(index))
+    out = data.new_zeros(n_line).scatter_reduce(0, index, data, reduce=reduce,
+                                                include_self=False)
     if name.startswith("nan"):
-        out = torch.where(n_ok == 0, torch.full_like(out, np.nan), out)
+        out = torch.where((n_ok == 0) & (n_all > 0), torch.full_like(out, np.nan), out)
     return out

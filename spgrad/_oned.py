@@ -37,7 +37,7 @@ def twin(A):
         T._copy_flags(A)
         return T
     (col,) = A.coords
-    row = np.zeros(len(col), dtype=col.dtype)
+    row = A._xp().zeros(len(col), dtype=col.dtype)
     return A.__class__._from_arrays(A.data, row, col, (1, n),
                                     canonical=A.has_canonical_format, maxprint=A.maxprint)
 
@@ -99,7 +99,8 @@ def _as_twin(x):
 def _shape_of(x):
     if isscalarlike(x):
         return ()
-    if _backend.is_tensor(x) or issparse(x) or isinstance(x, np.ndarray):
+    if (_backend.is_tensor(x) or issparse(x) or isinstance(x, np.ndarray)
+            or _backend.is_device_array(x)):
         return tuple(x.shape)
     return np.shape(x)
 
@@ -112,7 +113,7 @@ def _back(res, shape):
         if res.ndim == 2 and res.shape[0] == 1:
             return from_twin(res)
         return res
-    if _backend.is_tensor(res) or isinstance(res, np.ndarray):
+    if _backend.is_tensor(res) or isinstance(res, np.ndarray) or _backend.is_device_array(res):
         return res.reshape(shape)
     return res
 
@@ -167,8 +168,9 @@ def _no_products(A, B):
     ``csr_matmat_maxnnz == 0``, for which it returns a fresh empty CSR vector)."""
     if A.nnz == 0 or B.nnz == 0:
         return True
-    row_counts = np.diff(B.tocsr().indptr)
-    return not row_counts[A.tocoo().col].any()
+    indptr = B.tocsr().indptr
+    row_counts = indptr[1:] - indptr[:-1]
+    return not bool(row_counts[A.tocoo().col].any())
 
 
 def _empty_vector(r):
@@ -176,7 +178,7 @@ def _empty_vector(r):
     if _backend.is_tensor(r.data):
         return vector_from_2d(r)
     n = max(r.shape) if r.shape[0] != 1 else r.shape[1]
-    return _CONTAINERS["csr"][0]((n,), dtype=r.dtype)
+    return _CONTAINERS["csr"][0]((n,), dtype=r.dtype).to(r.device)
 
 
 def _matmul(orig, self, other):
@@ -210,7 +212,8 @@ def _matmul(orig, self, other):
         return vector_from_2d(r)
     if isscalarlike(other):
         return orig(T, other)
-    if not (_backend.is_tensor(other) or isinstance(other, np.ndarray)):
+    if not (_backend.is_tensor(other) or isinstance(other, np.ndarray)
+            or _backend.is_device_array(other)):
         other = np.asarray(other)
     if other.ndim == 0:
         return orig(T, other)
@@ -232,7 +235,8 @@ def _rmatmul(orig, self, other):
     if _backend.is_tensor(other):
         tr = other.mT if other.ndim >= 2 else other
     else:
-        other = np.asarray(other)
+        if not _backend.is_device_array(other):
+            other = np.asarray(other)
         tr = other.T
     return self._matmul_dispatch(tr)
 
@@ -275,11 +279,14 @@ def _csr_entry(self, key):
     i = int(key)
     if not -n <= i < n:
         raise IndexError(f"index ({i}) out of range")
-    spot = np.flatnonzero(self.indices == (i % n))
+    xp = self._xp()
+    spot = xp.flatnonzero(self.indices == (i % n))
     if spot.size:
         return self.data[int(spot[0])]
     if self._is_torch:
         return self.data.new_zeros(())
+    if self._on_gpu:
+        return xp.zeros((), dtype=self.dtype)  # as A[i, j] on the GPU: a 0-d CuPy array
     return self.dtype.type(0)
 
 
@@ -321,8 +328,10 @@ def _vector_key(key):
                          "supported; use reshape((1, n)) or reshape((n, 1))")
     if issparse(key):
         key = key.toarray()
+    if _backend.is_device_array(key):
+        key = key.get()  # keys are validated on the host, as for 2-D arrays
     if isinstance(key, (list, np.ndarray)) or _backend.is_tensor(key):
-        arr = np.asarray(_backend.to_numpy(key) if _backend.is_tensor(key) else key)
+        arr = np.asarray(key.detach().cpu().numpy() if _backend.is_tensor(key) else key)
         if arr.ndim > 1:
             raise IndexError(f"Indexing that leads to >1-D results is not supported for 1-D "
                              f"sparse arrays; got an index of shape {arr.shape}")

@@ -9,7 +9,7 @@ behave like CuPy's where spgrad's GPU code could go wrong.
   functions), so code that would silently copy a host array to the device fails here.
 - The module functions (``empty``, ``zeros``, ``arange``, ``cumsum``, ``concatenate``, …) are
   NumPy's, taking and returning device arrays; ``asarray``/``array`` copy host data to the
-  device (counted).
+  device (counted). ``repeat`` refuses an array of counts, as CuPy before v14 does.
 - ``cupyx`` (the vendor routines spgrad calls: ``csr_matrix``, ``SuperLU``,
   ``spsolve_triangular``, ``spsolve``, ``check_availability``) computes with SciPy on the
   device arrays' memory and
@@ -198,6 +198,8 @@ class ndarray:
         return _wrap(getattr(ufunc, method)(*_unwrap(inputs), **_unwrap(kwargs)))
 
     def __array_function__(self, func, types, args, kwargs):
+        if func is np.repeat:  # CuPy's own repeat, with its restriction
+            return _repeat(*args, **kwargs)
         return _wrap(func(*_unwrap(args), **_unwrap(kwargs)))
 
     __hash__ = None
@@ -263,6 +265,15 @@ def _stable(sort):
     return call
 
 
+def _repeat(a, repeats, axis=None):
+    """CuPy before v14 refuses an array of counts (NumPy takes one)."""
+    if isinstance(repeats, ndarray):
+        raise ValueError("cupy.ndaray cannot be specified as `repeats` argument.")
+    return _wrap(np.repeat(_unwrap(a), repeats, axis))
+
+
+module.repeat = _repeat
+ndarray.repeat = lambda self, repeats, axis=None: _repeat(self, repeats, axis)
 module.argsort = _stable(np.argsort)
 module.sort = _stable(np.sort)
 ndarray.argsort = lambda self, axis=-1, kind=None: module.argsort(self, axis, kind)

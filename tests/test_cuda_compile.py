@@ -31,6 +31,6 @@ def test_instantiation_table():
     assert "spgrad_expand_indptr<int>" in names
     assert "spgrad_csr_hstack<int, long long>" in names  # entry positions moved as values
     assert "spgrad_csr_matvec<int, long long>" not in names
-    # 22 kernels templated on (index, value) types (2 of them also on int64 "values"), 5 on
+    # 24 kernels templated on (index, value) types (2 of them also on int64 "values"), 5 on
     # the index type only
-    assert len(names) == len(set(names)) == 22 * 2 * 4 + 2 * 2 + 5 * 2
+    assert len(names) == len(set(names)) == 24 * 2 * 4 + 2 * 2 + 5 * 2

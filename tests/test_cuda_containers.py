@@ -8,6 +8,7 @@ are present.
 """
 
 import sys
+import types
 import warnings
 
 import numpy as np
@@ -133,11 +134,12 @@ def test_gpu_values_must_be_floating(gpu):
         G.astype(np.int32)
 
 
-def test_only_2d_arrays_move(gpu):
-    for A in (sp.csr_array(np.array([1.0, 0.0, 2.0])),
-              sp.coo_array((np.ones(2), ([0, 1], [1, 0], [0, 2])), shape=(2, 2, 3))):
-        with pytest.raises(NotImplementedError, match="-D sparse array to the GPU"):
-            A.to("cuda")
+def test_nd_arrays_stay_on_the_cpu(gpu):
+    A = sp.coo_array((np.ones(2), ([0, 1], [1, 0], [0, 2])), shape=(2, 2, 3))
+    with pytest.raises(NotImplementedError, match="3-D sparse array to the GPU"):
+        A.to("cuda")
+    with pytest.raises(ValueError, match="1-D and 2-D dense arrays, got a 3-D"):
+        sp.coo_array(gpu.zeros((2, 2, 2)))
 
 
 def test_without_a_device(gpu, monkeypatch):
@@ -327,14 +329,19 @@ def test_conversions(gpu, fmt, dtype, shape, idx):
     messy = fmt != "dia" and shape == (7, 5)
     A = _matrix(fmt, shape, dtype, idx=idx, messy=messy)
     G = A.to("cuda")
-    for target in ("csr", "csc", "coo"):
-        got, expected = G.asformat(target), A.asformat(target)
+    for target in ("csr", "csc", "coo", "dia"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", sp.SparseEfficiencyWarning)  # many diagonals
+            got, expected = G.asformat(target), A.asformat(target)
         assert got.device == "cuda:0"
         back = got.cpu()
         _assert_same_sparse(back, expected, dtype)
-        if target != "coo":
+        if target in ("csr", "csc"):
             np.testing.assert_array_equal(back.indptr, expected.indptr)
             assert back.indices.dtype == expected.indices.dtype
+        if target == "dia":  # the same stored diagonals
+            np.testing.assert_array_equal(back.offsets, expected.offsets)
+            np.testing.assert_allclose(back.data, expected.data, **_tol(dtype))
     _assert_same_dense(_host(G.toarray()), A.toarray(), dtype)
     _assert_same_dense(_host(G.todense()), np.asarray(A.todense()), dtype)
     _assert_same_sparse(_host(G.T), A.T, dtype)
@@ -342,6 +349,42 @@ def test_conversions(gpu, fmt, dtype, shape, idx):
     _assert_same_sparse(_host(G.copy()), A.copy(), dtype)
     wider = np.complex128 if np.dtype(dtype).kind == "c" else np.float64
     _assert_same_sparse(_host(G.astype(wider)), A.astype(wider), wider)
+
+
+@pytest.mark.parametrize("dtype", VALUE_DTYPES)
+@pytest.mark.parametrize("array", [True, False])
+def test_dia_arithmetic(gpu, dtype, array):
+    """DIA arrays on the GPU keep their format through the operations that keep it on the CPU
+    (sums and products of DIA operands, scaling, elementwise products with dense operands),
+    with data wider than the matrix and offsets in any order; the rest goes through CSR."""
+    rng = np.random.default_rng(12)
+    cls = sp.dia_array if array else sp.dia_matrix
+    A = cls((_values(rng, (4, 8), dtype).reshape(4, 8), [3, -2, 0, 1]), shape=(6, 7))
+    B = cls((_values(rng, (2, 7), dtype).reshape(2, 7), [0, 4]), shape=(6, 7))
+    C = cls((_values(rng, (4, 8), dtype).reshape(4, 8), [1, 3, 0, -2]), shape=(6, 7))
+    D, x = _values(rng, 42, dtype).reshape(6, 7), _values(rng, 7, dtype)
+    G = {id(M): M.to("cuda") for M in (A, B, C)}
+    cases = {
+        "A + B": lambda M, N, P, D, x: M + N, "A - B": lambda M, N, P, D, x: M - N,
+        "A + C": lambda M, N, P, D, x: M + P, "A - A": lambda M, N, P, D, x: M - M,
+        "A.multiply(C)": lambda M, N, P, D, x: M.multiply(P),
+        "A.multiply(D)": lambda M, N, P, D, x: M.multiply(D),
+        "A.multiply(x)": lambda M, N, P, D, x: M.multiply(x),
+        "A @ B.T": lambda M, N, P, D, x: M @ N.T, "2 * A": lambda M, N, P, D, x: 2 * M,
+        "A + D": lambda M, N, P, D, x: M + D,
+        "count_nonzero": lambda M, N, P, D, x: M.count_nonzero(),
+        "nnz": lambda M, N, P, D, x: M.nnz,
+    }
+    for name, op in cases.items():
+        expected = op(A, B, C, D, x)
+        got = op(G[id(A)], G[id(B)], G[id(C)], gpu.asarray(D), gpu.asarray(x))
+        if sp.issparse(expected):
+            assert got.format == expected.format, name
+            _assert_same_sparse(_host(got), expected, dtype)
+        elif isinstance(expected, (int, np.integer)):
+            assert got == expected, name
+        else:
+            _assert_same_dense(_host(got), expected, dtype)
 
 
 @pytest.mark.parametrize("fmt", ["csr", "csc"])
@@ -386,8 +429,56 @@ def test_reductions(gpu, fmt, dtype, shape, array):
                 got = getattr(G, name)(explicit=explicit)
                 _assert_same_dense(_host(got), np.asarray(getattr(A, name)(explicit=explicit)),
                                    dtype)
-        with pytest.raises(NotImplementedError, match="along an axis is not supported on"):
-            G.max(axis=0)
+
+
+def _assert_same_coo(got, expected):
+    """The same COO result, entry for entry (coordinates, their dtype, NaNs included)."""
+    assert type(got) is type(expected) and got.device.startswith("cuda")
+    got = got.cpu()
+    assert got.shape == expected.shape and got.dtype == expected.dtype
+    for g, e in zip(got.coords, expected.coords):
+        np.testing.assert_array_equal(g, e)
+        assert g.dtype == e.dtype
+    np.testing.assert_array_equal(got.data, expected.data)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+@pytest.mark.parametrize("dtype", VALUE_DTYPES)
+@pytest.mark.parametrize("array", [True, False])
+def test_axis_extremes(gpu, fmt, dtype, array):
+    """``max``/``min``/``nanmax``/``nanmin`` along an axis (a 1-D ``coo_array`` for sparse
+    arrays, a (1, n) or (m, 1) ``coo_matrix`` for matrices) and ``argmax``/``argmin`` along an
+    axis on the GPU, equal to the CPU's: ties, NaNs, negative values, empty and full lines,
+    duplicates summed first."""
+    A = _matrix(fmt, (7, 5), dtype, array=array, messy=fmt != "dia", density=0.5, seed=2)
+    A = A.tocsr() if fmt == "csr" else A
+    full = _matrix(fmt, (4, 3), dtype, array=array, density=1.0, seed=5)
+    data = A.data
+    data[::4] = np.nan
+    data[1::5] = -abs(data[1::5])
+    data[2::7] = 0.5
+    for M in (A, full, A.T):
+        G = M.to("cuda")
+        for axis in (0, 1, -1, -2):
+            for name in ("max", "min", "nanmax", "nanmin"):
+                for explicit in (False, True):
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", RuntimeWarning)
+                        expected = getattr(M, name)(axis=axis, explicit=explicit)
+                    _assert_same_coo(getattr(G, name)(axis=axis, explicit=explicit), expected)
+            for name in ("argmax", "argmin"):
+                for explicit in (False, True):
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", RuntimeWarning)
+                        expected = np.asarray(getattr(M, name)(axis=axis, explicit=explicit))
+                    got = _host(getattr(G, name)(axis=axis, explicit=explicit))
+                    np.testing.assert_array_equal(got, expected)
+                    assert got.shape == expected.shape and got.dtype == expected.dtype
+    G = A.to("cuda")
+    with pytest.raises(ValueError, match="zero-size array"):
+        sp.csr_array((0, 3)).to("cuda").max(axis=0)
+    with pytest.raises(ValueError, match="'out' parameter"):
+        G.argmax(axis=0, out=gpu.zeros(5, dtype=np.int64))
 
 
 _SUBMATRIX_KEYS = [
@@ -432,17 +523,148 @@ def test_indexing(gpu, fmt, dtype, idx, array):
         _assert_same_sparse(_host(G[:, 1]), A[:, 1], dtype)
 
 
-def test_indexing_limits_on_the_gpu(gpu):
-    G = _matrix("csr", (4, 4), np.float64).to("cuda")
-    for key in ((1,), (slice(None), 2), (None, slice(None))):
-        with pytest.raises(NotImplementedError, match="indexing on the GPU"):
-            G[key]
-    with pytest.raises(NotImplementedError, match="assignment on the GPU"):
-        G.tocoo()[0, 0] = 1.0
-    with pytest.raises(NotImplementedError, match="COO array on the GPU"):
-        G.tocoo()[0, 0]
+def _same_result(got, expected, dtype):
+    """A GPU result equal to the CPU's: the same sparse class, shape, dtype and values, or
+    the same dense values as a CuPy array (a 0-d one for a NumPy scalar)."""
+    if sp.issparse(expected):
+        assert sp.issparse(got) and got.device == "cuda:0"
+        _assert_same_sparse(got.cpu(), expected, dtype)
+        if expected.format in ("csr", "coo"):
+            index = expected.indices if expected.format == "csr" else expected.coords[0]
+            assert (got.indices if got.format == "csr" else got.coords[0]).dtype == index.dtype
+    elif isinstance(got, int):  # an index that needed a host read (argmax), as on the CPU
+        assert got == expected
+    else:
+        _assert_same_dense(_host(got), expected, dtype)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "coo"])
+@pytest.mark.parametrize("dtype", VALUE_DTYPES)
+@pytest.mark.parametrize("idx", [np.int32, np.int64])
+def test_vectors(gpu, fmt, dtype, idx):
+    """1-D sparse arrays on the GPU (moved there, built from CuPy arrays, and the 1-D
+    results of indexing and reductions): every operation as on the CPU."""
+    rng = np.random.default_rng(4)
+    cls = getattr(sp, f"{fmt}_array")
+    d = _values(rng, 9, dtype)
+    d[[0, 2, 3, 7]] = 0
+    v = cls(d)
+    v = cls((v.data, v.indices.astype(idx), v.indptr.astype(idx)), shape=(9,)) \
+        if fmt == "csr" else cls((v.data, (v.coords[0].astype(idx),)), shape=(9,))
+    w = cls(_values(rng, 9, dtype) * (rng.random(9) < 0.4))
+    M = _matrix("csr", (4, 9), dtype, seed=9)
+    x, X = _values(rng, 9, dtype), _values(rng, (9, 3), dtype)
+    V, W, G = v.to("cuda"), w.to("cuda"), M.to("cuda")
+    assert V.device == "cuda:0" and V.shape == (9,) and isinstance(V.data, gpu.ndarray)
+    # each operation takes the vector and its operands: on the CPU, and all on the GPU
+    cpu = types.SimpleNamespace(x=x, X=X, w=w, M=M)
+    dev = types.SimpleNamespace(x=gpu.asarray(x), X=gpu.asarray(X), w=W, M=G)
+    ops = {
+        "toarray": lambda a, o: a.toarray(), "sum": lambda a, o: a.sum(),
+        "sum 0": lambda a, o: a.sum(axis=0), "mean": lambda a, o: a.mean(),
+        "max": lambda a, o: a.max(), "nanmin": lambda a, o: a.nanmin(),
+        "argmax": lambda a, o: a.argmax(), "count_nonzero": lambda a, o: a.count_nonzero(),
+        "nonzero": lambda a, o: a.nonzero()[0], "neg": lambda a, o: -a,
+        "* 2": lambda a, o: a * 2, "/ 2": lambda a, o: a / 2,
+        "power": lambda a, o: a.power(2), "abs": lambda a, o: abs(a),
+        "sin": lambda a, o: a.sin(), "conj": lambda a, o: a.conj(), "T": lambda a, o: a.T,
+        "copy": lambda a, o: a.copy(), "astype": lambda a, o: a.astype(np.complex128),
+        "tocsr": lambda a, o: a.tocsr(), "tocoo": lambda a, o: a.tocoo(),
+        "reshape": lambda a, o: a.reshape((3, 3)), "row": lambda a, o: a.reshape((1, 9)),
+        "v[3]": lambda a, o: a[3], "v[4]": lambda a, o: a[4], "v[-1]": lambda a, o: a[-1],
+        "v[1:6]": lambda a, o: a[1:6], "v[::-2]": lambda a, o: a[::-2],
+        "v[array]": lambda a, o: a[np.array([8, 1, 1, 4])], "v[mask]": lambda a, o: a[d != 0],
+        "v[None]": lambda a, o: a[None, :], "v[:, None]": lambda a, o: a[:, None],
+        "v @ x": lambda a, o: a @ o.x, "v @ X": lambda a, o: a @ o.X,
+        "X.T @ v": lambda a, o: o.X.T @ a, "M @ v": lambda a, o: o.M @ a,
+        "v @ M.T": lambda a, o: a @ o.M.T, "v @ w": lambda a, o: a @ o.w,
+        "v + w": lambda a, o: a + o.w, "v - w": lambda a, o: a - o.w,
+        "v * w": lambda a, o: a.multiply(o.w), "maximum": lambda a, o: a.maximum(o.w),
+        "minimum": lambda a, o: a.minimum(-1.0), "v + x": lambda a, o: a + o.x,
+        "v * x": lambda a, o: a.multiply(o.x),
+    }
+    for name, op in ops.items():
+        if np.dtype(dtype).kind == "c" and name in ("max", "nanmin", "argmax", "maximum",
+                                                    "minimum"):
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected, got = op(v, cpu), op(V, dev)
+        _same_result(got, expected, dtype)
+    for method in ("sum_duplicates", "sort_indices", "eliminate_zeros"):
+        if not hasattr(v, method):
+            continue
+        expected, got = v.copy(), V.copy()
+        getattr(expected, method)()
+        getattr(got, method)()
+        _same_result(got, expected, dtype)
+    expected, got = v.copy(), V.copy()
+    expected.resize(12)
+    got.resize(12)
+    _same_result(got, expected, dtype)
+    if fmt == "csr":
+        expected, got = v.copy(), V.copy()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", sp.SparseEfficiencyWarning)
+            expected[[2, 5]] = 7
+            got[[2, 5]] = 7
+        _same_result(got, expected, dtype)
+    # built on the GPU: from a dense CuPy vector and from CuPy arrays
+    _same_result(cls(gpu.asarray(d)), cls(d), dtype)
+    if fmt == "csr":
+        built = cls((V.data, V.indices, V.indptr), shape=(9,))
+    else:
+        built = cls((V.data, V.coords), shape=(9,))
+    _same_result(built, v, dtype)
+    # the 1-D results of 2-D arrays: a row, a column, an empty selection
+    for key in ((2, slice(None)), (slice(None), 3), (1, [4, 0, 4]), (0, slice(3, 3))):
+        _same_result(G[key], M[key], dtype)
+        _same_result(G.tocoo()[key], M.tocoo()[key], dtype)
+    _same_result(G[[], []], M[[], []], dtype)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+@pytest.mark.parametrize("array", [True, False])
+def test_keys_with_none_and_coo_indexing(gpu, fmt, array):
+    """Keys with ``None`` and COO indexing (duplicates kept) on the GPU as on the CPU; COO
+    assignment stays on the CPU."""
+    A = _matrix(fmt, (5, 6), np.float64, array=array, messy=True, seed=6)
+    G = A.to("cuda")
+    keys = [(None, 2), (2, None), (None, slice(1, 4)), (slice(None), None, 1), (1, 3),
+            (slice(1, 4), slice(None, None, 2)), ([0, 2, 2], [1, 1, 5]), ([4, 0], 1),
+            (np.array([[0], [3]]), np.array([[1, 2]])), (A.toarray() > 0,), (-1,)]
+    for key in keys:
+        key = key[0] if len(key) == 1 else key
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                expected = A[key]
+        except (IndexError, TypeError, NotImplementedError) as e:
+            with pytest.raises(type(e)):
+                G[key]
+            continue
+        got = G[key]
+        if sp.issparse(expected) or np.ndim(expected):
+            _same_result(got, expected, np.float64)
+        else:
+            np.testing.assert_allclose(float(got), expected)
+    if fmt == "coo" and array:
+        with pytest.raises(NotImplementedError, match="assignment on the GPU"):
+            G[0, 0] = 1.0
     with pytest.raises(IndexError, match="out of range"):
-        G[gpu.asarray(np.array([5])), :]
+        G[gpu.asarray(np.array([5])), :] if fmt != "coo" or array else G.tocsr()[7]
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+@pytest.mark.parametrize("array", [True, False])
+def test_iterating_over_rows(gpu, fmt, array):
+    if fmt == "coo" and not array:
+        pytest.skip("coo_matrix is not subscriptable, as in SciPy")
+    A = _matrix(fmt, (5, 4), np.float64, array=array, messy=fmt != "coo", seed=8)
+    rows = list(A.to("cuda"))
+    assert len(rows) == 5
+    for got, expected in zip(rows, A):
+        _same_result(got, expected, np.float64)
 
 
 # ----------------------------------------------------------------------- constructors
@@ -579,9 +801,7 @@ def test_other_methods(gpu, fmt, array):
 
 def test_cpu_only_methods_say_so(gpu):
     G = _matrix("csr", (4, 4), np.float64).to("cuda")
-    for op in (G.to_scipy, G.tolil, G.todok, G.tobsr, G.todia,
-               lambda: G.tocoo().todia(),
-               lambda: list(G), lambda: G == G,
+    for op in (G.to_scipy, G.tolil, G.todok, G.tobsr, lambda: G == G,
                lambda: G > 0, lambda: sp.save_npz("unused.npz", G)):
         with pytest.raises(NotImplementedError, match=r"on the GPU \(cuda:0\); move the array"):
             op()

@@ -496,6 +496,43 @@ def test_spgemm(emulated, dtype, idx):
         np.testing.assert_array_equal(outs[1][2], outs[0][2])  # same additions, same order
 
 
+@pytest.mark.parametrize("dtype", VALUE_DTYPES)
+@pytest.mark.parametrize("idx", INDEX_DTYPES)
+def test_line_reductions(emulated, dtype, idx):
+    """max/min/fmax/fmin and argmax/argmin of each row, with ties, zeros, infinities and NaNs
+    (in either part of a complex value), equal to the CPU kernels bitwise."""
+    rng = np.random.default_rng(3)
+    pool = np.array([0.0, 1.0, -1.0, 2.0, np.inf, -np.inf, np.nan])
+    for shape in [(0, 3), (1, 1), (6, 4), (30, 7), (200, 3)]:
+        for density in (0.3, 1.0):
+            A = scipy.sparse.random_array(shape, density=density, format="csr", rng=rng)
+            indptr, indices = A.indptr.astype(idx), A.indices.astype(idx)
+            data = np.zeros(A.nnz, dtype)
+            data.real = rng.choice(pool, A.nnz)
+            if np.dtype(dtype).kind == "c":
+                data.imag = rng.choice(pool, A.nnz)
+            m, n = shape
+            for op in (_cuda.REDUCE_MAX, _cuda.REDUCE_MIN, _cuda.REDUCE_FMAX,
+                       _cuda.REDUCE_FMIN):
+                for with_zero in (False, True):
+                    expected, got = np.empty(m, dtype), np.full(m, 5, dtype)
+                    _cpu.csr_line_reduce(op, n, with_zero, indptr, data, expected)
+                    _cuda.csr_line_reduce(op, n, with_zero, indptr, data, got)
+                    np.testing.assert_array_equal(got, expected)
+            for op in (_cuda.REDUCE_MAX, _cuda.REDUCE_MIN):
+                for explicit in (False, True):
+                    expected, got = np.empty(m, np.int64), np.full(m, -1, np.int64)
+                    _cpu.csr_line_argreduce(op, n, explicit, indptr, indices, data, expected)
+                    _cuda.csr_line_argreduce(op, n, explicit, indptr, indices, data, got)
+                    np.testing.assert_array_equal(got, expected)
+    with pytest.raises(ValueError, match="op must be one of"):
+        _cuda.csr_line_reduce(7, 1, True, np.zeros(2, idx), np.zeros(0, dtype),
+                              np.empty(1, dtype))
+    with pytest.raises(ValueError, match="out has length 2, expected 1"):
+        _cuda.csr_line_argreduce(_cuda.REDUCE_MAX, 1, True, np.zeros(2, idx),
+                                 np.zeros(0, idx), np.zeros(0, dtype), np.empty(2, np.int64))
+
+
 def test_launch_geometry(emulated):
     """One thread per row, blocks of _launch.BLOCK, at least one block."""
     emulated.launches.clear()
@@ -531,7 +568,7 @@ def test_every_kernel_is_tested():
                  "csr_lookup_values", "csr_has_sorted_indices",
                  "csr_has_canonical_format", "csr_matmat", "csr_matmat_row_nnz",
                  "csr_spmv_backward", "csr_spgemm_backward",
-                 "csr_matvecs_permuted"}
+                 "csr_matvecs_permuted", "csr_line_reduce", "csr_line_argreduce"}
     # launchers made of other kernels and array operations (sorts, scans)
     composite = {"csr_band_filter", "csr_transpose", "csr_transpose_pattern", "coo_tocsr",
                  "coo_tocsr_pattern", "csr_sort_indices", "csr_sort_indices_pattern",
@@ -547,7 +584,8 @@ def test_every_kernel_is_tested():
                                               "csr_union_count", "csr_union_fill",
                                               "segment_sum", "csr_binop_rows",
                                               "csr_lookup", "spgemm_expand"}
-    constants = {"BINOP_ADD", "BINOP_SUB", "BINOP_MUL", "BINOP_MAX", "BINOP_MIN"}
+    constants = {"BINOP_ADD", "BINOP_SUB", "BINOP_MUL", "BINOP_MAX", "BINOP_MIN",
+                 "REDUCE_MAX", "REDUCE_MIN", "REDUCE_FMAX", "REDUCE_FMIN"}
     assert set(_cuda.__all__) == launchers | constants
     for name in constants:
         assert getattr(_cuda, name) == getattr(_cpu, name)

@@ -297,6 +297,79 @@ def test_sums_reject_bad_lengths():
 
 
 # ---------------------------------------------------------------------------------------------
+# Line reductions (max / min / argmax / argmin along an axis)
+# ---------------------------------------------------------------------------------------------
+
+def _extreme_values(rng, n, dtype):
+    """Values with ties, zeros, infinities and (for inexact dtypes) NaNs, also in one part of
+    a complex value."""
+    dtype = np.dtype(dtype)
+    pool = [0, 1, -1, 2, -2]
+    if dtype.kind in "fc":
+        pool += [np.inf, -np.inf, np.nan]
+    v = np.zeros(n, dtype)
+    v.real = rng.choice(np.array(pool, dtype=np.float64), size=n)
+    if dtype.kind == "c":
+        v.imag = rng.choice(np.array(pool, dtype=np.float64), size=n)
+    return v
+
+
+def _line_cases(dtype, idx_dtype):
+    rng = np.random.default_rng(12)
+    for shape in SHAPES + [(3, 2), (60, 4)]:
+        for density in (0.3, 0.8, 1.0):
+            A, (indptr, indices, _) = _random_csr(rng, shape, density, dtype, idx_dtype)
+            data = _extreme_values(rng, len(indices), dtype)
+            yield ssp.csr_array((data, indices, indptr), shape=shape), indptr, indices, data
+
+
+@pytest.mark.parametrize("idx_dtype", INDEX_DTYPES)
+@pytest.mark.parametrize("dtype", VALUE_DTYPES)
+def test_line_reduce_matches_scipy(dtype, idx_dtype, parallel):
+    names = {E.REDUCE_MAX: "max", E.REDUCE_MIN: "min", E.REDUCE_FMAX: "nanmax",
+             E.REDUCE_FMIN: "nanmin"}
+    with np.errstate(invalid="ignore"):
+        for A, indptr, indices, data in _line_cases(dtype, idx_dtype):
+            if A.shape[1] == 0:
+                continue
+            for op, name in names.items():
+                for explicit in (False, True):
+                    out = np.full(A.shape[0], 7, dtype=dtype)
+                    E.csr_line_reduce(op, A.shape[1], not explicit, indptr, data, out)
+                    expected = getattr(A, name)(axis=1, explicit=explicit).toarray()
+                    np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("idx_dtype", INDEX_DTYPES)
+@pytest.mark.parametrize("dtype", VALUE_DTYPES)
+def test_line_argreduce_matches_scipy(dtype, idx_dtype, parallel):
+    with np.errstate(invalid="ignore"):
+        for A, indptr, indices, data in _line_cases(dtype, idx_dtype):
+            if A.shape[1] == 0:
+                continue
+            for op, name in ((E.REDUCE_MAX, "argmax"), (E.REDUCE_MIN, "argmin")):
+                for explicit in (False, True):
+                    out = np.full(A.shape[0], -5, dtype=np.int64)
+                    E.csr_line_argreduce(op, A.shape[1], explicit, indptr, indices, data, out)
+                    expected = getattr(A, name)(axis=1, explicit=explicit)
+                    np.testing.assert_array_equal(out, expected)
+
+
+def test_line_reductions_reject_bad_arguments():
+    indptr, data = np.array([0, 1, 2], np.int32), np.ones(2)
+    with pytest.raises(ValueError, match="out has length 3, expected 2"):
+        E.csr_line_reduce(E.REDUCE_MAX, 4, True, indptr, data, np.empty(3))
+    with pytest.raises(ValueError, match="REDUCE_"):
+        E.csr_line_reduce(9, 4, True, indptr, data, np.empty(2))
+    with pytest.raises(ValueError, match="REDUCE_MAX or REDUCE_MIN"):
+        E.csr_line_argreduce(E.REDUCE_FMAX, 4, True, indptr, indptr[:2], data,
+                             np.empty(2, np.int64))
+    with pytest.raises(ValueError, match="out has length 1, expected 2"):
+        E.csr_line_argreduce(E.REDUCE_MAX, 4, True, indptr, indptr[:2], data,
+                             np.empty(1, np.int64))
+
+
+# ---------------------------------------------------------------------------------------------
 # Band filter
 # ---------------------------------------------------------------------------------------------
 

@@ -64,7 +64,7 @@ def padded_rows(rows, firsts, width, dtype):
 def scatter_2d(shape, rows, cols, vals, dtype):
     """A ``shape`` tensor of zeros with ``vals`` added at ``(rows, cols)`` (NumPy indices)."""
     vals = values(vals, dtype)
-    out = torch.zeros(shape, dtype=vals.dtype)
+    out = torch.zeros(shape, dtype=vals.dtype, device=vals.device)
     return out.index_put((index(rows), index(cols)), vals, accumulate=True)
 
 
@@ -86,9 +86,9 @@ def pad_columns(data, width):
 def add_rows(shape, parts, dtype):
     """``out[rows] += sign * block`` for every ``(rows, block, sign)`` in ``parts`` on a zero
     ``shape`` tensor; blocks narrower than ``shape[1]`` are padded with zeros."""
-    out = torch.zeros(shape, dtype=_backend.torch_dtype(dtype))
-    for rows, block, sign in parts:
-        block = pad_columns(values(block, dtype), shape[1])
+    blocks = [pad_columns(values(block, dtype), shape[1]) for _, block, _ in parts]
+    out = torch.zeros(shape, dtype=_backend.torch_dtype(dtype), device=blocks[0].device)
+    for (rows, _, sign), block in zip(parts, blocks):
         out = out.index_add(0, index(rows), -block if sign < 0 else block)
     return out
 

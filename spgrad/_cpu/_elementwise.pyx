@@ -25,6 +25,12 @@ __all__ = [
     "csr_union_map",
     "csr_row_sums",
     "csr_col_sums",
+    "REDUCE_MAX",
+    "REDUCE_MIN",
+    "REDUCE_FMAX",
+    "REDUCE_FMIN",
+    "csr_line_reduce",
+    "csr_line_argreduce",
     "csr_band_filter",
     "csr_kron",
     "csr_hstack",
@@ -44,6 +50,19 @@ cdef enum:
     _MUL = 2
     _MAX = 3
     _MIN = 4
+
+# Operation codes of csr_line_reduce / csr_line_argreduce: NumPy's maximum, minimum, fmax and
+# fmin (csr_line_argreduce takes the first two).
+REDUCE_MAX = 0
+REDUCE_MIN = 1
+REDUCE_FMAX = 2
+REDUCE_FMIN = 3
+
+cdef enum:
+    _RMAX = 0
+    _RMIN = 1
+    _RFMAX = 2
+    _RFMIN = 3
 
 # Rows per parallel work item of dia_matvec: each chunk visits every diagonal, so a chunk of
 # y stays in cache while the diagonals stream through.
@@ -391,6 +410,161 @@ def csr_col_sums(const index_t[::1] indices, const value_t[::1] data, value_t[::
             out[j] = 0
         for k in range(nnz):
             out[indices[k]] += data[k]
+
+
+# ---------------------------------------------------------------------------------------------
+# Line reductions: max / min / argmax / argmin along an axis
+# ---------------------------------------------------------------------------------------------
+
+cdef inline bint _is_nan(value_t a) noexcept nogil:
+    if value_t is int32_t or value_t is int64_t:
+        return False
+    elif value_t is float or value_t is double:
+        return a != a
+    else:
+        return a.real != a.real or a.imag != a.imag
+
+
+cdef inline bint _ordered(value_t a, value_t b, bint greater, bint strict) noexcept nogil:
+    # NumPy's a >= b, a <= b, a > b, a < b; complex values compare lexicographically, and a NaN
+    # imaginary part makes the comparison of unequal real parts false (NumPy's CGE/CLE/CGT/CLT)
+    if value_t is int32_t or value_t is int64_t or value_t is float or value_t is double:
+        if greater:
+            return a > b if strict else a >= b
+        return a < b if strict else a <= b
+    else:
+        if a.real == b.real:
+            if greater:
+                return a.imag > b.imag if strict else a.imag >= b.imag
+            return a.imag < b.imag if strict else a.imag <= b.imag
+        if a.imag != a.imag or b.imag != b.imag:
+            return False
+        return a.real > b.real if greater else a.real < b.real
+
+
+cdef inline bint _keeps(int op, value_t acc, value_t x) noexcept nogil:
+    # Whether NumPy's maximum/minimum/fmax/fmin of (acc, x) is acc: ties keep the first
+    # operand; maximum and minimum keep a NaN, fmax and fmin drop one.
+    cdef bint greater = op == _RMAX or op == _RFMAX
+    if op == _RMAX or op == _RMIN:
+        return _is_nan(acc) or _ordered(acc, x, greater, False)
+    return _is_nan(x) or _ordered(acc, x, greater, False)
+
+
+def csr_line_reduce(int op, Py_ssize_t n_full, bint with_zero, const index_t[::1] indptr,
+                    const value_t[::1] data, value_t[::1] out):
+    """NumPy's ``maximum``/``minimum``/``fmax``/``fmin`` reduction of each line (row of a CSR,
+    column of a CSC): ``out[i] = op.reduce(data[indptr[i]:indptr[i+1]])``, then, when
+    ``with_zero`` and the line stores fewer than ``n_full`` entries, ``op(out[i], 0)`` for its
+    implicit zeros; 0 for an empty line.
+
+    Parameters
+    ----------
+    op : int
+        ``REDUCE_MAX``, ``REDUCE_MIN``, ``REDUCE_FMAX`` or ``REDUCE_FMIN``.
+    n_full : int
+        Length of a line (the other dimension).
+    with_zero : bool
+        Whether the implicit zeros take part (``explicit=False``).
+    indptr : ndarray
+        Pointer of a canonical compressed array (no duplicates), length ``n_line + 1``.
+    data : ndarray
+        Its stored values.
+    out : ndarray
+        Length ``n_line``; overwritten.
+
+    Notes
+    -----
+    Each line folds left to right like ``ufunc.reduceat``, so NaNs propagate (``maximum``,
+    ``minimum``) or are skipped (``fmax``, ``fmin``) exactly as in NumPy. Parallel over lines.
+    """
+    cdef Py_ssize_t n_line = indptr.shape[0] - 1
+    cdef Py_ssize_t i, k, lo, hi
+    cdef value_t acc
+    cdef value_t zero = 0
+    if out.shape[0] != n_line:
+        raise ValueError(f"csr_line_reduce: out has length {out.shape[0]}, expected {n_line}")
+    if op < REDUCE_MAX or op > REDUCE_FMIN:
+        raise ValueError(f"csr_line_reduce: op must be one of the REDUCE_* codes, got {op}")
+    cdef int nt = _threads(data.shape[0] + n_line)
+    with nogil:
+        for i in prange(n_line, schedule='static', num_threads=nt):
+            lo = indptr[i]
+            hi = indptr[i + 1]
+            if lo == hi:
+                out[i] = zero
+                continue
+            acc = data[lo]
+            for k in range(lo + 1, hi):
+                if not _keeps(op, acc, data[k]):
+                    acc = data[k]
+            if with_zero and hi - lo < n_full and not _keeps(op, acc, zero):
+                acc = zero
+            out[i] = acc
+
+
+def csr_line_argreduce(int op, Py_ssize_t n_full, bint explicit, const index_t[::1] indptr,
+                       const index_t[::1] indices, const value_t[::1] data, int64_t[::1] out):
+    """The minor index of each line's maximum (``REDUCE_MAX``) or minimum (``REDUCE_MIN``):
+    ``argmax``/``argmin`` along an axis with SciPy's rules.
+
+    The stored extreme is the first stored entry equal to the line's ``maximum``/``minimum``
+    reduction (the first NaN when there is one). Unless ``explicit``, a line with fewer than
+    ``n_full`` entries gives instead its first implicit zero when zero is larger (smaller)
+    than the stored extreme, or equal to it and before it. An empty line gives 0.
+
+    Parameters
+    ----------
+    op : int
+        ``REDUCE_MAX`` (argmax) or ``REDUCE_MIN`` (argmin).
+    n_full : int
+        Length of a line.
+    explicit : bool
+        Only the stored entries count.
+    indptr, indices : ndarray
+        A canonical compressed pattern (sorted, no duplicates), ``n_line`` lines.
+    data : ndarray
+        Its stored values.
+    out : ndarray
+        Length ``n_line``; overwritten.
+    """
+    cdef Py_ssize_t n_line = indptr.shape[0] - 1
+    cdef Py_ssize_t i, k, lo, hi, best, first_zero
+    cdef value_t acc
+    cdef value_t zero = 0
+    cdef bint greater = op == REDUCE_MAX
+    if out.shape[0] != n_line:
+        raise ValueError(
+            f"csr_line_argreduce: out has length {out.shape[0]}, expected {n_line}")
+    if op != REDUCE_MAX and op != REDUCE_MIN:
+        raise ValueError(f"csr_line_argreduce: op must be REDUCE_MAX or REDUCE_MIN, got {op}")
+    cdef int nt = _threads(data.shape[0] + n_line)
+    with nogil:
+        for i in prange(n_line, schedule='static', num_threads=nt):
+            lo = indptr[i]
+            hi = indptr[i + 1]
+            if lo == hi:
+                out[i] = 0
+                continue
+            best = lo
+            acc = data[lo]
+            for k in range(lo + 1, hi):
+                if not _keeps(op, acc, data[k]):
+                    acc = data[k]
+                    best = k
+            if explicit or hi - lo == n_full or _ordered(acc, zero, greater, True):
+                out[i] = indices[best]
+                continue
+            # the first implicit zero: the first position whose index is not its offset
+            first_zero = hi - lo
+            for k in range(lo, hi):
+                if indices[k] != k - lo:
+                    first_zero = k - lo
+                    break
+            if acc == zero and best - lo < first_zero:
+                out[i] = best - lo
+            else:
+                out[i] = first_zero
 
 
 # ---------------------------------------------------------------------------------------------

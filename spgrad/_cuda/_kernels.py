@@ -22,6 +22,10 @@ __all__ = [
     "BINOP_MIN",
     "BINOP_MUL",
     "BINOP_SUB",
+    "REDUCE_FMAX",
+    "REDUCE_FMIN",
+    "REDUCE_MAX",
+    "REDUCE_MIN",
     "column_map",
     "coo_tocsr",
     "coo_tocsr_pattern",
@@ -40,6 +44,8 @@ __all__ = [
     "csr_lookup_count",
     "csr_lookup_fill",
     "csr_lookup_offsets",
+    "csr_line_argreduce",
+    "csr_line_reduce",
     "csr_lookup_values",
     "csr_masked_dot",
     "csr_matmat",
@@ -85,6 +91,8 @@ def _stable_argsort(xp, a):
 
 #: operation codes of csr_binop (the CPU kernels' values)
 BINOP_ADD, BINOP_SUB, BINOP_MUL, BINOP_MAX, BINOP_MIN = range(5)
+#: operation codes of csr_line_reduce / csr_line_argreduce
+REDUCE_MAX, REDUCE_MIN, REDUCE_FMAX, REDUCE_FMIN = range(4)
 
 
 def _n_row(indptr):
@@ -149,6 +157,30 @@ def csr_row_sums(indptr, data, out):
     """Fill the sum of each row's stored values (see ``spgrad._cpu.csr_row_sums``)."""
     n = _n_row(indptr)
     launch("csr_row_sums", indptr.dtype, data.dtype, n, (n, indptr, data, out))
+
+
+def _check_line_output(name, op, codes, out, n):
+    if op not in codes:
+        raise ValueError(f"{name}: op must be one of the codes {codes}, got {op}")
+    if len(out) != n:
+        raise ValueError(f"{name}: out has length {len(out)}, expected {n}")
+
+
+def csr_line_reduce(op, n_full, with_zero, indptr, data, out):
+    """Fill the reduction ``op`` of each line (see ``spgrad._cpu.csr_line_reduce``)."""
+    n = _n_row(indptr)
+    _check_line_output("csr_line_reduce", op, (REDUCE_MAX, REDUCE_MIN, REDUCE_FMAX, REDUCE_FMIN),
+                       out, n)
+    launch("csr_line_reduce", indptr.dtype, data.dtype, n,
+           (n, op, n_full, int(bool(with_zero)), indptr, data, out))
+
+
+def csr_line_argreduce(op, n_full, explicit, indptr, indices, data, out):
+    """Fill the minor index of each line's extreme (see ``spgrad._cpu.csr_line_argreduce``)."""
+    n = _n_row(indptr)
+    _check_line_output("csr_line_argreduce", op, (REDUCE_MAX, REDUCE_MIN), out, n)
+    launch("csr_line_argreduce", indptr.dtype, data.dtype, n,
+           (n, op, n_full, int(bool(explicit)), indptr, indices, data, out))
 
 
 def csr_col_sums(indices, data, out):

@@ -46,6 +46,8 @@ KERNELS = {
     "csr_diagonal": ("n", "n", "n", "I", "I", "T", "T"),
     "csr_row_sums": ("n", "I", "T", "T"),
     "csr_col_sums": ("n", "I", "T", "T"),
+    "csr_line_reduce": ("n", "n", "n", "n", "I", "T", "T"),
+    "csr_line_argreduce": ("n", "n", "n", "n", "I", "I", "T", "L"),
     "csr_todense": ("n", "n", "n", "I", "I", "T", "S"),
     "csr_band_count": ("n", "n", "n", "I", "I", "I"),
     "csr_band_fill": ("n", "n", "n", "I", "I", "T", "I", "I", "T"),

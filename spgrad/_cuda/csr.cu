@@ -61,6 +61,44 @@ __device__ __forceinline__ T binop(long long op, T a, T b) {
     }
 }
 
+// NumPy's maximum, minimum, fmax and fmin (codes as spgrad._cpu.REDUCE_*): keeps(op, acc, x)
+// says whether op(acc, x) is acc. Ties keep the first operand; maximum and minimum keep a
+// NaN, fmax and fmin drop one. Complex values compare as in NumPy (CGE/CLE): by real part,
+// then imaginary part, and a NaN imaginary part makes unequal real parts incomparable.
+template <typename T>
+__device__ __forceinline__ bool is_nan(T a) { return a != a; }
+
+template <typename R>
+__device__ __forceinline__ bool is_nan(complex<R> a) { return a.re != a.re || a.im != a.im; }
+
+template <typename T>
+__device__ __forceinline__ bool ordered(T a, T b, bool greater, bool strict) {
+    if (greater) return strict ? a > b : a >= b;
+    return strict ? a < b : a <= b;
+}
+
+template <typename R>
+__device__ __forceinline__ bool ordered(complex<R> a, complex<R> b, bool greater, bool strict) {
+    if (a.re == b.re) return ordered(a.im, b.im, greater, strict);
+    if (a.im != a.im || b.im != b.im) return false;
+    return greater ? a.re > b.re : a.re < b.re;
+}
+
+template <typename T>
+__device__ __forceinline__ bool keeps(long long op, T acc, T x) {
+    bool greater = op == 0 || op == 2;
+    if (op < 2) return is_nan(acc) || ordered(acc, x, greater, false);
+    return is_nan(x) || ordered(acc, x, greater, false);
+}
+
+template <typename T>
+__device__ __forceinline__ bool equal(T a, T b) { return a == b; }
+
+template <typename R>
+__device__ __forceinline__ bool equal(complex<R> a, complex<R> b) {
+    return a.re == b.re && a.im == b.im;
+}
+
 template <typename T>
 __device__ __forceinline__ void atomic_add(T* target, T value) {
     atomicAdd(target, value);
@@ -181,6 +219,65 @@ __global__ void spgrad_csr_row_sums(long long n_row, const I* __restrict__ indpt
     T s = T(0);
     for (I p = indptr[i]; p < indptr[i + 1]; ++p) s = s + data[p];
     out[i] = s;
+}
+
+// out[i] = the reduction `op` (spgrad._cpu.REDUCE_*) of the stored values of line i, left to
+// right, then with an implicit zero when with_zero and the line stores fewer than n_full
+// entries; 0 for an empty line. One thread per line.
+template <typename I, typename T>
+__global__ void spgrad_csr_line_reduce(long long n_line, long long op, long long n_full,
+                                       long long with_zero, const I* __restrict__ indptr,
+                                       const T* __restrict__ data, T* __restrict__ out) {
+    long long i = spgrad::global_thread();
+    if (i >= n_line) return;
+    I lo = indptr[i], hi = indptr[i + 1];
+    if (lo == hi) {
+        out[i] = T(0);
+        return;
+    }
+    T acc = data[lo];
+    for (I p = lo + 1; p < hi; ++p)
+        if (!spgrad::keeps(op, acc, data[p])) acc = data[p];
+    if (with_zero && (long long)(hi - lo) < n_full && !spgrad::keeps(op, acc, T(0))) acc = T(0);
+    out[i] = acc;
+}
+
+// out[i] = the minor index of line i's maximum (op 0) or minimum (op 1), with SciPy's rules:
+// the first stored extreme; unless explicit_, in a line that is not full, its first implicit
+// zero when zero is larger (smaller), or equal and before the stored extreme; 0 for an empty
+// line. The pattern is canonical. One thread per line.
+template <typename I, typename T>
+__global__ void spgrad_csr_line_argreduce(long long n_line, long long op, long long n_full,
+                                          long long explicit_, const I* __restrict__ indptr,
+                                          const I* __restrict__ indices,
+                                          const T* __restrict__ data,
+                                          long long* __restrict__ out) {
+    long long i = spgrad::global_thread();
+    if (i >= n_line) return;
+    I lo = indptr[i], hi = indptr[i + 1];
+    if (lo == hi) {
+        out[i] = 0;
+        return;
+    }
+    I best = lo;
+    T acc = data[lo];
+    for (I p = lo + 1; p < hi; ++p)
+        if (!spgrad::keeps(op, acc, data[p])) {
+            acc = data[p];
+            best = p;
+        }
+    if (explicit_ || (long long)(hi - lo) == n_full || spgrad::ordered(acc, T(0), op == 0, true)) {
+        out[i] = indices[best];
+        return;
+    }
+    long long first_zero = hi - lo;  // the first position whose index is not its offset
+    for (I p = lo; p < hi; ++p)
+        if ((long long)indices[p] != (long long)(p - lo)) {
+            first_zero = p - lo;
+            break;
+        }
+    long long at = best - lo;
+    out[i] = (spgrad::equal(acc, T(0)) && at < first_zero) ? at : first_zero;
 }
 
 // out[indices[p]] += data[p] (out zeroed by the launcher): one thread per entry, atomics.
