@@ -11,8 +11,8 @@ behave like CuPy's where spgrad's GPU code could go wrong.
   NumPy's, taking and returning device arrays; ``asarray``/``array`` copy host data to the
   device (counted). ``repeat`` refuses an array of counts, as CuPy before v14 does.
 - ``cupyx`` (the vendor routines spgrad calls: ``csr_matrix``, ``SuperLU``,
-  ``spsolve_triangular``, ``spsolve``, ``check_availability``) computes with SciPy on the
-  device arrays' memory and
+  ``spsolve_triangular``, ``spsolve``, ``eigsh``, ``svds``, ``lobpcg``,
+  ``check_availability``) computes with SciPy on the device arrays' memory and
   mimics what spgrad relies on in cupyx: single-precision triangular results widened to
   float64, a warning (not an error) for a singular ``spsolve``, int32 indices only.
 - :func:`install` puts this module in ``sys.modules["cupy"]`` and installs a launch backend
@@ -397,6 +397,73 @@ class _SuperLU:
         return ndarray(np.asfortranarray(x) if x.ndim == 2 else x)
 
 
+def _host_operand(a):
+    """The host counterpart of a cupyx operand (a csr_matrix, a device array, or None)."""
+    if isinstance(a, csr_matrix):
+        return a._scipy()
+    if isinstance(a, ndarray):
+        return a._a
+    if a is not None:
+        raise TypeError(f"emulated cupyx: expected a csr_matrix or a device array, got "
+                        f"{type(a).__name__}")
+    return None
+
+
+def _check_eigen_operand(a, k, limit):
+    if a.dtype.char not in "fdFD":
+        raise TypeError(f"unsupprted dtype (actual: {a.dtype})")
+    if not 0 < k < limit:
+        raise ValueError(f"k must be between 1 and {limit - 1} (actual: {k})")
+
+
+def _eigsh(a, k=6, *, which="LM", v0=None, ncv=None, maxiter=None, tol=0,
+           return_eigenvectors=True):
+    """cupyx's eigsh (thick-restart Lanczos): which 'LM', 'LA' or 'SA', eigenvalues in
+    ascending order; here ARPACK's through SciPy, on the device arrays' memory."""
+    import scipy.sparse.linalg
+
+    _check_eigen_operand(a, k, a.shape[0])
+    if which not in ("LM", "LA", "SA"):
+        raise ValueError(f"which must be 'LM','LA'or'SA' (actual: {which})")
+    w, V = scipy.sparse.linalg.eigsh(_host_operand(a), k=k, which=which, v0=_host_operand(v0),
+                                     ncv=ncv, maxiter=maxiter, tol=tol)
+    order = np.argsort(w)
+    if not return_eigenvectors:
+        return ndarray(w[order])
+    return ndarray(w[order]), ndarray(np.ascontiguousarray(V[:, order]))
+
+
+def _svds(a, k=6, *, ncv=None, tol=0, which="LM", maxiter=None, return_singular_vectors=True):
+    """cupyx's svds (Lanczos on AᴴA): which='LM' only, singular values ascending; here
+    ARPACK's through SciPy."""
+    import scipy.sparse.linalg
+
+    _check_eigen_operand(a, k, min(a.shape))
+    if which != "LM":
+        raise ValueError(f"which must be 'LM' (actual: {which})")
+    u, s, vh = scipy.sparse.linalg.svds(_host_operand(a), k=k, ncv=ncv, tol=tol,
+                                        maxiter=maxiter)
+    order = np.argsort(s)
+    if not return_singular_vectors:
+        return ndarray(s[order])
+    return (ndarray(np.ascontiguousarray(u[:, order])), ndarray(s[order]),
+            ndarray(np.ascontiguousarray(vh[order])))
+
+
+def _lobpcg(A, X, B=None, M=None, Y=None, tol=None, maxiter=None, largest=True,
+            verbosityLevel=0, retLambdaHistory=False, retResidualNormsHistory=False):
+    """cupyx's lobpcg (no restartControl); here SciPy's, on the device arrays' memory."""
+    import scipy.sparse.linalg
+
+    result = scipy.sparse.linalg.lobpcg(
+        _host_operand(A), _host_operand(X), B=_host_operand(B), M=_host_operand(M),
+        Y=_host_operand(Y), tol=tol, maxiter=maxiter, largest=largest,
+        verbosityLevel=verbosityLevel, retLambdaHistory=retLambdaHistory,
+        retResidualNormsHistory=retResidualNormsHistory)
+    return tuple(ndarray(np.ascontiguousarray(r)) if isinstance(r, np.ndarray)
+                 else [ndarray(np.asarray(h)) for h in r] for r in result)
+
+
 def _check_availability(name):
     return name in available
 
@@ -409,6 +476,9 @@ cupyx.scipy.sparse.linalg = types.ModuleType("cupyx.scipy.sparse.linalg")
 cupyx.scipy.sparse.linalg.spsolve_triangular = _spsolve_triangular
 cupyx.scipy.sparse.linalg.spsolve = _spsolve
 cupyx.scipy.sparse.linalg.SuperLU = _SuperLU
+cupyx.scipy.sparse.linalg.eigsh = _eigsh
+cupyx.scipy.sparse.linalg.svds = _svds
+cupyx.scipy.sparse.linalg.lobpcg = _lobpcg
 cupyx.cusparse = types.ModuleType("cupyx.cusparse")
 cupyx.cusparse.check_availability = _check_availability
 cupyx.cusolver = types.ModuleType("cupyx.cusolver")

@@ -15,6 +15,7 @@ import scipy.sparse as ssp
 
 import emulated_cupy
 import spgrad as sp
+import spgrad.linalg as spla
 from cuda_support import gpu_fixtures
 
 torch = pytest.importorskip("torch")
@@ -114,6 +115,14 @@ CASES = [
      lambda D, X, Bd: D[1] * D[3] + 2.0 * D[:, 2]),
     ("max0", lambda A, X, B: A.max(axis=0), lambda D, X, Bd: D.amax(0)),
     ("nanmin1", lambda A, X, B: A.nanmin(axis=1), lambda D, X, Bd: D.amin(1)),
+    ("matrix_power", lambda A, X, B: spla.matrix_power(A, 3),
+     lambda D, X, Bd: torch.linalg.matrix_power(D, 3)),
+    ("norm", lambda A, X, B: spla.norm(A), lambda D, X, Bd: torch.linalg.norm(D)),
+    ("norm1", lambda A, X, B: spla.norm(A, 1), lambda D, X, Bd: torch.linalg.matrix_norm(D, 1)),
+    ("norm_axis", lambda A, X, B: spla.norm(A, axis=0),
+     lambda D, X, Bd: torch.linalg.vector_norm(D, dim=0)),
+    ("norm_inf_axis", lambda A, X, B: spla.norm(A, np.inf, axis=1),
+     lambda D, X, Bd: torch.linalg.vector_norm(D, ord=np.inf, dim=1)),
     ("hstack", lambda A, X, B: sp.hstack([A, B]), lambda D, X, Bd: torch.hstack([D, Bd])),
     ("vstack", lambda A, X, B: sp.vstack([B, A], format="csr"),
      lambda D, X, Bd: torch.vstack([Bd, D])),
@@ -292,8 +301,6 @@ def test_mixed_devices_are_refused(gpu, tdev):
 
 
 def test_solvers_say_they_are_differentiable_on_the_cpu_only(gpu, tdev):
-    import spgrad.linalg as spla
-
     S = _scipy_matrix(6, 6, np.float64, seed=20) + 10 * ssp.eye(6, format="csr")
     A, _ = _leaf_on_gpu(S.tocsr(), tdev)
     b = _random((6,), np.float64, tdev, seed=21)
@@ -308,8 +315,6 @@ def test_splu(gpu, tdev, dtype):
     """splu/factorized on the GPU (SuperLU of a host copy, solves there) in differentiable
     mode: ``solve`` with A, Aᵀ and Aᴴ against dense torch, gradients of A's values and of
     the right-hand side, double backward and forward mode; spilu in the right-hand side."""
-    import spgrad.linalg as spla
-
     n = 8
     S = (_scipy_matrix(n, n, dtype, seed=40) + 4 * ssp.eye(n, format="csr")).tocsr()
     leaf, D = _leaf_on_gpu(S, tdev)
@@ -357,8 +362,6 @@ def test_spsolve_triangular(gpu, tdev, fmt, lower, unit_diagonal):
     """The triangular solve on the GPU (cuSPARSE), differentiable in the values and in b:
     the entries outside the triangle (stored in A) take no part and get no gradient, as on
     the CPU; a second column of b and double backward included."""
-    import spgrad.linalg as spla
-
     n = 8
     S = (_scipy_matrix(n, n, np.float64, seed=23) + 4 * ssp.eye(n, format="csr")).tocsr()
     A, D = _leaf_on_gpu(S, tdev)
@@ -383,8 +386,6 @@ def test_spsolve_triangular(gpu, tdev, fmt, lower, unit_diagonal):
 
 
 def test_spsolve_triangular_singular(gpu, tdev):
-    import spgrad.linalg as spla
-
     S = ssp.csr_matrix(np.array([[1.0, 0.0], [2.0, 0.0]]))
     A = sp.csr_array(S).to("cuda").requires_grad_()
     with pytest.raises(np.linalg.LinAlgError, match="singular"):
@@ -398,8 +399,6 @@ def test_spsolve_triangular_singular(gpu, tdev):
 def test_spsolve(gpu, tdev, fmt, dtype):
     """spsolve on the GPU (cuSOLVER's sparse QR) in differentiable mode: the backward is the
     adjoint solve and an SDDMM on A's pattern; double backward and forward mode included."""
-    import spgrad.linalg as spla
-
     n = 8
     S = (_scipy_matrix(n, n, dtype, seed=27) + 4 * ssp.eye(n, format="csr")).tocsr()
     A, D = _leaf_on_gpu(S, tdev)
@@ -431,7 +430,6 @@ def test_spsolve(gpu, tdev, fmt, dtype):
 
 
 def test_spsolve_singular(gpu, tdev):
-    import spgrad.linalg as spla
     from scipy.sparse.linalg import MatrixRankWarning
 
     S = ssp.csr_matrix(np.array([[1.0, 2.0], [2.0, 4.0]]))
@@ -450,8 +448,6 @@ def test_krylov_solvers(gpu, tdev, name, grad):
     ones of the solution (implicit) or as the same iteration's on the dense matrix (unroll:
     differentiating cg's or minres' iterates is not the derivative of the solution along
     the nonsymmetric directions of A's values)."""
-    import spgrad.linalg as spla
-
     n = 12
     S = ssp.diags([-1.0, 2.5, -1.2], [-1, 0, 1], shape=(n, n), format="csr")
     if name in ("cg", "minres"):
@@ -538,3 +534,50 @@ def test_dia(gpu, tdev, dtype):
         (g_ours,) = torch.autograd.grad((ours * W).sum().real, A.data)
         (g_ref,) = torch.autograd.grad((ref * W).sum().real, A.data, retain_graph=True)
         torch.testing.assert_close(g_ours, g_ref)
+
+
+def test_eigensolvers(gpu, tdev):
+    """eigsh, svds and lobpcg of an array on the GPU with CUDA tensor values: eigenvalues,
+    eigenvectors (eigsh, real A parametrised symmetrically) and singular triplets (svds, real
+    A) with the gradients of dense torch (eigh/svd) gathered on the pattern, and complex
+    eigenvalues (eigsh, values only, as on the CPU)."""
+    n = 12
+    S = _scipy_matrix(n, n, np.float64, seed=31)
+    S = S + ssp.diags_array(np.arange(1.0, n + 1))  # a full diagonal, separated eigenvalues
+    B, Bd = _leaf_on_gpu(ssp.csr_matrix(S), tdev)
+
+    # eigsh: the two largest eigenpairs, a sign-invariant loss of the vectors
+    w, V = spla.eigsh(B + B.T, k=2, which="LA")
+    assert w.device == Bd.device and V.shape == (n, 2)
+    (g,) = torch.autograd.grad(w.sum() + (V[:, 0] ** 4).sum(), B.data)
+    e, Q = torch.linalg.eigh(Bd + Bd.T)
+    (g_ref,) = torch.autograd.grad(e[-2:].sum() + (Q[:, -2] ** 4).sum(), B.data,
+                                   retain_graph=True)  # Bd's graph serves again below
+    torch.testing.assert_close(w, e[-2:])
+    torch.testing.assert_close(g, g_ref)
+
+    # svds of the nonsymmetric matrix: singular values and vectors
+    A, D = _leaf_on_gpu(_scipy_matrix(9, 6, np.float64, seed=32), tdev)
+    u, s, vh = spla.svds(A, k=2)
+    (g,) = torch.autograd.grad(s.sum() + (u[:, 1] ** 4).sum() + (vh[0] ** 4).sum(), A.data)
+    U, Sv, Vh = torch.linalg.svd(D, full_matrices=False)
+    (g_ref,) = torch.autograd.grad(Sv[:2].sum() + (U[:, 0] ** 4).sum() + (Vh[1] ** 4).sum(),
+                                   A.data)
+    torch.testing.assert_close(s, Sv[:2].flip(0))
+    torch.testing.assert_close(g, g_ref)
+
+    # lobpcg: eigenvalues
+    X = gpu.asarray(np.random.default_rng(33).standard_normal((n, 2)))
+    w, _ = spla.lobpcg(B + B.T, X, largest=True, tol=1e-10, maxiter=500)
+    (g,) = torch.autograd.grad(w.sum(), B.data)
+    (g_ref,) = torch.autograd.grad(torch.linalg.eigvalsh(Bd + Bd.T)[-2:].sum(), B.data)
+    torch.testing.assert_close(g, g_ref)
+
+    # complex Hermitian eigsh: eigenvalue gradients, vectors constant
+    Sc = _scipy_matrix(n, n, np.complex128, seed=34) + ssp.diags_array(np.arange(1.0, n + 1))
+    C, Cd = _leaf_on_gpu(ssp.csr_matrix(Sc), tdev)
+    w, V = spla.eigsh(C + C.conj().T, k=2, which="LA")
+    assert not V.requires_grad
+    (g,) = torch.autograd.grad(w.sum(), C.data)
+    (g_ref,) = torch.autograd.grad(torch.linalg.eigvalsh(Cd + Cd.conj().T)[-2:].sum(), C.data)
+    torch.testing.assert_close(g, g_ref)

@@ -726,7 +726,11 @@ def _systems(dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
 @pytest.mark.parametrize("method", ["cg", "minres", "bicgstab", "gmres"])
-def test_iterative_solvers(gpu, method, dtype):
+@pytest.mark.parametrize("operator", [False, True])
+def test_iterative_solvers(gpu, method, dtype, operator):
+    """The device solvers against SciPy's on the CPU: ``A`` an spgrad array on the GPU, or
+    (``operator``) a LinearOperator of a function on CuPy arrays with a LinearOperator
+    preconditioner."""
     import scipy.sparse.linalg as sla
 
     import spgrad.linalg as spla
@@ -748,7 +752,12 @@ def test_iterative_solvers(gpu, method, dtype):
             **{k: (v.to_scipy() if sp.issparse(v) else v) for k, v in kw.items()})
         gkw = {k: (v.to("cuda") if sp.issparse(v) else
                    gpu.asarray(v) if isinstance(v, np.ndarray) else v) for k, v in kw.items()}
-        x, info = getattr(spla, method)(G, bg, callback=lambda x: seen_gpu.append(_host(x)),
+        op = G
+        if operator:
+            op = spla.LinearOperator(G.shape, matvec=lambda v: G @ v, dtype=G.dtype)
+            if "M" in gkw:
+                gkw["M"] = spla.aslinearoperator(gkw["M"])
+        x, info = getattr(spla, method)(op, bg, callback=lambda x: seen_gpu.append(_host(x)),
                                         **gkw)
         assert isinstance(x, gpu.ndarray) and x.dtype == x_ref.dtype
         assert info == info_ref, kwargs
@@ -773,6 +782,41 @@ def test_solvers_on_the_gpu_errors(gpu):
         spla.cg(A.toarray(), gpu.asarray(b))
     with pytest.raises(ValueError, match="shapes of A"):
         spla.cg(G, gpu.asarray(np.ones(3)))
+    host = spla.LinearOperator(G.shape, matvec=lambda v: A @ _host(v), dtype=np.float64)
+    with pytest.raises(TypeError, match="must return a CuPy array, got numpy.ndarray"):
+        spla.cg(host, gpu.asarray(b))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_linear_operators_on_cupy_arrays(gpu, dtype):
+    """spgrad's LinearOperators pass CuPy arrays to their products (an spgrad array on the
+    GPU, a dense CuPy matrix, user functions), compositions included, as on the CPU."""
+    import spgrad.linalg as spla
+
+    A = _matrix("csr", (6, 6), dtype, seed=4)
+    B = _matrix("csr", (6, 6), dtype, seed=5)
+    G, H = A.to("cuda"), B.to("cuda")
+    rng = np.random.default_rng(6)
+    x, X = _values(rng, 6, dtype), _values(rng, 12, dtype).reshape(6, 2)
+    ops = [
+        (spla.aslinearoperator(G), spla.aslinearoperator(A)),
+        (spla.aslinearoperator(gpu.asarray(A.toarray())), spla.aslinearoperator(A.toarray())),
+        (spla.LinearOperator((6, 6), matvec=lambda v: G @ v, rmatvec=lambda v: G.conj().T @ v,
+                             dtype=dtype),
+         spla.LinearOperator((6, 6), matvec=lambda v: A @ v, rmatvec=lambda v: A.conj().T @ v,
+                             dtype=dtype)),
+    ]
+    for L, R in ops:
+        pairs = [(L, R), (2.0 * L + spla.aslinearoperator(H), 2.0 * R + spla.aslinearoperator(B)),
+                 (L @ L.H, R @ R.H), (L ** 2, R ** 2), (-L.T, -R.T), (L / 4, R / 4)]
+        for P, Q in pairs:
+            for got, expected in ((P.matvec(gpu.asarray(x)), Q.matvec(x)),
+                                  (P @ gpu.asarray(X), Q @ X),
+                                  (P.rmatvec(gpu.asarray(x)), Q.rmatvec(x)),
+                                  (P.rmatmat(gpu.asarray(X)), Q.rmatmat(X)),
+                                  (P(gpu.asarray(x[:, None])), Q(x[:, None]))):
+                assert isinstance(got, gpu.ndarray)
+                _assert_same_dense(_host(got), expected, dtype)
 
 
 @pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])

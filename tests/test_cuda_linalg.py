@@ -294,3 +294,128 @@ def test_solves_make_no_host_round_trips(gpu):
         for trans in ("N", "T", "H"):
             lu.solve(b, trans)
     assert gpu.transfers["h2d"] == 0 and gpu.transfers["d2h"] == 0, gpu.transfers
+
+
+# ------------------------------------------------------------------ eigensolvers and norms
+def _hermitian(n, dtype, seed=2):
+    """A Hermitian matrix with well separated eigenvalues (1, ..., n on the diagonal)."""
+    rng = np.random.default_rng(seed)
+    R = scipy.sparse.random_array((n, n), density=0.2, rng=rng, format="csr")
+    if np.dtype(dtype).kind == "c":
+        R = R + 1j * scipy.sparse.random_array((n, n), density=0.2, rng=rng, format="csr")
+    H = 0.2 * (R + R.conj().T) + scipy.sparse.diags_array(np.arange(1.0, n + 1))
+    return sp.csr_array(H.astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
+@pytest.mark.parametrize("which", ["LM", "LA", "SA"])
+def test_eigsh_matches_the_cpu(gpu, dtype, which):
+    """cupyx's Lanczos on the GPU: the eigenvalues SciPy's ARPACK finds, in its ascending
+    order, and eigenvectors with small residuals; the values alone as well."""
+    A = _hermitian(40, dtype)
+    G = A.to("cuda")
+    tol = 1e-3 if dtype == np.float32 else 1e-8
+    w_ref = scipy.sparse.linalg.eigsh(A.to_scipy(), k=3, which=which, return_eigenvectors=False)
+    w, V = spla.eigsh(G, k=3, which=which)
+    assert isinstance(w, gpu.ndarray) and isinstance(V, gpu.ndarray) and V.shape == (40, 3)
+    np.testing.assert_allclose(_host(w), np.sort(w_ref), rtol=tol, atol=tol)
+    residual = _host(G @ V) - _host(V) * _host(w)
+    assert np.abs(residual).max() < 10 * tol
+    w_only = spla.eigsh(G, k=3, which=which, return_eigenvectors=False)
+    np.testing.assert_allclose(_host(w_only), _host(w), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_svds_and_lobpcg_match_the_cpu(gpu, dtype):
+    rng = np.random.default_rng(4)
+    R = sp.random_array((30, 20), density=0.3, rng=rng, format="csr", dtype=np.float64)
+    R = sp.csr_array(R.astype(dtype) * (1 + 0.5j if np.dtype(dtype).kind == "c" else 1))
+    G = R.to("cuda")
+    s_ref = scipy.sparse.linalg.svds(R.to_scipy(), k=3, return_singular_vectors=False)
+    u, s, vh = spla.svds(G, k=3)
+    np.testing.assert_allclose(_host(s), np.sort(s_ref), rtol=1e-8)
+    np.testing.assert_allclose(_host(G @ vh.conj().T), _host(u) * _host(s), atol=1e-8)
+    np.testing.assert_allclose(_host(spla.svds(G, k=3, return_singular_vectors=False)),
+                               _host(s), rtol=1e-8)
+    u_only, _, none = spla.svds(G, k=3, return_singular_vectors="u")
+    assert none is None and u_only.shape == (30, 3)
+    H = _hermitian(40, dtype)
+    X = rng.standard_normal((40, 2))
+    w_ref = scipy.sparse.linalg.lobpcg(H.to_scipy(), X, largest=True, tol=1e-10,
+                                       maxiter=500)[0]
+    w, V = spla.lobpcg(H.to("cuda"), gpu.asarray(X), largest=True, tol=1e-10, maxiter=500)
+    np.testing.assert_allclose(np.sort(_host(w)), np.sort(w_ref), rtol=1e-8)
+    assert isinstance(V, gpu.ndarray) and V.shape == (40, 2)
+
+
+def test_eigensolver_options_the_gpu_lacks(gpu):
+    G = _hermitian(20, np.float64).to("cuda")
+    for call, match in (
+            (lambda: spla.eigsh(G, k=2, sigma=1.0), "sigma=1.0"),
+            (lambda: spla.eigsh(G, k=2, M=G), "M="),
+            (lambda: spla.eigsh(G, k=2, mode="buckling"), "mode='buckling'"),
+            (lambda: spla.eigsh(G, k=2, which="SM"), "which='SM'"),
+            (lambda: spla.svds(G, k=2, solver="propack"), "solver='propack'"),
+            (lambda: spla.svds(G, k=2, v0=gpu.ones(20)), "v0="),
+            (lambda: spla.svds(G, k=2, which="SM"), "which='SM'"),
+            (lambda: spla.lobpcg(G, gpu.ones((20, 1)), restartControl=3), "restartControl"),
+            (lambda: spla.eigs(G, k=2), "spgrad.linalg.eigs does not run on the GPU"),
+            (lambda: spla.eigsh(gpu.asarray(np.eye(4)), k=1), "A as an spgrad sparse array")):
+        with pytest.raises(NotImplementedError, match=match):
+            call()
+    with pytest.raises(ValueError, match="different devices"):
+        spla.eigsh(G, k=2, v0=np.ones(20))
+    with pytest.raises(ValueError, match="return_singular_vectors"):
+        spla.svds(G, k=2, return_singular_vectors="x")
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+@pytest.mark.parametrize("array", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_norms_and_powers_match_the_cpu(gpu, fmt, array, dtype):
+    """``norm`` (every order and axis SciPy takes, its errors) and ``matrix_power`` on the
+    GPU against the CPU."""
+    A = _general(9, dtype, fmt)
+    A = A if array else getattr(sp, f"{fmt}_matrix")(A)
+    G = A.to("cuda")
+    cases = [(None, None), ("fro", None), (1, None), (-1, None), (np.inf, None),
+             (-np.inf, None), (2, None), ("fro", (0, 1)), (1, (1, 0))]
+    cases += [(o, a) for o in (np.inf, -np.inf, 0, 1, 2, None, 3, 0.5) for a in (0, 1, -1)]
+    for ord, axis in cases:
+        expected = spla.norm(A, ord=ord, axis=axis)
+        got = spla.norm(G, ord=ord, axis=axis)
+        assert isinstance(got, gpu.ndarray), (ord, axis)
+        np.testing.assert_allclose(_host(got), expected, rtol=1e-10, err_msg=f"{ord} {axis}")
+        assert _host(got).shape == np.shape(expected), (ord, axis)
+    for ord, axis, error in ((-2, None, NotImplementedError), ("nuc", None, ValueError),
+                             (None, (0, 0), ValueError), (None, (0, 2), ValueError),
+                             (None, 1.5, TypeError), ("x", 0, ValueError),
+                             (None, (0, 1, 2), ValueError)):
+        with pytest.raises(error):
+            spla.norm(A, ord=ord, axis=axis)
+        with pytest.raises(error):
+            spla.norm(G, ord=ord, axis=axis)
+    for power in (0, 1, 2, 5):
+        expected, got = spla.matrix_power(A, power), spla.matrix_power(G, power)
+        assert got.device == "cuda:0" and type(got.cpu()) is type(expected)
+        np.testing.assert_allclose(got.cpu().toarray(), expected.toarray(), rtol=1e-12)
+    for bad, error in ((-1, ValueError), (1.5, ValueError)):
+        with pytest.raises(error):
+            spla.matrix_power(G, bad)
+    with pytest.raises(TypeError, match="not square"):
+        spla.matrix_power(sp.csr_array(np.ones((2, 3))).to("cuda"), 2)
+
+
+def test_functions_that_stay_on_the_cpu_say_so(gpu):
+    G = _general(6, np.float64, "csc").to("cuda")
+    b = gpu.asarray(np.ones(6))
+    for name, call in (("expm_multiply", lambda: spla.expm_multiply(G, b)),
+                       ("expm", lambda: spla.expm(G)), ("inv", lambda: spla.inv(G)),
+                       ("onenormest", lambda: spla.onenormest(G)),
+                       ("lsqr", lambda: spla.lsqr(G, b)),
+                       ("is_sptriangular", lambda: spla.is_sptriangular(G)),
+                       ("eigs", lambda: spla.eigs(G, k=1))):
+        with pytest.raises(NotImplementedError,
+                           match=rf"spgrad\.linalg\.{name} does not run on the GPU yet, and "
+                                 rf"an operand is on cuda:0"):
+            call()

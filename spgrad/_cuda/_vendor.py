@@ -1,5 +1,5 @@
-"""NVIDIA's sparse solvers through CuPy: cuSPARSE's triangular solves and cuSOLVER's sparse QR,
-reached via ``cupyx``.
+"""NVIDIA's sparse solvers through CuPy: cuSPARSE's triangular solves, cuSOLVER's sparse QR and
+cupyx's eigensolvers (thick-restart Lanczos, LOBPCG), reached via ``cupyx``.
 
 Where a vendor routine is the best kernel and has no spgrad counterpart on the GPU, spgrad calls
 it here. Each routine is listed in :data:`ROUTINES` with the library capability it needs;
@@ -97,3 +97,48 @@ def superlu(lu, function):
 
     require(function)
     return cusla.SuperLU(lu)
+
+
+def _sparse_linalg(function):
+    """``cupyx.scipy.sparse.linalg``, checked to provide ``function``."""
+    try:
+        import cupyx.scipy.sparse.linalg as cusla
+    except ImportError as e:
+        raise NotImplementedError(f"{function} on the GPU needs cupyx.scipy.sparse.linalg "
+                                  f"({e})") from e
+    if not hasattr(cusla, function):
+        raise NotImplementedError(
+            f"{function} on the GPU needs cupyx.scipy.sparse.linalg.{function}, which this "
+            f"CuPy version does not have; move the operands to the CPU with .cpu() and "
+            f"cupy.asnumpy")
+    return cusla
+
+
+def _operand(A, function):
+    """A cupyx operand: an spgrad CSR array on the GPU as a ``csr_matrix`` (copies, int32
+    indices); a CuPy array or ``None`` as it is."""
+    if A is None or not hasattr(A, "indptr"):
+        return A
+    return csr_matrix(A.data, A.indices, A.indptr, A.shape, function)
+
+
+def eigsh(A, **options):
+    """cupyx's ``eigsh`` (thick-restart Lanczos; ``which`` 'LM', 'LA' or 'SA') of the CSR
+    array ``A`` on the GPU: ``(w, V)``, eigenvalues in ascending order."""
+    cusla = _sparse_linalg("eigsh")
+    return cusla.eigsh(_operand(A, "eigsh"), **options)
+
+
+def svds(A, **options):
+    """cupyx's ``svds`` (Lanczos on ``AᴴA`` or ``AAᴴ``; ``which='LM'``) of the CSR array
+    ``A`` on the GPU: ``(u, s, vh)`` with ``s`` ascending, or ``s``."""
+    cusla = _sparse_linalg("svds")
+    return cusla.svds(_operand(A, "svds"), **options)
+
+
+def lobpcg(A, X, B=None, M=None, Y=None, **options):
+    """cupyx's ``lobpcg`` with ``A`` (and ``B``, ``M``) CSR arrays on the GPU or CuPy
+    arrays, ``X`` and ``Y`` CuPy arrays."""
+    cusla = _sparse_linalg("lobpcg")
+    return cusla.lobpcg(_operand(A, "lobpcg"), X, B=_operand(B, "lobpcg"),
+                        M=_operand(M, "lobpcg"), Y=Y, **options)

@@ -26,7 +26,8 @@ def is_differentiable(*operands, gpu=False):
     NotImplementedError
         In differentiable mode with an operand on a GPU, unless ``gpu`` (the caller's
         differentiable mode runs there: ``spsolve``, ``spsolve_triangular``, ``splu``,
-        ``spilu``, ``factorized``, ``cg``, ``bicgstab``, ``gmres`` and ``minres`` so far).
+        ``spilu``, ``factorized``, ``cg``, ``bicgstab``, ``gmres``, ``minres``, ``eigsh``,
+        ``svds``, ``lobpcg``, ``norm`` and ``matrix_power`` so far).
     """
     differentiable = any(
         _backend.is_tensor(x) or getattr(x, "_spgrad_torch", False)
@@ -40,7 +41,7 @@ def is_differentiable(*operands, gpu=False):
                 raise NotImplementedError(
                     f"spgrad.linalg's differentiable mode runs on the CPU only so far (except "
                     f"spsolve, spsolve_triangular, splu, spilu, factorized, cg, bicgstab, "
-                    f"gmres and minres), and an "
+                    f"gmres, minres, eigsh, svds, lobpcg, norm and matrix_power), and an "
                     f"operand is on the GPU ({_backend.device_of(x)}); move the operands to "
                     f"the CPU (A.cpu(), tensor.cpu()), or solve in plain mode on the GPU "
                     f"(A.detach(), CuPy arrays)"
@@ -48,9 +49,37 @@ def is_differentiable(*operands, gpu=False):
     return differentiable
 
 
-def to_scipy(x):
+def _gpu_device(x):
+    """The GPU an operand lives on (an spgrad array there, a CuPy array, or an operator of
+    one), else None."""
+    if isinstance(x, _spbase) and x._on_gpu:
+        return x.device
+    if _backend.is_device_array(x):
+        return _backend.device_of(x)
+    inner = getattr(x, "A", None)  # a MatrixLinearOperator
+    if inner is not None and inner is not x and not isinstance(inner, type):
+        return _gpu_device(inner)
+    if type(x) in (tuple, list):
+        return next((d for d in map(_gpu_device, x) if d is not None), None)
+    return None
+
+
+def to_scipy(x, what=None):
     """An operand as SciPy's solvers take it: spgrad containers become SciPy objects sharing
-    their arrays, torch tensors NumPy arrays (detached); anything else is returned as is."""
+    their arrays, torch tensors NumPy arrays (detached); anything else is returned as is.
+
+    Raises
+    ------
+    NotImplementedError
+        For an operand on a GPU: SciPy runs on the host, and spgrad never computes on a
+        silent copy (``what`` names the function in the message).
+    """
+    device = _gpu_device(x)
+    if device is not None:
+        raise NotImplementedError(
+            f"{what or 'this function of spgrad.linalg'} does not run on the GPU yet, and an "
+            f"operand is on {device}; move the operands to the CPU (A.cpu(), x.get()), or see "
+            f"the user guide's GPU section for the solvers that run there")
     return _plain(x)
 
 
@@ -65,8 +94,9 @@ def scipy_wrapper(function):
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
-        args = tuple(to_scipy(a) for a in args)
-        kwargs = {k: to_scipy(v) for k, v in kwargs.items()}
+        what = f"spgrad.linalg.{function.__name__}"
+        args = tuple(to_scipy(a, what) for a in args)
+        kwargs = {k: to_scipy(v, what) for k, v in kwargs.items()}
         return from_scipy_result(function(*args, **kwargs))
 
     wrapper.__module__ = "spgrad.linalg"

@@ -67,7 +67,7 @@ def _warn(message, category, stacklevel=3):
     warnings.warn(message, category, stacklevel=stacklevel)
 
 
-def _plain_operand(x):
+def _plain_operand(x, what=None):
     """``x`` for SciPy, never sharing arrays SciPy would modify: a non-canonical spgrad
     CSR/CSC becomes a canonical copy (SciPy would sort and merge its indices in place).
 
@@ -82,11 +82,11 @@ def _plain_operand(x):
                 and cached[2] is x.indptr and cached[3] == x.shape
                 and _views_of(cached[4], x)):
             return cached[4]
-        S = to_scipy(x)
+        S = to_scipy(x, what)
         S.has_canonical_format = True
         x.__dict__["_scipy_view"] = (x.data, x.indices, x.indptr, x.shape, S)
         return S
-    return to_scipy(x)
+    return to_scipy(x, what)
 
 
 def _same_memory(s, a):
@@ -763,7 +763,7 @@ def inv(A):
            [0.  , 0.25]])
     """
     if not is_differentiable(A):
-        return from_scipy_result(_scipy(_spla.inv, _plain_operand(A)))
+        return from_scipy_result(_scipy(_spla.inv, _plain_operand(A, "spgrad.linalg.inv")))
     if not issparse(A):
         raise TypeError("Input must be a sparse arrays")
     from .._construct import eye

@@ -1,5 +1,6 @@
 """Sparse eigensolvers: ``eigsh``, ``eigs``, ``svds``, ``lobpcg`` (ARPACK, PROPACK, LOBPCG
-through SciPy) and ARPACK's exceptions.
+through SciPy) and ARPACK's exceptions. On a GPU ``eigsh``, ``svds`` and ``lobpcg`` run
+cupyx's solvers (:mod:`spgrad.linalg._eigen_device`).
 
 Plain mode hands the work to :mod:`scipy.sparse.linalg` (spgrad containers converted), so
 results, warnings and exceptions are SciPy's. Differentiable mode (``A`` an spgrad container
@@ -27,6 +28,7 @@ import scipy.sparse.linalg as _sla
 
 from .. import _backend
 from .._base import _spbase
+from . import _eigen_device as _device
 from ._common import is_differentiable, scipy_wrapper, to_scipy
 from ._interface import _detached_operand as _plain_operand
 
@@ -154,6 +156,9 @@ def eigsh(A, k=6, M=None, sigma=None, which="LM", v0=None, ncv=None, maxiter=Non
     >>> A.grad.toarray().diagonal().round(12)
     array([0., 0., 0., 1.])
     """
+    if _device.on_gpu(A):
+        return _device.eigsh(A, k, M, sigma, which, v0, ncv, maxiter, tol, return_eigenvectors,
+                             Minv, OPinv, mode, rng)
     options = {"k": k, "sigma": sigma, "which": which, "ncv": ncv, "maxiter": maxiter,
                "tol": tol, "mode": mode, "rng": rng}
     if not is_differentiable(A):
@@ -292,6 +297,9 @@ def svds(A, k=6, ncv=None, tol=0, which="LM", v0=None, maxiter=None,
            [0., 0.],
            [0., 0.]])
     """
+    if _device.on_gpu(A):
+        return _device.svds(A, k, ncv, tol, which, v0, maxiter, return_singular_vectors,
+                            solver, rng, options)
     kwargs = {"k": k, "ncv": ncv, "tol": tol, "which": which, "maxiter": maxiter,
               "solver": solver, "rng": rng, "options": options}
     if not is_differentiable(A):
@@ -338,11 +346,15 @@ def lobpcg(A, X, B=None, M=None, Y=None, tol=None, maxiter=None, largest=True,
     >>> round(float(w[0].detach()), 8)
     10.0
     """
+    if _device.on_gpu(A):
+        return _device.lobpcg(A, X, B, M, Y, tol, maxiter, largest, verbosityLevel,
+                              retLambdaHistory, retResidualNormsHistory, restartControl)
     kwargs = {"tol": tol, "maxiter": maxiter, "largest": largest,
               "verbosityLevel": verbosityLevel, "retLambdaHistory": retLambdaHistory,
               "retResidualNormsHistory": retResidualNormsHistory,
               "restartControl": restartControl}
-    plain = {"X": _plain_operand(X), "M": _plain_operand(M), "Y": _plain_operand(Y)}
+    plain = {name: _plain_operand(x, "spgrad.linalg.lobpcg")
+             for name, x in (("X", X), ("M", M), ("Y", Y))}
     if not is_differentiable(A):
         return _scipy_lobpcg(A, B=_plain_operand(B), **plain, **kwargs)
     _reject_torch("lobpcg", B=B)

@@ -1,10 +1,12 @@
-"""Linear operators that let torch tensors through.
+"""Linear operators that let torch tensors and CuPy arrays through.
 
 :class:`LinearOperator` is a subclass of :class:`scipy.sparse.linalg.LinearOperator`, so SciPy's
 solvers and ``isinstance`` checks accept it. With NumPy (or SciPy sparse) operands every public
 method is SciPy's own, so results, types, ``np.matrix`` handling and errors are SciPy's. With a
-``torch.Tensor`` operand the same checks run but nothing is converted to NumPy, so autograd
-records ``matvec``/``rmatvec``/``matmat``/``rmatmat``/``dot``/``@``/``__call__`` and every
+``torch.Tensor`` or a CuPy operand the same checks run but nothing is converted to NumPy (an
+operator of an spgrad array on the GPU, or of user functions on CuPy arrays, works on the GPU,
+as ``cupyx``'s operators do), and with a tensor autograd records
+``matvec``/``rmatvec``/``matmat``/``rmatmat``/``dot``/``@``/``__call__`` and every
 composition (``A + B``, ``A * B``, ``A @ B``, ``alpha * A``, ``-A``, ``A ** k``, ``.T``, ``.H``).
 
 The composition classes are spgrad's own (SciPy's call ``np.conj``/``np.array`` on the vector,
@@ -38,6 +40,8 @@ def _conj(x):
 def _hstack(columns):
     if columns and _backend.is_tensor(columns[0]):
         return _torch().hstack(columns)
+    if columns and _backend.is_device_array(columns[0]):
+        return _backend.array_module(columns[0]).hstack(columns)
     return np.hstack(columns)
 
 
@@ -50,8 +54,9 @@ def _result_dtype(operators, scalar_types=()):
 
 def _as_input_tensor(op, x):
     """``x`` converted to a tensor when ``op`` is a torch operator and ``x`` is a NumPy array
-    (so the torch path serves it); ``None`` when the NumPy path applies."""
-    if _backend.is_tensor(x):
+    (so the torch path serves it), a tensor or a CuPy array as it is (they take the same
+    path); ``None`` when the NumPy path applies."""
+    if _backend.is_tensor(x) or _backend.is_device_array(x):
         return x
     if getattr(op, "_spgrad_torch", False) and not issparse(x) and not isinstance(x, _spbase):
         return _backend.as_tensor(np.asarray(x))
@@ -82,7 +87,15 @@ def _plain_sparse(method):
 
 
 def _as_output_tensor(y, like):
-    """A user function may return NumPy for a tensor input: give it back as a tensor."""
+    """A user function may return NumPy for a tensor input: give it back as a tensor. For a
+    CuPy input the result must be a CuPy array on its GPU (a host result is refused: it
+    would need a silent copy to the GPU)."""
+    if _backend.is_device_array(like):
+        if not _backend.is_device_array(y):
+            raise TypeError(f"a LinearOperator applied to a CuPy array must return a CuPy "
+                            f"array, got {type(y).__module__}.{type(y).__name__}")
+        _backend.check_same_device(like, y)
+        return y
     if _backend.is_tensor(y):
         return y
     return _backend.as_tensor(np.asarray(y), like=like)
@@ -155,7 +168,7 @@ class LinearOperator(_ScipyLinearOperator):
         if tuple(x.shape) not in ((n_in,), (n_in, 1)):
             raise ValueError("dimension mismatch")
         y = _as_output_tensor(fun(x), x)
-        if y.numel() != n_out:
+        if (y.size if _backend.is_device_array(y) else y.numel()) != n_out:
             raise ValueError(f"invalid shape returned by user-defined {name}()")
         return y.reshape(n_out) if x.ndim == 1 else y.reshape(n_out, 1)
 
@@ -478,7 +491,8 @@ class _PowerLinearOperator(LinearOperator):
 
     def _repeat(self, fun, x):
         # A ** 0 returns a copy, never the caller's array
-        out = x.clone() if _backend.is_tensor(x) else np.array(x, copy=True)
+        out = x.clone() if _backend.is_tensor(x) else (
+            x.copy() if _backend.is_device_array(x) else np.array(x, copy=True))
         for _ in range(int(self.args[1])):
             out = fun(out)
         return out
@@ -565,10 +579,11 @@ class IdentityOperator(LinearOperator):
 def aslinearoperator(A):
     """Return ``A`` as a :class:`LinearOperator`.
 
-    ``A`` may be an spgrad sparse container (NumPy or torch values), a dense ``torch.Tensor``,
-    a NumPy array or matrix, a SciPy sparse array or matrix, a LinearOperator, or any object
-    with ``shape`` and ``matvec`` attributes (``rmatvec``, ``rmatmat`` and ``dtype`` are used
-    when present), as in :func:`scipy.sparse.linalg.aslinearoperator`. Operators of torch
+    ``A`` may be an spgrad sparse container (NumPy or torch values, on the CPU or a GPU), a
+    dense ``torch.Tensor``, a NumPy array or matrix, a CuPy array, a SciPy sparse array or
+    matrix, a LinearOperator, or any object with ``shape`` and ``matvec`` attributes
+    (``rmatvec``, ``rmatmat`` and ``dtype`` are used when present), as in
+    :func:`scipy.sparse.linalg.aslinearoperator`. Operators of torch
     objects keep the product in torch (differentiable) and have ``_spgrad_torch = True``;
     ``rmatvec`` applies the conjugate transpose.
 
@@ -604,10 +619,11 @@ def aslinearoperator(A):
     """
     if isinstance(A, _ScipyLinearOperator):
         return A
-    if isinstance(A, (np.ndarray, np.matrix)) or _backend.is_tensor(A):
+    if (isinstance(A, (np.ndarray, np.matrix)) or _backend.is_tensor(A)
+            or _backend.is_device_array(A)):
         if A.ndim > 2:
             raise ValueError("array must have ndim <= 2")
-        if _backend.is_tensor(A):
+        if _backend.is_tensor(A) or _backend.is_device_array(A):
             A = A if A.ndim == 2 else A.reshape(1, -1)
         else:
             A = np.atleast_2d(np.asarray(A))
@@ -659,9 +675,10 @@ def _numpy_operator(op):
                                 dtype=op.dtype)
 
 
-def _detached_operand(x):
+def _detached_operand(x, what=None):
     """An operand for SciPy code that is not differentiated: a torch operator becomes a
-    NumPy-facing operator (:func:`_numpy_operator`), anything else is detached/converted."""
+    NumPy-facing operator (:func:`_numpy_operator`), anything else is detached/converted
+    (``what`` names the caller in the error for an operand on a GPU)."""
     if isinstance(x, LinearOperator) and x._spgrad_torch:
         return _numpy_operator(x)
-    return to_scipy(x)
+    return to_scipy(x, what)

@@ -41,8 +41,9 @@ def _check_grad(grad):
 
 
 def _plain_call(function, args, kwargs):
-    args = tuple(to_scipy(a) for a in args)
-    kwargs = {k: to_scipy(v) for k, v in kwargs.items()}
+    what = f"spgrad.linalg.{function.__name__}"
+    args = tuple(to_scipy(a, what) for a in args)
+    kwargs = {k: to_scipy(v, what) for k, v in kwargs.items()}
     return from_scipy_result(function(*args, **kwargs))
 
 

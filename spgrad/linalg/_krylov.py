@@ -564,11 +564,12 @@ def unrolled(name, A, b, x0=None, *, rtol=1e-5, atol=0., maxiter=None, M=None, c
                     callback_type=callback_type, shift=shift, check=check)
 
 
-def _device_operator(op, dtype, xp, name, A):
-    """``v ↦ op @ v`` on the GPU for a preconditioner: an spgrad array on A's device, or a
-    callable taking and returning CuPy arrays."""
+def _device_operator(op, dtype, xp, name, b):
+    """``v ↦ op @ v`` on the GPU for a preconditioner: an spgrad array on the device of the
+    right-hand side ``b``, or a callable (a LinearOperator among them) taking and returning
+    CuPy arrays."""
     if isinstance(op, _spbase):
-        _backend.check_same_device(A, op)
+        _backend.check_same_device(b, op)
         op = op if op.dtype == dtype else op.astype(dtype)
         return lambda v: op @ v
     if callable(op):
@@ -581,24 +582,37 @@ def device_solve(name, A, b, x0=None, *, rtol=1e-5, atol=0., maxiter=None, M=Non
                  callback=None, restart=None, callback_type=None, shift=0.0, show=False,
                  check=False):
     """``(x, info)`` of the method ``name`` (cg, bicgstab, gmres or minres) on a GPU: ``A``
-    an spgrad sparse array on the GPU, ``b`` (and ``x0``) CuPy arrays, ``M`` an spgrad array
+    an spgrad sparse array on the GPU or an spgrad LinearOperator whose products take and
+    return CuPy arrays, ``b`` (and ``x0``) CuPy arrays, ``M`` an spgrad array
     on the GPU or a callable; ``x`` is a CuPy array. SciPy's algorithm, defaults, ``info``
     codes and callbacks (which receive the iterate as a CuPy array)."""
     callback_type = _solver_options(name, show, callback, callback_type, "on the GPU")
     from ._isolve import _check_system, _solution_dtype
 
-    _check_system(A, b)
-    if not (isinstance(A, _spbase) and A._on_gpu):
-        raise TypeError(f"on the GPU, A must be an spgrad sparse array on the GPU "
-                        f"(A.to('cuda')), got {type(A).__name__} on {_backend.device_of(A)}")
-    _backend.check_same_device(A, b)
-    xp = A._xp()
-    dtype = _solution_dtype(A.dtype, b.dtype)
-    bt = b.reshape(-1).astype(dtype, copy=False)
-    A_d = A if A.dtype == dtype else A.astype(dtype)
+    from ._interface import LinearOperator
 
-    def matvec(v):
-        return A_d @ v
+    _check_system(A, b)
+    if isinstance(A, LinearOperator):  # its products take and return CuPy arrays
+        if A.dtype is None:
+            raise TypeError("on the GPU, a LinearOperator A needs a dtype")
+        xp = _backend.array_module(b)
+        dtype = _solution_dtype(np.dtype(A.dtype), b.dtype)
+
+        def matvec(v):
+            return A.matvec(v).astype(dtype, copy=False)
+    elif isinstance(A, _spbase) and A._on_gpu:
+        _backend.check_same_device(A, b)
+        xp = A._xp()
+        dtype = _solution_dtype(A.dtype, b.dtype)
+        A_d = A if A.dtype == dtype else A.astype(dtype)
+
+        def matvec(v):
+            return A_d @ v
+    else:
+        raise TypeError(f"on the GPU, A must be an spgrad sparse array on the GPU "
+                        f"(A.to('cuda')) or an spgrad LinearOperator on CuPy arrays, got "
+                        f"{type(A).__name__} on {_backend.device_of(A)}")
+    bt = b.reshape(-1).astype(dtype, copy=False)
 
     if M is None:
         def psolve(v):
@@ -606,7 +620,7 @@ def device_solve(name, A, b, x0=None, *, rtol=1e-5, atol=0., maxiter=None, M=Non
     else:
         if getattr(M, "shape", A.shape) != A.shape:
             raise ValueError("matrix and preconditioner have different shapes")
-        psolve = _device_operator(M, dtype, xp, "M", A)
+        psolve = _device_operator(M, dtype, xp, "M", b)
     n = bt.shape[0]
     if x0 is None:
         x = xp.zeros(n, dtype=dtype)
@@ -615,7 +629,7 @@ def device_solve(name, A, b, x0=None, *, rtol=1e-5, atol=0., maxiter=None, M=Non
             raise ValueError(f"x0 must be an array or 'Mb', got {x0!r}")
         x = psolve(bt)
     else:
-        _backend.check_same_device(A, x0)
+        _backend.check_same_device(b, x0)
         if tuple(x0.shape) not in ((n,), (n, 1)):
             raise ValueError(f"shapes of A {tuple(A.shape)} and x0 {tuple(x0.shape)} are "
                              f"incompatible")

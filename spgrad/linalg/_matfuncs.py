@@ -81,7 +81,8 @@ def _vector_norm(C, ord, axis):
         smallest = a.new_full((length,), np.inf).scatter_reduce(0, idx, a, "amin",
                                                               include_self=True)
         # an implicit zero in the slice makes the minimum 0
-        counts = torch.zeros(length, dtype=torch.int64).index_add(0, idx, torch.ones_like(idx))
+        counts = torch.zeros(length, dtype=torch.int64, device=a.device).index_add(
+            0, idx, torch.ones_like(idx))
         return torch.where(counts == C.shape[axis], smallest, zeros)
     if ord == 1:
         return zeros.index_add(0, idx, a)
@@ -132,7 +133,10 @@ def norm(x, ord=None, axis=None):
     array([[ 0.6,  0. ],
            [ 0. , -0.8]])
     """
-    if not is_differentiable(x):
+    on_gpu = isinstance(x, _spbase) and x._on_gpu
+    if not is_differentiable(x, gpu=on_gpu):
+        if on_gpu:
+            return _device_norm(x, ord, axis)
         return _scipy_norm(x, ord=ord, axis=axis)
     if not isinstance(x, _spbase):
         raise TypeError(
@@ -142,10 +146,16 @@ def norm(x, ord=None, axis=None):
     if x.ndim != 2:
         raise NotImplementedError(f"differentiable norm supports 2-D arrays, got {x.ndim}-D")
     torch = _torch()
-    # SciPy on the detached values does all the validation (and raises its own errors); the
-    # spectral norm is validated by svds itself (running it twice would double the cost)
-    reference = None if (ord == 2 and axis is None) else _sla.norm(to_scipy(x), ord=ord,
-                                                                    axis=axis)
+    # SciPy on the detached values does all the validation (and raises its own errors; on the
+    # GPU its rules, on the device); the spectral norm is validated by svds itself (running it
+    # twice would double the cost)
+    reference = None
+    if not (ord == 2 and axis is None):
+        if on_gpu:
+            plain = x._with_data(_backend.kernel_array(x.data, x._index_array()), copy=False)
+            reference = _device_norm(plain, ord, axis)
+        else:
+            reference = _sla.norm(to_scipy(x), ord=ord, axis=axis)
     C = _canonical_csr(x)
     data = C.data
     if axis is None and ord in (None, "fro", "f"):
@@ -161,14 +171,80 @@ def norm(x, ord=None, axis=None):
         if ord == 2:
             from ._eigen import svds
 
-            return svds(x, k=1, solver="arpack", rng=None)[1][0]
+            return svds(x, k=1)[1][0]
         sums = _abs_sums(C, row_axis if ord in (1, -1) else col_axis)
         return sums.max() if ord in (1, np.inf) else sums.min()
     (a,) = axis
     a %= 2
     if ord == 0:
-        return torch.from_numpy(np.asarray(reference))
+        return _backend.tensor_of(reference) if on_gpu else torch.from_numpy(
+            np.asarray(reference))
     return _vector_norm(C, ord, a)
+
+
+def _device_norm(x, ord, axis):
+    """``norm`` of an spgrad array on the GPU, by SciPy's definitions and with its errors:
+    a 0-d CuPy array for a matrix norm, a CuPy vector for norms along an axis; the spectral
+    norm through :func:`spgrad.linalg.svds` there."""
+    xp = x._xp()
+    nd = x.ndim
+    if ord in (None, "fro", "f") and axis is None:
+        return xp.linalg.norm(x.tocsr()._deduped().data)
+    x = x.tocsr()
+    if axis is None:
+        axis = tuple(range(nd))
+    elif not isinstance(axis, tuple):
+        message = "'axis' must be None, an integer or a tuple of integers"
+        try:
+            int_axis = int(axis)
+        except TypeError as e:
+            raise TypeError(message) from e
+        if axis != int_axis:
+            raise TypeError(message)
+        axis = (int_axis,)
+    if len(axis) == 2:
+        row_axis, col_axis = axis
+        if not (-nd <= row_axis < nd and -nd <= col_axis < nd):
+            raise ValueError(f"Invalid axis {axis!r} for an array with shape {x.shape!r}")
+        if row_axis % nd == col_axis % nd:
+            raise ValueError("Duplicate axes given.")
+        if ord == 2:
+            from ._eigen import svds
+
+            return svds(x, k=1)[1][0]
+        if ord == -2:
+            raise NotImplementedError
+        if ord in (1, -1):
+            sums = abs(x).sum(axis=row_axis)
+        elif ord in (np.inf, -np.inf):
+            sums = abs(x).sum(axis=col_axis)
+        elif ord in (None, "f", "fro"):
+            return xp.linalg.norm(x._deduped().data)
+        else:
+            raise ValueError("Invalid norm order for matrices.")
+        return sums.max() if ord in (1, np.inf) else sums.min()
+    if len(axis) != 1:
+        raise ValueError("Improper number of dimensions to norm.")
+    (a,) = axis
+    if not -nd <= a < nd:
+        raise ValueError(f"Invalid axis {axis!r} for an array with shape {x.shape!r}")
+    if ord == np.inf:
+        M = abs(x).max(axis=a)
+    elif ord == -np.inf:
+        M = abs(x).min(axis=a)
+    elif ord == 0:
+        M = x.count_nonzero(axis=a)
+    elif ord == 1:
+        M = abs(x).sum(axis=a)
+    elif ord in (2, None):
+        M = xp.sqrt(abs(x).power(2).sum(axis=a))
+    else:
+        try:
+            ord + 1
+        except TypeError as e:
+            raise ValueError("Invalid norm order for vectors.") from e
+        M = xp.power(abs(x).power(ord).sum(axis=a), 1 / ord)
+    return M.toarray().ravel() if hasattr(M, "toarray") else M.ravel()
 
 
 # -- onenormest -------------------------------------------------------------------------------
@@ -190,8 +266,8 @@ def onenormest(A, t=2, itmax=5, compute_v=False, compute_w=False):
     >>> float(onenormest(A))
     9.0
     """
-    return _sla.onenormest(_detached_operand(A), t=t, itmax=itmax, compute_v=compute_v,
-                           compute_w=compute_w)
+    return _sla.onenormest(_detached_operand(A, "spgrad.linalg.onenormest"), t=t, itmax=itmax,
+                           compute_v=compute_v, compute_w=compute_w)
 
 
 # -- matrix_power -----------------------------------------------------------------------------
@@ -225,7 +301,8 @@ def matrix_power(A, power):
            [0, 2, 0],
            [1, 0, 1]])
     """
-    if not is_differentiable(A):
+    on_gpu = isinstance(A, _spbase) and A._on_gpu
+    if not is_differentiable(A, gpu=on_gpu) and not on_gpu:
         return _scipy_matrix_power(A, power)
     if not isinstance(A, _spbase):
         raise TypeError(f"a sparse array or matrix is expected, got {type(A).__name__}")
@@ -241,7 +318,7 @@ def matrix_power(A, power):
         from .. import _construct
 
         # SciPy returns a DIA identity array here, whatever the input's format and family
-        return _construct.eye_array(M, dtype=_backend.numpy_dtype(A.dtype))
+        return _construct.eye_array(M, dtype=_backend.numpy_dtype(A.dtype)).to(A.device)
     return _power(A, power)
 
 
