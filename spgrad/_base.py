@@ -962,15 +962,24 @@ class _spbase:
     def _sum_device(self, axis, dtype, out):
         """``sum`` on a GPU: a 0-d CuPy array for the whole sum (as ``cupyx.scipy.sparse``),
         else a 1-D (sparse arrays) or 2-D (sparse matrices) CuPy array."""
-        if out is not None:
-            raise NotImplementedError("sum(out=...) is not supported on the GPU")
+        if out is not None and not _backend.is_device_array(out):
+            raise ValueError(f"sum(out=...) of an array on the GPU ({self.device}) takes a CuPy "
+                             f"array there, got {type(out).__module__}.{type(out).__name__}")
         if axis is None:
             total = self._summable_data().sum()
         else:
             total = self._axis_sums(axis[0], self.dtype)
             if not self._is_array:
                 total = total.reshape((1, -1) if axis == (0,) else (-1, 1))
-        return total if dtype is None else total.astype(dtype)
+        total = total if dtype is None else total.astype(dtype)
+        if out is None:
+            return total
+        _backend.check_same_device(self, out)
+        if tuple(out.shape) != tuple(total.shape):
+            raise ValueError(f"out dimensions do not match shape: expected "
+                             f"{tuple(total.shape)}, got {tuple(out.shape)}")
+        out[...] = total
+        return out
 
     def _summable_data(self):
         return self.tocsr()._summable_data()

@@ -726,44 +726,53 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
                     f"spgrad does not have yet"
                 )
             return self._mul_scalar(other.flat[0])
+        return self._multiply_dense_broadcast(other)
+
+    def _multiply_dense_broadcast(self, other):
+        """Elementwise product with a dense 1-D or 2-D ``other`` (NumPy, or CuPy on the GPU)
+        that broadcasts with ``self``, SciPy's way: a COO result, larger than ``self`` when a
+        row or column of ``self`` meets a matrix of them."""
+        xp = self._xp()
+        if xp is np:
+            other = np.asarray(other)  # (an np.matrix indexes as a matrix)
         if self.shape == (1, 1):
             bshape = np.broadcast_shapes(self.shape, other.shape)
-            return np.multiply(self.data.sum(), other).reshape(bshape)
+            return xp.multiply(self.data.sum(), other).reshape(bshape)
         ret = self.tocoo()
         if self.shape == other.shape:
-            ret.data = np.multiply(ret.data, np.asarray(other)[ret.row, ret.col]).ravel()
+            ret.data = xp.multiply(ret.data, other[ret.row, ret.col]).ravel()
             return ret
-        other2d = np.atleast_2d(np.asarray(other))
+        other2d = xp.atleast_2d(other)
         M, N = self.shape
         if M == 1:
             # A row of self times every row of a dense operand: the result has its rows.
             if other2d.shape[1] == 1:
-                data = np.multiply(ret.data, other2d)
+                data = xp.multiply(ret.data, other2d)
             elif other2d.shape[1] == N:
-                data = np.multiply(ret.data, other2d[:, ret.col])
+                data = xp.multiply(ret.data, other2d[:, ret.col])
             else:
                 raise ValueError(f"inconsistent shapes {self.shape} and {other.shape}")
             reps = other2d.shape[0]
             idx_dtype = get_index_dtype(ret.col, maxval=ret.nnz * reps)
-            row = np.repeat(np.arange(reps, dtype=idx_dtype), ret.nnz)
-            col = np.tile(ret.col.astype(idx_dtype, copy=False), reps)
+            row = xp.repeat(xp.arange(reps, dtype=idx_dtype), ret.nnz)
+            col = xp.tile(ret.col.astype(idx_dtype, copy=False), reps)
             return self._coo_container((data.ravel(), (row, col)), shape=(reps, N))
         if N == 1:
             if other2d.shape[0] == 1:
-                data = np.multiply(ret.data[:, None], other2d)
+                data = xp.multiply(ret.data[:, None], other2d)
             elif other2d.shape[0] == M:
-                data = np.multiply(ret.data[:, None], other2d[ret.row])
+                data = xp.multiply(ret.data[:, None], other2d[ret.row])
             else:
                 raise ValueError(f"inconsistent shapes {self.shape} and {other.shape}")
             reps = other2d.shape[1]
             idx_dtype = get_index_dtype(ret.row, maxval=ret.nnz * reps)
-            row = np.repeat(ret.row.astype(idx_dtype, copy=False), reps)
-            col = np.tile(np.arange(reps, dtype=idx_dtype), ret.nnz)
+            row = xp.repeat(ret.row.astype(idx_dtype, copy=False), reps)
+            col = xp.tile(xp.arange(reps, dtype=idx_dtype), ret.nnz)
             return self._coo_container((data.ravel(), (row, col)), shape=(M, reps))
         if other2d.shape[0] == 1 and N == other2d.shape[1]:
-            data = np.multiply(ret.data, other2d[:, ret.col].ravel())
+            data = xp.multiply(ret.data, other2d[:, ret.col].ravel())
         elif other2d.shape[1] == 1 and M == other2d.shape[0]:
-            data = np.multiply(ret.data, other2d[ret.row].ravel())
+            data = xp.multiply(ret.data, other2d[ret.row].ravel())
         else:
             raise ValueError(f"inconsistent shapes {self.shape} and {other.shape}")
         ret.data = data.ravel()
@@ -777,13 +786,13 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
             return self._mul_scalar(other.reshape(()))  # as SciPy: a scalar, same format
         if issparse(other) and other.shape == self.shape:
             return self._binopt(other, "mul")
-        if issparse(other) or other.ndim > 2 or np.broadcast_shapes(
-                self.shape, other.shape) != self.shape:
-            raise NotImplementedError(
-                f"multiply on the GPU takes sparse operands of the same shape and dense "
-                f"operands that broadcast to the sparse operand's shape, got {self.shape} and "
-                f"{other.shape}"
-            )
+        if issparse(other):
+            _backend.check_same_device(self, other)
+            return self._multiply_sparse_broadcast(other)
+        if other.ndim > 2:
+            return self._xp().multiply(self.toarray(), other)
+        if np.broadcast_shapes(self.shape, other.shape) != self.shape:
+            return self._multiply_dense_broadcast(other)
         ret = self.tocoo()
         dense = other.reshape((1,) * (2 - other.ndim) + other.shape)
         rows = ret.row if dense.shape[0] != 1 else 0
@@ -848,8 +857,9 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
     def _diagonal_csr(self, values):
         n = len(values)
         idx_dtype = get_index_dtype(maxval=n)
+        xp = self._xp()
         return self._csr_container._from_arrays(
-            values, np.arange(n, dtype=idx_dtype), np.arange(n + 1, dtype=idx_dtype), (n, n),
+            values, xp.arange(n, dtype=idx_dtype), xp.arange(n + 1, dtype=idx_dtype), (n, n),
             canonical=True,
         )
 

@@ -27,7 +27,7 @@ from warnings import warn
 import numpy as np
 
 from . import _backend
-from ._base import SparseEfficiencyWarning, issparse
+from ._base import SparseEfficiencyWarning, _spbase, issparse
 from ._oned import vector_from_2d
 from ._sputils import (
     asmatrix,
@@ -423,15 +423,19 @@ class _CompressedIndexMixin:
 
     # ------------------------------------------------------------------------ setitem
     def __setitem__(self, key, x):
-        if self._on_gpu and issparse(x):
-            raise NotImplementedError("assigning sparse values on the GPU is not supported "
-                                      "yet; assign x.toarray(), or on the CPU (A.cpu())")
         row, col, nones = _parse_key(key, self.shape)
         if nones and nones != ["mask"]:
             raise IndexError(f"Indexing that leads to >2D is not supported by {self.format} "
                              f"format. Try converting to COO format")
         xp = self._xp()
-        if self._on_gpu and not (_backend.is_tensor(x) or _backend.is_device_array(x)):
+        if self._on_gpu and issparse(x):
+            if not isinstance(x, _spbase):  # a SciPy sparse value
+                from ._interop import from_scipy
+
+                x = from_scipy(x)
+            if not x._on_gpu and not x._is_torch:
+                x = x.to(self.device)  # host values are copied to the GPU
+        elif self._on_gpu and not (_backend.is_tensor(x) or _backend.is_device_array(x)):
             x = _backend.to_device(np.asarray(x, dtype=self.dtype), self.device)  # host values
         _backend.check_same_device(self, x)
         if isinstance(row, int) and isinstance(col, int):
@@ -496,6 +500,10 @@ class _CompressedIndexMixin:
         self._set_many(i.ravel(), j.ravel(), x.reshape(-1))
 
     def _set_sparse(self, i, j, xc, bro, bco):
+        """``A[i, j] = xc`` for a sparse value (on ``A``'s device) and broadcast index arrays
+        ``i``, ``j`` (host): the region's stored entries are zeroed, then ``xc``'s stored
+        entries (broadcast along ``bro``/``bco``) are set, as in SciPy."""
+        xp = self._xp()
         xc = xc.copy()
         xc.sum_duplicates()
         self._zero_many(i.ravel(), j.ravel())
@@ -504,17 +512,19 @@ class _CompressedIndexMixin:
         if _backend.is_tensor(xc.data):
             v = xc.data.to(_backend.torch_dtype(self.dtype))
         else:
-            v = np.asarray(xc.data, dtype=self.dtype)
+            v = xc.data.astype(self.dtype) if _backend.is_device_array(xc.data) else \
+                np.asarray(xc.data, dtype=self.dtype)
         if len(r) == 0:
             return
         if bro:
-            r = np.repeat(np.arange(M), len(r))
-            c = np.tile(c, M)
-            v = v.tile((M,)) if _backend.is_tensor(v) else np.tile(v, M)
+            r = xp.repeat(xp.arange(M), len(r))
+            c = xp.tile(c, M)
+            v = v.tile((M,)) if _backend.is_tensor(v) else xp.tile(v, M)
         if bco:
-            r = np.repeat(r, N)
-            c = np.tile(np.arange(N), len(c))
-            v = v.repeat_interleave(N) if _backend.is_tensor(v) else np.repeat(v, N)
+            r = xp.repeat(r, N)
+            c = xp.tile(xp.arange(N), len(c))
+            v = v.repeat_interleave(N) if _backend.is_tensor(v) else xp.repeat(v, N)
+        i, j = (_key_on_device(self, a) for a in (i, j))  # the value's positions are there
         self._set_many(i[r, c], j[r, c], v)
 
     def _lookup_offsets(self, major, minor):
@@ -556,7 +566,8 @@ class _CompressedIndexMixin:
         if self._on_gpu:
             # a GPU scatter with repeated targets writes in no defined order: keep the last
             # pair of each position first (NumPy's assignment is last-wins itself)
-            major, minor = (_key_on_device(self, np.asarray(a)).astype(np.int64)
+            major, minor = ((a if _backend.is_device_array(a) else
+                             _key_on_device(self, np.asarray(a))).astype(np.int64)
                             for a in (major, minor))
             x = x.astype(self.dtype, copy=False).reshape(-1)
             keep = _last_of_each(self._xp(), major * max(self._major_minor()[1], 1) + minor)
@@ -1062,9 +1073,6 @@ class _COOIndexMixin:
             maxprint=self.maxprint)
 
     def __setitem__(self, key, x):
-        if self._on_gpu:
-            raise NotImplementedError("item assignment on the GPU is not supported yet; "
-                                      "assign on the CPU (A.cpu()) and move the result")
         row, col, nones = _parse_key(key, self.shape)
         if nones:
             raise NotImplementedError("assigning into a COO array with a boolean mask or None "
@@ -1088,42 +1096,55 @@ class _COOIndexMixin:
         else:
             I, J = np.broadcast_arrays(R[:, None], C[None, :])
         shape = I.shape
+        # on the GPU: the values there (host values copied), the region's positions too
+        xp = self._xp()
         if issparse(x):
             if 0 in x.shape:
                 return
+            if self._on_gpu and not (isinstance(x, _spbase) and x._on_gpu):
+                x = _coo_container_of(x).to(self.device)  # host values are copied
+            _backend.check_same_device(self, x)
             xc = x.tocoo()
             xc.sum_duplicates()
-            xd = np.asarray(xc.toarray(), dtype=self.dtype)
-            stored = np.zeros(xc.shape, dtype=bool)
+            xd = xc.toarray().astype(self.dtype, copy=False)
+            stored = xp.zeros(xc.shape, dtype=bool)
             stored[xc.row, xc.col] = True
             if xd.shape != shape:
-                xd = np.broadcast_to(xd.squeeze(), shape)
-                stored = np.broadcast_to(stored.squeeze(), shape)
+                xd = xp.broadcast_to(xd.squeeze(), shape)
+                stored = xp.broadcast_to(stored.squeeze(), shape)
         else:
-            xd = np.asarray(x, dtype=self.dtype)
+            if self._on_gpu:
+                xd = (x if _backend.is_device_array(x) else
+                      _backend.to_device(np.asarray(x, dtype=self.dtype), self.device))
+                _backend.check_same_device(self, xd)
+                xd = xd.astype(self.dtype, copy=False)
+            else:
+                _backend.check_same_device(self, x)
+                xd = np.asarray(x, dtype=self.dtype)
             if xd.size == 0:
                 return
             if xd.shape != shape:
                 try:
-                    xd = np.broadcast_to(xd.squeeze(), shape)
+                    xd = xp.broadcast_to(xd.squeeze(), shape)
                 except ValueError as e:
                     raise ValueError(f"shape mismatch in assignment: cannot broadcast values "
                                      f"of shape {np.shape(x)} to {shape}") from e
-            stored = np.ones(shape, dtype=bool) if shape == () else xd != 0
+            stored = xp.ones(shape, dtype=bool) if shape == () else xd != 0
+        I, J = (_key_on_device(self, np.asarray(a)) for a in (I, J))
         # drop the stored entries inside the region
-        keys_region = np.unique(I.astype(np.int64).ravel() * N + J.astype(np.int64).ravel())
+        keys_region = xp.unique(I.astype(np.int64).ravel() * N + J.astype(np.int64).ravel())
         old_keys = self.row.astype(np.int64) * N + self.col.astype(np.int64)
-        keep = ~np.isin(old_keys, keys_region)
-        new_i = np.asarray(I)[stored].ravel() if shape != () else np.atleast_1d(I)
-        new_j = np.asarray(J)[stored].ravel() if shape != () else np.atleast_1d(J)
-        new_v = np.asarray(xd)[stored].ravel() if shape != () else np.atleast_1d(xd)
+        keep = ~_is_in_sorted(xp, old_keys, keys_region)
+        new_i = I[stored].ravel() if shape != () else xp.atleast_1d(I)
+        new_j = J[stored].ravel() if shape != () else xp.atleast_1d(J)
+        new_v = xd[stored].ravel() if shape != () else xp.atleast_1d(xd)
         if len(new_v) == 0 and len(shape) == 1:
             self.data = self.data[keep]
             self.coords = tuple(c[keep] for c in self.coords)
             return
         # one value per position: the first one, like SciPy
-        _, first = np.unique(new_i.astype(np.int64) * N + new_j, return_index=True)
-        first = np.sort(first)
+        _, first = xp.unique(new_i.astype(np.int64) * N + new_j, return_index=True)
+        first = xp.sort(first)
         # SciPy's new coordinates take the dtype of each key part: int64 for an integer, the
         # array's for an array, and for a slice the value's coordinates (a sparse value's own,
         # unless it is broadcast; a dense value's from nonzero(), int64); appending them
@@ -1136,10 +1157,27 @@ class _COOIndexMixin:
                  _index_array_dtype(r, k.dtype) if isinstance(k, np.ndarray) else np.int64
                  for k, r in zip((row, col), raw)]
         idt = np.result_type(self.row.dtype, *parts)
-        self.data = np.concatenate((self.data[keep], new_v[first]))
-        self.coords = (np.concatenate((self.row[keep], new_i[first])).astype(idt, copy=False),
-                       np.concatenate((self.col[keep], new_j[first])).astype(idt, copy=False))
+        self.data = xp.concatenate((self.data[keep], new_v[first]))
+        self.coords = (xp.concatenate((self.row[keep], new_i[first])).astype(idt, copy=False),
+                       xp.concatenate((self.col[keep], new_j[first])).astype(idt, copy=False))
         self.has_canonical_format = False
+
+
+def _coo_container_of(x):
+    """A sparse value (spgrad's or SciPy's) as an spgrad COO array or matrix."""
+    if not isinstance(x, _spbase):
+        from ._interop import from_scipy
+
+        x = from_scipy(x)
+    return x.tocoo()
+
+
+def _is_in_sorted(xp, a, sorted_unique):
+    """``np.isin(a, sorted_unique)`` for sorted unique ``sorted_unique`` (NumPy or CuPy)."""
+    if len(sorted_unique) == 0:
+        return xp.zeros(a.shape, dtype=bool)
+    pos = xp.minimum(xp.searchsorted(sorted_unique, a), len(sorted_unique) - 1)
+    return sorted_unique[pos] == a
 
 
 def _index_array_dtype(raw, parsed):

@@ -431,6 +431,24 @@ def test_reductions(gpu, fmt, dtype, shape, array):
                                    dtype)
 
 
+@pytest.mark.parametrize("array", [True, False])
+def test_sum_and_mean_into_out(gpu, array):
+    """``sum``/``mean`` with ``out``: a CuPy array of the result's shape, filled and
+    returned; anything else raises ``ValueError``."""
+    A = _matrix("csr", (4, 5), np.float64, array=array, seed=3)
+    G = A.to("cuda")
+    for axis in (None, 0, 1):
+        for name in ("sum", "mean"):
+            expected = np.asarray(getattr(A, name)(axis=axis))
+            out = gpu.zeros(expected.shape)
+            assert getattr(G, name)(axis=axis, out=out) is out
+            np.testing.assert_allclose(_host(out), expected, rtol=1e-12)
+    with pytest.raises(ValueError, match="out dimensions do not match"):
+        G.sum(axis=0, out=gpu.zeros((3,)))
+    with pytest.raises(ValueError, match="takes a CuPy array"):
+        G.sum(axis=0, out=np.zeros(5))
+
+
 def _assert_same_coo(got, expected):
     """The same COO result, entry for entry (coordinates, their dtype, NaNs included)."""
     assert type(got) is type(expected) and got.device.startswith("cuda")
@@ -626,8 +644,7 @@ def test_vectors(gpu, fmt, dtype, idx):
 @pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
 @pytest.mark.parametrize("array", [True, False])
 def test_keys_with_none_and_coo_indexing(gpu, fmt, array):
-    """Keys with ``None`` and COO indexing (duplicates kept) on the GPU as on the CPU; COO
-    assignment stays on the CPU."""
+    """Keys with ``None`` and COO indexing (duplicates kept) on the GPU as on the CPU."""
     A = _matrix(fmt, (5, 6), np.float64, array=array, messy=True, seed=6)
     G = A.to("cuda")
     keys = [(None, 2), (2, None), (None, slice(1, 4)), (slice(None), None, 1), (1, 3),
@@ -648,9 +665,6 @@ def test_keys_with_none_and_coo_indexing(gpu, fmt, array):
             _same_result(got, expected, np.float64)
         else:
             np.testing.assert_allclose(float(got), expected)
-    if fmt == "coo" and array:
-        with pytest.raises(NotImplementedError, match="assignment on the GPU"):
-            G[0, 0] = 1.0
     with pytest.raises(IndexError, match="out of range"):
         G[gpu.asarray(np.array([5])), :] if fmt != "coo" or array else G.tocsr()[7]
 
@@ -871,13 +885,40 @@ def test_shape_errors_on_the_device(gpu):
         G @ gpu.asarray(np.ones(4))
     with pytest.raises(ValueError, match="inconsistent shapes"):
         G + _matrix("csr", (3, 4), np.float64).to("cuda")
-    with pytest.raises(NotImplementedError, match="dense operands that broadcast"):
-        G.multiply(gpu.asarray(np.ones((2, 4, 3))))
-    with pytest.raises(NotImplementedError, match="dense operands that broadcast"):
-        row = _matrix("csr", (1, 3), np.float64).to("cuda")
-        row.multiply(gpu.asarray(np.ones((4, 3))))  # would make the result larger
     with pytest.raises(ValueError, match="shape mismatch"):
         G.multiply(gpu.asarray(np.ones((1, 4))))
+    with pytest.raises(ValueError, match="inconsistent shapes"):
+        G.multiply(_matrix("csr", (1, 4), np.float64).to("cuda"))
+
+
+@pytest.mark.parametrize("array", [True, False])
+def test_broadcasting_products(gpu, array):
+    """``multiply`` that broadcasts a sparse row, column or vector against a larger dense or
+    sparse operand (the result larger than ``self``), as on the CPU: same class, format,
+    shape and values."""
+    family = "array" if array else "matrix"
+    M = _matrix("csr", (4, 7), np.float64, array=array, density=0.5, seed=1)
+    r = _matrix("csr", (1, 7), np.float64, array=array, density=0.6, seed=2)
+    c = _matrix("csc", (4, 1), np.float64, array=array, density=0.6, seed=3)
+    rng = np.random.default_rng(4)
+    X, Y, Z = rng.standard_normal((3, 7)), rng.standard_normal((4, 5)), \
+        rng.standard_normal((2, 3, 7))
+    one = getattr(sp, f"csr_{family}")(np.array([[2.0]]))
+    pairs = [(M, r), (M, c), (r, M), (c, M), (r, c), (c, r), (r, X), (c, Y), (r, Z),
+             (one, X), (one, M)]
+    if array:
+        v = sp.csr_array(np.array([0, 1.5, 0, -2, 0, 3, 1.0]))
+        pairs += [(v, X), (M, v), (v, M)]
+    on_gpu = {}
+    for a, b in pairs:
+        expected = a.multiply(b)
+        got = on_gpu.setdefault(id(a), a.to("cuda")).multiply(
+            on_gpu.setdefault(id(b), b.to("cuda")) if sp.issparse(b) else gpu.asarray(b))
+        if sp.issparse(expected):
+            assert got.format == expected.format
+            _assert_same_sparse(_host(got), expected, np.float64)
+        else:
+            _assert_same_dense(_host(got), expected, np.float64)
 
 
 # -------------------------------------------------------------------------- host transfers
@@ -1042,9 +1083,70 @@ def test_item_assignment(gpu, fmt, messy):
         np.testing.assert_array_equal(got.indices, expected.indices)
         np.testing.assert_array_equal(got.indptr, expected.indptr)
         assert got.indices.dtype == expected.indices.dtype
+
+
+def test_coo_assignment(gpu):
+    """``A[key] = x`` for a COO array on the GPU, entry for entry as on the CPU (SciPy's
+    rules: the region's stored entries removed, the nonzero values appended, the first value
+    of a repeated position kept, SciPy's coordinate dtypes): scalars, dense values (host and
+    device) and sparse values."""
+    A = _matrix("coo", (6, 7), np.float64, messy=True, seed=12)
+    X = _matrix("csr", (2, 3), np.float64, density=0.5, seed=13)
+    cases = [((1, 2), 3.0), ((1, 2), 0.0), ((slice(1, 3), slice(2, 5)), X),
+             ((slice(1, 3), slice(2, 5)), np.arange(6.0).reshape(2, 3)),
+             ((slice(None), 3), 2.5), ((np.array([0, 4, 0]), np.array([1, 2, 1])),
+                                       np.array([1.0, 2.0, 3.0])),
+             ((2, slice(None)), np.arange(7.0)), ((slice(0, 3), slice(0, 3)), 0.0),
+             (([5, 1], slice(None, None, -2)), 1.5)]
+    for key, x in cases:
+        expected = A.copy()
+        expected[key] = x
+        device = x.to("cuda") if sp.issparse(x) else (
+            gpu.asarray(x) if isinstance(x, np.ndarray) else x)
+        for value in (device, x):
+            G = A.to("cuda")
+            G[key] = value
+            got = _host(G)
+            for g, e in zip(got.coords, expected.coords):
+                np.testing.assert_array_equal(g, e)
+                assert g.dtype == e.dtype
+            np.testing.assert_array_equal(got.data, expected.data)
     G = A.to("cuda")
-    with pytest.raises(NotImplementedError, match="sparse values on the GPU"):
-        G[0:2, 0:2] = sp.csr_array(np.eye(2)).to("cuda")
+    with pytest.raises(ValueError, match="shape mismatch"):
+        G[0:2, 0:2] = gpu.asarray(np.ones(3))
+    with pytest.raises(ValueError, match="different devices"):
+        A.copy()[0:2, 0:2] = gpu.asarray(np.ones(2))
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.parametrize("messy", [False, True])
+def test_sparse_value_assignment(gpu, fmt, messy):
+    """``A[key] = S`` with a sparse ``S`` on the GPU (or on the host, copied there) as on the
+    CPU: the region's stored entries zeroed, ``S``'s stored entries set, broadcast rows and
+    columns included."""
+    A = _matrix(fmt, (6, 7), np.float64, messy=messy, seed=8)
+    X = _matrix("csr", (2, 3), np.float64, density=0.5, seed=9)
+    R = _matrix("coo", (1, 3), np.float64, density=0.7, seed=10)
+    C = _matrix("csc", (4, 1), np.float64, density=0.6, seed=11)
+    cases = [((slice(1, 3), slice(2, 5)), X), (np.ix_([0, 4], [1, 2, 6]), X),
+             ((slice(0, 4), slice(1, 4)), R), ((2, slice(0, 3)), R),
+             ((slice(None), [0, 3, 5]), R), ((slice(0, 4), slice(2, 6)), C),
+             ((slice(1, 3), slice(2, 5)), X.to_scipy())]
+    for key, x in cases:
+        expected = A.copy()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", sp.SparseEfficiencyWarning)
+            expected[key] = x
+            for value in ((x.to("cuda"),) if sp.issparse(x) and hasattr(x, "to") else ()) + (x,):
+                G = A.to("cuda")
+                G[key] = value
+                got = _host(G)
+                _assert_same_sparse(got, expected, np.float64)
+                assert got.nnz == expected.nnz
+                np.testing.assert_array_equal(got.indices, expected.indices)
+    G = A.to("cuda")
+    with pytest.raises(ValueError, match="shape mismatch"):
+        G[0:2, 0:2] = X.to("cuda")
 
 
 # ------------------------------------------------------------------------------ benchmark
