@@ -451,6 +451,17 @@ cdef inline bint _keeps(int op, value_t acc, value_t x) noexcept nogil:
     return _is_nan(x) or _ordered(acc, x, greater, False)
 
 
+cdef inline Py_ssize_t _line_extreme(int op, const value_t* data, Py_ssize_t lo,
+                                     Py_ssize_t hi) noexcept nogil:
+    # Position of the fold of NumPy's op over data[lo:hi] (lo < hi): where the accumulator
+    # last changed, i.e. the first stored value equal to the reduction (a NaN first).
+    cdef Py_ssize_t k, best = lo
+    for k in range(lo + 1, hi):
+        if not _keeps(op, data[best], data[k]):
+            best = k
+    return best
+
+
 def csr_line_reduce(int op, Py_ssize_t n_full, bint with_zero, const index_t[::1] indptr,
                     const value_t[::1] data, value_t[::1] out):
     """NumPy's ``maximum``/``minimum``/``fmax``/``fmin`` reduction of each line (row of a CSR,
@@ -479,7 +490,7 @@ def csr_line_reduce(int op, Py_ssize_t n_full, bint with_zero, const index_t[::1
     ``minimum``) or are skipped (``fmax``, ``fmin``) exactly as in NumPy. Parallel over lines.
     """
     cdef Py_ssize_t n_line = indptr.shape[0] - 1
-    cdef Py_ssize_t i, k, lo, hi
+    cdef Py_ssize_t i, lo, hi
     cdef value_t acc
     cdef value_t zero = 0
     if out.shape[0] != n_line:
@@ -494,10 +505,7 @@ def csr_line_reduce(int op, Py_ssize_t n_full, bint with_zero, const index_t[::1
             if lo == hi:
                 out[i] = zero
                 continue
-            acc = data[lo]
-            for k in range(lo + 1, hi):
-                if not _keeps(op, acc, data[k]):
-                    acc = data[k]
+            acc = data[_line_extreme(op, &data[0], lo, hi)]
             if with_zero and hi - lo < n_full and not _keeps(op, acc, zero):
                 acc = zero
             out[i] = acc
@@ -546,12 +554,8 @@ def csr_line_argreduce(int op, Py_ssize_t n_full, bint explicit, const index_t[:
             if lo == hi:
                 out[i] = 0
                 continue
-            best = lo
-            acc = data[lo]
-            for k in range(lo + 1, hi):
-                if not _keeps(op, acc, data[k]):
-                    acc = data[k]
-                    best = k
+            best = _line_extreme(op, &data[0], lo, hi)
+            acc = data[best]
             if explicit or hi - lo == n_full or _ordered(acc, zero, greater, True):
                 out[i] = indices[best]
                 continue
