@@ -305,7 +305,31 @@ def test_solvers_say_they_are_differentiable_on_the_cpu_only(gpu, tdev):
     A, _ = _leaf_on_gpu(S.tocsr(), tdev)
     b = _random((6,), np.float64, tdev, seed=21)
     with pytest.raises(NotImplementedError, match="differentiable mode runs on the CPU"):
-        spla.expm_multiply(A, b)
+        spla.lsqr(A, b)
+    with pytest.raises(NotImplementedError, match="differentiable mode runs on the CPU"):
+        spla.eigs(A, k=1)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_expm_multiply(gpu, tdev, dtype):
+    """expm_multiply on the GPU in differentiable mode: the values and gradients (of A's
+    values and of B) of dense torch.matrix_exp, for a vector, a matrix and time points."""
+    S = _scipy_matrix(8, 8, dtype, seed=40) - 2 * ssp.eye(8, format="csr")
+    A, D = _leaf_on_gpu(S.tocsr(), tdev)
+    X = _random((8, 2), dtype, tdev, seed=41).requires_grad_()
+    E = torch.linalg.matrix_exp(D)
+    for ours, ref in ((lambda: spla.expm_multiply(A, X[:, 0]), lambda: E @ X[:, 0]),
+                      (lambda: spla.expm_multiply(A, X), lambda: E @ X),
+                      (lambda: spla.expm_multiply(A, X, start=0.0, stop=1.0, num=3),
+                       lambda: torch.stack([torch.linalg.matrix_exp(t * D) @ X
+                                            for t in (0.0, 0.5, 1.0)]))):
+        got, expected = ours(), ref()
+        torch.testing.assert_close(got, expected)
+        W = _random(tuple(expected.shape), dtype, tdev, seed=42)
+        g = torch.autograd.grad((got * W).sum().real, (A.data, X))
+        g_ref = torch.autograd.grad((expected * W).sum().real, (A.data, X), retain_graph=True)
+        for a, b in zip(g, g_ref):
+            torch.testing.assert_close(a, b)
 
 
 # torch's forward-mode AD imports its jvp decompositions through torch.jit.script, which warns

@@ -406,10 +406,30 @@ def test_norms_and_powers_match_the_cpu(gpu, fmt, array, dtype):
         spla.matrix_power(sp.csr_array(np.ones((2, 3))).to("cuda"), 2)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_expm_multiply_matches_the_cpu(gpu, dtype):
+    """expm_multiply on the GPU: SciPy's Taylor degree and scaling (chosen on a host copy of
+    A), the products on the GPU; vectors, matrices, time points; SciPy's dtypes."""
+    A = (_general(20, dtype, "csr") - 6 * sp.eye_array(20, format="csr")).tocsr()
+    G = A.to("cuda")
+    rng = np.random.default_rng(5)
+    b, B = rng.standard_normal(20), rng.standard_normal((20, 3))
+    for args, kwargs in (((b,), {}), ((B,), {}), ((b,), {"start": 0, "stop": 1, "num": 4}),
+                         ((B,), {"start": 0.5, "stop": 2, "num": 3, "endpoint": False}),
+                         ((b.astype(np.float32),), {"traceA": 0.0})):
+        expected = scipy.sparse.linalg.expm_multiply(A.to_scipy(), *args, **kwargs)
+        got = spla.expm_multiply(G, *(gpu.asarray(a) for a in args), **kwargs)
+        assert isinstance(got, gpu.ndarray) and got.dtype == expected.dtype
+        np.testing.assert_allclose(_host(got), expected, rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match="different devices"):
+        spla.expm_multiply(G, b)
+
+
 def test_functions_that_stay_on_the_cpu_say_so(gpu):
     G = _general(6, np.float64, "csc").to("cuda")
     b = gpu.asarray(np.ones(6))
-    for name, call in (("expm_multiply", lambda: spla.expm_multiply(G, b)),
+    for name, call in (("funm_multiply_krylov",
+                        lambda: spla.funm_multiply_krylov(np.exp, G, b)),
                        ("expm", lambda: spla.expm(G)), ("inv", lambda: spla.inv(G)),
                        ("onenormest", lambda: spla.onenormest(G)),
                        ("lsqr", lambda: spla.lsqr(G, b)),

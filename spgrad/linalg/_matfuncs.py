@@ -411,11 +411,16 @@ _UNIT_ROUNDOFF = 2.0 ** -53
 
 
 def _inf_norm(X):
-    """Infinity norm of a detached dense vector or matrix (max absolute row sum)."""
-    X = _backend.to_numpy(X)
+    """Infinity norm of a dense vector or matrix (max absolute row sum), detached, as a
+    Python float: a NumPy or CuPy array, or a tensor on any device (one scalar read)."""
+    if _backend.is_tensor(X):
+        X = X.detach()
+        if X.numel() == 0:
+            return 0.0
+        return float(X.abs().max() if X.ndim == 1 else X.abs().sum(1).max())
     if X.size == 0:
         return 0.0
-    return float(np.abs(X).max()) if X.ndim == 1 else float(np.abs(X).sum(axis=1).max())
+    return float(abs(X).max()) if X.ndim == 1 else float(abs(X).sum(axis=1).max())
 
 
 def _taylor_parameters(A_shifted_scipy, t, n0):
@@ -434,8 +439,8 @@ def _taylor_parameters(A_shifted_scipy, t, n0):
 def _taylor_action(matmul, B, t, mu, m_star, s):
     """``exp(t (A - mu I)) B · exp(t mu)`` by ``s`` steps of a degree-``m_star`` Taylor
     polynomial, stopping a step early once two successive terms are negligible (the
-    stopping test runs on detached norms, so the graph records exactly what was computed)."""
-    torch = _torch()
+    stopping test runs on detached norms, so the graph records exactly what was computed).
+    ``B`` and ``matmul``'s results are tensors, or CuPy arrays in plain mode on the GPU."""
     F = B
     eta = np.exp(t * mu / s)
     for _ in range(s):
@@ -450,14 +455,15 @@ def _taylor_action(matmul, B, t, mu, m_star, s):
             c1 = c2
         F = eta * F
         B = F
-    return F if torch.is_tensor(F) else torch.as_tensor(F)
+    return F
 
 
 def _torch_operand(A):
     """``(matmul, trace, detached SciPy matrix)`` of the matrix argument of expm_multiply."""
     torch = _torch()
     if isinstance(A, _spbase):
-        S = to_scipy(A)
+        # on the GPU the detached values are copied to the host for the parameter choice
+        S = to_scipy(A.detach().cpu() if A._on_gpu else A)
         return (lambda X: A @ X), A.trace(), S
     if _backend.is_tensor(A):
         return (lambda X: A.to(X.dtype) @ X), torch.trace(A), _backend.to_numpy(A)
@@ -518,7 +524,9 @@ def expm_multiply(A, B, start=None, stop=None, num=None, endpoint=None, traceA=N
     >>> A.grad.data  # d exp(a) / d a = exp(a)
     array([2.71828183, 7.3890561 ])
     """
-    if not is_differentiable(A, B):
+    on_gpu = isinstance(A, _spbase) and A._on_gpu
+    differentiable = is_differentiable(A, B, gpu=on_gpu)
+    if not differentiable and not on_gpu:
         return _scipy_expm_multiply(A, B, start=start, stop=stop, num=num, endpoint=endpoint,
                                     traceA=traceA)
     if isinstance(A, _sla.LinearOperator):
@@ -533,18 +541,30 @@ def expm_multiply(A, B, start=None, stop=None, num=None, endpoint=None, traceA=N
                          f"incompatible")
     if len(B.shape) not in (1, 2):
         raise ValueError("expected B to be like a matrix or a vector")
-    torch = _torch()
-    matmul, trace, S = _torch_operand(A)
-    a_dtype = _backend.numpy_dtype(A.dtype)
-    b_np_dtype = _backend.numpy_dtype(B.dtype) if _backend.is_tensor(B) else np.asarray(B).dtype
-    dtype = _backend.torch_dtype(np.result_type(a_dtype, b_np_dtype, float))
-    B = _backend.as_tensor(B).to(dtype)
+    if differentiable:
+        matmul, trace, S = _torch_operand(A)
+        a_dtype = _backend.numpy_dtype(A.dtype)
+        b_np_dtype = (_backend.numpy_dtype(B.dtype) if _backend.is_tensor(B)
+                      else np.asarray(B).dtype)
+        B = _backend.as_tensor(B).to(_backend.torch_dtype(np.result_type(a_dtype, b_np_dtype,
+                                                                          float)))
+        stack = _torch().stack
+    else:  # plain mode on the GPU: the products there, the parameters from a host copy
+        if not _backend.is_device_array(B):
+            raise ValueError(f"operands on different devices: {A.device} and "
+                             f"{_backend.device_of(B)} (B must be a CuPy array)")
+        _backend.check_same_device(A, B)
+        S = to_scipy(A.cpu())
+        B = B.astype(np.result_type(A.dtype, B.dtype, float))
+        matmul, trace, stack = (lambda X: A @ X), A.trace(), A._xp().stack
     n = A.shape[0]
     n0 = 1 if B.ndim == 1 else B.shape[1]
     if traceA is None:
         traceA = trace
     # the shift is a constant of the method (exp(tA) = exp(t mu) exp(t(A - mu I)) for any mu)
-    mu = np.asarray(_backend.to_numpy(traceA)).item() / n if n else 0.0
+    if _backend.is_tensor(traceA):
+        traceA = traceA.detach()
+    mu = (traceA.item() if hasattr(traceA, "item") else traceA) / n if n else 0.0
     shifted = _shifted_scipy(S, mu)
     if all(arg is None for arg in (start, stop, num, endpoint)):
         m_star, s = _taylor_parameters(shifted, 1.0, n0)
@@ -563,7 +583,7 @@ def expm_multiply(A, B, start=None, stop=None, num=None, endpoint=None, traceA=N
     m_star, s = _taylor_parameters(shifted, float(step), n0)
     for _ in range(len(samples) - 1):
         X.append(_taylor_action(matmul, X[-1], float(step), mu, m_star, s))
-    return torch.stack(X)
+    return stack(X)
 
 
 def funm_multiply_krylov(f, A, b, *, assume_a="general", t=1.0, atol=0.0, rtol=1e-6,
