@@ -931,11 +931,20 @@ def test_no_host_round_trips(gpu):
     G, H = A.to("cuda"), _matrix("csc", (30, 20), np.float64, seed=4).to("cuda")
     x, y, X = gpu.asarray(np.ones(20)), gpu.asarray(np.ones(30)), gpu.asarray(np.ones((20, 3)))
     D = gpu.asarray(np.ones((30, 20)))
+    C, V, r = G.tocoo(), G[3], G[5:6]  # (an integer key is copied to the device)
     gpu.transfers.clear()
     results = [G @ x, G @ X, G.T @ G, G + H, G - H, G.multiply(H), G.multiply(D), G * 3,
                G.toarray(), G.tocsc(), G.tocoo().tocsr(), G.sum(axis=0), G.sum(),
                G.diagonal(), G.copy(), G.astype(np.float32), H.T @ y, H @ G.T,
                sp.tril(G), sp.triu(H, 1, format="csr"), G[2:9], G[::3, 1:], H[4:20:2]]
+    import spgrad.linalg as spla
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sp.SparseEfficiencyWarning)  # todia's many diagonals
+        results += [G.max(axis=0), G.nanmin(axis=1), G.argmax(axis=0), H.argmin(axis=1), V,
+                    V @ x, V + V, V.multiply(x), C.T.tocsr()[::2, 1:], C[2:7, 3:9],
+                    G.todia() + G.todia(), r.multiply(D), G.multiply(r), spla.norm(G, 1),
+                    spla.norm(G, axis=0), spla.matrix_power(G.T @ G, 2)]
     S = G.copy()
     S.sum_duplicates()
     S.eliminate_zeros()
