@@ -300,6 +300,40 @@ def _bicgstab(ops, matvec, psolve, x, b, atol, maxiter, callback, eps):
     return x, maxiter
 
 
+def _cgs(ops, matvec, psolve, x, b, atol, maxiter, callback, eps):
+    # SciPy's cgs: the residual is recomputed from x at every step (as SciPy does, against
+    # the drift of the recurrence)
+    rhotol = eps ** 2
+    r = _initial_residual(ops, matvec, x, b)
+    rtilde = ops.copy(r)
+    rho_prev = p = u = q = None
+    for iteration in range(maxiter):
+        if ops.norm(r) < atol:
+            return x, 0
+        rho = ops.dot(rtilde, r)
+        if abs(ops.complex(rho)) < rhotol:
+            return x, -10
+        if iteration > 0:
+            beta = rho / rho_prev
+            u = r + beta * q
+            p = (p * beta + q) * beta + u
+        else:
+            p, u = ops.copy(r), ops.copy(r)
+        phat = psolve(p)
+        vhat = matvec(phat)
+        rv = ops.dot(rtilde, vhat)
+        if ops.complex(rv) == 0:
+            return x, -11
+        alpha = rho / rv
+        q = u - alpha * vhat
+        x = x + alpha * psolve(u + q)
+        r = b - matvec(x)
+        rho_prev = rho
+        if callback:
+            callback(x)
+    return x, maxiter
+
+
 def _givens(ops, f, g):
     """``(c, s, r)`` with ``[[c, s], [-s̄, c]] @ [f, g] = [r, 0]`` (c real)."""
     af = ops.abs(f)
@@ -544,13 +578,15 @@ def _iterate(ops, name, matvec, psolve, x, bt, dtype, x0_given, *, rtol, atol, m
     if name == "bicgstab":
         return _bicgstab(ops, matvec, psolve, x, bt, atol, maxiter, callback,
                          float(finfo.eps))
+    if name == "cgs":
+        return _cgs(ops, matvec, psolve, x, bt, atol, maxiter, callback, float(finfo.eps))
     return _gmres(ops, matvec, psolve, x, bt, atol, bnrm2, maxiter, restart, callback,
                   callback_type, float(finfo.eps))
 
 
 def unrolled(name, A, b, x0=None, *, rtol=1e-5, atol=0., maxiter=None, M=None, callback=None,
              restart=None, callback_type=None, shift=0.0, show=False, check=False):
-    """``(x, info)`` of the method ``name`` (cg, bicgstab, gmres or minres) run in torch.
+    """``(x, info)`` of the method ``name`` (cg, bicgstab, cgs, gmres or minres) run in torch.
 
     The arguments are SciPy's; ``A`` and ``M`` may be spgrad containers (NumPy or torch
     values), torch tensors, spgrad or SciPy LinearOperators, SciPy sparse matrices or NumPy
@@ -581,7 +617,7 @@ def _device_operator(op, dtype, xp, name, b):
 def device_solve(name, A, b, x0=None, *, rtol=1e-5, atol=0., maxiter=None, M=None,
                  callback=None, restart=None, callback_type=None, shift=0.0, show=False,
                  check=False):
-    """``(x, info)`` of the method ``name`` (cg, bicgstab, gmres or minres) on a GPU: ``A``
+    """``(x, info)`` of the method ``name`` (cg, bicgstab, cgs, gmres or minres) on a GPU: ``A``
     an spgrad sparse array on the GPU or an spgrad LinearOperator whose products take and
     return CuPy arrays, ``b`` (and ``x0``) CuPy arrays, ``M`` an spgrad array
     on the GPU or a callable; ``x`` is a CuPy array. SciPy's algorithm, defaults, ``info``
