@@ -739,7 +739,7 @@ def _systems(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
-@pytest.mark.parametrize("method", ["cg", "minres", "bicgstab", "gmres", "cgs"])
+@pytest.mark.parametrize("method", ["cg", "minres", "bicgstab", "gmres", "cgs", "bicg"])
 @pytest.mark.parametrize("operator", [False, True])
 def test_iterative_solvers(gpu, method, dtype, operator):
     """The device solvers against SciPy's on the CPU: ``A`` an spgrad array on the GPU, or
@@ -768,7 +768,8 @@ def test_iterative_solvers(gpu, method, dtype, operator):
                    gpu.asarray(v) if isinstance(v, np.ndarray) else v) for k, v in kw.items()}
         op = G
         if operator:
-            op = spla.LinearOperator(G.shape, matvec=lambda v: G @ v, dtype=G.dtype)
+            op = spla.LinearOperator(G.shape, matvec=lambda v: G @ v,
+                                     rmatvec=lambda v: G.conj().T @ v, dtype=G.dtype)
             if "M" in gkw:
                 gkw["M"] = spla.aslinearoperator(gkw["M"])
         x, info = getattr(spla, method)(op, bg, callback=lambda x: seen_gpu.append(_host(x)),

@@ -190,6 +190,27 @@ def _operator(A, dtype, name):
     raise TypeError(f"type not understood: cannot use {type(A).__name__} as {name}")
 
 
+def _adjoint_operator(A, dtype, name):
+    """``v ↦ Aᴴ v`` in torch (bicg's shadow system) for the A and M that SciPy's bicg takes:
+    the conjugate transpose of a matrix, an operator's ``rmatvec``."""
+    import scipy.sparse as sps
+    import scipy.sparse.linalg as sla
+
+    from ._interface import LinearOperator
+
+    tdtype = _backend.torch_dtype(dtype)
+    if isinstance(A, LinearOperator):
+        return lambda v: A.rmatvec(v.to(_backend.torch_dtype(_dtype_of(A)))).to(tdtype)
+    if isinstance(A, sla.LinearOperator):
+        return _constant_product(A.H, A)
+    if isinstance(A, _spbase) or sps.issparse(A):
+        return _operator(A.conj().T, dtype, name)
+    if _backend.is_tensor(A) or isinstance(A, np.ndarray):
+        return _operator(A.conj().T, dtype, name)
+    raise TypeError(f"bicg needs the adjoint of {name}: pass it as a matrix or a "
+                    f"LinearOperator with rmatvec, got {type(A).__name__}")
+
+
 def _setup(name, A, b, x0, M):
     """SciPy's ``make_system`` in torch: ``(matvec, psolve, x, b, dtype)``."""
     torch = _torch()
@@ -229,6 +250,13 @@ def _setup(name, A, b, x0, M):
                              f"incompatible")
         x = x.reshape(-1)
     return matvec, psolve, x, bt, dtype
+
+
+def _adjoints(name, A, M, dtype, adjoint):
+    """bicg's ``(rmatvec, rpsolve)`` from ``adjoint(op, dtype, name)``; None otherwise."""
+    if name != "bicg":
+        return None
+    return adjoint(A, dtype, "A"), (lambda v: v) if M is None else adjoint(M, dtype, "M")
 
 
 def _tolerance(name, b_norm, atol, rtol):
@@ -294,6 +322,39 @@ def _bicgstab(ops, matvec, psolve, x, b, atol, maxiter, callback, eps):
         omega = ops.dot(t, s) / ops.dot(t, t)
         x = x + alpha * phat + omega * shat
         r = r - omega * t
+        rho_prev = rho
+        if callback:
+            callback(x)
+    return x, maxiter
+
+
+def _bicg(ops, matvec, psolve, rmatvec, rpsolve, x, b, atol, maxiter, callback, eps):
+    # SciPy's bicg: the shadow system runs with the adjoints of A and M
+    rhotol = eps ** 2
+    r = _initial_residual(ops, matvec, x, b)
+    rtilde = ops.copy(r)
+    rho_prev = p = ptilde = None
+    for iteration in range(maxiter):
+        if ops.norm(r) < atol:
+            return x, 0
+        z, ztilde = psolve(r), rpsolve(rtilde)
+        rho = ops.dot(rtilde, z)
+        if abs(ops.complex(rho)) < rhotol:
+            return x, -10
+        if iteration > 0:
+            beta = rho / rho_prev
+            p = p * beta + z
+            ptilde = ptilde * beta.conj() + ztilde
+        else:
+            p, ptilde = ops.copy(z), ops.copy(ztilde)
+        q, qtilde = matvec(p), rmatvec(ptilde)
+        rv = ops.dot(ptilde, q)
+        if ops.complex(rv) == 0:
+            return x, -11
+        alpha = rho / rv
+        x = x + alpha * p
+        r = r - alpha * q
+        rtilde = rtilde - alpha.conj() * qtilde
         rho_prev = rho
         if callback:
             callback(x)
@@ -560,8 +621,9 @@ def _solver_options(name, show, callback, callback_type, mode):
 
 
 def _iterate(ops, name, matvec, psolve, x, bt, dtype, x0_given, *, rtol, atol, maxiter,
-             callback, restart, callback_type, shift, check):
-    """``(x, info)`` of the method ``name`` on a prepared system (SciPy's defaults)."""
+             callback, restart, callback_type, shift, check, adjoints=None):
+    """``(x, info)`` of the method ``name`` on a prepared system (SciPy's defaults);
+    ``adjoints`` the ``(rmatvec, rpsolve)`` of ``bicg``."""
     n = bt.shape[0]
     finfo = np.finfo(dtype)
     if name == "minres":
@@ -580,13 +642,17 @@ def _iterate(ops, name, matvec, psolve, x, bt, dtype, x0_given, *, rtol, atol, m
                          float(finfo.eps))
     if name == "cgs":
         return _cgs(ops, matvec, psolve, x, bt, atol, maxiter, callback, float(finfo.eps))
+    if name == "bicg":
+        return _bicg(ops, matvec, psolve, *adjoints, x, bt, atol, maxiter, callback,
+                     float(finfo.eps))
     return _gmres(ops, matvec, psolve, x, bt, atol, bnrm2, maxiter, restart, callback,
                   callback_type, float(finfo.eps))
 
 
 def unrolled(name, A, b, x0=None, *, rtol=1e-5, atol=0., maxiter=None, M=None, callback=None,
              restart=None, callback_type=None, shift=0.0, show=False, check=False):
-    """``(x, info)`` of the method ``name`` (cg, bicgstab, cgs, gmres or minres) run in torch.
+    """``(x, info)`` of the method ``name`` (cg, bicg, bicgstab, cgs, gmres or minres) run
+    in torch.
 
     The arguments are SciPy's; ``A`` and ``M`` may be spgrad containers (NumPy or torch
     values), torch tensors, spgrad or SciPy LinearOperators, SciPy sparse matrices or NumPy
@@ -597,7 +663,25 @@ def unrolled(name, A, b, x0=None, *, rtol=1e-5, atol=0., maxiter=None, M=None, c
     matvec, psolve, x, bt, dtype = _setup(name, A, b, x0, M)
     return _iterate(_TorchOps(), name, matvec, psolve, x, bt, dtype, x0 is not None,
                     rtol=rtol, atol=atol, maxiter=maxiter, callback=callback, restart=restart,
-                    callback_type=callback_type, shift=shift, check=check)
+                    callback_type=callback_type, shift=shift, check=check,
+                    adjoints=_adjoints(name, A, M, dtype, _adjoint_operator))
+
+
+def _device_adjoint(op, dtype, name, b):
+    """``v ↦ opᴴ v`` on the GPU (bicg's shadow system): an spgrad array's conjugate
+    transpose, a LinearOperator's ``rmatvec``."""
+    from ._interface import LinearOperator
+
+    if isinstance(op, LinearOperator):
+        return lambda v: op.rmatvec(v).astype(dtype, copy=False)
+    if isinstance(op, _spbase):
+        _backend.check_same_device(b, op)
+        H = op.conj().T.tocsr()
+        H = H if H.dtype == dtype else H.astype(dtype)
+        return lambda v: H @ v
+    raise TypeError(f"bicg on the GPU needs the adjoint of {name}: pass it as an spgrad "
+                    f"array on the GPU or a LinearOperator with rmatvec, got "
+                    f"{type(op).__name__}")
 
 
 def _device_operator(op, dtype, xp, name, b):
@@ -617,15 +701,16 @@ def _device_operator(op, dtype, xp, name, b):
 def device_solve(name, A, b, x0=None, *, rtol=1e-5, atol=0., maxiter=None, M=None,
                  callback=None, restart=None, callback_type=None, shift=0.0, show=False,
                  check=False):
-    """``(x, info)`` of the method ``name`` (cg, bicgstab, cgs, gmres or minres) on a GPU: ``A``
-    an spgrad sparse array on the GPU or an spgrad LinearOperator whose products take and
-    return CuPy arrays, ``b`` (and ``x0``) CuPy arrays, ``M`` an spgrad array
-    on the GPU or a callable; ``x`` is a CuPy array. SciPy's algorithm, defaults, ``info``
-    codes and callbacks (which receive the iterate as a CuPy array)."""
-    callback_type = _solver_options(name, show, callback, callback_type, "on the GPU")
+    """``(x, info)`` of the method ``name`` (cg, bicg, bicgstab, cgs, gmres or minres) on
+    a GPU: ``A`` an spgrad sparse array on the GPU or an spgrad LinearOperator whose
+    products take and return CuPy arrays, ``b`` (and ``x0``) CuPy arrays, ``M`` an spgrad
+    array on the GPU, a LinearOperator or a callable (bicg: not a callable, it needs ``Mᴴ``);
+    ``x`` is a CuPy array. SciPy's algorithm, defaults, ``info`` codes and callbacks (which
+    receive the iterate as a CuPy array)."""
+    from ._interface import LinearOperator
     from ._isolve import _check_system, _solution_dtype
 
-    from ._interface import LinearOperator
+    callback_type = _solver_options(name, show, callback, callback_type, "on the GPU")
 
     _check_system(A, b)
     if isinstance(A, LinearOperator):  # its products take and return CuPy arrays
@@ -670,9 +755,11 @@ def device_solve(name, A, b, x0=None, *, rtol=1e-5, atol=0., maxiter=None, M=Non
             raise ValueError(f"shapes of A {tuple(A.shape)} and x0 {tuple(x0.shape)} are "
                              f"incompatible")
         x = x0.reshape(-1).astype(dtype)  # a copy: the caller's x0 is never changed
+    adjoints = _adjoints(name, A, M, dtype, lambda op, dt, what: _device_adjoint(op, dt, what, b))
     x, info = _iterate(_DeviceOps(xp), name, matvec, psolve, x, bt, dtype, x0 is not None,
                        rtol=rtol, atol=atol, maxiter=maxiter, callback=callback,
-                       restart=restart, callback_type=callback_type, shift=shift, check=check)
+                       restart=restart, callback_type=callback_type, shift=shift, check=check,
+                       adjoints=adjoints)
     if name == "minres":
         # SciPy's minres updates x with float64 scalars, so single precision comes back double
         x = x.astype(np.promote_types(dtype, np.float64), copy=False)
