@@ -8,8 +8,9 @@ One process, the same inputs for every library, median of repeats. Two matrices:
 
 Operations (CSR, float64, int32 indices): SpMV ``A @ x``, SpMM ``A @ X`` (16 columns), SpGEMM
 ``A @ A``, ``A + B`` and ``A.multiply(B)`` where ``B`` is ``A`` with its rows shifted cyclically by
-one (so its pattern differs from A's), ``A.T.tocsr()``, and COO -> CSR (``coo.tocsr()`` of
-A's entries in random order). spgrad runs with 1 and 2 threads
+one (so its pattern differs from A's), ``A.T.tocsr()``, COO -> CSR (``coo.tocsr()`` of
+A's entries in random order), and the reductions along an axis ``A.max(axis=1)`` and
+``A.argmax(axis=0)``. spgrad runs with 1 and 2 threads
 (``spgrad._cpu.set_num_threads``); SciPy is single-threaded; torch.sparse (CSR tensor @ dense)
 is timed for SpMV and SpMM at the same thread counts when torch is installed.
 
@@ -109,6 +110,8 @@ SPARSE_OPS = {
     "`A.T.tocsr()`": (None, lambda o, _: o["A"].T.tocsr()),
     "`A.multiply(B)`": (None, lambda o, _: o["A"].multiply(o["B"])),
     "COO→CSR `coo.tocsr()`": ("make_coo", lambda o, coo: coo.tocsr()),
+    "`A.max(axis=1)`": (None, lambda o, _: o["A"].max(axis=1)),
+    "`A.argmax(axis=0)`": (None, lambda o, _: o["A"].argmax(axis=0)),
 }
 TORCH_OPS = {op: SPARSE_OPS[op] for op in ("SpMV `A @ x`", "SpMM `A @ X` (16 cols)")}
 
