@@ -464,7 +464,8 @@ def test_spsolve_singular(gpu, tdev):
 
 
 @pytest.mark.parametrize("grad", ["implicit", "unroll"])
-@pytest.mark.parametrize("name", ["cg", "bicgstab", "gmres", "minres", "cgs", "bicg"])
+@pytest.mark.parametrize("name", ["cg", "bicgstab", "gmres", "minres", "cgs", "bicg",
+                                  "tfqmr"])
 def test_krylov_solvers(gpu, tdev, name, grad):
     """The Krylov solvers on the GPU, with a sparse preconditioner there: implicit gradients
     (the default: the device solver forward and for the adjoint solve) and ``grad="unroll"``

@@ -739,7 +739,8 @@ def _systems(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
-@pytest.mark.parametrize("method", ["cg", "minres", "bicgstab", "gmres", "cgs", "bicg"])
+@pytest.mark.parametrize("method", ["cg", "minres", "bicgstab", "gmres", "cgs", "bicg",
+                                    "tfqmr"])
 @pytest.mark.parametrize("operator", [False, True])
 def test_iterative_solvers(gpu, method, dtype, operator):
     """The device solvers against SciPy's on the CPU: ``A`` an spgrad array on the GPU, or
@@ -778,7 +779,9 @@ def test_iterative_solvers(gpu, method, dtype, operator):
         assert info == info_ref, kwargs
         scale = np.linalg.norm(x_ref) or 1
         assert np.linalg.norm(_host(x) - x_ref) <= tol * scale, kwargs
-        assert len(seen_gpu) == len(seen_cpu), kwargs
+        # (single precision: another summation order may end one iteration sooner or later)
+        slack = 1 if np.dtype(dtype) == np.float32 else 0
+        assert abs(len(seen_gpu) - len(seen_cpu)) <= slack, kwargs
     np.testing.assert_array_equal(_host(bg), b)  # inputs untouched
 
 

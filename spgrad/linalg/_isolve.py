@@ -4,7 +4,7 @@ Plain mode (no torch operand) calls ``scipy.sparse.linalg``'s solver with spgrad
 converted at the boundary, so values, ``info`` codes, callbacks, warnings and errors are SciPy's.
 
 On a GPU (A an spgrad array moved there, ``b`` a CuPy array), ``cg``, ``bicg``, ``bicgstab``,
-``cgs``, ``gmres`` and ``minres`` run SciPy's algorithms on the device
+``cgs``, ``tfqmr``, ``gmres`` and ``minres`` run SciPy's algorithms on the device
 (:func:`spgrad.linalg._krylov.device_solve`) and return ``x`` as a CuPy array; the other solvers
 raise ``NotImplementedError`` there.
 
@@ -31,7 +31,7 @@ __all__ = ["bicg", "bicgstab", "cg", "cgs", "gcrotmk", "gmres", "lgmres", "lsmr"
            "minres", "qmr", "tfqmr"]
 
 _GRAD_MODES = ("implicit", "unroll")
-_UNROLLED = ("cg", "bicgstab", "gmres", "minres", "cgs", "bicg")
+_UNROLLED = ("cg", "bicgstab", "gmres", "minres", "cgs", "bicg", "tfqmr")
 # methods whose derivation assumes a Hermitian A (the adjoint operator is A itself)
 _HERMITIAN = ("cg", "minres")
 
@@ -183,7 +183,7 @@ def _plain_device(M):
 
 def _implicit_device(name, A, b, kwargs):
     """Implicit differentiation on the GPU: the forward and the adjoint solves by the device
-    solver of ``name`` (cg, bicg, bicgstab, cgs, gmres, minres: ``is_differentiable``
+    solver of ``name`` (cg, bicg, bicgstab, cgs, tfqmr, gmres, minres: ``is_differentiable``
     refuses the others on the GPU), for a sparse ``A`` on the GPU."""
     from functools import partial
 

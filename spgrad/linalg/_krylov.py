@@ -361,6 +361,56 @@ def _bicg(ops, matvec, psolve, rmatvec, rpsolve, x, b, atol, maxiter, callback, 
     return x, maxiter
 
 
+def _tfqmr(ops, matvec, psolve, x, b, x0_given, rtol, atol, maxiter, callback):
+    # SciPy's tfqmr (Freund's transpose-free QMR): its own defaults (maxiter at most 10000,
+    # the tolerance relative to the initial residual) and its breakdown code -1
+    if ops.norm(b) == 0:
+        return ops.copy(b), 0
+    n = b.shape[0]
+    maxiter = min(10000, n * 10) if maxiter is None else maxiter
+    r = b - matvec(x) if x0_given else ops.copy(b)
+    u, w, rstar = r, ops.copy(r), r
+    v = uhat = psolve(matvec(r))
+    d = theta = eta = 0.0
+    rho = rho_last = ops.dot(rstar, r).real  # real: rstar is r
+    tau = ops.sqrt(rho)
+    if ops.real(tau) == 0:
+        return x, 0
+    atol = _tolerance("tfqmr", ops.real(tau), atol, rtol)
+    alpha = u_next = None
+    for iteration in range(maxiter):
+        even = iteration % 2 == 0
+        if even:
+            vtrstar = ops.dot(rstar, v)
+            if ops.complex(vtrstar) == 0:
+                return x, -1
+            alpha = rho / vtrstar
+            u_next = u - alpha * v
+        w = w - alpha * uhat
+        d = u + (theta ** 2 / alpha) * eta * d
+        theta = ops.vnorm(w) / tau
+        c = ops.sqrt(1.0 / (1 + theta ** 2))
+        tau = tau * theta * c
+        eta = c ** 2 * alpha
+        x = x + eta * psolve(d)
+        if callback:
+            callback(x)
+        if ops.real(tau) * math.sqrt(iteration + 1) < atol:
+            return x, 0
+        if even:
+            uhat = psolve(matvec(u_next))
+            u = u_next
+            rho_last = rho
+        else:
+            rho = ops.dot(rstar, w)
+            beta = rho / rho_last
+            u = w + beta * u
+            v = beta * uhat + beta ** 2 * v
+            uhat = psolve(matvec(u))
+            v = v + uhat
+    return x, maxiter
+
+
 def _cgs(ops, matvec, psolve, x, b, atol, maxiter, callback, eps):
     # SciPy's cgs: the residual is recomputed from x at every step (as SciPy does, against
     # the drift of the recurrence)
@@ -626,6 +676,8 @@ def _iterate(ops, name, matvec, psolve, x, bt, dtype, x0_given, *, rtol, atol, m
     ``adjoints`` the ``(rmatvec, rpsolve)`` of ``bicg``."""
     n = bt.shape[0]
     finfo = np.finfo(dtype)
+    if name == "tfqmr":
+        return _tfqmr(ops, matvec, psolve, x, bt, x0_given, rtol, atol, maxiter, callback)
     if name == "minres":
         maxiter = 5 * n if maxiter is None else maxiter
         return _minres(ops, matvec, psolve, x, bt, x0_given, rtol, shift, maxiter, callback,
@@ -651,7 +703,7 @@ def _iterate(ops, name, matvec, psolve, x, bt, dtype, x0_given, *, rtol, atol, m
 
 def unrolled(name, A, b, x0=None, *, rtol=1e-5, atol=0., maxiter=None, M=None, callback=None,
              restart=None, callback_type=None, shift=0.0, show=False, check=False):
-    """``(x, info)`` of the method ``name`` (cg, bicg, bicgstab, cgs, gmres or minres) run
+    """``(x, info)`` of the method ``name`` (cg, bicg, bicgstab, cgs, tfqmr, gmres or minres) run
     in torch.
 
     The arguments are SciPy's; ``A`` and ``M`` may be spgrad containers (NumPy or torch
@@ -701,7 +753,7 @@ def _device_operator(op, dtype, xp, name, b):
 def device_solve(name, A, b, x0=None, *, rtol=1e-5, atol=0., maxiter=None, M=None,
                  callback=None, restart=None, callback_type=None, shift=0.0, show=False,
                  check=False):
-    """``(x, info)`` of the method ``name`` (cg, bicg, bicgstab, cgs, gmres or minres) on
+    """``(x, info)`` of the method ``name`` (cg, bicg, bicgstab, cgs, tfqmr, gmres or minres) on
     a GPU: ``A`` an spgrad sparse array on the GPU or an spgrad LinearOperator whose
     products take and return CuPy arrays, ``b`` (and ``x0``) CuPy arrays, ``M`` an spgrad
     array on the GPU, a LinearOperator or a callable (bicg: not a callable, it needs ``Mᴴ``);
