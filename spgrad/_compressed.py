@@ -779,13 +779,12 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
         return ret
 
     def _multiply_device(self, other):
-        """Elementwise product on a GPU: with a sparse operand of the same shape (the
-        intersection of the patterns) or a dense one that broadcasts to ``self``'s shape
-        (``self``'s pattern, in COO as SciPy's result), e.g. a row or column scaling."""
+        """Elementwise product on a GPU, broadcasting as on the CPU: with a sparse operand
+        (the intersection of the patterns, or a product with a diagonal when one broadcasts),
+        or a dense one (``self``'s pattern in COO as SciPy's result when it broadcasts to
+        ``self``'s shape, e.g. a row or column scaling; else the larger broadcast result)."""
         if not issparse(other) and other.size == 1 and other.ndim <= 2:
             return self._mul_scalar(other.reshape(()))  # as SciPy: a scalar, same format
-        if issparse(other) and other.shape == self.shape:
-            return self._binopt(other, "mul")
         if issparse(other):
             _backend.check_same_device(self, other)
             return self._multiply_sparse_broadcast(other)

@@ -115,6 +115,14 @@ class _data_base(_spbase):
             return self
         return self._with_data(self.data.detach(), copy=False)
 
+    def _kernel_view(self):
+        """The same sparse array with its values as arrays of its kernels (a NumPy or CuPy
+        view of tensor values, detached; shared memory): ``self`` when they already are."""
+        if not self._is_torch:
+            return self
+        return self._with_data(_backend.kernel_array(self.data, self._index_array()),
+                               copy=False)
+
     def _copy_values(self):
         return self.data.clone() if self._is_torch else self.data.copy()
 

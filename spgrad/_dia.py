@@ -100,12 +100,7 @@ class _dia_base(_data_base):
                 if not on_gpu and _backend.is_device_array(offsets):
                     # tensor values on a GPU with offsets there (a copy, a transpose, ...)
                     _backend.check_same_device(self.data, offsets)
-                    if offsets.dtype.kind not in "iu":
-                        raise ValueError(
-                            f"offsets must have an integer dtype, got {offsets.dtype}")
-                    offsets = offsets.astype(get_index_dtype(maxval=max(shape)),
-                                             copy=bool(copy))
-                    self.offsets = offsets.reshape(1) if offsets.ndim == 0 else offsets
+                    self._set_device_offsets(offsets, shape, copy)
                 elif not on_gpu:
                     offsets = np.asarray(offsets)
                     if offsets.dtype.kind not in "iu":
@@ -148,6 +143,10 @@ class _dia_base(_data_base):
         self.data = data.reshape((1,) * (2 - data.ndim) + data.shape) if data.ndim < 2 else data
         if not _backend.is_device_array(offsets):
             offsets = xp.asarray(np.asarray(offsets))
+        self._set_device_offsets(offsets, shape, copy)
+
+    def _set_device_offsets(self, offsets, shape, copy):
+        """``self.offsets`` from CuPy ``offsets``: checked, in the index dtype, 1-D."""
         if offsets.dtype.kind not in "iu":
             raise ValueError(f"offsets must have an integer dtype, got {offsets.dtype}")
         offsets = offsets.astype(get_index_dtype(maxval=max(shape)), copy=bool(copy))

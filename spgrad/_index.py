@@ -429,12 +429,7 @@ class _CompressedIndexMixin:
                              f"format. Try converting to COO format")
         xp = self._xp()
         if self._on_gpu and issparse(x):
-            if not isinstance(x, _spbase):  # a SciPy sparse value
-                from ._interop import from_scipy
-
-                x = from_scipy(x)
-            if not x._on_gpu and not x._is_torch:
-                x = x.to(self.device)  # host values are copied to the GPU
+            x = _sparse_value_on_gpu(x, self)
         elif self._on_gpu and not (_backend.is_tensor(x) or _backend.is_device_array(x)):
             x = _backend.to_device(np.asarray(x, dtype=self.dtype), self.device)  # host values
         _backend.check_same_device(self, x)
@@ -1101,8 +1096,8 @@ class _COOIndexMixin:
         if issparse(x):
             if 0 in x.shape:
                 return
-            if self._on_gpu and not (isinstance(x, _spbase) and x._on_gpu):
-                x = _coo_container_of(x).to(self.device)  # host values are copied
+            if self._on_gpu:
+                x = _sparse_value_on_gpu(x, self)
             _backend.check_same_device(self, x)
             xc = x.tocoo()
             xc.sum_duplicates()
@@ -1163,13 +1158,17 @@ class _COOIndexMixin:
         self.has_canonical_format = False
 
 
-def _coo_container_of(x):
-    """A sparse value (spgrad's or SciPy's) as an spgrad COO array or matrix."""
+def _sparse_value_on_gpu(x, A):
+    """A sparse value assigned into ``A`` on the GPU as an spgrad container there: SciPy's
+    objects (and the assembly formats) converted to COO, host values copied to ``A``'s GPU
+    (tensor values stay where they are: the device check then names both devices)."""
     if not isinstance(x, _spbase):
         from ._interop import from_scipy
 
-        x = from_scipy(x)
-    return x.tocoo()
+        x = from_scipy(x).tocoo()
+    if not x._on_gpu and not x._is_torch:
+        x = x.to(A.device)
+    return x
 
 
 def _is_in_sorted(xp, a, sorted_unique):

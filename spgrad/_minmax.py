@@ -48,7 +48,7 @@ def _autograd_ops():
 def _detached(x):
     """``x`` with NumPy values: a sparse operand's tensor values or a dense tensor detached."""
     if issparse(x) and getattr(x, "_is_torch", False):
-        return x._with_data(_backend.kernel_array(x.data, x._index_array()).copy(), copy=False)
+        return x._with_data(x._kernel_view().data.copy(), copy=False)
     if _backend.is_tensor(x):
         return _backend.to_numpy(x)
     return x

@@ -53,11 +53,12 @@ def _operand(A, function):
     from .._autograd import _ops
 
     data, pattern = _ops.values(C.data), _ops.pattern(C)
-    return C._with_data(_backend.kernel_array(C.data, C.indices), copy=False), data, pattern
+    return C._kernel_view(), data, pattern
 
 
 def _device_array(x, C, name):
-    """An auxiliary operand (``v0``, ``X``, ``Y``, dense ``B``/``M``) on ``C``'s GPU."""
+    """An auxiliary operand (``v0``, ``X``, ``Y``; ``B``, ``M`` dense or sparse) on ``C``'s GPU, as
+    cupyx takes it: CuPy arrays, sparse arrays in CSR with CuPy values."""
     if x is None:
         return None
     if _backend.is_tensor(x):
@@ -65,14 +66,8 @@ def _device_array(x, C, name):
             raise NotImplementedError(f"gradients flow to A only; pass {name} without "
                                       f"requires_grad")
         x = _backend.kernel_array(x, C.indices)
-    if isinstance(x, _spbase):
-        _backend.check_same_device(C, x)
-        return x.tocsr()
-    if not _backend.is_device_array(x):
-        raise ValueError(f"{name} is on the CPU and A on {C.device}: operands on different "
-                         f"devices ({type(x).__name__}); move it with cupy.asarray")
     _backend.check_same_device(C, x)
-    return x
+    return x._kernel_view().tocsr() if isinstance(x, _spbase) else x
 
 
 def _tensors(*arrays):
@@ -175,8 +170,7 @@ def lobpcg(A, X, B, M, Y, tol, maxiter, largest, verbosityLevel, retLambdaHistor
     if data is not None and isinstance(B, _spbase) and B._is_torch and B.data.requires_grad:
         raise NotImplementedError("lobpcg: gradients flow to A only; pass B with values that "
                                   "do not require grad")
-    aux = {name: _device_array(x.detach() if isinstance(x, _spbase) else x, C, name)
-           for name, x in (("B", B), ("M", M), ("Y", Y))}
+    aux = {name: _device_array(x, C, name) for name, x in (("B", B), ("M", M), ("Y", Y))}
     result = _vendor.lobpcg(C, _device_array(X, C, "X"), **aux, tol=tol, maxiter=maxiter,
                             largest=largest, verbosityLevel=verbosityLevel,
                             retLambdaHistory=retLambdaHistory,

@@ -176,9 +176,7 @@ def _plain_device(M):
     """A GPU preconditioner as the device solvers take it: an spgrad array with CuPy values
     (torch values detached: in implicit mode the preconditioner is a constant), a callable
     as it is."""
-    if isinstance(M, _spbase) and _backend.is_tensor(M.data):
-        return M._with_data(_backend.kernel_array(M.data, M._index_array()), copy=False)
-    return M
+    return M._kernel_view() if isinstance(M, _spbase) else M
 
 
 def _implicit_device(name, A, b, kwargs):

@@ -152,8 +152,7 @@ def norm(x, ord=None, axis=None):
     reference = None
     if not (ord == 2 and axis is None):
         if on_gpu:
-            plain = x._with_data(_backend.kernel_array(x.data, x._index_array()), copy=False)
-            reference = _device_norm(plain, ord, axis)
+            reference = _device_norm(x._kernel_view(), ord, axis)
         else:
             reference = _sla.norm(to_scipy(x), ord=ord, axis=axis)
     C = _canonical_csr(x)
