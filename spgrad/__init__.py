@@ -27,6 +27,10 @@ issparse, isspmatrix, isspmatrix_csr, isspmatrix_csc, isspmatrix_coo, isspmatrix
 isspmatrix_bsr, isspmatrix_lil, isspmatrix_dok,
 find, get_index_dtype, safely_cast_index_arrays, from_scipy, from_torch
 
+Memory of the differentiable mode
+---------------------------------
+set_cache_limit, empty_cache, cache_info (the reused CPU memory of large gradients)
+
 Saving and loading
 ------------------
 save_npz, load_npz (files interchangeable with ``scipy.sparse.save_npz``/``load_npz``)
@@ -48,6 +52,7 @@ Warnings
 SparseWarning, SparseEfficiencyWarning
 """
 
+from ._autograd._buffers import cache_info, empty_cache, set_cache_limit
 from ._assembly import bsr_array, bsr_matrix, dok_array, dok_matrix, lil_array, lil_matrix
 from ._base import SparseEfficiencyWarning, SparseWarning, issparse, isspmatrix, sparray
 from ._construct import *  # noqa: F403
@@ -68,6 +73,8 @@ __all__ = [
     "SparseEfficiencyWarning",
     "SparseWarning",
     "bsr_array",
+    "cache_info",
+    "empty_cache",
     "bsr_matrix",
     "dok_array",
     "dok_matrix",
@@ -97,6 +104,7 @@ __all__ = [
     "load_npz",
     "save_npz",
     "safely_cast_index_arrays",
+    "set_cache_limit",
     "sparray",
     "spmatrix",
     *_construct_all,

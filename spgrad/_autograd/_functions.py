@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from .. import _backend
+from . import _buffers
 from ._function import Function
 from ._pattern import CSRPattern
 
@@ -40,6 +41,16 @@ from ._pattern import CSRPattern
 def _xp(pattern):
     """NumPy, or CuPy for a pattern on a GPU: the array module of the kernels' arrays."""
     return _backend.array_module(pattern.indptr)
+
+
+def _empty(pattern, shape, dtype):
+    """An uninitialised output array beside ``pattern``'s arrays: on the CPU from the cache of
+    large buffers (:mod:`._buffers`, which spares a training loop fresh pages at every pass),
+    on the GPU from CuPy's memory pool."""
+    xp = _xp(pattern)
+    if xp is np:
+        return _buffers.empty(shape, dtype)
+    return xp.empty(shape, dtype=dtype)
 
 
 def _arr(t, pattern):
@@ -127,7 +138,7 @@ def _dense_product(data, X, pattern, n_out, vector_kernel, matrix_kernel):
     """``n_out`` rows of a product of the values on ``pattern`` with a vector or matrix
     ``X``, by the named kernel (one for vectors, one for matrices)."""
     with _backend.torch_stream(data):
-        Y = _xp(pattern).empty((n_out, *X.shape[1:]), dtype=_backend.numpy_dtype(data.dtype))
+        Y = _empty(pattern, (n_out, *X.shape[1:]), _backend.numpy_dtype(data.dtype))
         product = getattr(_kernels(pattern), vector_kernel if X.ndim == 1 else matrix_kernel)
         product(pattern.indptr, pattern.indices, _arr(data, pattern), _arr(X, pattern), Y)
     return _backend.tensor_of(Y)
@@ -169,7 +180,7 @@ def _transposed_product(data, G, pattern):
     pt, _ = pattern.transpose()
     with _backend.torch_stream(data):
         G = _arr(G, pattern).astype(dtype, copy=False)
-        out = _xp(pattern).empty((pt.shape[0], G.shape[1]), dtype=dtype)
+        out = _empty(pattern, (pt.shape[0], G.shape[1]), dtype)
         _kernels(pattern).csr_matvecs_permuted(pt.indptr, pt.indices, pattern.transpose_perm(),
                                                _conj(data, pattern), G, out)
     return _backend.tensor_of(out)
@@ -178,10 +189,9 @@ def _transposed_product(data, G, pattern):
 def _spmv_backward(data, x, g, pattern):
     """``(sddmm_P(g, x̄), Āᵀ g)`` by the fused kernel: one pass over the entries of ``A``."""
     dtype = _backend.numpy_dtype(data.dtype)
-    xp = _xp(pattern)
     with _backend.torch_stream(data):
-        g_data = xp.empty(pattern.nnz, dtype=dtype)
-        g_x = xp.empty(x.shape, dtype=dtype)
+        g_data = _empty(pattern, (pattern.nnz,), dtype)
+        g_x = _empty(pattern, x.shape, dtype)
         _kernels(pattern).csr_spmv_backward(pattern.indptr, pattern.indices,
                                             _conj(data, pattern),
                                             _conj(x, pattern).astype(dtype, copy=False),
@@ -220,7 +230,7 @@ class SDDMM(_Bilinear):
     def forward(G, X, pattern):
         dtype = _backend.numpy_dtype(torch.promote_types(G.dtype, X.dtype))
         with _backend.torch_stream(G):
-            out = _xp(pattern).empty(pattern.nnz, dtype=dtype)
+            out = _empty(pattern, (pattern.nnz,), dtype)
             G, X = (_arr(t, pattern).astype(dtype, copy=False) for t in (G, X))
             if G.ndim == 1:  # a rank-1 sample: the kernel's one-column case, no copy
                 G, X = G[:, None], X[:, None]
@@ -303,7 +313,7 @@ class SpGEMM(Function):
         if c is None:  # values for a pattern built earlier (jvp, double backward)
             xp = _xp(pa)
             with _backend.torch_stream(a):
-                c = xp.empty(pc.nnz, dtype=_backend.numpy_dtype(a.dtype))
+                c = _empty(pa, (pc.nnz,), _backend.numpy_dtype(a.dtype))
                 _kernels(pa).csr_matmat(pb.shape[1], pa.indptr, pa.indices, _arr(a, pa),
                                         pb.indptr, pb.indices, _arr(b, pa), pc.indptr,
                                         xp.empty_like(pc.indices), c)
@@ -321,10 +331,9 @@ class SpGEMM(Function):
         a, b = ctx.saved_tensors
         pc, pa, pb = ctx.patterns
         if _plain_backward(a, b, V) and all(ctx.needs_input_grad[:2]):
-            xp = _xp(pa)
             with _backend.torch_stream(a):
-                g_a = xp.empty(pa.nnz, dtype=_backend.numpy_dtype(a.dtype))
-                g_b = xp.empty(pb.nnz, dtype=g_a.dtype)
+                g_a = _empty(pa, (pa.nnz,), _backend.numpy_dtype(a.dtype))
+                g_b = _empty(pa, (pb.nnz,), g_a.dtype)
                 _kernels(pa).csr_spgemm_backward(
                     pb.shape[1], pa.indptr, pa.indices, _conj(a, pa), pb.indptr, pb.indices,
                     _conj(b, pa), pc.indptr, pc.indices,
@@ -374,7 +383,7 @@ def spgemm(a, pa, b, pb):
         if batched:  # values wrapped by a torch.func transform: the pattern alone here
             c, a_k, b_k = xp.empty(nnz), xp.ones(pa.nnz), xp.ones(pb.nnz)
         else:
-            c = xp.empty(nnz, dtype=_backend.numpy_dtype(a.dtype))
+            c = _empty(pa, (nnz,), _backend.numpy_dtype(a.dtype))
             a_k, b_k = _arr(a, pa), _arr(b, pa)
         k.csr_matmat(n_col, pa.indptr, pa.indices, a_k, pb.indptr, pb.indices, b_k,
                      indptr, indices, c)

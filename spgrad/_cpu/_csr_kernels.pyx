@@ -24,6 +24,7 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
 from ._fused cimport index_t, value_t
+from ._memory cimport PREFETCH_AHEAD, PREFETCH_BYTES, prefetch
 from ._parallel cimport _even, _split, get_num_threads
 
 __all__ = [
@@ -249,8 +250,13 @@ def csr_matvecs(const index_t[::1] indptr, const index_t[::1] indices,
 cdef void _matvecs_perm_rows(const index_t* Ap, const index_t* Aj, const index_t* perm,
                              const value_t* Ax, const value_t* X, value_t* Y, Py_ssize_t k,
                              Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
-    # _matvecs_rows with the values read through perm: the same register blocks of columns
+    # _matvecs_rows with the values read through perm: the same register blocks of columns.
+    # The first sweep over a row's entries prefetches the row of X and the value that the entry
+    # PREFETCH_AHEAD positions on reads: both are gathered in an order (the transposed
+    # pattern's) that the hardware prefetchers cannot follow.
     cdef Py_ssize_t i, p, c, c0, full = k - k % _SPMM_BLOCK
+    cdef Py_ssize_t ahead = Ap[r1] - PREFETCH_AHEAD
+    cdef Py_ssize_t row_bytes = min(k * <Py_ssize_t>sizeof(value_t), PREFETCH_BYTES)
     cdef value_t a
     cdef value_t acc[_SPMM_BLOCK]
     cdef value_t* yr
@@ -262,6 +268,8 @@ cdef void _matvecs_perm_rows(const index_t* Ap, const index_t* Aj, const index_t
             for c in range(_SPMM_BLOCK):
                 acc[c] = 0
             for p in range(Ap[i], Ap[i + 1]):
+                if c0 == 0 and p < ahead:
+                    _prefetch_entry(Aj, perm, Ax, X, k, row_bytes, p + PREFETCH_AHEAD)
                 a = Ax[perm[p]]
                 xr = X + <Py_ssize_t>Aj[p] * k + c0
                 for c in range(_SPMM_BLOCK):
@@ -274,10 +282,23 @@ cdef void _matvecs_perm_rows(const index_t* Ap, const index_t* Aj, const index_t
         for c in range(full, k):
             yr[c] = 0
         for p in range(Ap[i], Ap[i + 1]):
+            if full == 0 and p < ahead:
+                _prefetch_entry(Aj, perm, Ax, X, k, row_bytes, p + PREFETCH_AHEAD)
             a = Ax[perm[p]]
             xr = X + <Py_ssize_t>Aj[p] * k
             for c in range(full, k):
                 yr[c] = yr[c] + a * xr[c]
+
+
+cdef inline void _prefetch_entry(const index_t* Aj, const index_t* perm, const value_t* Ax,
+                                 const value_t* X, Py_ssize_t k, Py_ssize_t row_bytes,
+                                 Py_ssize_t q) noexcept nogil:
+    # the cache lines that entry q of _matvecs_perm_rows reads: its value and its row of X
+    cdef const char* xr = <const char*>(X + <Py_ssize_t>Aj[q] * k)
+    cdef Py_ssize_t c
+    prefetch(Ax + perm[q])
+    for c in range(0, row_bytes, 64):
+        prefetch(xr + c)
 
 
 def csr_matvecs_permuted(const index_t[::1] indptr, const index_t[::1] indices,

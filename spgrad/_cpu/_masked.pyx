@@ -26,7 +26,7 @@ from libc.string cimport memset
 
 from ._fused cimport index_t, value_t
 from ._memory cimport STREAM_MIN_BYTES as _STREAM_MIN_BYTES
-from ._memory cimport prefetch, stream_fence, stream_store
+from ._memory cimport PREFETCH_AHEAD, PREFETCH_BYTES, prefetch, stream_fence, stream_store
 from ._parallel cimport _split, get_num_threads
 
 __all__ = ["csr_masked_dot", "csr_sddmm", "csr_spgemm_backward", "csr_spmv_backward"]
@@ -47,11 +47,6 @@ cdef int _threads(Py_ssize_t work) noexcept:
 
 cdef enum:
     _SDDMM_BLOCK = 8  # columns summed side by side by the SDDMM kernel
-    # The SDDMM kernel prefetches the row of B that the entry this far ahead reads (its first
-    # _PREFETCH_BYTES): the rows are gathered in the mask's column order, which the hardware
-    # prefetchers cannot follow (1.5x faster on a random 10^5 x 10^5 mask, 16 columns).
-    _PREFETCH_AHEAD = 16
-    _PREFETCH_BYTES = 256
 
 
 cdef void _sddmm_rows(const index_t* indptr, const index_t* indices, const value_t* A,
@@ -60,8 +55,8 @@ cdef void _sddmm_rows(const index_t* indptr, const index_t* indices, const value
     """SDDMM on mask rows ``[r0, r1)`` (``A``, ``B`` C-ordered with ``k`` columns); rank-1
     samples are written with :func:`stream_store` when ``stream``."""
     cdef Py_ssize_t i, p, c, c0, full = k - k % _SDDMM_BLOCK
-    cdef Py_ssize_t ahead = indptr[r1] - _PREFETCH_AHEAD
-    cdef Py_ssize_t row_bytes = min(k * <Py_ssize_t>sizeof(value_t), _PREFETCH_BYTES)
+    cdef Py_ssize_t ahead = indptr[r1] - PREFETCH_AHEAD
+    cdef Py_ssize_t row_bytes = min(k * <Py_ssize_t>sizeof(value_t), PREFETCH_BYTES)
     cdef value_t a, s
     cdef value_t acc[_SDDMM_BLOCK]
     cdef const value_t* ar
@@ -82,7 +77,7 @@ cdef void _sddmm_rows(const index_t* indptr, const index_t* indices, const value
         ar = A + i * k
         for p in range(indptr[i], indptr[i + 1]):
             if p < ahead:
-                br = B + <Py_ssize_t>indices[p + _PREFETCH_AHEAD] * k
+                br = B + <Py_ssize_t>indices[p + PREFETCH_AHEAD] * k
                 for c in range(0, row_bytes, 64):
                     prefetch(<const char*>br + c)
             br = B + <Py_ssize_t>indices[p] * k

