@@ -182,18 +182,23 @@ def _pattern_values(dense, dtype, rng, duplicate=False):
 @pytest.mark.parametrize("dtype", [np.float64, np.complex128, np.float32])
 @pytest.mark.parametrize("idx", [np.int32, np.int64])
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("op", ["spmv", "spmm", "spgemm"])
+@pytest.mark.parametrize("op", ["spmv", "spmv-sweeps", "spmm", "spgemm"])
 def test_fused_backward_equals_composite_and_dense(op, dtype, idx, threads, monkeypatch):
     """A first-order backward runs kernels outside autograd (SpMV and SpGEMM: one fused kernel
-    for both gradients; SpMM: the transposed product as a gather); with ``create_graph=True``
-    it runs the differentiable Functions. Both equal dense autograd
-    (complex gradients by torch's convention), with duplicates and empty rows, in parallel."""
+    for both gradients, SpMV two sweeps for a pattern far from the diagonal; SpMM: the
+    transposed product as a gather); with ``create_graph=True`` it runs the differentiable
+    Functions. Both equal dense autograd (complex gradients by torch's convention), with
+    duplicates and empty rows, in parallel."""
     from spgrad import _cpu
+    from spgrad._autograd import _functions
     from spgrad._cpu import _masked
 
     monkeypatch.setattr(_masked, "MIN_PARALLEL_WORK", 0)
-    kernel = {"spmv": "csr_spmv_backward", "spmm": "csr_matvecs_permuted",
-              "spgemm": "csr_spgemm_backward"}[op]
+    kernel = {"spmv": "csr_spmv_backward", "spmv-sweeps": "csr_spmv_backward",
+              "spmm": "csr_matvecs_permuted", "spgemm": "csr_spgemm_backward"}[op]
+    # the fused kernel for every pattern, or the two sweeps for every pattern
+    monkeypatch.setattr(_functions, "_FUSED_SPREAD", -1.0 if op == "spmv-sweeps" else np.inf)
+    expected_calls = 0 if op == "spmv-sweeps" else 1
     calls = []
     real = getattr(_cpu, kernel)
     monkeypatch.setattr(_cpu, kernel, lambda *args: calls.append(1) or real(*args))
@@ -208,7 +213,7 @@ def test_fused_backward_equals_composite_and_dense(op, dtype, idx, threads, monk
             other = lambda t: sp.csr_array((t, (row_b, col_b)), shape=T.shape)
             x0 = w
         else:
-            shape = (5,) if op == "spmv" else (5, 11)
+            shape = (5,) if op.startswith("spmv") else (5, 11)
             x0 = torch.from_numpy(rng.standard_normal(shape).astype(dtype))
             other = lambda t: t
         grads = []
@@ -221,7 +226,8 @@ def test_fused_backward_equals_composite_and_dense(op, dtype, idx, threads, monk
             out = out.data if sp.issparse(out) else out
             g = torch.from_numpy(np.random.default_rng(4).standard_normal(out.shape)).to(tdtype)
             grads.append(torch.autograd.grad(out, (a, x), g, create_graph=create_graph))
-            assert len(calls) == 1  # the first-order kernel ran, for create_graph=False only
+            # the first-order kernel ran, for create_graph=False only
+            assert len(calls) == expected_calls
         tol = {"rtol": 1e-4, "atol": 1e-5} if dtype == np.float32 else {}
         for fused, composite in zip(*grads):
             torch.testing.assert_close(fused, composite.detach(), **tol)
@@ -326,3 +332,29 @@ def test_to_torch_from_torch_roundtrip_keeps_graph(fmt):
 def test_from_torch_rejects_non_tensors():
     with pytest.raises(TypeError, match="expected a torch.Tensor"):
         sp.from_torch(np.eye(2))
+
+
+def test_column_spread_measures_the_distance_from_the_diagonal():
+    """The statistic that sends an SpMV backward to the fused kernel (columns near the
+    diagonal) or to two sweeps (scattered columns), on patterns whose answer is known."""
+    import scipy.sparse
+
+    from spgrad._autograd._pattern import CSRPattern
+
+    def spread(M):
+        M = scipy.sparse.csr_array(M)
+        return CSRPattern(M.indptr, M.indices, M.shape).column_spread()
+
+    n = 1000
+    assert spread(scipy.sparse.diags_array([np.ones(n - 1), np.ones(n), np.ones(n - 1)],
+                                           offsets=[-1, 0, 1])) <= 1
+    wide = scipy.sparse.csr_array((np.ones(100), (np.arange(100), 10 * np.arange(100))),
+                                  shape=(100, 1000))
+    assert spread(wide) == 0  # on the diagonal scaled by n_col / n_row
+    rng = np.random.default_rng(0)
+    scattered = scipy.sparse.csr_array((np.ones(10 * n), (np.repeat(np.arange(n), 10),
+                                                          rng.integers(0, n, 10 * n))),
+                                       shape=(n, n))
+    assert spread(scattered) > n / 4
+    assert spread(scipy.sparse.csr_array((n, n))) == 0
+    assert spread(scipy.sparse.csr_array((0, 5))) == 0

@@ -2,8 +2,11 @@
 
 A :class:`CSRPattern` holds the index arrays of a CSR matrix (never differentiated; NumPy arrays,
 or CuPy arrays on a GPU) and caches what backward passes need repeatedly: the transposed pattern
-with its permutation map, and the row index of every entry.
+with its permutation map, the row index of every entry, and how far its columns stray from the
+diagonal (which decides between fused and separate backward kernels).
 """
+
+import numpy as np
 
 from .. import _backend
 
@@ -11,7 +14,8 @@ from .. import _backend
 class CSRPattern:
     """Index arrays (``indptr``, ``indices``) of an ``n_row × n_col`` CSR matrix."""
 
-    __slots__ = ("indptr", "indices", "shape", "_transpose", "_perm", "_rows", "_transpose_of")
+    __slots__ = ("indptr", "indices", "shape", "_transpose", "_perm", "_rows", "_transpose_of",
+                 "_spread")
 
     def __init__(self, indptr, indices, shape):
         self.indptr = indptr
@@ -21,6 +25,7 @@ class CSRPattern:
         self._perm = None  # the transposition map as a kernel array of the index dtype
         self._rows = None
         self._transpose_of = None  # (pattern, perm) when this one is that pattern's transpose
+        self._spread = None
 
     @property
     def nnz(self):
@@ -34,6 +39,20 @@ class CSRPattern:
             _backend.kernels(self.indptr).expand_indptr(self.indptr, rows)
             self._rows = rows
         return self._rows
+
+    def column_spread(self):
+        """How far the columns of the entries lie from the (scaled) diagonal: the 90th
+        percentile of ``|j - i n_col / n_row|`` over the entries of up to 64 evenly spaced rows
+        (cached; for a pattern of NumPy arrays). A row sweep that reads and updates dense
+        vectors at the columns keeps about ``2 * spread`` of their entries in the cache."""
+        if self._spread is None:
+            n_row, n_col = self.shape
+            rows = np.unique(np.linspace(0, n_row - 1, min(n_row, 64)).astype(np.int64))
+            dist = [np.abs(self.indices[self.indptr[i]:self.indptr[i + 1]] - i * (n_col / n_row))
+                    for i in rows]
+            dist = np.concatenate(dist) if dist else np.empty(0)
+            self._spread = float(np.percentile(dist, 90)) if len(dist) else 0.0
+        return self._spread
 
     def transpose(self):
         """``(pattern of the transpose, perm)`` with ``values_T = values[perm]`` (cached)."""

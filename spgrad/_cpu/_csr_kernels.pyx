@@ -24,7 +24,7 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
 from ._fused cimport index_t, value_t
-from ._memory cimport PREFETCH_AHEAD, PREFETCH_BYTES, prefetch
+from ._memory cimport PREFETCH_AHEAD, PREFETCH_BYTES, prefetch, prefetch_row
 from ._parallel cimport _even, _split, get_num_threads
 
 __all__ = [
@@ -108,9 +108,11 @@ cdef int _check_min_len(str name, Py_ssize_t got, Py_ssize_t want) except -1:
 cdef void _matvec_rows(const index_t* Ap, const index_t* Aj, const value_t* Ax,
                        const value_t* x, value_t* y,
                        Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
-    cdef Py_ssize_t i, p
+    cdef Py_ssize_t i, p, nnz = Ap[r1]
     cdef value_t s
     for i in range(r0, r1):
+        prefetch_row(Ax, sizeof(value_t), Ap[i], Ap[i + 1], nnz)
+        prefetch_row(Aj, sizeof(index_t), Ap[i], Ap[i + 1], nnz)
         s = 0
         for p in range(Ap[i], Ap[i + 1]):
             s = s + Ax[p] * x[Aj[p]]
@@ -166,19 +168,27 @@ cdef void _matvecs_rows(const index_t* Ap, const index_t* Aj, const value_t* Ax,
     # Full blocks of _SPMM_BLOCK columns are summed in a local array that the compiler keeps
     # in registers (accumulating through Y stores on every entry: Y may alias X), reading the
     # row's entries once per block; the remaining columns accumulate through Y. Every output
-    # is summed from 0 in storage order either way.
+    # is summed from 0 in storage order either way. The first sweep over a row's entries
+    # prefetches the row of X that the entry PREFETCH_AHEAD positions on reads, and the
+    # values and indices ROW_AHEAD entries on.
     cdef Py_ssize_t i, p, c, c0, full = k - k % _SPMM_BLOCK
+    cdef Py_ssize_t nnz = Ap[r1], ahead = Ap[r1] - PREFETCH_AHEAD
+    cdef Py_ssize_t row_bytes = min(k * <Py_ssize_t>sizeof(value_t), PREFETCH_BYTES)
     cdef value_t a
     cdef value_t acc[_SPMM_BLOCK]
     cdef value_t* yr
     cdef const value_t* xr
     for i in range(r0, r1):
+        prefetch_row(Ax, sizeof(value_t), Ap[i], Ap[i + 1], nnz)
+        prefetch_row(Aj, sizeof(index_t), Ap[i], Ap[i + 1], nnz)
         yr = Y + i * k
         c0 = 0
         while c0 < full:
             for c in range(_SPMM_BLOCK):
                 acc[c] = 0
             for p in range(Ap[i], Ap[i + 1]):
+                if c0 == 0 and p < ahead:
+                    _prefetch_x_row(Aj, X, k, row_bytes, p + PREFETCH_AHEAD)
                 a = Ax[p]
                 xr = X + <Py_ssize_t>Aj[p] * k + c0
                 for c in range(_SPMM_BLOCK):
@@ -191,10 +201,21 @@ cdef void _matvecs_rows(const index_t* Ap, const index_t* Aj, const value_t* Ax,
         for c in range(full, k):
             yr[c] = 0
         for p in range(Ap[i], Ap[i + 1]):
+            if full == 0 and p < ahead:
+                _prefetch_x_row(Aj, X, k, row_bytes, p + PREFETCH_AHEAD)
             a = Ax[p]
             xr = X + <Py_ssize_t>Aj[p] * k
             for c in range(full, k):
                 yr[c] = yr[c] + a * xr[c]
+
+
+cdef inline void _prefetch_x_row(const index_t* Aj, const value_t* X, Py_ssize_t k,
+                                 Py_ssize_t row_bytes, Py_ssize_t q) noexcept nogil:
+    # the first row_bytes of the row of X that entry q reads
+    cdef const char* xr = <const char*>(X + <Py_ssize_t>Aj[q] * k)
+    cdef Py_ssize_t c
+    for c in range(0, row_bytes, 64):
+        prefetch(xr + c)
 
 
 def csr_matvecs(const index_t[::1] indptr, const index_t[::1] indices,
@@ -294,11 +315,8 @@ cdef inline void _prefetch_entry(const index_t* Aj, const index_t* perm, const v
                                  const value_t* X, Py_ssize_t k, Py_ssize_t row_bytes,
                                  Py_ssize_t q) noexcept nogil:
     # the cache lines that entry q of _matvecs_perm_rows reads: its value and its row of X
-    cdef const char* xr = <const char*>(X + <Py_ssize_t>Aj[q] * k)
-    cdef Py_ssize_t c
     prefetch(Ax + perm[q])
-    for c in range(0, row_bytes, 64):
-        prefetch(xr + c)
+    _prefetch_x_row(Aj, X, k, row_bytes, q)
 
 
 def csr_matvecs_permuted(const index_t[::1] indptr, const index_t[::1] indices,
@@ -359,9 +377,11 @@ def csr_matvecs_permuted(const index_t[::1] indptr, const index_t[::1] indices,
 cdef void _matvec_t_rows(const index_t* Ap, const index_t* Aj, const value_t* Ax,
                          const value_t* x, value_t* y,
                          Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
-    cdef Py_ssize_t i, p
+    cdef Py_ssize_t i, p, nnz = Ap[r1]
     cdef value_t xi
     for i in range(r0, r1):
+        prefetch_row(Ax, sizeof(value_t), Ap[i], Ap[i + 1], nnz)
+        prefetch_row(Aj, sizeof(index_t), Ap[i], Ap[i + 1], nnz)
         xi = x[i]
         for p in range(Ap[i], Ap[i + 1]):
             y[Aj[p]] = y[Aj[p]] + Ax[p] * xi

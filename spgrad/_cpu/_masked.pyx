@@ -26,7 +26,8 @@ from libc.string cimport memset
 
 from ._fused cimport index_t, value_t
 from ._memory cimport STREAM_MIN_BYTES as _STREAM_MIN_BYTES
-from ._memory cimport PREFETCH_AHEAD, PREFETCH_BYTES, prefetch, stream_fence, stream_store
+from ._memory cimport (PREFETCH_AHEAD, PREFETCH_BYTES, prefetch, prefetch_row, stream_fence,
+                      stream_store)
 from ._parallel cimport _split, get_num_threads
 
 __all__ = ["csr_masked_dot", "csr_sddmm", "csr_spgemm_backward", "csr_spmv_backward"]
@@ -63,6 +64,7 @@ cdef void _sddmm_rows(const index_t* indptr, const index_t* indices, const value
     cdef const value_t* br
     if k == 1:  # a rank-1 sample (the SpMV backward): no inner loop
         for i in range(r0, r1):
+            prefetch_row(indices, sizeof(index_t), indptr[i], indptr[i + 1], indptr[r1])
             a = A[i]
             if stream:
                 for p in range(indptr[i], indptr[i + 1]):
@@ -218,10 +220,12 @@ cdef void _spmv_backward_rows(const index_t* Ap, const index_t* Aj, const value_
                               value_t* gA, value_t* gx, bint stream) noexcept nogil:
     """Rows ``[r0, r1)`` of the SpMV backward: ``gA[p] = g[i] x[j]``, ``gx[j] += A[p] g[i]``;
     ``gA`` is written with :func:`stream_store` when ``stream``."""
-    cdef Py_ssize_t i, p, j
+    cdef Py_ssize_t i, p, j, nnz = Ap[r1]
     cdef value_t gi
     if stream:
         for i in range(r0, r1):
+            prefetch_row(Ax, sizeof(value_t), Ap[i], Ap[i + 1], nnz)
+            prefetch_row(Aj, sizeof(index_t), Ap[i], Ap[i + 1], nnz)
             gi = g[i]
             for p in range(Ap[i], Ap[i + 1]):
                 j = Aj[p]
@@ -230,6 +234,8 @@ cdef void _spmv_backward_rows(const index_t* Ap, const index_t* Aj, const value_
         stream_fence()
         return
     for i in range(r0, r1):
+        prefetch_row(Ax, sizeof(value_t), Ap[i], Ap[i + 1], nnz)
+        prefetch_row(Aj, sizeof(index_t), Ap[i], Ap[i + 1], nnz)
         gi = g[i]
         for p in range(Ap[i], Ap[i + 1]):
             j = Aj[p]
