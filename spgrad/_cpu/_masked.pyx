@@ -48,6 +48,7 @@ cdef int _threads(Py_ssize_t work) noexcept:
 
 cdef enum:
     _SDDMM_BLOCK = 8  # columns summed side by side by the SDDMM kernel
+    _ROWS_AHEAD = 8  # the SDDMM prefetches the row of A this many rows on
 
 
 cdef void _sddmm_rows(const index_t* indptr, const index_t* indices, const value_t* A,
@@ -76,6 +77,11 @@ cdef void _sddmm_rows(const index_t* indptr, const index_t* indices, const value
             stream_fence()
         return
     for i in range(r0, r1):
+        prefetch_row(indices, sizeof(index_t), indptr[i], indptr[i + 1], indptr[r1])
+        if i + _ROWS_AHEAD < r1:
+            ar = A + (i + _ROWS_AHEAD) * k
+            for c in range(0, row_bytes, 64):
+                prefetch(<const char*>ar + c)
         ar = A + i * k
         for p in range(indptr[i], indptr[i + 1]):
             if p < ahead:
