@@ -188,9 +188,9 @@ def _transposed_product(data, G, pattern):
 
 # A CPU SpMV backward whose columns stray further than this from the diagonal runs as two
 # sweeps (the rank-1 SDDMM, then the scatter of Āᵀ g) instead of the fused kernel: a fused
-# sweep then keeps two scattered vectors in the cache where each sweep keeps one. Measured on
-# 10 entries per row at random columns, one thread: n = 10⁵ 2.1 → 1.8 ms, n = 10⁶ 94 → 67 ms;
-# the 2-D Poisson matrix (spread 1000) is faster fused (5.7 against 9.7 ms).
+# sweep then keeps two scattered vectors in the cache where each sweep keeps one. Kernel times
+# on 10 entries per row at random columns, one thread: n = 10⁵ 1.95 → 1.79 ms, n = 10⁶
+# 72 → 63 ms; the 2-D Poisson matrix (spread 1000) is faster fused (5.6 against 7.1 ms).
 _FUSED_SPREAD = 16384
 
 

@@ -68,8 +68,13 @@ def union_binop(A, B, op):
     a, b = _promote(values(A.data), values(B.data))
     indptr, indices, a_pos, b_pos = _union(A, B)
     if op != "mul":
-        a_u, b_u = _gather_or_zero(a, a_pos), _gather_or_zero(b, b_pos)
-        out = a_u - b_u if op == "sub" else a_u + b_u
+        # every entry of A (of B) lands on one union entry: two scatters into the union's
+        # values (index_add: differentiable, its backward a gather)
+        xp = A._xp()
+        a_at = _backend.index_tensor(xp.flatnonzero(a_pos < A.nnz))
+        b_at = _backend.index_tensor(xp.flatnonzero(b_pos < B.nnz))
+        out = a.new_zeros(len(indices)).index_add(0, a_at, a)
+        out = out.index_add(0, b_at, b, alpha=-1 if op == "sub" else 1)
         return A.__class__._from_arrays(out, indices, indptr, A.shape, canonical=True)
     # the intersection: the union's entries stored in both (a compaction of the union, whose
     # row pointers are the running count of kept entries at the union's row starts)
