@@ -586,10 +586,12 @@ cdef void _count_cols(const index_t* Ap, const index_t* Aj, Py_ssize_t r0, Py_ss
 
 cdef void _count_keys(const index_t* keys, Py_ssize_t p0, Py_ssize_t p1,
                       index_t* cnt, Py_ssize_t n_keys) noexcept nogil:
-    cdef Py_ssize_t p
+    cdef Py_ssize_t p, ahead = p1 - PREFETCH_AHEAD
     if n_keys > 0:
         memset(cnt, 0, n_keys * sizeof(index_t))
     for p in range(p0, p1):
+        if p < ahead:
+            prefetch(cnt + keys[p + PREFETCH_AHEAD])
         cnt[keys[p]] += 1
 
 
@@ -785,9 +787,16 @@ def csr_transpose_pattern(Py_ssize_t n_col, const index_t[::1] indptr,
 cdef void _coo_scatter(const index_t* Ai, const index_t* Aj, const value_t* Ax,
                        Py_ssize_t p0, Py_ssize_t p1, index_t* cursor,
                        index_t* Bj, value_t* Bx) noexcept nogil:
-    cdef Py_ssize_t p
+    # keys in random order scatter every entry to a cache line of its own: the slots that
+    # the entry PREFETCH_AHEAD positions on will write are prefetched (at their current
+    # cursor: a hint, exact unless that row recurs in between)
+    cdef Py_ssize_t p, q, ahead = p1 - PREFETCH_AHEAD
     cdef index_t dest
     for p in range(p0, p1):
+        if p < ahead:
+            q = cursor[Ai[p + PREFETCH_AHEAD]]
+            prefetch(Bj + q)
+            prefetch(Bx + q)
         dest = cursor[Ai[p]]
         cursor[Ai[p]] = dest + 1
         Bj[dest] = Aj[p]
