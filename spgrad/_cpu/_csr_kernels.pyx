@@ -635,10 +635,15 @@ cdef void _scan_part_counts(index_t* cnt, Py_ssize_t nparts, Py_ssize_t n_keys,
 cdef void _transpose_scatter(const index_t* Ap, const index_t* Aj, const value_t* Ax,
                              Py_ssize_t r0, Py_ssize_t r1, index_t* cursor,
                              index_t* Bj, value_t* Bx) noexcept nogil:
-    cdef Py_ssize_t i, p
+    # the output slots of the entry PREFETCH_AHEAD on are prefetched (see _coo_scatter)
+    cdef Py_ssize_t i, p, q, ahead = Ap[r1] - PREFETCH_AHEAD
     cdef index_t dest
     for i in range(r0, r1):
         for p in range(Ap[i], Ap[i + 1]):
+            if p < ahead:
+                q = cursor[Aj[p + PREFETCH_AHEAD]]
+                prefetch(Bj + q)
+                prefetch(Bx + q)
             dest = cursor[Aj[p]]
             cursor[Aj[p]] = dest + 1
             Bj[dest] = <index_t>i
@@ -648,10 +653,14 @@ cdef void _transpose_scatter(const index_t* Ap, const index_t* Aj, const value_t
 cdef void _transpose_scatter_perm(const index_t* Ap, const index_t* Aj,
                                   Py_ssize_t r0, Py_ssize_t r1, index_t* cursor,
                                   index_t* Bj, index_t* perm) noexcept nogil:
-    cdef Py_ssize_t i, p
+    cdef Py_ssize_t i, p, q, ahead = Ap[r1] - PREFETCH_AHEAD
     cdef index_t dest
     for i in range(r0, r1):
         for p in range(Ap[i], Ap[i + 1]):
+            if p < ahead:
+                q = cursor[Aj[p + PREFETCH_AHEAD]]
+                prefetch(Bj + q)
+                prefetch(perm + q)
             dest = cursor[Aj[p]]
             cursor[Aj[p]] = dest + 1
             Bj[dest] = <index_t>i
