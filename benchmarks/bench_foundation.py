@@ -244,18 +244,13 @@ def stream_bandwidth(nbytes_each, threads=1, kind="copy", repeat=15):
             else:
                 list(pool.map(one, parts))
 
-        run()
-        times = []
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            run()
-            times.append(time.perf_counter() - t0)
-    return (2 if kind == "copy" else 1) * src.nbytes / np.median(times) / 1e9
+        seconds = back_to_back(run, repeat)
+    return (2 if kind == "copy" else 1) * src.nbytes / seconds / 1e9
 
 
 def back_to_back(fn, repeat=15):
-    """Median seconds of ``fn()`` called ``repeat`` times in a row after one warm-up call, as
-    :func:`stream_bandwidth` runs its streams."""
+    """Median seconds of ``fn()`` called ``repeat`` times in a row after one warm-up call (how
+    :func:`stream_bandwidth` runs its streams)."""
     fn()
     times = []
     for _ in range(repeat):
