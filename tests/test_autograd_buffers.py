@@ -144,14 +144,17 @@ def test_set_cache_limit_returns_the_previous_limit():
         spgrad.set_cache_limit(previous)
 
 
-def test_environment_variable_sets_the_limit():
+def test_environment_variable_sets_the_limit(tmp_path):
+    # run outside the source tree, whose spgrad/ folder (no compiled kernels) would shadow the
+    # installed package
     code = "import spgrad; print(spgrad.cache_info()['limit'])"
     env = dict(os.environ, SPGRAD_CACHE_LIMIT="4096")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         check=True)
+                         check=True, cwd=tmp_path)
     assert out.stdout.strip() == "4096"
     env["SPGRAD_CACHE_LIMIT"] = "1GB"
-    bad = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    bad = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         cwd=tmp_path)
     assert bad.returncode != 0
     assert "SPGRAD_CACHE_LIMIT must be a number of bytes" in bad.stderr
 
