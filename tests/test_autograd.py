@@ -182,22 +182,24 @@ def _pattern_values(dense, dtype, rng, duplicate=False):
 @pytest.mark.parametrize("dtype", [np.float64, np.complex128, np.float32])
 @pytest.mark.parametrize("idx", [np.int32, np.int64])
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("op", ["spmv", "spmv-sweeps", "spmm", "spgemm"])
+@pytest.mark.parametrize("op", ["spmv", "spmv-sweeps", "spmm", "spmm-sweeps", "spgemm"])
 def test_fused_backward_equals_composite_and_dense(op, dtype, idx, threads, monkeypatch):
-    """A first-order backward runs kernels outside autograd (SpMV and SpGEMM: one fused kernel
-    for both gradients, SpMV two sweeps for a pattern far from the diagonal; SpMM: the
-    transposed product as a gather); with ``create_graph=True`` it runs the differentiable
-    Functions. Both equal dense autograd (complex gradients by torch's convention), with
-    duplicates and empty rows, in parallel."""
+    """A first-order backward runs kernels outside autograd (SpMV, SpMM and SpGEMM: one fused
+    kernel for both gradients; SpMV and SpMM two sweeps for a pattern far from the diagonal,
+    SpMM's transposed product then a gather); with ``create_graph=True`` it runs the
+    differentiable Functions. Both equal dense autograd (complex gradients by torch's
+    convention), with duplicates and empty rows, in parallel."""
     from spgrad import _cpu
     from spgrad._autograd import _functions
     from spgrad._cpu import _masked
 
     monkeypatch.setattr(_masked, "MIN_PARALLEL_WORK", 0)
     kernel = {"spmv": "csr_spmv_backward", "spmv-sweeps": "csr_spmv_backward",
-              "spmm": "csr_matvecs_permuted", "spgemm": "csr_spgemm_backward"}[op]
+              "spmm": "csr_spmm_backward", "spmm-sweeps": "csr_matvecs_permuted",
+              "spgemm": "csr_spgemm_backward"}[op]
     # the fused kernel for every pattern, or the two sweeps for every pattern
-    monkeypatch.setattr(_functions, "_FUSED_SPREAD", -1.0 if op == "spmv-sweeps" else np.inf)
+    sweeps = op.endswith("-sweeps")
+    monkeypatch.setattr(_functions, "_FUSED_SPREAD", -1.0 if sweeps else np.inf)
     expected_calls = 0 if op == "spmv-sweeps" else 1
     calls = []
     real = getattr(_cpu, kernel)

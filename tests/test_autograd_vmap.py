@@ -165,3 +165,26 @@ def test_vmap_spsolve_triangular(lower):
     g = torch.func.jacrev(lambda b: spsolve_triangular(T, b ** 2, lower=lower))(Bs[1])
     torch.testing.assert_close(g, torch.autograd.functional.jacobian(
         lambda b: spsolve_triangular(T, b ** 2, lower=lower), Bs[1]))
+
+
+@pytest.mark.parametrize("op", ["add", "sub"])
+def test_transforms_through_sums_of_sparse_arrays(op):
+    """``A ± C`` on the union of two patterns under ``vmap``, ``jacrev`` and ``jacfwd`` (the
+    transforms take an out-of-place path; plain autograd scatters in place)."""
+    C = _matrix((6, 5), 7)
+    x = _rand(5, seed=8)
+
+    def f(a, c):
+        M = sp.csr_array((a, A.indices, A.indptr), shape=A.shape)
+        N = sp.csr_array((c, C.indices, C.indptr), shape=C.shape)
+        return ((M + N) if op == "add" else (M - N)) @ x
+
+    a, c = _rand(A.nnz, seed=9), _rand(C.nnz, seed=10)
+    batch = _rand(3, A.nnz, seed=11)
+    out = torch.vmap(f, in_dims=(0, None))(batch, c)
+    torch.testing.assert_close(out, torch.stack([f(v, c) for v in batch]), rtol=0, atol=1e-14)
+    ref = torch.autograd.functional.jacobian(f, (a, c))
+    for jac in (torch.func.jacrev, torch.func.jacfwd):
+        got = jac(f, argnums=(0, 1))(a, c)
+        for g, r in zip(got, ref):
+            torch.testing.assert_close(g, r, rtol=0, atol=1e-13)

@@ -241,6 +241,10 @@ def test_fused_backward_launchers_match_the_cpu_kernels(emulated, dtype, idx):
         Tp, Ti, perm = np.empty(inner + 1, idx), np.empty(len(Aj), idx), np.empty(len(Aj), idx)
         _cpu.csr_transpose_pattern(inner, Ap, Aj, Tp, Ti, perm)
         _same_on_both("csr_matvecs_permuted", (Tp, Ti, perm, Ax, G3), [(inner, 3)], dtype)
+        # SpMM backward: both gradients, X (inner x 3), G (m x 3)
+        X3 = _values(rng, (inner, 3), dtype)
+        _same_on_both("csr_spmm_backward", (Ap, Aj, Tp, Ti, perm, Ax, X3, G3),
+                      [len(Aj), (inner, 3)], dtype)
         # SpGEMM backward: C = A @ B with B (inner x n), G on C's structural pattern
         Bp, Bj = _raw_csr(rng, inner, n, nnz // 2, idx)
         Bx = _values(rng, len(Bj), dtype)
@@ -567,7 +571,7 @@ def test_every_kernel_is_tested():
                  "csr_lookup_count", "csr_lookup_fill", "csr_lookup_offsets",
                  "csr_lookup_values", "csr_has_sorted_indices",
                  "csr_has_canonical_format", "csr_matmat", "csr_matmat_row_nnz",
-                 "csr_spmv_backward", "csr_spgemm_backward",
+                 "csr_spmv_backward", "csr_spgemm_backward", "csr_spmm_backward",
                  "csr_matvecs_permuted", "csr_line_reduce", "csr_line_argreduce"}
     # launchers made of other kernels and array operations (sorts, scans)
     composite = {"csr_band_filter", "csr_transpose", "csr_transpose_pattern", "coo_tocsr",
@@ -578,7 +582,7 @@ def test_every_kernel_is_tested():
                  "csr_lookup_count", "csr_lookup_fill", "csr_lookup_offsets",
                  "csr_has_sorted_indices", "csr_has_canonical_format", "csr_matmat",
                  "csr_matmat_row_nnz", "csr_spmv_backward", "csr_spgemm_backward",
-                 "csr_matvecs_permuted"}
+                 "csr_spmm_backward", "csr_matvecs_permuted"}
     kernels = launchers - composite
     assert set(_launch.KERNELS) == kernels | {"csr_band_count", "csr_band_fill",
                                               "csr_union_count", "csr_union_fill",

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from spgrad import _cpu
 from spgrad._cpu import _csr_kernels as K
+from spgrad._cpu import _masked as M
 
 INDEX_DTYPES = [np.int32, np.int64]
 VALUE_DTYPES = [np.int32, np.int64, np.float32, np.float64, np.complex64, np.complex128]
@@ -34,6 +35,7 @@ SHAPES = {
 def mode(request, monkeypatch):
     if request.param == "parallel":
         monkeypatch.setattr(K, "MIN_PARALLEL_WORK", 0)
+        monkeypatch.setattr(M, "MIN_PARALLEL_WORK", 0)
         _cpu.set_num_threads(3)
     else:
         _cpu.set_num_threads(1)
@@ -172,11 +174,11 @@ def test_csr_matvecs_permuted(name, idtype, vdtype, k, mode):
     K.csr_transpose_pattern(n_col, indptr, indices, Tp, Ti, perm)
     X = random_values(np.random.default_rng(1), n_row * k, vdtype).reshape(n_row, k)
     Y = np.full((n_col, k), 7, dtype=vdtype)
-    K.csr_matvecs_permuted(Tp, Ti, perm, data, X, Y)
+    M.csr_matvecs_permuted(Tp, Ti, perm, data, X, Y)
     assert_close(Y, scipy_csr(n_row, n_col, indptr, indices, data).T @ X)
     if nnz:
         with pytest.raises(ValueError, match="perm must have at least"):
-            K.csr_matvecs_permuted(Tp, Ti, perm[:nnz - 1], data, X, Y)
+            M.csr_matvecs_permuted(Tp, Ti, perm[:nnz - 1], data, X, Y)
 
 
 def test_private_buffer_paths_differ_from_serial_only_in_rounding(monkeypatch):

@@ -1,6 +1,6 @@
 """Tests of the masked-product kernels (``spgrad._cpu._masked``) called directly, against NumPy:
-SDDMM for 0, 1 (the rank-1 path of the SpMV backward) and several columns, and the fused
-SpMV and SpGEMM backward passes; every value and index dtype, serial and forced parallel, empty
+SDDMM for 0, 1 (the rank-1 path of the SpMV backward) and several columns, the transposed
+product as a gather, and the fused SpMV, SpMM and SpGEMM backward passes; every value and index dtype, serial and forced parallel, empty
 masks, empty rows, duplicated and unsorted entries."""
 
 import numpy as np
@@ -129,6 +129,58 @@ def test_spmv_backward_large_output(dtype, parallel):
     expected = np.zeros(n_col, np.complex128)
     np.add.at(expected, indices, data.astype(np.complex128) * g[rows])
     np.testing.assert_allclose(g_x, expected, rtol=1e-4, atol=1e-4)
+
+
+def _transposed(indptr, indices, n_col):
+    idt = indptr.dtype
+    Tp, Ti, perm = np.empty(n_col + 1, idt), np.empty(len(indices), idt), np.empty_like(indices)
+    from spgrad import _cpu
+    _cpu.csr_transpose_pattern(n_col, indptr, indices, Tp, Ti, perm)
+    return Tp, Ti, perm
+
+
+@pytest.mark.parametrize("idt", [np.int32, np.int64])
+@pytest.mark.parametrize("dtype", VALUE_DTYPES)
+@pytest.mark.parametrize("k", [0, 1, 3, 8, 17])  # 8 and 17: register blocks (+ remainder)
+@pytest.mark.parametrize("shape", [(0, 4), (6, 0), (7, 5), (40, 3), (3, 40), (90, 90)])
+def test_spmm_backward_matches_numpy_and_the_separate_kernels(idt, dtype, k, shape, parallel):
+    """The fused SpMM backward (blocks of SDDMM rows and gather rows, alternating) gives
+    bitwise what ``csr_sddmm`` and ``csr_matvecs_permuted`` give, and NumPy's values."""
+    rng = np.random.default_rng(10 * shape[0] + shape[1] + k)
+    indptr, indices = _pattern_with_empty_row(shape, rng, idt, duplicates=shape[0] == 40)
+    data = _random_values(rng, len(indices), dtype)
+    X = _random_values(rng, (shape[1], k), dtype)
+    G = _random_values(rng, (shape[0], k), dtype)
+    Tp, Ti, perm = _transposed(indptr, indices, shape[1])
+    g_data = np.full(len(indices), 99, dtype=dtype)
+    g_X = np.full((shape[1], k), 99, dtype=dtype)
+    K.csr_spmm_backward(indptr, indices, Tp, Ti, perm, data, X, G, g_data, g_X)
+    sep_data, sep_X = np.full_like(g_data, 7), np.full_like(g_X, 7)
+    K.csr_sddmm(indptr, indices, G, X, sep_data)
+    K.csr_matvecs_permuted(Tp, Ti, perm, data, G, sep_X)
+    np.testing.assert_array_equal(g_data, sep_data)
+    np.testing.assert_array_equal(g_X, sep_X)
+    rows = np.repeat(np.arange(shape[0]), np.diff(indptr))
+    A = ssp.csr_array((data.astype(np.complex128), indices, indptr), shape=shape)
+    np.testing.assert_allclose(g_data, (G[rows] * X[indices]).sum(axis=1), rtol=1e-4,
+                               atol=1e-5)
+    np.testing.assert_allclose(g_X, A.T @ G.astype(np.complex128), rtol=1e-4, atol=1e-5)
+
+
+def test_spmm_backward_checks_shapes():
+    indptr, indices = np.array([0, 1, 1], np.int32), np.array([0], np.int32)
+    Tp, Ti, perm = _transposed(indptr, indices, 3)
+    args = (indptr, indices, Tp, Ti, perm, np.ones(1))
+    with pytest.raises(ValueError, match="inconsistent shapes"):  # X has 2 rows, A 3 columns
+        K.csr_spmm_backward(*args, np.ones((2, 2)), np.ones((2, 2)), np.empty(1),
+                            np.empty((3, 2)))
+    with pytest.raises(ValueError, match="inconsistent shapes"):  # G has 3 columns, X 2
+        K.csr_spmm_backward(*args, np.ones((3, 2)), np.ones((2, 3)), np.empty(1),
+                            np.empty((3, 2)))
+    with pytest.raises(ValueError, match="inconsistent shapes"):  # a transpose of 0 entries
+        K.csr_spmm_backward(indptr, indices, np.zeros(4, np.int32), Ti[:0], perm[:0],
+                            np.ones(1), np.ones((3, 2)), np.ones((2, 2)), np.empty(1),
+                            np.empty((3, 2)))
 
 
 def test_spmv_backward_checks_shapes():

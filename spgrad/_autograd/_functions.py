@@ -157,8 +157,12 @@ class SpMM(_Bilinear):
         data, X = ctx.saved_tensors
         p = ctx.pattern
         plain = _plain_backward(data, X, G)
-        if plain and X.ndim == 1 and all(ctx.needs_input_grad[:2]):
-            return (*_spmv_backward(data, X, G, p), None)
+        if plain and all(ctx.needs_input_grad[:2]):
+            if X.ndim == 1:
+                return (*_spmv_backward(data, X, G, p), None)
+            if (_xp(p) is np and data.dtype == X.dtype == G.dtype
+                    and p.column_spread() <= _FUSED_SPREAD):
+                return (*_spmm_backward(data, X, G, p), None)
         g_data = SDDMM.apply(G, X.conj(), p) if ctx.needs_input_grad[0] else None
         if not ctx.needs_input_grad[1]:
             g_X = None
@@ -186,11 +190,12 @@ def _transposed_product(data, G, pattern):
     return _backend.tensor_of(out)
 
 
-# A CPU SpMV backward whose columns stray further than this from the diagonal runs as two
-# sweeps (the rank-1 SDDMM, then the scatter of Āᵀ g) instead of the fused kernel: a fused
-# sweep then keeps two scattered vectors in the cache where each sweep keeps one. Kernel times
-# on 10 entries per row at random columns, one thread: n = 10⁵ 1.95 → 1.79 ms, n = 10⁶
-# 72 → 63 ms; the 2-D Poisson matrix (spread 1000) is faster fused (5.6 against 7.1 ms).
+# A CPU SpMV or SpMM backward whose columns stray further than this from the diagonal runs as
+# two sweeps (the SDDMM, then Āᵀ G) instead of the fused kernel: a fused sweep then keeps two
+# sets of scattered rows in the cache where each sweep keeps one. Kernel times on 10 entries
+# per row at random columns, one thread: SpMV n = 10⁵ 1.95 → 1.79 ms, n = 10⁶ 72 → 63 ms; SpMM
+# (16 columns) n = 10⁵ 17.3 → 15.3 ms. The 2-D Poisson matrix (n = 10⁶, spread 1000) is
+# faster fused: SpMV 5.6 against 7.1 ms, SpMM 42 against 48 ms.
 _FUSED_SPREAD = 16384
 
 
@@ -211,6 +216,19 @@ def _spmv_backward(data, x, g, pattern):
             k.csr_sddmm(ip, ix, g[:, None], x[:, None], g_data)
             k.csr_matvec_transpose(ip, ix, a, g, g_x)
     return _backend.tensor_of(g_data), _backend.tensor_of(g_x)
+
+
+def _spmm_backward(data, X, G, pattern):
+    """``(sddmm_P(G, X̄), Āᵀ G)`` for a matrix ``X`` by the fused CPU kernel (blocks of rows of
+    the SDDMM and of the gather over the cached transposed pattern, alternating)."""
+    dtype = _backend.numpy_dtype(data.dtype)
+    pt, _ = pattern.transpose()
+    g_data = _empty(pattern, (pattern.nnz,), dtype)
+    g_X = _empty(pattern, (pt.shape[0], G.shape[1]), dtype)
+    _kernels(pattern).csr_spmm_backward(
+        pattern.indptr, pattern.indices, pt.indptr, pt.indices, pattern.transpose_perm(),
+        _conj(data, pattern), _conj(X, pattern), _arr(G, pattern), g_data, g_X)
+    return _backend.tensor_of(g_data), _backend.tensor_of(g_X)
 
 
 class SpMMT(_Bilinear):

@@ -16,7 +16,8 @@ import torch
 
 from .. import _backend
 from .._minmax import _union
-from ._functions import SpMM, SpMMT, spgemm
+from . import _buffers
+from ._functions import SpMM, SpMMT, _wrapped, spgemm
 from ._pattern import CSRPattern
 
 
@@ -73,8 +74,14 @@ def union_binop(A, B, op):
         xp = A._xp()
         a_at = _backend.index_tensor(xp.flatnonzero(a_pos < A.nnz))
         b_at = _backend.index_tensor(xp.flatnonzero(b_pos < B.nnz))
-        out = a.new_zeros(len(indices)).index_add(0, a_at, a)
-        out = out.index_add(0, b_at, b, alpha=-1 if op == "sub" else 1)
+        sign = -1 if op == "sub" else 1
+        if _wrapped(a, b):  # torch.func batches out-of-place operations only
+            out = a.new_zeros(len(indices)).index_add(0, a_at, a)
+            out = out.index_add(0, b_at, b, alpha=sign)
+        else:  # in place: an out-of-place index_add copies the whole union first
+            out = _zeros(a, len(indices))
+            out.index_add_(0, a_at, a)
+            out.index_add_(0, b_at, b, alpha=sign)
         return A.__class__._from_arrays(out, indices, indptr, A.shape, canonical=True)
     # the intersection: the union's entries stored in both (a compaction of the union, whose
     # row pointers are the running count of kept entries at the union's row starts)
@@ -111,6 +118,15 @@ def axis_sums(data, index, length):
 def gather(data, perm):
     """``data[perm]`` (a differentiable gather with a NumPy index array)."""
     return values(data)[_backend.index_tensor(perm)]
+
+
+def _zeros(like, n):
+    """A zero vector of ``n`` values of ``like``'s dtype and device; on the CPU in the memory
+    of the large-buffer cache (:mod:`._buffers`), which a training loop reuses instead of
+    having the operating system zero fresh pages at every pass."""
+    if like.device.type != "cpu":
+        return like.new_zeros(n)
+    return torch.from_numpy(_buffers.empty((n,), _backend.numpy_dtype(like.dtype))).zero_()
 
 
 def _gather_or_zero(x, pos):

@@ -24,7 +24,7 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
 from ._fused cimport index_t, value_t
-from ._memory cimport PREFETCH_AHEAD, PREFETCH_BYTES, prefetch, prefetch_row
+from ._memory cimport PREFETCH_AHEAD, PREFETCH_BYTES, prefetch, prefetch_gathered_row, prefetch_row
 from ._parallel cimport _even, _split, get_num_threads
 
 __all__ = [
@@ -40,7 +40,6 @@ __all__ = [
     "csr_matvec",
     "csr_matvec_transpose",
     "csr_matvecs",
-    "csr_matvecs_permuted",
     "csr_matvecs_transpose",
     "csr_sort_indices",
     "csr_sort_indices_pattern",
@@ -188,7 +187,7 @@ cdef void _matvecs_rows(const index_t* Ap, const index_t* Aj, const value_t* Ax,
                 acc[c] = 0
             for p in range(Ap[i], Ap[i + 1]):
                 if c0 == 0 and p < ahead:
-                    _prefetch_x_row(Aj, X, k, row_bytes, p + PREFETCH_AHEAD)
+                    prefetch_gathered_row(Aj, X, k, row_bytes, p + PREFETCH_AHEAD)
                 a = Ax[p]
                 xr = X + <Py_ssize_t>Aj[p] * k + c0
                 for c in range(_SPMM_BLOCK):
@@ -202,20 +201,11 @@ cdef void _matvecs_rows(const index_t* Ap, const index_t* Aj, const value_t* Ax,
             yr[c] = 0
         for p in range(Ap[i], Ap[i + 1]):
             if full == 0 and p < ahead:
-                _prefetch_x_row(Aj, X, k, row_bytes, p + PREFETCH_AHEAD)
+                prefetch_gathered_row(Aj, X, k, row_bytes, p + PREFETCH_AHEAD)
             a = Ax[p]
             xr = X + <Py_ssize_t>Aj[p] * k
             for c in range(full, k):
                 yr[c] = yr[c] + a * xr[c]
-
-
-cdef inline void _prefetch_x_row(const index_t* Aj, const value_t* X, Py_ssize_t k,
-                                 Py_ssize_t row_bytes, Py_ssize_t q) noexcept nogil:
-    # the first row_bytes of the row of X that entry q reads
-    cdef const char* xr = <const char*>(X + <Py_ssize_t>Aj[q] * k)
-    cdef Py_ssize_t c
-    for c in range(0, row_bytes, 64):
-        prefetch(xr + c)
 
 
 def csr_matvecs(const index_t[::1] indptr, const index_t[::1] indices,
@@ -266,112 +256,6 @@ def csr_matvecs(const index_t[::1] indptr, const index_t[::1] indices,
             for t in prange(nparts, schedule='static', chunksize=1, num_threads=nparts):
                 _matvecs_rows(Ap, Aj, Ax, Xp, Yp, k,
                               _split(Ap, n_row, t, nparts), _split(Ap, n_row, t + 1, nparts))
-
-
-cdef void _matvecs_perm_rows(const index_t* Ap, const index_t* Aj, const index_t* perm,
-                             const value_t* Ax, const value_t* X, value_t* Y, Py_ssize_t k,
-                             Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
-    # _matvecs_rows with the values read through perm: the same register blocks of columns.
-    # The first sweep over a row's entries prefetches the row of X and the value that the entry
-    # PREFETCH_AHEAD positions on reads: both are gathered in an order (the transposed
-    # pattern's) that the hardware prefetchers cannot follow.
-    cdef Py_ssize_t i, p, c, c0, full = k - k % _SPMM_BLOCK
-    cdef Py_ssize_t ahead = Ap[r1] - PREFETCH_AHEAD
-    cdef Py_ssize_t row_bytes = min(k * <Py_ssize_t>sizeof(value_t), PREFETCH_BYTES)
-    cdef value_t a
-    cdef value_t acc[_SPMM_BLOCK]
-    cdef value_t* yr
-    cdef const value_t* xr
-    for i in range(r0, r1):
-        yr = Y + i * k
-        c0 = 0
-        while c0 < full:
-            for c in range(_SPMM_BLOCK):
-                acc[c] = 0
-            for p in range(Ap[i], Ap[i + 1]):
-                if c0 == 0 and p < ahead:
-                    _prefetch_entry(Aj, perm, Ax, X, k, row_bytes, p + PREFETCH_AHEAD)
-                a = Ax[perm[p]]
-                xr = X + <Py_ssize_t>Aj[p] * k + c0
-                for c in range(_SPMM_BLOCK):
-                    acc[c] = acc[c] + a * xr[c]
-            for c in range(_SPMM_BLOCK):
-                yr[c0 + c] = acc[c]
-            c0 = c0 + _SPMM_BLOCK
-        if full == k:
-            continue
-        for c in range(full, k):
-            yr[c] = 0
-        for p in range(Ap[i], Ap[i + 1]):
-            if full == 0 and p < ahead:
-                _prefetch_entry(Aj, perm, Ax, X, k, row_bytes, p + PREFETCH_AHEAD)
-            a = Ax[perm[p]]
-            xr = X + <Py_ssize_t>Aj[p] * k
-            for c in range(full, k):
-                yr[c] = yr[c] + a * xr[c]
-
-
-cdef inline void _prefetch_entry(const index_t* Aj, const index_t* perm, const value_t* Ax,
-                                 const value_t* X, Py_ssize_t k, Py_ssize_t row_bytes,
-                                 Py_ssize_t q) noexcept nogil:
-    # the cache lines that entry q of _matvecs_perm_rows reads: its value and its row of X
-    prefetch(Ax + perm[q])
-    _prefetch_x_row(Aj, X, k, row_bytes, q)
-
-
-def csr_matvecs_permuted(const index_t[::1] indptr, const index_t[::1] indices,
-                         const index_t[::1] perm, const value_t[::1] data,
-                         const value_t[:, ::1] X, value_t[:, ::1] Y):
-    """Fill ``Y = A @ X`` for a CSR matrix ``A`` whose values are ``data[perm]`` (SpMM).
-
-    The transposed product of a CSR matrix as a gather: with ``(indptr, indices, perm)`` the
-    pattern of ``Aᵀ`` and its map from ``csr_transpose_pattern``, ``Y = Aᵀ X`` without
-    building ``Aᵀ``. Each output row accumulates in registers and is written once, where
-    :func:`csr_matvecs_transpose` reads and writes a row of ``Y`` for every entry (the SpMM
-    backward's ``Aᵀ G``). The values are read through ``perm`` inside the product (gathering
-    them into scratch first measured slower: a pass over a fresh array of ``nnz`` values).
-
-    Parameters
-    ----------
-    indptr, indices : ndarray
-        A CSR pattern (``n_row x n_col``).
-    perm : ndarray
-        For each entry ``p`` of the pattern, the position of its value in ``data``.
-    data : ndarray
-        Values, read as ``data[perm[p]]``.
-    X : ndarray, shape (n_col, k), C-contiguous
-    Y : ndarray, shape (n_row, k), C-contiguous
-        Output, overwritten; row ``i`` summed from 0 over the row's entries in storage order.
-
-    Notes
-    -----
-    Preconditions: every column index is in ``[0, X.shape[0])`` and every ``perm`` entry in
-    ``[0, len(data))``. Parallel over rows (same result as serial).
-    """
-    cdef Py_ssize_t n_row = _n_row(indptr.shape[0])
-    cdef Py_ssize_t nnz, nparts, t, k = X.shape[1]
-    cdef const index_t* Ap = &indptr[0]
-    cdef const index_t* Aj = &indices[0] if indices.shape[0] > 0 else NULL
-    cdef const index_t* pp = &perm[0] if perm.shape[0] > 0 else NULL
-    cdef const value_t* Ax = &data[0] if data.shape[0] > 0 else NULL
-    cdef const value_t* Xp = &X[0, 0] if X.shape[0] > 0 and X.shape[1] > 0 else NULL
-    cdef value_t* Yp = &Y[0, 0] if Y.shape[0] > 0 and Y.shape[1] > 0 else NULL
-    _check_len("Y.shape[0]", Y.shape[0], n_row)
-    _check_len("Y.shape[1]", Y.shape[1], k)
-    nnz = Ap[n_row]
-    _check_min_len("indices", indices.shape[0], nnz)
-    _check_min_len("perm", perm.shape[0], nnz)
-    _check_min_len("data", data.shape[0], nnz)
-    if k == 0 or n_row == 0:
-        return
-    nparts = _num_parts(nnz * k)
-    with nogil:
-        if nparts == 1:
-            _matvecs_perm_rows(Ap, Aj, pp, Ax, Xp, Yp, k, 0, n_row)
-        else:
-            for t in prange(nparts, schedule='static', chunksize=1, num_threads=nparts):
-                _matvecs_perm_rows(Ap, Aj, pp, Ax, Xp, Yp, k,
-                                   _split(Ap, n_row, t, nparts), _split(Ap, n_row, t + 1, nparts))
 
 
 cdef void _matvec_t_rows(const index_t* Ap, const index_t* Aj, const value_t* Ax,

@@ -26,11 +26,18 @@ from libc.string cimport memset
 
 from ._fused cimport index_t, value_t
 from ._memory cimport STREAM_MIN_BYTES as _STREAM_MIN_BYTES
-from ._memory cimport (PREFETCH_AHEAD, PREFETCH_BYTES, prefetch, prefetch_row, stream_fence,
-                      stream_store)
+from ._memory cimport (PREFETCH_AHEAD, PREFETCH_BYTES, prefetch, prefetch_gathered_row,
+                      prefetch_row, stream_fence, stream_store)
 from ._parallel cimport _split, get_num_threads
 
-__all__ = ["csr_masked_dot", "csr_sddmm", "csr_spgemm_backward", "csr_spmv_backward"]
+__all__ = [
+    "csr_masked_dot",
+    "csr_matvecs_permuted",
+    "csr_sddmm",
+    "csr_spgemm_backward",
+    "csr_spmm_backward",
+    "csr_spmv_backward",
+]
 
 #: Work (stored entries times dense columns) below which kernels run on one thread.
 MIN_PARALLEL_WORK = 50_000
@@ -48,16 +55,19 @@ cdef int _threads(Py_ssize_t work) noexcept:
 
 cdef enum:
     _SDDMM_BLOCK = 8  # columns summed side by side by the SDDMM kernel
+    _GATHER_BLOCK = 8  # columns of an output row summed together in registers by the gather
     _ROWS_AHEAD = 8  # the SDDMM prefetches the row of A this many rows on
+    _FUSED_ROWS = 8  # rows of each half per block of the fused SpMM backward
 
 
 cdef void _sddmm_rows(const index_t* indptr, const index_t* indices, const value_t* A,
                       const value_t* B, Py_ssize_t k, Py_ssize_t r0, Py_ssize_t r1,
-                      value_t* out, bint stream) noexcept nogil:
-    """SDDMM on mask rows ``[r0, r1)`` (``A``, ``B`` C-ordered with ``k`` columns); rank-1
-    samples are written with :func:`stream_store` when ``stream``."""
+                      Py_ssize_t r_end, value_t* out, bint stream) noexcept nogil:
+    """SDDMM on mask rows ``[r0, r1)`` (``A``, ``B`` C-ordered with ``k`` columns), prefetching
+    up to row ``r_end >= r1``; rank-1 samples are written with :func:`stream_store` when
+    ``stream``."""
     cdef Py_ssize_t i, p, c, c0, full = k - k % _SDDMM_BLOCK
-    cdef Py_ssize_t ahead = indptr[r1] - PREFETCH_AHEAD
+    cdef Py_ssize_t ahead = indptr[r_end] - PREFETCH_AHEAD
     cdef Py_ssize_t row_bytes = min(k * <Py_ssize_t>sizeof(value_t), PREFETCH_BYTES)
     cdef value_t a, s
     cdef value_t acc[_SDDMM_BLOCK]
@@ -65,7 +75,7 @@ cdef void _sddmm_rows(const index_t* indptr, const index_t* indices, const value
     cdef const value_t* br
     if k == 1:  # a rank-1 sample (the SpMV backward): no inner loop
         for i in range(r0, r1):
-            prefetch_row(indices, sizeof(index_t), indptr[i], indptr[i + 1], indptr[r1])
+            prefetch_row(indices, sizeof(index_t), indptr[i], indptr[i + 1], indptr[r_end])
             a = A[i]
             if stream:
                 for p in range(indptr[i], indptr[i + 1]):
@@ -77,8 +87,8 @@ cdef void _sddmm_rows(const index_t* indptr, const index_t* indices, const value
             stream_fence()
         return
     for i in range(r0, r1):
-        prefetch_row(indices, sizeof(index_t), indptr[i], indptr[i + 1], indptr[r1])
-        if i + _ROWS_AHEAD < r1:
+        prefetch_row(indices, sizeof(index_t), indptr[i], indptr[i + 1], indptr[r_end])
+        if i + _ROWS_AHEAD < r_end:
             ar = A + (i + _ROWS_AHEAD) * k
             for c in range(0, row_bytes, 64):
                 prefetch(<const char*>ar + c)
@@ -141,11 +151,136 @@ def csr_sddmm(const index_t[::1] indptr, const index_t[::1] indices,
         return
     with nogil:
         if nthreads == 1:  # a plain loop: an OpenMP region costs the compiler its optimisations
-            _sddmm_rows(mp, &indices[0], Ap, Bp, k, 0, n_row, &out[0], stream)
+            _sddmm_rows(mp, &indices[0], Ap, Bp, k, 0, n_row, n_row, &out[0], stream)
         else:
             for t in prange(nthreads, schedule="static", chunksize=1, num_threads=nthreads):
                 _sddmm_rows(mp, &indices[0], Ap, Bp, k, _split(mp, n_row, t, nthreads),
-                            _split(mp, n_row, t + 1, nthreads), &out[0], stream)
+                            _split(mp, n_row, t + 1, nthreads), _split(mp, n_row, t + 1, nthreads),
+                            &out[0], stream)
+
+
+# ------------------------------------------------------------------------------------------------
+# the transposed product as a gather over the transposed pattern
+
+cdef void _matvecs_perm_rows(const index_t* Ap, const index_t* Aj, const index_t* perm,
+                             const value_t* Ax, const value_t* X, value_t* Y, Py_ssize_t k,
+                             Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t r_end) noexcept nogil:
+    # The SpMM row loop (``_csr_kernels._matvecs_rows``) with the values read through perm:
+    # blocks of _GATHER_BLOCK columns summed in registers. The first sweep over a row's entries
+    # prefetches the row of X and the value that the entry PREFETCH_AHEAD positions on reads:
+    # both are gathered in an order (the transposed pattern's) that the hardware prefetchers
+    # cannot follow (up to the entries of row r_end >= r1).
+    cdef Py_ssize_t i, p, c, c0, full = k - k % _GATHER_BLOCK
+    cdef Py_ssize_t ahead = Ap[r_end] - PREFETCH_AHEAD
+    cdef Py_ssize_t row_bytes = min(k * <Py_ssize_t>sizeof(value_t), PREFETCH_BYTES)
+    cdef value_t a
+    cdef value_t acc[_GATHER_BLOCK]
+    cdef value_t* yr
+    cdef const value_t* xr
+    for i in range(r0, r1):
+        yr = Y + i * k
+        c0 = 0
+        while c0 < full:
+            for c in range(_GATHER_BLOCK):
+                acc[c] = 0
+            for p in range(Ap[i], Ap[i + 1]):
+                if c0 == 0 and p < ahead:
+                    _prefetch_entry(Aj, perm, Ax, X, k, row_bytes, p + PREFETCH_AHEAD)
+                a = Ax[perm[p]]
+                xr = X + <Py_ssize_t>Aj[p] * k + c0
+                for c in range(_GATHER_BLOCK):
+                    acc[c] = acc[c] + a * xr[c]
+            for c in range(_GATHER_BLOCK):
+                yr[c0 + c] = acc[c]
+            c0 = c0 + _GATHER_BLOCK
+        if full == k:
+            continue
+        for c in range(full, k):
+            yr[c] = 0
+        for p in range(Ap[i], Ap[i + 1]):
+            if full == 0 and p < ahead:
+                _prefetch_entry(Aj, perm, Ax, X, k, row_bytes, p + PREFETCH_AHEAD)
+            a = Ax[perm[p]]
+            xr = X + <Py_ssize_t>Aj[p] * k
+            for c in range(full, k):
+                yr[c] = yr[c] + a * xr[c]
+
+
+cdef inline void _prefetch_entry(const index_t* Aj, const index_t* perm, const value_t* Ax,
+                                 const value_t* X, Py_ssize_t k, Py_ssize_t row_bytes,
+                                 Py_ssize_t q) noexcept nogil:
+    # the cache lines that entry q of _matvecs_perm_rows reads: its value and its row of X
+    prefetch(Ax + perm[q])
+    prefetch_gathered_row(Aj, X, k, row_bytes, q)
+
+
+cdef int _check_gather(str name, Py_ssize_t n_ptr, Py_ssize_t n_indices, Py_ssize_t n_perm,
+                       Py_ssize_t n_data, Py_ssize_t y_rows, Py_ssize_t y_cols,
+                       Py_ssize_t k, Py_ssize_t nnz) except -1:
+    """The shape checks of a gather over a transposed pattern with ``n_ptr - 1`` rows."""
+    if n_ptr < 1:
+        raise ValueError(f"{name}: indptr must have n_row + 1 >= 1 entries, got an empty array")
+    if y_rows != n_ptr - 1 or y_cols != k:
+        raise ValueError(f"{name}: the output must have shape ({n_ptr - 1}, {k}), "
+                         f"got ({y_rows}, {y_cols})")
+    for what, got in (("indices", n_indices), ("perm", n_perm), ("data", n_data)):
+        if got < nnz:
+            raise ValueError(f"{name}: {what} must have at least {nnz} entries, got {got}")
+    return 0
+
+
+def csr_matvecs_permuted(const index_t[::1] indptr, const index_t[::1] indices,
+                         const index_t[::1] perm, const value_t[::1] data,
+                         const value_t[:, ::1] X, value_t[:, ::1] Y):
+    """Fill ``Y = A @ X`` for a CSR matrix ``A`` whose values are ``data[perm]`` (SpMM).
+
+    The transposed product of a CSR matrix as a gather: with ``(indptr, indices, perm)`` the
+    pattern of ``Aᵀ`` and its map from ``csr_transpose_pattern``, ``Y = Aᵀ X`` without
+    building ``Aᵀ``. Each output row accumulates in registers and is written once, where
+    :func:`csr_matvecs_transpose` reads and writes a row of ``Y`` for every entry (the SpMM
+    backward's ``Aᵀ G``). The values are read through ``perm`` inside the product (gathering
+    them into scratch first measured slower: a pass over a fresh array of ``nnz`` values).
+
+    Parameters
+    ----------
+    indptr, indices : ndarray
+        A CSR pattern (``n_row x n_col``).
+    perm : ndarray
+        For each entry ``p`` of the pattern, the position of its value in ``data``.
+    data : ndarray
+        Values, read as ``data[perm[p]]``.
+    X : ndarray, shape (n_col, k), C-contiguous
+    Y : ndarray, shape (n_row, k), C-contiguous
+        Output, overwritten; row ``i`` summed from 0 over the row's entries in storage order.
+
+    Notes
+    -----
+    Preconditions: every column index is in ``[0, X.shape[0])`` and every ``perm`` entry in
+    ``[0, len(data))``. Parallel over rows (same result as serial).
+    """
+    cdef Py_ssize_t k = X.shape[1]
+    cdef Py_ssize_t n_row = indptr.shape[0] - 1
+    cdef Py_ssize_t nnz = indptr[n_row] if n_row >= 0 else 0
+    _check_gather("csr_matvecs_permuted", indptr.shape[0], indices.shape[0], perm.shape[0],
+                  data.shape[0], Y.shape[0], Y.shape[1], k, nnz)
+    if k == 0 or n_row == 0:
+        return
+    cdef int nparts = _threads(nnz * k)
+    cdef Py_ssize_t t
+    cdef const index_t* Ap = &indptr[0]
+    cdef const index_t* Aj = &indices[0] if nnz > 0 else NULL
+    cdef const index_t* pp = &perm[0] if nnz > 0 else NULL
+    cdef const value_t* Ax = &data[0] if nnz > 0 else NULL
+    cdef const value_t* Xp = &X[0, 0] if X.shape[0] > 0 else NULL
+    cdef value_t* Yp = &Y[0, 0]
+    with nogil:
+        if nparts == 1:
+            _matvecs_perm_rows(Ap, Aj, pp, Ax, Xp, Yp, k, 0, n_row, n_row)
+        else:
+            for t in prange(nparts, schedule='static', chunksize=1, num_threads=nparts):
+                _matvecs_perm_rows(Ap, Aj, pp, Ax, Xp, Yp, k, _split(Ap, n_row, t, nparts),
+                                   _split(Ap, n_row, t + 1, nparts),
+                                   _split(Ap, n_row, t + 1, nparts))
 
 
 def csr_masked_dot(Py_ssize_t n_inner,
@@ -325,6 +460,95 @@ def csr_spmv_backward(const index_t[::1] indptr, const index_t[::1] indices,
                                 gA, target, stream)
         _add_copies(gxp, buf, n_col, nparts - 1, nparts)
     free(buf)
+
+
+cdef void _spmm_backward_rows(const index_t* Ap, const index_t* Aj, const index_t* Tp,
+                              const index_t* Tj, const index_t* perm, const value_t* Ax,
+                              const value_t* X, const value_t* G, Py_ssize_t k,
+                              Py_ssize_t s0, Py_ssize_t s1, Py_ssize_t t0, Py_ssize_t t1,
+                              value_t* gA, value_t* gX) noexcept nogil:
+    """Rows ``[s0, s1)`` of the SDDMM ``gA = (G Xᵀ)`` on ``A``'s pattern and rows ``[t0, t1)``
+    of the gather ``gX = Aᵀ G`` over the transposed pattern, alternating blocks of
+    ``_FUSED_ROWS`` rows of each."""
+    cdef Py_ssize_t b = 0
+    while s0 + b < s1 or t0 + b < t1:
+        if s0 + b < s1:
+            _sddmm_rows(Ap, Aj, G, X, k, s0 + b, min(s0 + b + _FUSED_ROWS, s1), s1, gA, False)
+        if t0 + b < t1:
+            _matvecs_perm_rows(Tp, Tj, perm, Ax, G, gX, k, t0 + b, min(t0 + b + _FUSED_ROWS, t1),
+                               t1)
+        b = b + _FUSED_ROWS
+
+
+def csr_spmm_backward(const index_t[::1] indptr, const index_t[::1] indices,
+                      const index_t[::1] t_indptr, const index_t[::1] t_indices,
+                      const index_t[::1] t_perm, const value_t[::1] data,
+                      const value_t[:, ::1] X, const value_t[:, ::1] G,
+                      value_t[::1] g_data, value_t[:, ::1] g_X):
+    """Both gradients of ``Y = A @ X`` (SpMM) in one sweep over the rows.
+
+    Fills ``g_data = sddmm(G, X)`` on ``A``'s pattern (``g_data[p] = G[i] · X[j]`` for every
+    entry ``p = (i, j)``, :func:`csr_sddmm`) and ``g_X = Aᵀ G`` by a gather over the transposed
+    pattern (:func:`csr_matvecs_permuted`), alternating blocks of rows of the two: the rows of
+    ``G`` that a block of the SDDMM reads are still in the cache when the gather of the same
+    rows reads them for their neighbours, so ``G`` comes from memory once instead of twice
+    (2-D Poisson n = 10⁶, 16 columns, one thread: 48 → 39 ms). Each output is summed exactly
+    as by the separate kernel. The caller conjugates ``data`` and ``X`` for complex values
+    (torch's convention: ``g_data = G X̄ᵀ``, ``g_X = Āᵀ G``).
+
+    Parameters
+    ----------
+    indptr, indices, data : ndarray
+        The CSR arrays of ``A`` (``n_row x n_col``).
+    t_indptr, t_indices, t_perm : ndarray
+        The pattern of ``Aᵀ`` and its map into ``A``'s entries (``csr_transpose_pattern``).
+    X : (n_col, k) array and G : (n_row, k) array, C-contiguous.
+    g_data : (nnz,) array and g_X : (n_col, k) array, overwritten.
+
+    Notes
+    -----
+    Preconditions: the transposed pattern is that of ``A`` (the caller's cached transpose).
+    Parallel: each thread takes a range of SDDMM rows and a range of gather rows, both of about
+    the same number of entries.
+    """
+    cdef Py_ssize_t n_row = indptr.shape[0] - 1
+    cdef Py_ssize_t n_col = t_indptr.shape[0] - 1
+    cdef Py_ssize_t k = X.shape[1]
+    if n_row < 0 or n_col < 0:
+        raise ValueError("csr_spmm_backward: indptr and t_indptr must have n + 1 >= 1 entries")
+    cdef Py_ssize_t nnz = indptr[n_row]
+    if (t_indptr[n_col] != nnz or X.shape[0] != n_col or G.shape[0] != n_row
+            or G.shape[1] != k or g_X.shape[0] != n_col or g_X.shape[1] != k
+            or indices.shape[0] < nnz or t_indices.shape[0] < nnz or t_perm.shape[0] < nnz
+            or data.shape[0] < nnz or g_data.shape[0] < nnz):
+        raise ValueError(
+            f"csr_spmm_backward: inconsistent shapes X={tuple(X.shape)[:2]}, "
+            f"G={tuple(G.shape)[:2]}, g_X={tuple(g_X.shape)[:2]}, g_data=({g_data.shape[0]},) "
+            f"for a {n_row} x {n_col} matrix with {nnz} entries and a transpose with "
+            f"{t_indptr[n_col]}"
+        )
+    if k == 0:
+        g_data[:nnz] = 0
+        return
+    if nnz == 0:
+        g_X[:, :] = 0
+        return
+    cdef int nparts = _threads(nnz * k)
+    cdef Py_ssize_t t
+    cdef const index_t* Ap = &indptr[0]
+    cdef const index_t* Tp = &t_indptr[0]
+    with nogil:
+        if nparts == 1:
+            _spmm_backward_rows(Ap, &indices[0], Tp, &t_indices[0], &t_perm[0], &data[0],
+                                &X[0, 0], &G[0, 0], k, 0, n_row, 0, n_col, &g_data[0],
+                                &g_X[0, 0])
+        else:
+            for t in prange(nparts, schedule="static", chunksize=1, num_threads=nparts):
+                _spmm_backward_rows(Ap, &indices[0], Tp, &t_indices[0], &t_perm[0], &data[0],
+                                    &X[0, 0], &G[0, 0], k,
+                                    _split(Ap, n_row, t, nparts), _split(Ap, n_row, t + 1, nparts),
+                                    _split(Tp, n_col, t, nparts), _split(Tp, n_col, t + 1, nparts),
+                                    &g_data[0], &g_X[0, 0])
 
 
 cdef void _spgemm_backward_rows(const index_t* Ap, const index_t* Aj, const value_t* Ax,

@@ -1,11 +1,12 @@
 # Cache hints for kernel loops, for kernel modules that cimport them:
-#     from ._memory cimport (prefetch, prefetch_row, stream_store, stream_fence,
-#                            STREAM_MIN_BYTES, PREFETCH_AHEAD, PREFETCH_BYTES)
+#     from ._memory cimport (prefetch, prefetch_row, prefetch_gathered_row, stream_store,
+#                            stream_fence, STREAM_MIN_BYTES, PREFETCH_AHEAD, PREFETCH_BYTES)
 #
 # ``prefetch(p)`` asks for the cache line at ``p`` ahead of a gather that reads it a few
 # iterations later (a no-op where the compiler has no prefetch builtin); ``prefetch_row`` asks
 # for the part of a per-entry array (values, indices) that a row loop over a CSR matrix reads
-# ROW_AHEAD entries on.
+# ROW_AHEAD entries on; ``prefetch_gathered_row`` for the row of a dense operand that a
+# later entry of a sparse pattern names.
 # ``stream_store(p, v)``
 # writes ``*p = v`` around the caches (x86-64 non-temporal stores; a plain store elsewhere):
 # for an output written once, in order, and too large to be read back from the cache, it
@@ -37,7 +38,7 @@ cdef extern from *:
     void spgrad_stream8(void* p, const void* v) noexcept nogil
     void spgrad_stream_fence() noexcept nogil
 
-from ._fused cimport value_t
+from ._fused cimport index_t, value_t
 
 cdef enum:
     # Outputs of at least this many bytes are written with stream_store: beyond the size of a
@@ -70,6 +71,15 @@ cdef inline void prefetch_row(const void* a, Py_ssize_t itemsize, Py_ssize_t p0,
     while q < end:
         SPGRAD_PREFETCH(base + q * itemsize)
         q = q + step
+
+
+cdef inline void prefetch_gathered_row(const index_t* Aj, const value_t* X, Py_ssize_t k,
+                                       Py_ssize_t row_bytes, Py_ssize_t q) noexcept nogil:
+    # the first row_bytes of the row of the C-ordered (., k) array X that entry q names
+    cdef const char* xr = <const char*>(X + <Py_ssize_t>Aj[q] * k)
+    cdef Py_ssize_t c
+    for c in range(0, row_bytes, 64):
+        SPGRAD_PREFETCH(xr + c)
 
 
 cdef inline void stream_store(value_t* p, value_t v) noexcept nogil:

@@ -62,6 +62,7 @@ __all__ = [
     "csr_sort_indices",
     "csr_sort_indices_pattern",
     "csr_spgemm_backward",
+    "csr_spmm_backward",
     "csr_spmv_backward",
     "csr_submatrix",
     "csr_submatrix_count",
@@ -326,6 +327,14 @@ def csr_spmv_backward(indptr, indices, data, x, g, g_data, g_x):
     the transposed product as two launches (on a GPU the fusion would only save a launch)."""
     csr_sddmm(indptr, indices, g[:, None], x[:, None], g_data)
     csr_matvec_transpose(indptr, indices, data, g, g_x)
+
+
+def csr_spmm_backward(indptr, indices, t_indptr, t_indices, t_perm, data, X, G, g_data, g_X):
+    """Both gradients of ``Y = A @ X`` (see ``spgrad._cpu.csr_spmm_backward``): the SDDMM and
+    the gather over the transposed pattern as two launches (the CPU kernel interleaves them
+    to read ``G`` from memory once; a GPU gains nothing from that)."""
+    csr_sddmm(indptr, indices, G, X, g_data)
+    csr_matvecs_permuted(t_indptr, t_indices, t_perm, data, G, g_X)
 
 
 def csr_spgemm_backward(n_col, Ap, Aj, Ax, Bp, Bj, Bx, Cp, Cj, Gc, g_A, g_B):
