@@ -1,7 +1,7 @@
 """Tests of the masked-product kernels (``spgrad._cpu._masked``) called directly, against NumPy:
 SDDMM for 0, 1 (the rank-1 path of the SpMV backward) and several columns, the transposed
-product as a gather, and the fused SpMV, SpMM and SpGEMM backward passes; every value and index dtype, serial and forced parallel, empty
-masks, empty rows, duplicated and unsorted entries."""
+product as a gather, and the fused SpMV, SpMM and SpGEMM backward passes; every value and index
+dtype, serial and forced parallel, empty masks, empty rows, duplicated and unsorted entries."""
 
 import numpy as np
 import pytest
