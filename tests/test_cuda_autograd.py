@@ -465,7 +465,7 @@ def test_spsolve_singular(gpu, tdev):
 
 @pytest.mark.parametrize("grad", ["implicit", "unroll"])
 @pytest.mark.parametrize("name", ["cg", "bicgstab", "gmres", "minres", "cgs", "bicg",
-                                  "tfqmr"])
+                                  "tfqmr", "qmr"])
 def test_krylov_solvers(gpu, tdev, name, grad):
     """The Krylov solvers on the GPU, with a sparse preconditioner there: implicit gradients
     (the default: the device solver forward and for the adjoint solve) and ``grad="unroll"``
@@ -481,7 +481,8 @@ def test_krylov_solvers(gpu, tdev, name, grad):
     M = sp.diags_array(1.0 / S.diagonal()).tocsr().to("cuda")
     b = _random((n,), np.float64, tdev, seed=32).requires_grad_()
     b_ref = b.detach().clone().requires_grad_()
-    x, info = getattr(spla, name)(A, b, rtol=1e-13, M=M, grad=grad)
+    prec = {"M1": M} if name == "qmr" else {"M": M}  # qmr: the left preconditioner
+    x, info = getattr(spla, name)(A, b, rtol=1e-13, **prec, grad=grad)
     assert info == 0 and isinstance(x, torch.Tensor)
     x.pow(2).sum().backward()
     ours = A.data.grad.clone()
@@ -490,7 +491,8 @@ def test_krylov_solvers(gpu, tdev, name, grad):
         x_ref = torch.linalg.solve(D, b_ref)
     else:
         M_ref = torch.diag(torch.from_numpy(1.0 / S.diagonal()).to(tdev))
-        x_ref, _ = getattr(spla, name)(D, b_ref, rtol=1e-13, M=M_ref, grad="unroll")
+        prec = {"M1": M_ref} if name == "qmr" else {"M": M_ref}
+        x_ref, _ = getattr(spla, name)(D, b_ref, rtol=1e-13, **prec, grad="unroll")
     x_ref.pow(2).sum().backward()
     torch.testing.assert_close(x, x_ref, rtol=1e-9, atol=1e-9)
     torch.testing.assert_close(ours, A.data.grad, rtol=1e-8, atol=1e-8)

@@ -740,12 +740,13 @@ def _systems(dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
 @pytest.mark.parametrize("method", ["cg", "minres", "bicgstab", "gmres", "cgs", "bicg",
-                                    "tfqmr"])
+                                    "tfqmr", "qmr"])
 @pytest.mark.parametrize("operator", [False, True])
 def test_iterative_solvers(gpu, method, dtype, operator):
     """The device solvers against SciPy's on the CPU: ``A`` an spgrad array on the GPU, or
     (``operator``) a LinearOperator of a function on CuPy arrays with a LinearOperator
-    preconditioner."""
+    preconditioner (qmr: ``M`` stands for the split pair ``M1 = M``, ``M2 = 2 M``, which
+    SciPy's qmr takes as LinearOperators)."""
     import scipy.sparse.linalg as sla
 
     import spgrad.linalg as spla
@@ -761,18 +762,22 @@ def test_iterative_solvers(gpu, method, dtype, operator):
     tol = 1e-4 if np.dtype(dtype) == np.float32 else 1e-8
     for kwargs in ({}, {"M": D}, {"x0": b * 0.5}, {"maxiter": 3}, {"x0": "Mb", "M": D}):
         kw = dict(kwargs, **extra)
+        if method == "qmr" and "M" in kw:
+            kw["M1"], kw["M2"] = kw.pop("M"), 2 * D
         seen_cpu, seen_gpu = [], []
+        wrap = sla.aslinearoperator if method == "qmr" else (lambda m: m)
         x_ref, info_ref = getattr(sla, method)(
             A.to_scipy(), b, callback=lambda x: seen_cpu.append(np.copy(x)),
-            **{k: (v.to_scipy() if sp.issparse(v) else v) for k, v in kw.items()})
+            **{k: (wrap(v.to_scipy()) if sp.issparse(v) else v) for k, v in kw.items()})
         gkw = {k: (v.to("cuda") if sp.issparse(v) else
                    gpu.asarray(v) if isinstance(v, np.ndarray) else v) for k, v in kw.items()}
         op = G
         if operator:
             op = spla.LinearOperator(G.shape, matvec=lambda v: G @ v,
                                      rmatvec=lambda v: G.conj().T @ v, dtype=G.dtype)
-            if "M" in gkw:
-                gkw["M"] = spla.aslinearoperator(gkw["M"])
+            for key in ("M", "M1", "M2"):
+                if key in gkw:
+                    gkw[key] = spla.aslinearoperator(gkw[key])
         x, info = getattr(spla, method)(op, bg, callback=lambda x: seen_gpu.append(_host(x)),
                                         **gkw)
         assert isinstance(x, gpu.ndarray) and x.dtype == x_ref.dtype
@@ -792,8 +797,10 @@ def test_solvers_on_the_gpu_errors(gpu):
     G, b = A.to("cuda"), np.ones(A.shape[0])
     with pytest.raises(ValueError, match="different devices"):
         spla.cg(G, b)
-    with pytest.raises(NotImplementedError, match="qmr on the GPU"):
-        spla.qmr(G, gpu.asarray(b))
+    with pytest.raises(NotImplementedError, match="lgmres on the GPU"):
+        spla.lgmres(G, gpu.asarray(b))
+    with pytest.raises(TypeError, match="qmr on the GPU need the adjoint of M1"):
+        spla.qmr(G, gpu.asarray(b), M1=lambda v: v)
     with pytest.raises(ValueError, match="different devices"):
         spla.cg(G, gpu.asarray(b), M=A)
     with pytest.raises(TypeError, match="A must be an spgrad sparse array on the GPU"):

@@ -4,7 +4,7 @@ Plain mode (no torch operand) calls ``scipy.sparse.linalg``'s solver with spgrad
 converted at the boundary, so values, ``info`` codes, callbacks, warnings and errors are SciPy's.
 
 On a GPU (A an spgrad array moved there, ``b`` a CuPy array), ``cg``, ``bicg``, ``bicgstab``,
-``cgs``, ``tfqmr``, ``gmres`` and ``minres`` run SciPy's algorithms on the device
+``cgs``, ``tfqmr``, ``qmr``, ``gmres`` and ``minres`` run SciPy's algorithms on the device
 (:func:`spgrad.linalg._krylov.device_solve`) and return ``x`` as a CuPy array; the other solvers
 raise ``NotImplementedError`` there.
 
@@ -31,7 +31,7 @@ __all__ = ["bicg", "bicgstab", "cg", "cgs", "gcrotmk", "gmres", "lgmres", "lsmr"
            "minres", "qmr", "tfqmr"]
 
 _GRAD_MODES = ("implicit", "unroll")
-_UNROLLED = ("cg", "bicgstab", "gmres", "minres", "cgs", "bicg", "tfqmr")
+_UNROLLED = ("cg", "bicgstab", "gmres", "minres", "cgs", "bicg", "tfqmr", "qmr")
 # methods whose derivation assumes a Hermitian A (the adjoint operator is A itself)
 _HERMITIAN = ("cg", "minres")
 
@@ -181,7 +181,7 @@ def _plain_device(M):
 
 def _implicit_device(name, A, b, kwargs):
     """Implicit differentiation on the GPU: the forward and the adjoint solves by the device
-    solver of ``name`` (cg, bicg, bicgstab, cgs, tfqmr, gmres, minres: ``is_differentiable``
+    solver of ``name`` (cg, bicg, bicgstab, cgs, tfqmr, qmr, gmres, minres: ``is_differentiable``
     refuses the others on the GPU), for a sparse ``A`` on the GPU."""
     from functools import partial
 
@@ -196,7 +196,9 @@ def _implicit_device(name, A, b, kwargs):
             f"operator or a dense A, use grad='unroll'")
     _backend.check_same_device(A, b)
     kwargs = dict(kwargs)
-    M = kwargs["M"] = _plain_device(kwargs.get("M"))
+    preconditioners = ("M1", "M2") if name == "qmr" else ("M",)
+    for key in preconditioners:
+        kwargs[key] = _plain_device(kwargs.get(key))
     x0 = kwargs.get("x0")
     if x0 is not None and not isinstance(x0, str):
         _backend.check_same_device(A, x0)
@@ -206,12 +208,11 @@ def _implicit_device(name, A, b, kwargs):
     if name == "gmres":
         base["callback_type"] = None
     adjoint = dict(base)
-    if M is not None and name not in _HERMITIAN:
-        if not isinstance(M, _spbase):
-            raise NotImplementedError(
-                f"{name} on the GPU with implicit gradients and a callable M: the adjoint "
-                f"solve needs Mᴴ; pass M as a sparse array, or use grad='unroll'")
-        adjoint["M"] = M.conj().T.tocsr()
+    if name == "qmr":  # the adjoint system's split preconditioners: M2ᴴ on the left, M1ᴴ
+        adjoint["M1"] = _device_adjoint_preconditioner(name, "M2", kwargs["M2"])
+        adjoint["M2"] = _device_adjoint_preconditioner(name, "M1", kwargs["M1"])
+    elif name not in _HERMITIAN:
+        adjoint["M"] = _device_adjoint_preconditioner(name, "M", kwargs["M"])
     b_dtype = b.dtype if (_backend.is_tensor(b) or _backend.is_device_array(b)) else \
         np.asarray(b).dtype
     A_csr = A.tocsr()
@@ -219,6 +220,18 @@ def _implicit_device(name, A, b, kwargs):
     a = values(A_csr.data).to(_backend.torch_dtype(dtype))
     spec = SolveSpec(name, partial(_krylov.device_solve, name), kwargs, adjoint, base)
     return sparse_solve(a, _rhs_tensor(b, dtype), pattern(A_csr), spec)
+
+
+def _device_adjoint_preconditioner(name, key, M):
+    """``Mᴴ`` for the adjoint solve on the GPU: None for None, the conjugate transpose of a
+    sparse array on the GPU."""
+    if M is None:
+        return None
+    if not isinstance(M, _spbase):
+        raise NotImplementedError(
+            f"{name} on the GPU with implicit gradients and a callable {key}: the adjoint "
+            f"solve needs {key}ᴴ; pass {key} as a sparse array, or use grad='unroll'")
+    return M.conj().T.tocsr()
 
 
 def _on_gpu(*operands):

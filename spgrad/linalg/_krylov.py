@@ -191,8 +191,8 @@ def _operator(A, dtype, name):
 
 
 def _adjoint_operator(A, dtype, name):
-    """``v ↦ Aᴴ v`` in torch (bicg's shadow system) for the A and M that SciPy's bicg takes:
-    the conjugate transpose of a matrix, an operator's ``rmatvec``."""
+    """``v ↦ Aᴴ v`` in torch (the shadow systems of bicg and qmr) for the A and M that SciPy's
+    bicg takes: the conjugate transpose of a matrix, an operator's ``rmatvec``."""
     import scipy.sparse as sps
     import scipy.sparse.linalg as sla
 
@@ -207,7 +207,7 @@ def _adjoint_operator(A, dtype, name):
         return _operator(A.conj().T, dtype, name)
     if _backend.is_tensor(A) or isinstance(A, np.ndarray):
         return _operator(A.conj().T, dtype, name)
-    raise TypeError(f"bicg needs the adjoint of {name}: pass it as a matrix or a "
+    raise TypeError(f"bicg and qmr need the adjoint of {name}: pass it as a matrix or a "
                     f"LinearOperator with rmatvec, got {type(A).__name__}")
 
 
@@ -252,11 +252,28 @@ def _setup(name, A, b, x0, M):
     return matvec, psolve, x, bt, dtype
 
 
-def _adjoints(name, A, M, dtype, adjoint):
-    """bicg's ``(rmatvec, rpsolve)`` from ``adjoint(op, dtype, name)``; None otherwise."""
-    if name != "bicg":
+def _adjoints(name, A, M, dtype, adjoint, operator=None, M1=None, M2=None):
+    """The extra products of the methods with a shadow system, from ``adjoint(op, dtype,
+    name)`` (``v ↦ opᴴ v``) and ``operator(op, dtype, name)`` (``v ↦ op v``): bicg's
+    ``(rmatvec, rpsolve)``; qmr's ``(rmatvec, m1, m1ᴴ, m2, m2ᴴ)`` for its left and right
+    preconditioners (the identity where None); None for the other methods."""
+    if name == "bicg":
+        return adjoint(A, dtype, "A"), (lambda v: v) if M is None else adjoint(M, dtype, "M")
+    if name != "qmr":
         return None
-    return adjoint(A, dtype, "A"), (lambda v: v) if M is None else adjoint(M, dtype, "M")
+    products = [adjoint(A, dtype, "A")]
+    for op, what in ((M1, "M1"), (M2, "M2")):
+        if op is None:
+            products += [_identity, _identity]
+        else:
+            if getattr(op, "shape", A.shape) != A.shape:
+                raise ValueError(f"matrix and preconditioner {what} have different shapes")
+            products += [operator(op, dtype, what), adjoint(op, dtype, what)]
+    return tuple(products)
+
+
+def _identity(v):
+    return v
 
 
 def _tolerance(name, b_norm, atol, rtol):
@@ -356,6 +373,67 @@ def _bicg(ops, matvec, psolve, rmatvec, rpsolve, x, b, atol, maxiter, callback, 
         r = r - alpha * q
         rtilde = rtilde - alpha.conj() * qtilde
         rho_prev = rho
+        if callback:
+            callback(x)
+    return x, maxiter
+
+
+def _qmr(ops, matvec, rmatvec, m1, m1h, m2, m2h, x, b, atol, maxiter, callback, eps):
+    # SciPy's qmr (Freund and Nachtigal): the left and right preconditioners M1 and M2, the
+    # shadow recurrence with the adjoints of A, M1 and M2, breakdown codes -10 to -15 against
+    # the dtype's epsilon
+    r = _initial_residual(ops, matvec, x, b)
+    vtilde, wtilde = ops.copy(r), ops.copy(r)
+    y = m1(vtilde)
+    rho = ops.vnorm(y)
+    z = m2h(wtilde)
+    xi = ops.vnorm(z)
+    gamma, eta, theta = 1.0, -1.0, 0.0
+    epsilon = p = q = d = s = None
+    for iteration in range(maxiter):
+        if ops.norm(r) < atol:
+            return x, 0
+        if ops.real(rho) < eps:  # rho and xi are norms: their own absolute values
+            return x, -10
+        if ops.real(xi) < eps:
+            return x, -15
+        v, y = vtilde * (1 / rho), y * (1 / rho)
+        w, z = wtilde * (1 / xi), z * (1 / xi)
+        delta = ops.dot(z, y)
+        if abs(ops.complex(delta)) < eps:
+            return x, -13
+        ytilde, ztilde = m2(y), m1h(z)
+        if iteration > 0:
+            p = ytilde - (xi * delta / epsilon) * p
+            q = ztilde - (rho * (delta / epsilon).conj()) * q
+        else:
+            p, q = ytilde, ztilde
+        ptilde = matvec(p)
+        epsilon = ops.dot(q, ptilde)
+        if abs(ops.complex(epsilon)) < eps:
+            return x, -14
+        beta = epsilon / delta
+        if abs(ops.complex(beta)) < eps:
+            return x, -11
+        vtilde = ptilde - beta * v
+        y = m1(vtilde)
+        rho_prev, rho = rho, ops.vnorm(y)
+        wtilde = w * (-beta.conj()) + rmatvec(q)
+        z = m2h(wtilde)
+        xi = ops.vnorm(z)
+        gamma_prev, theta_prev = gamma, theta
+        theta = rho / (gamma_prev * ops.abs(beta))
+        gamma = 1 / ops.sqrt(1 + theta ** 2)
+        if ops.real(gamma) < eps:  # gamma > 0
+            return x, -12
+        eta = eta * (-(rho_prev / beta) * (gamma / gamma_prev) ** 2)
+        if iteration > 0:
+            d = d * (theta_prev * gamma) ** 2 + eta * p
+            s = s * (theta_prev * gamma) ** 2 + eta * ptilde
+        else:
+            d, s = p * eta, ptilde * eta
+        x = x + d
+        r = r - s
         if callback:
             callback(x)
     return x, maxiter
@@ -673,7 +751,7 @@ def _solver_options(name, show, callback, callback_type, mode):
 def _iterate(ops, name, matvec, psolve, x, bt, dtype, x0_given, *, rtol, atol, maxiter,
              callback, restart, callback_type, shift, check, adjoints=None):
     """``(x, info)`` of the method ``name`` on a prepared system (SciPy's defaults);
-    ``adjoints`` the ``(rmatvec, rpsolve)`` of ``bicg``."""
+    ``adjoints`` the extra products of bicg and qmr (:func:`_adjoints`)."""
     n = bt.shape[0]
     finfo = np.finfo(dtype)
     if name == "tfqmr":
@@ -697,31 +775,45 @@ def _iterate(ops, name, matvec, psolve, x, bt, dtype, x0_given, *, rtol, atol, m
     if name == "bicg":
         return _bicg(ops, matvec, psolve, *adjoints, x, bt, atol, maxiter, callback,
                      float(finfo.eps))
+    if name == "qmr":
+        return _qmr(ops, matvec, *adjoints, x, bt, atol, maxiter, callback, float(finfo.eps))
     return _gmres(ops, matvec, psolve, x, bt, atol, bnrm2, maxiter, restart, callback,
                   callback_type, float(finfo.eps))
 
 
 def unrolled(name, A, b, x0=None, *, rtol=1e-5, atol=0., maxiter=None, M=None, callback=None,
-             restart=None, callback_type=None, shift=0.0, show=False, check=False):
-    """``(x, info)`` of the method ``name`` (cg, bicg, bicgstab, cgs, tfqmr, gmres or minres) run
-    in torch.
+             restart=None, callback_type=None, shift=0.0, show=False, check=False, M1=None,
+             M2=None):
+    """``(x, info)`` of the method ``name`` (cg, bicg, bicgstab, cgs, tfqmr, qmr, gmres or
+    minres) run in torch.
 
-    The arguments are SciPy's; ``A`` and ``M`` may be spgrad containers (NumPy or torch
-    values), torch tensors, spgrad or SciPy LinearOperators, SciPy sparse matrices or NumPy
-    arrays, and ``M`` also a callable ``r ↦ M r``. Callbacks receive the iterate as a tensor
-    (gmres' ``'pr_norm'``/``'legacy'`` callbacks a float, as in SciPy).
+    The arguments are SciPy's; ``A`` and ``M`` (qmr: ``M1`` and ``M2``) may be spgrad
+    containers (NumPy or torch values), torch tensors, spgrad or SciPy LinearOperators, SciPy
+    sparse matrices or NumPy arrays, and ``M`` also a callable ``r ↦ M r``. Callbacks receive
+    the iterate as a tensor (gmres' ``'pr_norm'``/``'legacy'`` callbacks a float, as in
+    SciPy).
     """
     callback_type = _solver_options(name, show, callback, callback_type, "grad='unroll'")
     matvec, psolve, x, bt, dtype = _setup(name, A, b, x0, M)
     return _iterate(_TorchOps(), name, matvec, psolve, x, bt, dtype, x0 is not None,
                     rtol=rtol, atol=atol, maxiter=maxiter, callback=callback, restart=restart,
                     callback_type=callback_type, shift=shift, check=check,
-                    adjoints=_adjoints(name, A, M, dtype, _adjoint_operator))
+                    adjoints=_adjoints(name, A, M, dtype, _adjoint_operator,
+                                       _preconditioner_operator, M1, M2))
+
+
+def _preconditioner_operator(op, dtype, name):
+    """``v ↦ op v`` in torch for qmr's ``M1`` and ``M2`` (what :func:`_operator` takes for
+    ``M``, callables excepted: qmr needs their adjoints too)."""
+    if callable(op) and not hasattr(op, "shape"):
+        raise TypeError(f"qmr's {name} must be a matrix or a LinearOperator (its adjoint is "
+                        f"needed too), got {type(op).__name__}")
+    return _operator(op, dtype, name)
 
 
 def _device_adjoint(op, dtype, name, b):
-    """``v ↦ opᴴ v`` on the GPU (bicg's shadow system): an spgrad array's conjugate
-    transpose, a LinearOperator's ``rmatvec``."""
+    """``v ↦ opᴴ v`` on the GPU (the shadow systems of bicg and qmr): an spgrad array's
+    conjugate transpose, a LinearOperator's ``rmatvec``."""
     from ._interface import LinearOperator
 
     if isinstance(op, LinearOperator):
@@ -731,7 +823,7 @@ def _device_adjoint(op, dtype, name, b):
         H = op.conj().T.tocsr()
         H = H if H.dtype == dtype else H.astype(dtype)
         return lambda v: H @ v
-    raise TypeError(f"bicg on the GPU needs the adjoint of {name}: pass it as an spgrad "
+    raise TypeError(f"bicg and qmr on the GPU need the adjoint of {name}: pass it as an spgrad "
                     f"array on the GPU or a LinearOperator with rmatvec, got "
                     f"{type(op).__name__}")
 
@@ -752,13 +844,13 @@ def _device_operator(op, dtype, xp, name, b):
 
 def device_solve(name, A, b, x0=None, *, rtol=1e-5, atol=0., maxiter=None, M=None,
                  callback=None, restart=None, callback_type=None, shift=0.0, show=False,
-                 check=False):
-    """``(x, info)`` of the method ``name`` (cg, bicg, bicgstab, cgs, tfqmr, gmres or minres) on
-    a GPU: ``A`` an spgrad sparse array on the GPU or an spgrad LinearOperator whose
-    products take and return CuPy arrays, ``b`` (and ``x0``) CuPy arrays, ``M`` an spgrad
-    array on the GPU, a LinearOperator or a callable (bicg: not a callable, it needs ``Mᴴ``);
-    ``x`` is a CuPy array. SciPy's algorithm, defaults, ``info`` codes and callbacks (which
-    receive the iterate as a CuPy array)."""
+                 check=False, M1=None, M2=None):
+    """``(x, info)`` of the method ``name`` (cg, bicg, bicgstab, cgs, tfqmr, qmr, gmres or
+    minres) on a GPU: ``A`` an spgrad sparse array on the GPU or an spgrad LinearOperator
+    whose products take and return CuPy arrays, ``b`` (and ``x0``) CuPy arrays, ``M`` an
+    spgrad array on the GPU, a LinearOperator or a callable (bicg: not a callable, it needs
+    ``Mᴴ``; qmr's ``M1`` and ``M2`` likewise); ``x`` is a CuPy array. SciPy's algorithm,
+    defaults, ``info`` codes and callbacks (which receive the iterate as a CuPy array)."""
     from ._interface import LinearOperator
     from ._isolve import _check_system, _solution_dtype
 
@@ -807,7 +899,8 @@ def device_solve(name, A, b, x0=None, *, rtol=1e-5, atol=0., maxiter=None, M=Non
             raise ValueError(f"shapes of A {tuple(A.shape)} and x0 {tuple(x0.shape)} are "
                              f"incompatible")
         x = x0.reshape(-1).astype(dtype)  # a copy: the caller's x0 is never changed
-    adjoints = _adjoints(name, A, M, dtype, lambda op, dt, what: _device_adjoint(op, dt, what, b))
+    adjoints = _adjoints(name, A, M, dtype, lambda op, dt, what: _device_adjoint(op, dt, what, b),
+                         lambda op, dt, what: _device_operator(op, dt, xp, what, b), M1, M2)
     x, info = _iterate(_DeviceOps(xp), name, matvec, psolve, x, bt, dtype, x0 is not None,
                        rtol=rtol, atol=atol, maxiter=maxiter, callback=callback,
                        restart=restart, callback_type=callback_type, shift=shift, check=check,
