@@ -305,6 +305,8 @@ def test_solvers_say_they_are_differentiable_on_the_cpu_only(gpu, tdev):
     A, _ = _leaf_on_gpu(S.tocsr(), tdev)
     b = _random((6,), np.float64, tdev, seed=21)
     with pytest.raises(NotImplementedError, match="differentiable mode runs on the CPU"):
+        spla.lsmr(A, b)
+    with pytest.raises(NotImplementedError, match="lsqr on the GPU with implicit gradients"):
         spla.lsqr(A, b)
     with pytest.raises(NotImplementedError, match="differentiable mode runs on the CPU"):
         spla.eigs(A, k=1)
@@ -493,6 +495,26 @@ def test_krylov_solvers(gpu, tdev, name, grad):
         M_ref = torch.diag(torch.from_numpy(1.0 / S.diagonal()).to(tdev))
         prec = {"M1": M_ref} if name == "qmr" else {"M": M_ref}
         x_ref, _ = getattr(spla, name)(D, b_ref, rtol=1e-13, **prec, grad="unroll")
+    x_ref.pow(2).sum().backward()
+    torch.testing.assert_close(x, x_ref, rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(ours, A.data.grad, rtol=1e-8, atol=1e-8)
+    torch.testing.assert_close(b.grad, b_ref.grad, rtol=1e-8, atol=1e-8)
+
+
+def test_lsqr_unrolled(gpu, tdev):
+    """lsqr with ``grad="unroll"`` on the GPU: the iterations in torch ops on the GPU's tensors
+    and products; ``x`` and the gradients of A's values and ``b`` equal those of the same
+    iterations on the dense matrix."""
+    S = _scipy_matrix(12, 6, np.float64, seed=34) + ssp.eye(12, 6, format="csr")
+    A, D = _leaf_on_gpu(ssp.csr_matrix(S), tdev)
+    b = _random((12,), np.float64, tdev, seed=35).requires_grad_()
+    b_ref = b.detach().clone().requires_grad_()
+    x, istop, itn = spla.lsqr(A, b, damp=0.1, grad="unroll")[:3]
+    assert isinstance(x, torch.Tensor) and istop in (1, 2) and itn > 0
+    x.pow(2).sum().backward()
+    ours = A.data.grad.clone()
+    A.data.grad = None
+    x_ref = spla.lsqr(D, b_ref, damp=0.1, grad="unroll")[0]
     x_ref.pow(2).sum().backward()
     torch.testing.assert_close(x, x_ref, rtol=1e-9, atol=1e-9)
     torch.testing.assert_close(ours, A.data.grad, rtol=1e-8, atol=1e-8)

@@ -790,6 +790,44 @@ def test_iterative_solvers(gpu, method, dtype, operator):
     np.testing.assert_array_equal(_host(bg), b)  # inputs untouched
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
+@pytest.mark.parametrize("operator", [False, True])
+def test_lsqr(gpu, dtype, operator):
+    """lsqr on the GPU against SciPy's on the CPU (a tall matrix with an empty row, damped or
+    not, from ``x0``, with ``calc_var``, stopped by ``iter_lim`` or by ``conlim``): the same
+    10-tuple, ``x`` and ``var`` CuPy arrays; ``A`` an spgrad array on the GPU or a
+    LinearOperator of functions on CuPy arrays."""
+    import scipy.sparse.linalg as sla
+
+    import spgrad.linalg as spla
+
+    A = (_matrix("csr", (14, 6), dtype, seed=7) + sp.eye_array(14, 6, dtype=dtype)).tocsr()
+    rng = np.random.default_rng(8)
+    b, x0 = _values(rng, 14, dtype), _values(rng, 6, dtype)
+    G, bg = A.to("cuda"), gpu.asarray(b)
+    op = G
+    if operator:
+        op = spla.LinearOperator(G.shape, matvec=lambda v: G @ v,
+                                 rmatvec=lambda v: G.conj().T @ v, dtype=G.dtype)
+    tol = 1e-4 if np.dtype(dtype) == np.float32 else 1e-9
+    for kw in ({}, {"damp": 0.3}, {"x0": x0, "damp": 0.2}, {"calc_var": True},
+               {"iter_lim": 3}, {"conlim": 5.0}):
+        want = sla.lsqr(A.to_scipy(), b, **kw)
+        got = spla.lsqr(op, bg, **{k: gpu.asarray(v) if isinstance(v, np.ndarray) else v
+                                   for k, v in kw.items()})
+        assert len(got) == 10 and isinstance(got[0], gpu.ndarray)
+        assert got[1:3] == want[1:3], kw
+        assert _host(got[0]).dtype == want[0].dtype
+        np.testing.assert_allclose(_host(got[0]), want[0], rtol=tol, atol=tol)
+        np.testing.assert_allclose(got[3:9], want[3:9], rtol=tol * 100, atol=tol)
+        np.testing.assert_allclose(_host(got[9]), want[9], rtol=tol * 100, atol=tol)
+    np.testing.assert_array_equal(_host(bg), b)  # inputs untouched
+    with pytest.raises(NotImplementedError, match="show=True"):
+        spla.lsqr(G, bg, show=True)
+    with pytest.raises(ValueError, match="shapes of A"):
+        spla.lsqr(G, gpu.asarray(np.ones(6)))
+
+
 def test_solvers_on_the_gpu_errors(gpu):
     import spgrad.linalg as spla
 

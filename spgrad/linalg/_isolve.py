@@ -473,13 +473,26 @@ def _least_squares(name, params):
     A, b, grad = kwargs.pop("A"), kwargs.pop("b"), kwargs.pop("grad")
     _check_grad(grad)
     function = getattr(_sla, name)
-    if not is_differentiable(A, b, kwargs.get("x0")):
+    differentiable = is_differentiable(A, b, kwargs.get("x0"), gpu=name == "lsqr")
+    if not differentiable and name == "lsqr" and _on_gpu(A, b, kwargs.get("x0")):
+        from . import _lsq
+
+        return _lsq.device_solve(A, b, **kwargs)
+    if not differentiable:
         return _plain_call(function, (A, b), kwargs)
     if grad == "unroll":
+        if name != "lsqr":
+            raise NotImplementedError(
+                f"{name}: grad='unroll' is implemented for {', '.join(_UNROLLED)} and lsqr; "
+                f"use grad='implicit' for {name}"
+            )
+        from . import _lsq
+
+        return _lsq.unrolled(A, b, **kwargs)
+    if _on_gpu(A, b, kwargs.get("x0")):
         raise NotImplementedError(
-            f"{name}: grad='unroll' is implemented for {', '.join(_UNROLLED)}; use "
-            f"grad='implicit' for {name}"
-        )
+            f"{name} on the GPU with implicit gradients: use grad='unroll' there, or "
+            f"{name} on the CPU (A.cpu())")
     if isinstance(A, _sla.LinearOperator) or not hasattr(A, "shape"):
         raise NotImplementedError(
             f"{name}: differentiable mode supports a sparse or dense matrix A (torch or "
@@ -520,8 +533,13 @@ def lsqr(A, b, damp=0.0, atol=1e-6, btol=1e-6, conlim=1e8, iter_lim=None, show=F
     ``A``, ``b``, ``x0``) ``x`` is a tensor and the implicit gradient of the damped
     least-squares solution ``x = (AᴴA + damp² I)⁻¹ (Aᴴ b + damp² x0)`` is computed with
     two lsqr solves (one with ``damp = 0``, where A must have full column rank); first
-    derivatives only, and ``grad="unroll"`` is not supported. See
-    :class:`spgrad._autograd._isolve_ops.LeastSquaresSolve`.
+    derivatives only. See :class:`spgrad._autograd._isolve_ops.LeastSquaresSolve`. With
+    ``grad="unroll"`` SciPy's iterations run in torch and autograd differentiates them
+    (``A`` may then also be a LinearOperator, ``x0`` gets its gradient too).
+
+    On a GPU (``A`` an spgrad array there or a LinearOperator on CuPy arrays, ``b`` a CuPy
+    array) SciPy's algorithm runs on the device and ``x`` and ``var`` are CuPy arrays;
+    differentiable mode there takes ``grad="unroll"``.
 
     Parameters
     ----------
@@ -532,8 +550,9 @@ def lsqr(A, b, damp=0.0, atol=1e-6, btol=1e-6, conlim=1e8, iter_lim=None, show=F
     damp, atol, btol, conlim, iter_lim, show, calc_var, x0
         SciPy's LSQR parameters.
     grad : {"implicit", "unroll"}, optional, keyword-only
-        Only ``"implicit"`` is supported in differentiable mode (``"unroll"`` raises
-        ``NotImplementedError``); any other value raises ``ValueError``.
+        How to differentiate when an operand holds torch tensors (ignored otherwise): the
+        least-squares solution (``"implicit"``, the default) or the iterations run
+        (``"unroll"``); any other value raises ``ValueError``.
 
     Returns
     -------

@@ -1,0 +1,246 @@
+"""SciPy's LSQR written once for torch tensors and CuPy arrays.
+
+:func:`unrolled` runs it in torch (``lsqr(..., grad="unroll")``: autograd differentiates the
+iterations, so the gradient is that of the computed iterate, ``x0`` included) and
+:func:`device_solve` on a GPU (plain mode: ``A`` an spgrad array there or a LinearOperator on
+CuPy arrays, ``b`` a CuPy array). The algorithm, its defaults, stopping tests, ``istop``
+codes and the 10-tuple result are SciPy's (Paige and Saunders' bidiagonalisation with the
+estimates of ``‖A‖``, ``cond(A)``, ``‖r‖``, ``‖Aᴴr‖`` and ``‖x‖``). The scalar recurrences
+run on 0-d tensors in torch (so they are differentiated) and on host scalars on the GPU
+(each iteration reads its norms back, as the stopping tests need them on the host), in
+SciPy's precisions: the vectors in the dtype of ``A`` and ``b``, the iterate in double
+precision unless ``x0`` says otherwise.
+"""
+
+import math
+
+import numpy as np
+
+from .. import _backend
+from .._base import _spbase
+from ._krylov import _adjoint_operator, _device_adjoint, _dtype_of, _operator, _TorchOps
+
+
+def _sqrt(s):
+    return s.sqrt() if _backend.is_tensor(s) else math.sqrt(s)
+
+
+def _float(s):
+    """A scalar of the recurrences as a Python float (detached: for the stopping tests and
+    the returned estimates)."""
+    return float(s.detach()) if _backend.is_tensor(s) else float(s)
+
+
+def _sign(s):
+    return s.sign() if _backend.is_tensor(s) else np.sign(s)
+
+
+def _sym_ortho(a, b):
+    """SciPy's stable Givens rotation of real ``(a, b)``: ``(c, s, r)`` with
+    ``[c s; -s c] [a; b] = [r; 0]``."""
+    if b == 0:
+        return _sign(a), 0.0, abs(a)
+    if a == 0:
+        return 0.0, _sign(b), abs(b)
+    if abs(b) > abs(a):
+        tau = a / b
+        s = _sign(b) / _sqrt(1 + tau * tau)
+        return s * tau, s, b / s
+    tau = b / a
+    c = _sign(a) / _sqrt(1 + tau * tau)
+    return c, c * tau, a / c
+
+
+def _lsqr(norm, matvec, rmatvec, x, x0_given, b, damp, atol, btol, conlim, iter_lim, calc_var,
+          var):
+    """SciPy's LSQR iterations from ``x`` (zeros, or a copy of ``x0`` when ``x0_given``)
+    with ``norm(v)`` the scalar 2-norm of the recurrences and ``var`` zeros; returns SciPy's
+    10-tuple (the scalars as Python floats)."""
+    eps = _float(np.finfo(np.float64).eps)
+    itn = istop = 0
+    ctol = 1 / conlim if conlim > 0 else 0
+    anorm = acond = ddnorm = res2 = xnorm = xxnorm = z = sn2 = 0.0
+    cs2 = -1.0
+    dampsq = damp ** 2
+    bnorm = norm(b)
+    u, beta = b, bnorm
+    if x0_given:
+        u = u - matvec(x)
+        beta = norm(u)
+    if beta > 0:
+        u = (1 / beta) * u
+        v = rmatvec(u)
+        alfa = norm(v)
+    else:
+        v, alfa = x * 1, 0.0
+    if alfa > 0:
+        v = (1 / alfa) * v
+    w = v * 1
+    rhobar, phibar = alfa, beta
+    rnorm = r1norm = r2norm = beta
+    arnorm = alfa * beta
+
+    def result():
+        return (x, istop, itn, _float(r1norm), _float(r2norm), _float(anorm), _float(acond),
+                _float(arnorm), _float(xnorm), var)
+
+    if arnorm == 0:
+        return result()
+    while itn < iter_lim:
+        itn += 1
+        u = matvec(v) - alfa * u
+        beta = norm(u)
+        if beta > 0:
+            u = (1 / beta) * u
+            anorm = _sqrt(anorm ** 2 + alfa ** 2 + beta ** 2 + dampsq)
+            v = rmatvec(u) - beta * v
+            alfa = norm(v)
+            if alfa > 0:
+                v = (1 / alfa) * v
+        if damp > 0:
+            rhobar1 = _sqrt(rhobar ** 2 + dampsq)
+            cs1, sn1 = rhobar / rhobar1, damp / rhobar1
+            psi = sn1 * phibar
+            phibar = cs1 * phibar
+        else:
+            rhobar1, psi = rhobar, 0.0
+        cs, sn, rho = _sym_ortho(rhobar1, beta)
+        theta = sn * alfa
+        rhobar = -cs * alfa
+        phi = cs * phibar
+        phibar = sn * phibar
+        tau = sn * phi
+        t1, t2 = phi / rho, -theta / rho
+        dk = (1 / rho) * w
+        x = x + t1 * w
+        w = v + t2 * w
+        ddnorm = ddnorm + norm(dk) ** 2
+        if calc_var:
+            var = var + dk ** 2
+        delta, gambar = sn2 * rho, -cs2 * rho
+        rhs = phi - delta * z
+        zbar = rhs / gambar
+        xnorm = _sqrt(xxnorm + zbar ** 2)
+        gamma = _sqrt(gambar ** 2 + theta ** 2)
+        cs2, sn2 = gambar / gamma, theta / gamma
+        z = rhs / gamma
+        xxnorm = xxnorm + z ** 2
+        acond = anorm * _sqrt(ddnorm)
+        res2 = res2 + psi ** 2
+        rnorm = _sqrt(phibar ** 2 + res2)
+        arnorm = alfa * abs(tau)
+        if damp > 0:
+            r1sq = rnorm ** 2 - dampsq * xxnorm
+            r1norm = _sqrt(abs(r1sq)) * (-1 if r1sq < 0 else 1)
+        else:
+            r1norm = rnorm
+        r2norm = rnorm
+        test1 = _float(rnorm / bnorm)
+        test2 = _float(arnorm / (anorm * rnorm + eps))
+        test3 = _float(1 / (acond + eps))
+        t1 = test1 / (1 + _float(anorm * xnorm / bnorm))
+        rtol = btol + atol * _float(anorm * xnorm / bnorm)
+        # SciPy's order: the last test that holds sets istop
+        for holds, code in ((itn >= iter_lim, 7), (1 + test3 <= 1, 6), (1 + test2 <= 1, 5),
+                            (1 + t1 <= 1, 4), (test3 <= ctol, 3), (test2 <= atol, 2),
+                            (test1 <= rtol, 1)):
+            if holds:
+                istop = code
+        if istop != 0:
+            break
+    return result()
+
+
+def _check(name, show, shape, b, x0):
+    if show:
+        raise NotImplementedError(f"lsqr: show=True is supported in plain mode on the CPU and "
+                                  f"with grad='implicit', not {name}")
+    if len(shape) != 2:
+        raise TypeError(f"A must be a 2-D matrix or linear operator, got shape {shape}")
+    m, n = shape
+    if tuple(b.shape) not in ((m,), (m, 1)):
+        raise ValueError(f"shapes of A {tuple(shape)} and b {tuple(b.shape)} are incompatible")
+    if x0 is not None and tuple(x0.shape) not in ((n,), (n, 1)):
+        raise ValueError(f"shapes of A {tuple(shape)} and x0 {tuple(x0.shape)} are "
+                         f"incompatible")
+
+
+def unrolled(A, b, damp=0.0, atol=1e-6, btol=1e-6, conlim=1e8, iter_lim=None, show=False,
+             calc_var=False, x0=None):
+    """SciPy's lsqr 10-tuple with the iterations run in torch: ``x`` (and ``var``) tensors
+    differentiable in ``A``'s values, ``b`` and ``x0``; the scalars Python floats. ``A``
+    is what :func:`spgrad.linalg._krylov.unrolled` takes (matrices, tensors,
+    LinearOperators), of any shape."""
+    torch = _backend.torch_module()
+    shape = tuple(getattr(A, "shape", ()))
+    bt = _backend.as_tensor(b if _backend.is_tensor(b) else np.asarray(b))
+    x0t = None if x0 is None else _backend.as_tensor(
+        x0 if _backend.is_tensor(x0) else np.asarray(x0))
+    _check("grad='unroll'", show, shape, bt, x0t)
+    work, x_dtype = _dtypes(_dtype_of(A), _backend.numpy_dtype(bt.dtype),
+                            None if x0t is None else _backend.numpy_dtype(x0t.dtype))
+    n = shape[1]
+    if x0t is None:
+        x = torch.zeros(n, dtype=_backend.torch_dtype(x_dtype), device=bt.device)
+    else:
+        x = x0t.reshape(-1).to(_backend.torch_dtype(x_dtype))
+    var = torch.zeros(n, dtype=torch.float64, device=bt.device)
+    return _lsqr(_TorchOps().vnorm, _operator(A, work, "A"), _adjoint_operator(A, work, "A"),
+                 x, x0t is not None, bt.reshape(-1).to(_backend.torch_dtype(work)), damp, atol,
+                 btol, conlim, 2 * n if iter_lim is None else iter_lim, calc_var, var)
+
+
+def _dtypes(a_dtype, b_dtype, x0_dtype):
+    """SciPy's precisions: the vectors of the bidiagonalisation in the dtype of A and b, the
+    iterate in double precision at least (SciPy starts from float64 zeros) or in the dtype of
+    ``x0`` and the vectors."""
+    work = np.result_type(a_dtype, b_dtype)
+    if work.kind not in "fc":
+        work = np.result_type(work, np.float64)
+    return work, np.result_type(np.float64 if x0_dtype is None else x0_dtype, work)
+
+
+def device_solve(A, b, damp=0.0, atol=1e-6, btol=1e-6, conlim=1e8, iter_lim=None, show=False,
+                 calc_var=False, x0=None):
+    """SciPy's lsqr 10-tuple on a GPU: ``A`` an spgrad sparse array on the GPU or an spgrad
+    LinearOperator whose ``matvec`` and ``rmatvec`` take and return CuPy arrays, ``b`` (and
+    ``x0``) CuPy arrays; ``x`` and ``var`` are CuPy arrays."""
+    from ._interface import LinearOperator
+
+    _check("on the GPU", show, tuple(getattr(A, "shape", ())), b, x0)
+    if isinstance(A, LinearOperator):
+        if A.dtype is None:
+            raise TypeError("on the GPU, a LinearOperator A needs a dtype")
+        a_dtype = np.dtype(A.dtype)
+    elif isinstance(A, _spbase) and A._on_gpu:
+        _backend.check_same_device(A, b)
+        a_dtype = A.dtype
+    else:
+        raise TypeError(f"on the GPU, A must be an spgrad sparse array on the GPU "
+                        f"(A.to('cuda')) or an spgrad LinearOperator on CuPy arrays, got "
+                        f"{type(A).__name__} on {_backend.device_of(A)}")
+    xp = _backend.array_module(b)
+    if x0 is not None:
+        _backend.check_same_device(b, x0)
+    work, x_dtype = _dtypes(a_dtype, b.dtype, None if x0 is None else x0.dtype)
+    if isinstance(A, LinearOperator):
+        def matvec(v):
+            return A.matvec(v).astype(work, copy=False)
+    else:
+        A_d = A if A.dtype == work else A.astype(work)
+
+        def matvec(v):
+            return A_d @ v
+    rmatvec = _device_adjoint(A, work, "A", b)
+    n = A.shape[1]
+    # a copy of x0: the caller's is never changed
+    x = xp.zeros(n, dtype=x_dtype) if x0 is None else x0.reshape(-1).astype(x_dtype)
+    real = np.empty(0, work).real.dtype.type
+
+    def norm(v):  # on the host, in the vectors' precision (as NumPy's norm gives SciPy)
+        return real(float(xp.linalg.norm(v)))
+
+    return _lsqr(norm, matvec, rmatvec, x, x0 is not None,
+                 b.reshape(-1).astype(work, copy=False), damp, atol, btol, conlim,
+                 2 * n if iter_lim is None else iter_lim, calc_var,
+                 xp.zeros(n, dtype=np.float64))
