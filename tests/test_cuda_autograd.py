@@ -304,10 +304,10 @@ def test_solvers_say_they_are_differentiable_on_the_cpu_only(gpu, tdev):
     S = _scipy_matrix(6, 6, np.float64, seed=20) + 10 * ssp.eye(6, format="csr")
     A, _ = _leaf_on_gpu(S.tocsr(), tdev)
     b = _random((6,), np.float64, tdev, seed=21)
-    with pytest.raises(NotImplementedError, match="differentiable mode runs on the CPU"):
-        spla.lsmr(A, b)
-    with pytest.raises(NotImplementedError, match="lsqr on the GPU with implicit gradients"):
-        spla.lsqr(A, b)
+    for name in ("lsqr", "lsmr"):
+        with pytest.raises(NotImplementedError,
+                           match=f"{name} on the GPU with implicit gradients: use grad='unroll'"):
+            getattr(spla, name)(A, b)
     with pytest.raises(NotImplementedError, match="differentiable mode runs on the CPU"):
         spla.eigs(A, k=1)
 
@@ -501,20 +501,21 @@ def test_krylov_solvers(gpu, tdev, name, grad):
     torch.testing.assert_close(b.grad, b_ref.grad, rtol=1e-8, atol=1e-8)
 
 
-def test_lsqr_unrolled(gpu, tdev):
-    """lsqr with ``grad="unroll"`` on the GPU: the iterations in torch ops on the GPU's tensors
-    and products; ``x`` and the gradients of A's values and ``b`` equal those of the same
-    iterations on the dense matrix."""
+@pytest.mark.parametrize("name", ["lsqr", "lsmr"])
+def test_least_squares_unrolled(gpu, tdev, name):
+    """lsqr and lsmr with ``grad="unroll"`` on the GPU: the iterations in torch ops on the
+    GPU's tensors and products; ``x`` and the gradients of A's values and ``b`` equal those
+    of the same iterations on the dense matrix."""
     S = _scipy_matrix(12, 6, np.float64, seed=34) + ssp.eye(12, 6, format="csr")
     A, D = _leaf_on_gpu(ssp.csr_matrix(S), tdev)
     b = _random((12,), np.float64, tdev, seed=35).requires_grad_()
     b_ref = b.detach().clone().requires_grad_()
-    x, istop, itn = spla.lsqr(A, b, damp=0.1, grad="unroll")[:3]
+    x, istop, itn = getattr(spla, name)(A, b, damp=0.1, grad="unroll")[:3]
     assert isinstance(x, torch.Tensor) and istop in (1, 2) and itn > 0
     x.pow(2).sum().backward()
     ours = A.data.grad.clone()
     A.data.grad = None
-    x_ref = spla.lsqr(D, b_ref, damp=0.1, grad="unroll")[0]
+    x_ref = getattr(spla, name)(D, b_ref, damp=0.1, grad="unroll")[0]
     x_ref.pow(2).sum().backward()
     torch.testing.assert_close(x, x_ref, rtol=1e-9, atol=1e-9)
     torch.testing.assert_close(ours, A.data.grad, rtol=1e-8, atol=1e-8)

@@ -432,7 +432,6 @@ def test_functions_that_stay_on_the_cpu_say_so(gpu):
                         lambda: spla.funm_multiply_krylov(np.exp, G, b)),
                        ("expm", lambda: spla.expm(G)), ("inv", lambda: spla.inv(G)),
                        ("onenormest", lambda: spla.onenormest(G)),
-                       ("lsmr", lambda: spla.lsmr(G, b)),
                        ("is_sptriangular", lambda: spla.is_sptriangular(G)),
                        ("eigs", lambda: spla.eigs(G, k=1))):
         with pytest.raises(NotImplementedError,

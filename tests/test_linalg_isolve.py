@@ -421,67 +421,75 @@ def test_least_squares_gradient_matches_dense(name):
     np.testing.assert_allclose(gv.numpy(), rv.numpy(), rtol=1e-8, atol=1e-10)
 
 
-@pytest.mark.parametrize("kw", [{}, {"damp": 0.3}, {"damp": 0.3, "x0": "x0"}, {"iter_lim": 3},
+@pytest.mark.parametrize("name", ["lsqr", "lsmr"])
+@pytest.mark.parametrize("kw", [{}, {"damp": 0.3}, {"damp": 0.3, "x0": "x0"}, {"limit": 3},
                                 {"calc_var": True}, {"atol": 1e-10, "btol": 1e-10},
-                                {"conlim": 10.0}])
-def test_unrolled_lsqr_matches_scipy(kw):
-    """lsqr with ``grad="unroll"`` runs SciPy's iterations in torch: the same ``x``, ``var``
-    and estimates (to rounding: the iterations amplify the last bits), the same ``istop`` and
-    iteration count; on a square system, a LinearOperator and a dense tensor too."""
+                                {"conlim": 10.0}, {"zero_b": True}])
+def test_unrolled_least_squares_match_scipy(name, kw):
+    """lsqr and lsmr with ``grad="unroll"`` run SciPy's iterations in torch: the same ``x``
+    (lsqr: and ``var``) and estimates (to rounding: the iterations amplify the last bits),
+    the same ``istop`` and iteration count; on a tall and a square system, through a
+    LinearOperator and a dense tensor too."""
     S = _tall(14, 6, 8)
-    b = _rhs(14)
+    kw = dict(kw)
+    if "limit" in kw:
+        kw["iter_lim" if name == "lsqr" else "maxiter"] = kw.pop("limit")
+    if kw.pop("calc_var", False) and name == "lsqr":
+        kw["calc_var"] = True
+    zero_b = kw.pop("zero_b", False)
     for A, ref in ((sp.csr_array(S).requires_grad_(), S),
                    (L.aslinearoperator(sp.csr_array(S)), S),
                    (torch.tensor(S.toarray()), S),
                    (sp.csr_array(_nonsymmetric()).requires_grad_(), _nonsymmetric())):
-        bb = b if ref.shape[0] == 14 else _rhs(ref.shape[0])
-        kw_here = dict(kw)
-        if "x0" in kw_here:
-            kw_here["x0"] = _rhs(ref.shape[1], 4)
-        got = L.lsqr(A, torch.tensor(bb), grad="unroll", **kw_here)
-        want = sla.lsqr(ref, bb, **kw_here)
-        assert len(got) == 10 and got[1:3] == want[1:3]
+        b = np.zeros(ref.shape[0]) if zero_b else _rhs(ref.shape[0])
+        if "x0" in kw:
+            kw["x0"] = _rhs(ref.shape[1], 4)
+        got = getattr(L, name)(A, torch.tensor(b), grad="unroll", **kw)
+        want = getattr(sla, name)(ref, b, **kw)
+        assert len(got) == len(want) and got[1:3] == want[1:3]
         np.testing.assert_allclose(got[0].detach().numpy(), want[0], rtol=1e-9, atol=1e-11)
         np.testing.assert_allclose(got[3:9], want[3:9], rtol=1e-6, atol=1e-12)
-        np.testing.assert_allclose(got[9].detach().numpy(), want[9], rtol=1e-6, atol=1e-12)
+        if name == "lsqr":
+            np.testing.assert_allclose(got[9].detach().numpy(), want[9], rtol=1e-6,
+                                       atol=1e-12)
 
 
-def test_unrolled_lsqr_gradients():
-    """The unrolled lsqr's gradients: gradcheck in A's values, b and x0 (damped), and those
+@pytest.mark.parametrize("name", ["lsqr", "lsmr"])
+def test_unrolled_least_squares_gradients(name):
+    """The unrolled solvers' gradients: gradcheck in A's values, b and x0 (damped), and those
     of the same iterations on the dense matrix, restricted to the pattern."""
     S = _tall(10, 5, 9)
     v0 = torch.tensor(S.data, dtype=F64)
     b = torch.tensor(_rhs(10), dtype=F64, requires_grad=True)
     x0 = torch.tensor(_rhs(5, 2), dtype=F64, requires_grad=True)
 
+    limit = {"iter_lim" if name == "lsqr" else "maxiter": 4}
+
     def f(v, b, x0):
         A = sp.csr_array((v, S.indices, S.indptr), shape=S.shape)
-        return L.lsqr(A, b, damp=0.4, x0=x0, iter_lim=4, grad="unroll")[0]
+        return getattr(L, name)(A, b, damp=0.4, x0=x0, **limit, grad="unroll")[0]
 
     v = v0.clone().requires_grad_()
     assert torch.autograd.gradcheck(f, (v, b, x0))
     x = f(v, b, x0)
     gv, gb = torch.autograd.grad(x.sum(), (v, b))
     D = _dense_of(v0, S).requires_grad_()
-    x_ref = L.lsqr(D, b, damp=0.4, x0=x0, iter_lim=4, grad="unroll")[0]
+    x_ref = getattr(L, name)(D, b, damp=0.4, x0=x0, **limit, grad="unroll")[0]
     torch.testing.assert_close(x, x_ref)
     gD, gb_ref = torch.autograd.grad(x_ref.sum(), (D, b))
     rows = np.repeat(np.arange(S.shape[0]), np.diff(S.indptr))
     torch.testing.assert_close(gv, gD[torch.from_numpy(rows), torch.from_numpy(S.indices)])
     torch.testing.assert_close(gb, gb_ref)
     with pytest.raises(NotImplementedError, match="show=True"):
-        L.lsqr(sp.csr_array(S), b, show=True, grad="unroll")
+        getattr(L, name)(sp.csr_array(S), b, show=True, grad="unroll")
     with pytest.raises(ValueError, match="incompatible"):
-        L.lsqr(sp.csr_array(S), b, x0=torch.ones(4, dtype=F64), grad="unroll")
+        getattr(L, name)(sp.csr_array(S), b, x0=torch.ones(4, dtype=F64), grad="unroll")
 
 
 @pytest.mark.parametrize("name", ["lsqr", "lsmr"])
 def test_least_squares_unsupported(name):
     A = sp.csr_array(_tall()).requires_grad_()
     b = torch.ones(9, dtype=F64)
-    if name == "lsmr":
-        with pytest.raises(NotImplementedError, match="cg, bicgstab, gmres, minres.* and lsqr"):
-            getattr(L, name)(A, b, grad="unroll")
     with pytest.raises(NotImplementedError, match="LinearOperator"):
         getattr(L, name)(L.aslinearoperator(_tall()), b)
     with pytest.raises(ValueError, match="incompatible"):

@@ -21,8 +21,9 @@ the dense operands:
   the gradient lives on the triangle actually used.
 - Iterative solvers: ``grad="implicit"`` (default) differentiates the solution of the linear
   system (the backward solves ``Aᴴ λ = ḡ`` with the same method); ``grad="unroll"`` (cg,
-  bicg, bicgstab, cgs, tfqmr, qmr, gmres, minres, lsqr) differentiates the iterations actually run,
-  so a preconditioner ``M`` (qmr: ``M1``, ``M2``) with torch values is learned too.
+  bicg, bicgstab, cgs, tfqmr, qmr, gmres, minres, lsqr, lsmr) differentiates the iterations
+  actually run, so a preconditioner ``M`` (qmr: ``M1``, ``M2``) with torch values is learned
+  too.
 - ``norm``, ``matrix_power``, ``expm_multiply``, ``expm`` (dense); eigenvalues of ``eigsh``,
   ``eigs``, ``lobpcg`` and singular values of ``svds`` (``∂λ = v vᴴ`` on the pattern), and
   their vectors where the docstrings say so.

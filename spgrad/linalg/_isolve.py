@@ -5,7 +5,8 @@ converted at the boundary, so values, ``info`` codes, callbacks, warnings and er
 
 On a GPU (A an spgrad array moved there, ``b`` a CuPy array), ``cg``, ``bicg``, ``bicgstab``,
 ``cgs``, ``tfqmr``, ``qmr``, ``gmres`` and ``minres`` run SciPy's algorithms on the device
-(:func:`spgrad.linalg._krylov.device_solve`) and return ``x`` as a CuPy array; the other solvers
+(:func:`spgrad.linalg._krylov.device_solve`), and so do ``lsqr`` and ``lsmr``
+(:func:`spgrad.linalg._lsq.device_solve`), returning ``x`` as a CuPy array; the other solvers
 raise ``NotImplementedError`` there.
 
 Differentiable mode (A's values, ``b``, ``x0`` or the preconditioner hold torch tensors, or A
@@ -15,8 +16,9 @@ is a torch :class:`~spgrad.linalg.LinearOperator`) returns ``x`` as a ``torch.Te
   ``x`` as plain mode); the backward solves the adjoint system with the same method (see
   :mod:`spgrad._autograd._isolve_ops`). ``x0`` and the preconditioner receive no gradient
   (the exact solution depends on neither).
-* ``grad="unroll"``: the iterations run in torch (:mod:`spgrad.linalg._krylov`), so the
-  gradient is that of the computed iterate, preconditioner values and ``x0`` included.
+* ``grad="unroll"``: the iterations run in torch (:mod:`spgrad.linalg._krylov`; lsqr and lsmr
+  :mod:`spgrad.linalg._lsq`), so the gradient is that of the computed iterate, preconditioner
+  values and ``x0`` included.
 """
 
 import numpy as np
@@ -473,22 +475,17 @@ def _least_squares(name, params):
     A, b, grad = kwargs.pop("A"), kwargs.pop("b"), kwargs.pop("grad")
     _check_grad(grad)
     function = getattr(_sla, name)
-    differentiable = is_differentiable(A, b, kwargs.get("x0"), gpu=name == "lsqr")
-    if not differentiable and name == "lsqr" and _on_gpu(A, b, kwargs.get("x0")):
+    differentiable = is_differentiable(A, b, kwargs.get("x0"), gpu=True)
+    if not differentiable and _on_gpu(A, b, kwargs.get("x0")):
         from . import _lsq
 
-        return _lsq.device_solve(A, b, **kwargs)
+        return _lsq.device_solve(name, A, b, **kwargs)
     if not differentiable:
         return _plain_call(function, (A, b), kwargs)
     if grad == "unroll":
-        if name != "lsqr":
-            raise NotImplementedError(
-                f"{name}: grad='unroll' is implemented for {', '.join(_UNROLLED)} and lsqr; "
-                f"use grad='implicit' for {name}"
-            )
         from . import _lsq
 
-        return _lsq.unrolled(A, b, **kwargs)
+        return _lsq.unrolled(name, A, b, **kwargs)
     if _on_gpu(A, b, kwargs.get("x0")):
         raise NotImplementedError(
             f"{name} on the GPU with implicit gradients: use grad='unroll' there, or "
@@ -577,7 +574,8 @@ def lsmr(A, b, damp=0.0, atol=1e-6, btol=1e-6, conlim=1e8, maxiter=None, show=Fa
 
     Same as :func:`scipy.sparse.linalg.lsmr` (arguments and the 8-tuple result) for
     spgrad containers and LinearOperators. Differentiable like :func:`lsqr` (implicit
-    least-squares gradient, first derivatives, sparse or dense ``A``).
+    least-squares gradient, first derivatives, sparse or dense ``A``; or ``grad="unroll"``),
+    and like it on the GPU too.
 
     Parameters
     ----------
@@ -588,8 +586,9 @@ def lsmr(A, b, damp=0.0, atol=1e-6, btol=1e-6, conlim=1e8, maxiter=None, show=Fa
     damp, atol, btol, conlim, maxiter, show, x0
         SciPy's LSMR parameters.
     grad : {"implicit", "unroll"}, optional, keyword-only
-        Only ``"implicit"`` is supported in differentiable mode (``"unroll"`` raises
-        ``NotImplementedError``); any other value raises ``ValueError``.
+        How to differentiate when an operand holds torch tensors (ignored otherwise): the
+        least-squares solution (``"implicit"``, the default) or the iterations run
+        (``"unroll"``); any other value raises ``ValueError``.
 
     Returns
     -------

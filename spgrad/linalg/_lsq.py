@@ -1,11 +1,12 @@
-"""SciPy's LSQR written once for torch tensors and CuPy arrays.
+"""SciPy's least-squares solvers LSQR and LSMR written once for torch tensors and CuPy arrays.
 
-:func:`unrolled` runs it in torch (``lsqr(..., grad="unroll")``: autograd differentiates the
+:func:`unrolled` runs them in torch (``grad="unroll"``: autograd differentiates the
 iterations, so the gradient is that of the computed iterate, ``x0`` included) and
 :func:`device_solve` on a GPU (plain mode: ``A`` an spgrad array there or a LinearOperator on
 CuPy arrays, ``b`` a CuPy array). The algorithm, its defaults, stopping tests, ``istop``
-codes and the 10-tuple result are SciPy's (Paige and Saunders' bidiagonalisation with the
-estimates of ``‖A‖``, ``cond(A)``, ``‖r‖``, ``‖Aᴴr‖`` and ``‖x‖``). The scalar recurrences
+codes and result tuples are SciPy's (the Golub-Kahan bidiagonalisation of Paige and
+Saunders' LSQR and of Fong and Saunders' LSMR, with their estimates of ``‖A‖``, ``cond(A)``,
+``‖r‖``, ``‖Aᴴr‖`` and ``‖x‖``). The scalar recurrences
 run on 0-d tensors in torch (so they are differentiated) and on host scalars on the GPU
 (each iteration reads its norms back, as the stopping tests need them on the host), in
 SciPy's precisions: the vectors in the dtype of ``A`` and ``b``, the iterate in double
@@ -140,21 +141,121 @@ def _lsqr(norm, matvec, rmatvec, x, x0_given, b, damp, atol, btol, conlim, iter_
         test3 = _float(1 / (acond + eps))
         t1 = test1 / (1 + _float(anorm * xnorm / bnorm))
         rtol = btol + atol * _float(anorm * xnorm / bnorm)
-        # SciPy's order: the last test that holds sets istop
-        for holds, code in ((itn >= iter_lim, 7), (1 + test3 <= 1, 6), (1 + test2 <= 1, 5),
-                            (1 + t1 <= 1, 4), (test3 <= ctol, 3), (test2 <= atol, 2),
-                            (test1 <= rtol, 1)):
-            if holds:
-                istop = code
+        istop = _stop(istop, itn >= iter_lim, test1, test2, test3, t1, rtol, atol, ctol)
         if istop != 0:
             break
     return result()
 
 
-def _check(name, show, shape, b, x0):
+def _lsmr(norm, matvec, rmatvec, x, x0_given, b, zeros, damp, atol, btol, conlim, maxiter):
+    """SciPy's LSMR iterations from ``x`` (zeros, or a copy of ``x0`` when ``x0_given``) with
+    ``norm(v)`` the scalar 2-norm of the recurrences and ``zeros()`` a zero vector of the
+    iterate's dtype; returns SciPy's 8-tuple (the scalars as Python floats)."""
+    itn = istop = 0
+    normb = norm(b)
+    u, beta = b, normb
+    if x0_given:
+        u = u - matvec(x)
+        beta = norm(u)
+    if beta > 0:
+        u = (1 / beta) * u
+        v = rmatvec(u)
+        alpha = norm(v)
+    else:
+        v, alpha = zeros(), 0.0
+    if alpha > 0:
+        v = (1 / alpha) * v
+    zetabar, alphabar = alpha * beta, alpha
+    rho = rhobar = cbar = rhodold = 1.0
+    sbar = betad = tautildeold = thetatilde = zeta = d = maxrbar = normx = 0.0
+    h, hbar = v * 1, zeros()
+    betadd = beta
+    normA2 = alpha * alpha
+    minrbar = 1e100
+    normA, condA = _sqrt(normA2), 1.0
+    ctol = 1 / conlim if conlim > 0 else 0
+    normr, normar = beta, alpha * beta
+
+    def result():
+        return (x, istop, itn, _float(normr), _float(normar), _float(normA), _float(condA),
+                _float(normx))
+
+    if normar == 0:
+        return result()
+    if normb == 0:
+        x = zeros()
+        return result()
+    while itn < maxiter:
+        itn += 1
+        u = u * (-alpha) + matvec(v)
+        beta = norm(u)
+        if beta > 0:
+            u = u * (1 / beta)
+            v = v * (-beta) + rmatvec(u)
+            alpha = norm(v)
+            if alpha > 0:
+                v = v * (1 / alpha)
+        chat, shat, alphahat = _sym_ortho(alphabar, damp)
+        rhoold = rho
+        c, s, rho = _sym_ortho(alphahat, beta)
+        thetanew = s * alpha
+        alphabar = c * alpha
+        rhobarold, zetaold = rhobar, zeta
+        thetabar = sbar * rho
+        rhotemp = cbar * rho
+        cbar, sbar, rhobar = _sym_ortho(cbar * rho, thetanew)
+        zeta = cbar * zetabar
+        zetabar = -sbar * zetabar
+        hbar = hbar * (-(thetabar * rho / (rhoold * rhobarold))) + h
+        x = x + (zeta / (rho * rhobar)) * hbar
+        h = h * (-(thetanew / rho)) + v
+        betaacute = chat * betadd
+        betacheck = -shat * betadd
+        betahat = c * betaacute
+        betadd = -s * betaacute
+        thetatildeold = thetatilde
+        ctildeold, stildeold, rhotildeold = _sym_ortho(rhodold, thetabar)
+        thetatilde = stildeold * rhobar
+        rhodold = ctildeold * rhobar
+        betad = -stildeold * betad + ctildeold * betahat
+        tautildeold = (zetaold - thetatildeold * tautildeold) / rhotildeold
+        taud = (zeta - thetatilde * tautildeold) / rhodold
+        d = d + betacheck * betacheck
+        normr = _sqrt(d + (betad - taud) ** 2 + betadd * betadd)
+        normA2 = normA2 + beta * beta
+        normA = _sqrt(normA2)
+        normA2 = normA2 + alpha * alpha
+        maxrbar = max(maxrbar, rhobarold)
+        if itn > 1:
+            minrbar = min(minrbar, rhobarold)
+        condA = max(maxrbar, rhotemp) / min(minrbar, rhotemp)
+        normar = abs(zetabar)
+        normx = norm(x)
+        test1 = _float(normr / normb)
+        test2 = _float(normar / (normA * normr)) if _float(normA * normr) != 0 else math.inf
+        test3 = _float(1 / condA)
+        t1 = test1 / (1 + _float(normA * normx / normb))
+        rtol = btol + atol * _float(normA * normx / normb)
+        istop = _stop(istop, itn >= maxiter, test1, test2, test3, t1, rtol, atol, ctol)
+        if istop > 0:
+            break
+    return result()
+
+
+def _stop(istop, at_limit, test1, test2, test3, t1, rtol, atol, ctol):
+    """The stopping code of LSQR and LSMR (SciPy's order: the last test that holds wins)."""
+    for holds, code in ((at_limit, 7), (1 + test3 <= 1, 6), (1 + test2 <= 1, 5),
+                        (1 + t1 <= 1, 4), (test3 <= ctol, 3), (test2 <= atol, 2),
+                        (test1 <= rtol, 1)):
+        if holds:
+            istop = code
+    return istop
+
+
+def _check(name, where, show, shape, b, x0):
     if show:
-        raise NotImplementedError(f"lsqr: show=True is supported in plain mode on the CPU and "
-                                  f"with grad='implicit', not {name}")
+        raise NotImplementedError(f"{name}: show=True is supported in plain mode on the CPU "
+                                  f"and with grad='implicit', not {where}")
     if len(shape) != 2:
         raise TypeError(f"A must be a 2-D matrix or linear operator, got shape {shape}")
     m, n = shape
@@ -163,31 +264,6 @@ def _check(name, show, shape, b, x0):
     if x0 is not None and tuple(x0.shape) not in ((n,), (n, 1)):
         raise ValueError(f"shapes of A {tuple(shape)} and x0 {tuple(x0.shape)} are "
                          f"incompatible")
-
-
-def unrolled(A, b, damp=0.0, atol=1e-6, btol=1e-6, conlim=1e8, iter_lim=None, show=False,
-             calc_var=False, x0=None):
-    """SciPy's lsqr 10-tuple with the iterations run in torch: ``x`` (and ``var``) tensors
-    differentiable in ``A``'s values, ``b`` and ``x0``; the scalars Python floats. ``A``
-    is what :func:`spgrad.linalg._krylov.unrolled` takes (matrices, tensors,
-    LinearOperators), of any shape."""
-    torch = _backend.torch_module()
-    shape = tuple(getattr(A, "shape", ()))
-    bt = _backend.as_tensor(b if _backend.is_tensor(b) else np.asarray(b))
-    x0t = None if x0 is None else _backend.as_tensor(
-        x0 if _backend.is_tensor(x0) else np.asarray(x0))
-    _check("grad='unroll'", show, shape, bt, x0t)
-    work, x_dtype = _dtypes(_dtype_of(A), _backend.numpy_dtype(bt.dtype),
-                            None if x0t is None else _backend.numpy_dtype(x0t.dtype))
-    n = shape[1]
-    if x0t is None:
-        x = torch.zeros(n, dtype=_backend.torch_dtype(x_dtype), device=bt.device)
-    else:
-        x = x0t.reshape(-1).to(_backend.torch_dtype(x_dtype))
-    var = torch.zeros(n, dtype=torch.float64, device=bt.device)
-    return _lsqr(_TorchOps().vnorm, _operator(A, work, "A"), _adjoint_operator(A, work, "A"),
-                 x, x0t is not None, bt.reshape(-1).to(_backend.torch_dtype(work)), damp, atol,
-                 btol, conlim, 2 * n if iter_lim is None else iter_lim, calc_var, var)
 
 
 def _dtypes(a_dtype, b_dtype, x0_dtype):
@@ -200,14 +276,52 @@ def _dtypes(a_dtype, b_dtype, x0_dtype):
     return work, np.result_type(np.float64 if x0_dtype is None else x0_dtype, work)
 
 
-def device_solve(A, b, damp=0.0, atol=1e-6, btol=1e-6, conlim=1e8, iter_lim=None, show=False,
-                 calc_var=False, x0=None):
-    """SciPy's lsqr 10-tuple on a GPU: ``A`` an spgrad sparse array on the GPU or an spgrad
-    LinearOperator whose ``matvec`` and ``rmatvec`` take and return CuPy arrays, ``b`` (and
-    ``x0``) CuPy arrays; ``x`` and ``var`` are CuPy arrays."""
+def _run(name, norm, matvec, rmatvec, x, x0_given, b, shape, zeros, options):
+    """SciPy's ``lsqr`` or ``lsmr`` (``name``) with its keyword ``options`` (defaults filled
+    from the shape as SciPy does)."""
+    m, n = shape
+    o = {"damp": 0.0, "atol": 1e-6, "btol": 1e-6, "conlim": 1e8, **options}
+    if name == "lsqr":
+        iter_lim = 2 * n if o.get("iter_lim") is None else o["iter_lim"]
+        return _lsqr(norm, matvec, rmatvec, x, x0_given, b, o["damp"], o["atol"], o["btol"],
+                     o["conlim"], iter_lim, o.get("calc_var", False), zeros(np.float64))
+    maxiter = min(m, n) if o.get("maxiter") is None else o["maxiter"]
+    return _lsmr(norm, matvec, rmatvec, x, x0_given, b, lambda: zeros(x.dtype), o["damp"],
+                 o["atol"], o["btol"], o["conlim"], maxiter)
+
+
+def unrolled(name, A, b, x0=None, show=False, **options):
+    """SciPy's ``lsqr`` 10-tuple or ``lsmr`` 8-tuple (``name``) with the iterations run in
+    torch: ``x`` (and lsqr's ``var``) tensors differentiable in ``A``'s values, ``b`` and
+    ``x0``; the scalars Python floats. ``A`` is what :func:`spgrad.linalg._krylov.unrolled`
+    takes (matrices, tensors, LinearOperators), of any shape; ``options`` are SciPy's."""
+    torch = _backend.torch_module()
+    shape = tuple(getattr(A, "shape", ()))
+    bt = _backend.as_tensor(b if _backend.is_tensor(b) else np.asarray(b))
+    x0t = None if x0 is None else _backend.as_tensor(
+        x0 if _backend.is_tensor(x0) else np.asarray(x0))
+    _check(name, "grad='unroll'", show, shape, bt, x0t)
+    work, x_dtype = _dtypes(_dtype_of(A), _backend.numpy_dtype(bt.dtype),
+                            None if x0t is None else _backend.numpy_dtype(x0t.dtype))
+
+    def zeros(dtype):
+        return torch.zeros(shape[1], dtype=_backend.torch_dtype(dtype), device=bt.device)
+
+    x = zeros(x_dtype) if x0t is None else x0t.reshape(-1).to(_backend.torch_dtype(x_dtype))
+    return _run(name, _TorchOps().vnorm, _operator(A, work, "A"),
+                _adjoint_operator(A, work, "A"), x, x0t is not None,
+                bt.reshape(-1).to(_backend.torch_dtype(work)), shape, zeros, options)
+
+
+def device_solve(name, A, b, x0=None, show=False, **options):
+    """SciPy's ``lsqr`` 10-tuple or ``lsmr`` 8-tuple (``name``) on a GPU: ``A`` an spgrad
+    sparse array on the GPU or an spgrad LinearOperator whose ``matvec`` and ``rmatvec`` take
+    and return CuPy arrays, ``b`` (and ``x0``) CuPy arrays; ``x`` (and lsqr's ``var``) are
+    CuPy arrays; ``options`` are SciPy's."""
     from ._interface import LinearOperator
 
-    _check("on the GPU", show, tuple(getattr(A, "shape", ())), b, x0)
+    shape = tuple(getattr(A, "shape", ()))
+    _check(name, "on the GPU", show, shape, b, x0)
     if isinstance(A, LinearOperator):
         if A.dtype is None:
             raise TypeError("on the GPU, a LinearOperator A needs a dtype")
@@ -231,16 +345,15 @@ def device_solve(A, b, damp=0.0, atol=1e-6, btol=1e-6, conlim=1e8, iter_lim=None
 
         def matvec(v):
             return A_d @ v
-    rmatvec = _device_adjoint(A, work, "A", b)
-    n = A.shape[1]
-    # a copy of x0: the caller's is never changed
-    x = xp.zeros(n, dtype=x_dtype) if x0 is None else x0.reshape(-1).astype(x_dtype)
     real = np.empty(0, work).real.dtype.type
 
     def norm(v):  # on the host, in the vectors' precision (as NumPy's norm gives SciPy)
         return real(float(xp.linalg.norm(v)))
 
-    return _lsqr(norm, matvec, rmatvec, x, x0 is not None,
-                 b.reshape(-1).astype(work, copy=False), damp, atol, btol, conlim,
-                 2 * n if iter_lim is None else iter_lim, calc_var,
-                 xp.zeros(n, dtype=np.float64))
+    def zeros(dtype):
+        return xp.zeros(shape[1], dtype=dtype)
+
+    # a copy of x0: the caller's is never changed
+    x = zeros(x_dtype) if x0 is None else x0.reshape(-1).astype(x_dtype)
+    return _run(name, norm, matvec, _device_adjoint(A, work, "A", b), x, x0 is not None,
+                b.reshape(-1).astype(work, copy=False), shape, zeros, options)
