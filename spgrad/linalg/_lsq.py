@@ -52,6 +52,26 @@ def _sym_ortho(a, b):
     return c, c * tau, a / c
 
 
+def _start(norm, matvec, rmatvec, x, x0_given, b, v_for_zero_beta):
+    """The first step of the Golub-Kahan bidiagonalisation (SciPy's, in LSQR and LSMR):
+    ``(‖b‖, u, β, v, α)`` with ``β u = b - A x`` and ``α v = Aᴴ u`` normalised (``v`` from
+    ``v_for_zero_beta()`` when ``β = 0``)."""
+    bnorm = norm(b)
+    u, beta = b, bnorm
+    if x0_given:
+        u = u - matvec(x)
+        beta = norm(u)
+    if beta > 0:
+        u = (1 / beta) * u
+        v = rmatvec(u)
+        alpha = norm(v)
+    else:
+        v, alpha = v_for_zero_beta(), 0.0
+    if alpha > 0:
+        v = (1 / alpha) * v
+    return bnorm, u, beta, v, alpha
+
+
 def _lsqr(norm, matvec, rmatvec, x, x0_given, b, damp, atol, btol, conlim, iter_lim, calc_var,
           var):
     """SciPy's LSQR iterations from ``x`` (zeros, or a copy of ``x0`` when ``x0_given``)
@@ -63,19 +83,7 @@ def _lsqr(norm, matvec, rmatvec, x, x0_given, b, damp, atol, btol, conlim, iter_
     anorm = acond = ddnorm = res2 = xnorm = xxnorm = z = sn2 = 0.0
     cs2 = -1.0
     dampsq = damp ** 2
-    bnorm = norm(b)
-    u, beta = b, bnorm
-    if x0_given:
-        u = u - matvec(x)
-        beta = norm(u)
-    if beta > 0:
-        u = (1 / beta) * u
-        v = rmatvec(u)
-        alfa = norm(v)
-    else:
-        v, alfa = x * 1, 0.0
-    if alfa > 0:
-        v = (1 / alfa) * v
+    bnorm, u, beta, v, alfa = _start(norm, matvec, rmatvec, x, x0_given, b, lambda: x * 1)
     w = v * 1
     rhobar, phibar = alfa, beta
     rnorm = r1norm = r2norm = beta
@@ -152,19 +160,7 @@ def _lsmr(norm, matvec, rmatvec, x, x0_given, b, zeros, damp, atol, btol, conlim
     ``norm(v)`` the scalar 2-norm of the recurrences and ``zeros()`` a zero vector of the
     iterate's dtype; returns SciPy's 8-tuple (the scalars as Python floats)."""
     itn = istop = 0
-    normb = norm(b)
-    u, beta = b, normb
-    if x0_given:
-        u = u - matvec(x)
-        beta = norm(u)
-    if beta > 0:
-        u = (1 / beta) * u
-        v = rmatvec(u)
-        alpha = norm(v)
-    else:
-        v, alpha = zeros(), 0.0
-    if alpha > 0:
-        v = (1 / alpha) * v
+    normb, u, beta, v, alpha = _start(norm, matvec, rmatvec, x, x0_given, b, zeros)
     zetabar, alphabar = alpha * beta, alpha
     rho = rhobar = cbar = rhodold = 1.0
     sbar = betad = tautildeold = thetatilde = zeta = d = maxrbar = normx = 0.0
