@@ -304,10 +304,9 @@ def test_solvers_say_they_are_differentiable_on_the_cpu_only(gpu, tdev):
     S = _scipy_matrix(6, 6, np.float64, seed=20) + 10 * ssp.eye(6, format="csr")
     A, _ = _leaf_on_gpu(S.tocsr(), tdev)
     b = _random((6,), np.float64, tdev, seed=21)
-    for name in ("lsqr", "lsmr"):
-        with pytest.raises(NotImplementedError,
-                           match=f"{name} on the GPU with implicit gradients: use grad='unroll'"):
-            getattr(spla, name)(A, b)
+    with pytest.raises(NotImplementedError, match="lsqr on the GPU with implicit gradients "
+                                                  "needs A as an spgrad sparse array"):
+        spla.lsqr(torch.eye(6, dtype=torch.float64, device=tdev), b)
     with pytest.raises(NotImplementedError, match="differentiable mode runs on the CPU"):
         spla.eigs(A, k=1)
 
@@ -499,6 +498,33 @@ def test_krylov_solvers(gpu, tdev, name, grad):
     torch.testing.assert_close(x, x_ref, rtol=1e-9, atol=1e-9)
     torch.testing.assert_close(ours, A.data.grad, rtol=1e-8, atol=1e-8)
     torch.testing.assert_close(b.grad, b_ref.grad, rtol=1e-8, atol=1e-8)
+
+
+@pytest.mark.parametrize("name", ["lsqr", "lsmr"])
+@pytest.mark.parametrize("damp", [0.0, 0.3])
+def test_least_squares_implicit(gpu, tdev, name, damp):
+    """lsqr and lsmr on the GPU with implicit gradients (the default): the device solver for
+    the forward solve and the adjoint solves, then two SDDMMs; ``x`` and the gradients of A's
+    values, ``b`` and ``x0`` equal those of the dense damped least-squares solution."""
+    S = _scipy_matrix(12, 6, np.float64, seed=36) + ssp.eye(12, 6, format="csr")
+    A, D = _leaf_on_gpu(ssp.csr_matrix(S), tdev)
+    b = _random((12,), np.float64, tdev, seed=37).requires_grad_()
+    x0 = _random((6,), np.float64, tdev, seed=38).requires_grad_() if damp else None
+    tight = {"atol": 1e-14, "btol": 1e-14, "conlim": 1e12,
+             "iter_lim" if name == "lsqr" else "maxiter": 60}
+    res = getattr(spla, name)(A, b, damp=damp, x0=x0, **tight)
+    x = res[0]
+    assert isinstance(x, torch.Tensor) and x.device == b.device and res[1] in (1, 2)
+    w = torch.linspace(-1, 1, 6, dtype=torch.float64, device=tdev)
+    inputs = (A.data, b) if x0 is None else (A.data, b, x0)
+    ours = torch.autograd.grad((x * w).sum(), inputs)
+    # the dense reference: x = (DᴴD + damp² I)⁻¹ (Dᴴ b + damp² x0)
+    K = D.T @ D + damp ** 2 * torch.eye(6, dtype=torch.float64, device=tdev)
+    rhs = D.T @ b + (damp ** 2 * x0 if x0 is not None else 0)
+    x_ref = torch.linalg.solve(K, rhs)
+    torch.testing.assert_close(x, x_ref, rtol=1e-9, atol=1e-10)
+    for got, want in zip(ours, torch.autograd.grad((x_ref * w).sum(), inputs)):
+        torch.testing.assert_close(got, want, rtol=1e-7, atol=1e-9)
 
 
 @pytest.mark.parametrize("name", ["lsqr", "lsmr"])

@@ -195,8 +195,9 @@ def operator_solve(b, spec, matvec=None):
 
 
 class LeastSquaresSpec:
-    """One call of SciPy's ``lsqr``/``lsmr`` minus ``A`` and ``b``: ``kwargs`` of the forward
-    call, ``adjoint_kwargs`` of the backward solves (no ``x0``, no printing)."""
+    """One call of SciPy's ``lsqr``/``lsmr`` (on the GPU: spgrad's device solver, on an spgrad
+    array of CuPy views) minus ``A`` and ``b``: ``kwargs`` of the forward call,
+    ``adjoint_kwargs`` of the backward solves (no ``x0``, no printing)."""
 
     def __init__(self, name, function, kwargs, adjoint_kwargs):
         self.name = name
@@ -214,7 +215,25 @@ class LeastSquaresSpec:
                 f"its iteration limit; the gradient is inaccurate", RuntimeWarning,
                 stacklevel=4,
             )
-        return np.asarray(result[0])
+        return _backend.array_module(result[0]).asarray(result[0])
+
+
+def _operand(a, pattern):
+    """The CSR matrix of values ``a`` on ``pattern`` as the least-squares solver takes it: a
+    SciPy array of NumPy views on the CPU, an spgrad array of CuPy views on the GPU."""
+    like = pattern.indptr
+    if _backend.is_device_array(like):
+        from .._csr import csr_array
+
+        return csr_array._from_arrays(_backend.kernel_array(a, like), pattern.indices, like,
+                                      pattern.shape, sorted_indices=False)
+    return sps.csr_array((_np(a), pattern.indices, pattern.indptr), shape=pattern.shape)
+
+
+def _plain(t, pattern):
+    """Tensor ``t`` as a contiguous array beside ``pattern`` (NumPy or CuPy, no copy)."""
+    like = pattern.indptr
+    return _backend.array_module(like).ascontiguousarray(_backend.kernel_array(t, like))
 
 
 class LeastSquaresSolve(Function):
@@ -229,12 +248,14 @@ class LeastSquaresSolve(Function):
 
     @staticmethod
     def forward(a, b, x0, pattern, spec):
-        A = sps.csr_array((_np(a), pattern.indices, pattern.indptr), shape=pattern.shape)
+        A = _operand(a, pattern)
         kwargs = dict(spec.kwargs)
         if x0 is not None:
-            kwargs["x0"] = _np(x0)
-        spec.result = spec.function(A, _np(b), **kwargs)
-        return torch.from_numpy(np.array(spec.result[0], copy=True))
+            kwargs["x0"] = _plain(x0, pattern)
+        with _backend.torch_stream(a):
+            spec.result = spec.function(A, _plain(b, pattern), **kwargs)
+            x = spec.result[0]
+            return _backend.tensor_of(_backend.array_module(x).array(x, copy=True))
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -249,20 +270,21 @@ class LeastSquaresSolve(Function):
     def backward(ctx, g):
         a, b, x = ctx.saved_tensors
         p, spec = ctx.pattern, ctx.spec
-        A = sps.csr_array((_np(a), p.indices, p.indptr), shape=p.shape)
+        A = _operand(a, p)
         AH = A.conj().T.tocsr()
-        g_np = _np(g.to(x.dtype))
+        g_np = _plain(g.to(x.dtype), p)
         damp = float(spec.adjoint_kwargs["damp"])
-        u = spec.solve(AH, g_np)
-        if damp == 0:
-            adjoint = dict(spec.adjoint_kwargs)
-            w = np.asarray(spec.function(A, u, **adjoint)[0])
-        else:
-            w = (g_np - AH @ u) / damp ** 2
-        u_t, w_t = torch.from_numpy(u), torch.from_numpy(w)
+        with _backend.torch_stream(a):
+            u = spec.solve(AH, g_np)
+            if damp == 0:
+                w = spec.solve(A, u)
+            else:
+                w = (g_np - AH @ u) / damp ** 2
+            Ax = A @ _plain(x, p)
+        u_t, w_t = _backend.tensor_of(u), _backend.tensor_of(w)
         g_a = g_b = g_x0 = None
         if ctx.needs_input_grad[0]:
-            r = b.to(x.dtype) - torch.from_numpy(A @ _np(x))
+            r = b.to(x.dtype) - _backend.tensor_of(Ax)
             g_a = SDDMM.apply(r[:, None], w_t.conj()[:, None], p) \
                 - SDDMM.apply(u_t[:, None], x.conj()[:, None], p)
             g_a = _match(g_a, a)

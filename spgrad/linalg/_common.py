@@ -27,7 +27,7 @@ def is_differentiable(*operands, gpu=False):
         In differentiable mode with an operand on a GPU, unless ``gpu`` (the caller's
         differentiable mode runs there: ``spsolve``, ``spsolve_triangular``, ``splu``,
         ``spilu``, ``factorized``, ``cg``, ``bicg``, ``bicgstab``, ``cgs``, ``tfqmr``, ``qmr``,
-        ``gmres``, ``minres``, ``lsqr`` and ``lsmr`` (unrolled), ``eigsh``, ``svds``,
+        ``gmres``, ``minres``, ``lsqr``, ``lsmr``, ``eigsh``, ``svds``,
         ``lobpcg``, ``norm``, ``matrix_power`` and ``expm_multiply`` so far).
     """
     differentiable = any(

@@ -486,10 +486,20 @@ def _least_squares(name, params):
         from . import _lsq
 
         return _lsq.unrolled(name, A, b, **kwargs)
-    if _on_gpu(A, b, kwargs.get("x0")):
-        raise NotImplementedError(
-            f"{name} on the GPU with implicit gradients: use grad='unroll' there, or "
-            f"{name} on the CPU (A.cpu())")
+    on_gpu = any(x is not None and _backend.device_of(x) != "cpu"
+                 for x in (A, b, kwargs.get("x0")))
+    if on_gpu:
+        if not (isinstance(A, _spbase) and A._on_gpu):
+            raise NotImplementedError(
+                f"{name} on the GPU with implicit gradients needs A as an spgrad sparse array "
+                f"on the GPU, got {type(A).__name__} on {_backend.device_of(A)}; for a linear "
+                f"operator or a dense A, use grad='unroll'")
+        _backend.check_same_device(A, b)
+        from functools import partial
+
+        from . import _lsq
+
+        function = partial(_lsq.device_solve, name)
     if isinstance(A, _sla.LinearOperator) or not hasattr(A, "shape"):
         raise NotImplementedError(
             f"{name}: differentiable mode supports a sparse or dense matrix A (torch or "
@@ -507,7 +517,10 @@ def _least_squares(name, params):
     if bshape not in ((m,), (m, 1)):
         raise ValueError(f"shapes of A {A_csr.shape} and b {bshape} are incompatible")
     x0 = kwargs.pop("x0")
-    b_dtype = b.dtype if _backend.is_tensor(b) else np.asarray(b).dtype
+    if on_gpu and x0 is not None:
+        _backend.check_same_device(A, x0)
+    b_dtype = b.dtype if (_backend.is_tensor(b) or _backend.is_device_array(b)) else \
+        np.asarray(b).dtype
     dtype = _solution_dtype(A_csr.data.dtype, b_dtype)
     a = values(A_csr.data).to(_backend.torch_dtype(dtype))
     x0t = None if x0 is None else _rhs_tensor(x0, dtype)
@@ -536,7 +549,8 @@ def lsqr(A, b, damp=0.0, atol=1e-6, btol=1e-6, conlim=1e8, iter_lim=None, show=F
 
     On a GPU (``A`` an spgrad array there or a LinearOperator on CuPy arrays, ``b`` a CuPy
     array) SciPy's algorithm runs on the device and ``x`` and ``var`` are CuPy arrays;
-    differentiable mode there takes ``grad="unroll"``.
+    differentiable mode runs there too (implicit: ``A`` an spgrad array on the GPU, the
+    forward and adjoint solves by the device solver; or unrolled).
 
     Parameters
     ----------
