@@ -740,7 +740,7 @@ def _systems(dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
 @pytest.mark.parametrize("method", ["cg", "minres", "bicgstab", "gmres", "cgs", "bicg",
-                                    "tfqmr", "qmr"])
+                                    "tfqmr", "qmr", "lgmres"])
 @pytest.mark.parametrize("operator", [False, True])
 def test_iterative_solvers(gpu, method, dtype, operator):
     """The device solvers against SciPy's on the CPU: ``A`` an spgrad array on the GPU, or
@@ -839,6 +839,37 @@ def test_least_squares(gpu, name, dtype, operator):
         getattr(spla, name)(G, gpu.asarray(np.ones(6)))
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_lgmres_options(gpu, dtype):
+    """lgmres' own options on the GPU as in SciPy: a small inner space, the augmentation
+    vectors kept in the caller's ``outer_v`` (as CuPy vector pairs) and reused by a second
+    solve, without the stored products ``A v``, prepended to the Krylov vectors."""
+    import scipy.sparse.linalg as sla
+
+    import spgrad.linalg as spla
+
+    A = _systems(dtype)[1]
+    b = _values(np.random.default_rng(9), A.shape[0], dtype)
+    G, bg = A.to("cuda"), gpu.asarray(b)
+    for kw in ({"inner_m": 4, "outer_k": 2}, {"inner_m": 5, "store_outer_Av": False},
+               {"inner_m": 5, "prepend_outer_v": True}):
+        ours, ref = [], []
+        for _ in range(2):  # the second solve starts with the first one's outer vectors
+            x, info = spla.lgmres(G, bg, outer_v=ours, rtol=1e-10, **kw)
+            x_ref, info_ref = sla.lgmres(A.to_scipy(), b, outer_v=ref, rtol=1e-10, **kw)
+            assert info == info_ref, kw
+            np.testing.assert_allclose(_host(x), x_ref, rtol=1e-8, atol=1e-10)
+        # (the stored directions are the last corrections, normalised: near convergence
+        # they are rounding-sized steps, equal to SciPy's in direction only roughly)
+        assert len(ours) == len(ref) > 0
+        for (z, w), (z_ref, w_ref) in zip(ours, ref):
+            assert isinstance(z, gpu.ndarray)
+            np.testing.assert_allclose(np.linalg.norm(_host(z)), 1.0, rtol=1e-12)
+            assert (w is None) == (w_ref is None)
+    with pytest.raises(ValueError, match="finite"):
+        spla.lgmres(G, gpu.asarray(np.full(A.shape[0], np.nan)))
+
+
 def test_solvers_on_the_gpu_errors(gpu):
     import spgrad.linalg as spla
 
@@ -846,8 +877,8 @@ def test_solvers_on_the_gpu_errors(gpu):
     G, b = A.to("cuda"), np.ones(A.shape[0])
     with pytest.raises(ValueError, match="different devices"):
         spla.cg(G, b)
-    with pytest.raises(NotImplementedError, match="lgmres on the GPU"):
-        spla.lgmres(G, gpu.asarray(b))
+    with pytest.raises(NotImplementedError, match="gcrotmk on the GPU"):
+        spla.gcrotmk(G, gpu.asarray(b))
     with pytest.raises(TypeError, match="qmr on the GPU need the adjoint of M1"):
         spla.qmr(G, gpu.asarray(b), M1=lambda v: v)
     with pytest.raises(ValueError, match="different devices"):

@@ -4,7 +4,8 @@ Plain mode (no torch operand) calls ``scipy.sparse.linalg``'s solver with spgrad
 converted at the boundary, so values, ``info`` codes, callbacks, warnings and errors are SciPy's.
 
 On a GPU (A an spgrad array moved there, ``b`` a CuPy array), ``cg``, ``bicg``, ``bicgstab``,
-``cgs``, ``tfqmr``, ``qmr``, ``gmres`` and ``minres`` run SciPy's algorithms on the device
+``cgs``, ``tfqmr``, ``qmr``, ``gmres``, ``minres`` and ``lgmres`` run SciPy's algorithms on the
+device
 (:func:`spgrad.linalg._krylov.device_solve`), and so do ``lsqr`` and ``lsmr``
 (:func:`spgrad.linalg._lsq.device_solve`), returning ``x`` as a CuPy array; the other solvers
 raise ``NotImplementedError`` there.
@@ -34,6 +35,8 @@ __all__ = ["bicg", "bicgstab", "cg", "cgs", "gcrotmk", "gmres", "lgmres", "lsmr"
 
 _GRAD_MODES = ("implicit", "unroll")
 _UNROLLED = ("cg", "bicgstab", "gmres", "minres", "cgs", "bicg", "tfqmr", "qmr")
+# the methods that run on a GPU (plain mode and implicit gradients)
+_ON_DEVICE = _UNROLLED + ("lgmres",)
 # methods whose derivation assumes a Hermitian A (the adjoint operator is A itself)
 _HERMITIAN = ("cg", "minres")
 
@@ -183,8 +186,8 @@ def _plain_device(M):
 
 def _implicit_device(name, A, b, kwargs):
     """Implicit differentiation on the GPU: the forward and the adjoint solves by the device
-    solver of ``name`` (cg, bicg, bicgstab, cgs, tfqmr, qmr, gmres, minres: ``is_differentiable``
-    refuses the others on the GPU), for a sparse ``A`` on the GPU."""
+    solver of ``name`` (cg, bicg, bicgstab, cgs, tfqmr, qmr, gmres, minres, lgmres:
+    ``is_differentiable`` refuses the others on the GPU), for a sparse ``A`` on the GPU."""
     from functools import partial
 
     from .._autograd._isolve_ops import SolveSpec, sparse_solve
@@ -206,7 +209,7 @@ def _implicit_device(name, A, b, kwargs):
         _backend.check_same_device(A, x0)
         kwargs["x0"] = (_backend.kernel_array(x0, A._index_array()) if _backend.is_tensor(x0)
                         else x0)
-    base = {k: v for k, v in kwargs.items() if k not in ("x0", "callback")}
+    base = {k: v for k, v in kwargs.items() if k not in ("x0", "callback", "outer_v")}
     if name == "gmres":
         base["callback_type"] = None
     adjoint = dict(base)
@@ -247,12 +250,12 @@ def _solve(name, A, b, x0, kwargs, grad, preconditioners=("M",)):
     _check_grad(grad)
     function = getattr(_sla, name)
     precs = [kwargs.get(k) for k in preconditioners]
-    differentiable = is_differentiable(A, b, x0, *precs, gpu=name in _UNROLLED)
+    differentiable = is_differentiable(A, b, x0, *precs, gpu=name in _ON_DEVICE)
     if not differentiable and _on_gpu(A, b, x0, *precs):
-        if name not in _UNROLLED:
+        if name not in _ON_DEVICE:
             raise NotImplementedError(
                 f"{name} on the GPU: the iterative solvers that run there are "
-                f"{', '.join(_UNROLLED)}; use one of them, or {name} on the CPU (A.cpu())"
+                f"{', '.join(_ON_DEVICE)}; use one of them, or {name} on the CPU (A.cpu())"
             )
         from . import _krylov
 

@@ -726,6 +726,114 @@ def _minres(ops, matvec, psolve, x, b, x0_given, rtol, shift, maxiter, callback,
     return x, maxiter if istop == 6 else 0
 
 
+def _fgmres_device(xp, matvec, psolve, v0, m, atol, outer_v, prepend_outer_v):
+    """SciPy's flexible GMRES cycle with LGMRES' augmentation vectors (``_fgmres`` of
+    ``scipy.sparse.linalg``, without GCROT's ``cs``) on device vectors: the Arnoldi vectors
+    stay on the device, the small Hessenberg QR (``qr_insert``) and its least-squares solve run
+    on the host from the dot products read back. Returns ``(Q, R, vs, zs, y, res)``."""
+    from scipy.linalg import lstsq, qr_insert
+
+    dtype = v0.dtype
+    vs, zs = [v0], []
+    m = m + len(outer_v)
+    Q = np.ones((1, 1), dtype=dtype)
+    R = np.zeros((1, 0), dtype=dtype)
+    eps = np.finfo(dtype).eps
+    res, breakdown = np.nan, False
+    for j in range(m):
+        if prepend_outer_v and j < len(outer_v):
+            z, w = outer_v[j]
+        elif prepend_outer_v and j == len(outer_v):
+            z, w = v0, None  # LGMRES has no right preconditioner
+        elif not prepend_outer_v and j >= m - len(outer_v):
+            z, w = outer_v[j - (m - len(outer_v))]
+        else:
+            z, w = vs[-1], None
+        w = psolve(matvec(z)) if w is None else w.copy()
+        w_norm = float(xp.linalg.norm(w))
+        hcur = np.zeros(j + 2, dtype=dtype)
+        for i, v in enumerate(vs):
+            alpha = xp.vdot(v, w)
+            hcur[i] = alpha.item()
+            w = w - alpha * v
+        hcur[len(vs)] = float(xp.linalg.norm(w))
+        with np.errstate(over="ignore", divide="ignore"):
+            alpha = 1 / hcur[-1]
+        if np.isfinite(alpha):
+            w = w * alpha
+        if not (hcur[-1] > eps * w_norm):
+            breakdown = True
+        vs.append(w)
+        zs.append(z)
+        Q2 = np.zeros((j + 2, j + 2), dtype=dtype, order="F")
+        Q2[:j + 1, :j + 1] = Q
+        Q2[j + 1, j + 1] = 1
+        R2 = np.zeros((j + 2, j), dtype=dtype, order="F")
+        R2[:j + 1, :] = R
+        Q, R = qr_insert(Q2, R2, hcur, j, which="col", overwrite_qru=True,
+                         check_finite=False)
+        res = abs(Q[0, -1])
+        if res < atol or breakdown:
+            break
+    if not np.isfinite(R[j, j]):
+        raise np.linalg.LinAlgError()
+    y = lstsq(R[:j + 1, :j + 1], Q[0, :j + 1].conj())[0]
+    return Q, R, vs, zs, y, res
+
+
+def _lgmres_device(xp, matvec, psolve, x, b, atol, maxiter, callback, inner_m, outer_k,
+                   outer_v, store_outer_Av, prepend_outer_v):
+    """SciPy's LGMRES on device vectors (``x``, ``b``); ``atol`` the absolute tolerance
+    ``max(atol, rtol ‖b‖)``. ``outer_v`` is the caller's list of augmentation pairs, updated in
+    place as SciPy does (device vectors)."""
+    ptol_max_factor = 1.0
+    for k_outer in range(maxiter):
+        r_outer = matvec(x) - b
+        if callback is not None:
+            callback(x)
+        if r_outer.dtype.kind == "c" and x.dtype.kind != "c":
+            x = x.astype(r_outer.dtype)
+        r_norm = float(xp.linalg.norm(r_outer))
+        if r_norm <= atol:
+            return x, 0
+        v0 = -psolve(r_outer)
+        inner_res_0 = float(xp.linalg.norm(v0))
+        if inner_res_0 == 0:
+            raise RuntimeError(f"Preconditioner returned a zero vector; |v| ~ {r_norm:.1g}, "
+                               f"|M v| = 0")
+        v0 = v0 * (1.0 / inner_res_0)
+        ptol = min(ptol_max_factor, atol / r_norm)
+        try:
+            Q, R, vs, zs, y, pres = _fgmres_device(xp, matvec, psolve, v0, inner_m, ptol,
+                                                   outer_v, prepend_outer_v)
+            y = y * inner_res_0
+            if not np.isfinite(y).all():
+                raise np.linalg.LinAlgError()
+        except np.linalg.LinAlgError:
+            return x, k_outer + 1
+        if pres > ptol:
+            ptol_max_factor = min(1.0, 1.5 * ptol_max_factor)
+        else:
+            ptol_max_factor = max(1e-16, 0.25 * ptol_max_factor)
+        dx = zs[0] * y[0]
+        for w, yc in zip(zs[1:], y[1:]):
+            dx = dx + w * yc
+        nx = float(xp.linalg.norm(dx))
+        if nx > 0:
+            ax = None
+            if store_outer_Av:
+                q = Q.dot(R.dot(y))
+                ax = vs[0] * q[0]
+                for v, qc in zip(vs[1:], q[1:]):
+                    ax = ax + v * qc
+                ax = ax / nx
+            outer_v.append((dx / nx, ax))
+        while len(outer_v) > outer_k:
+            del outer_v[0]
+        x = x + dx
+    return x, maxiter
+
+
 def _solver_options(name, show, callback, callback_type, mode):
     """SciPy's argument checks of ``show`` and of gmres' ``callback_type``; returns the
     callback type the iterations use."""
@@ -844,9 +952,10 @@ def _device_operator(op, dtype, xp, name, b):
 
 def device_solve(name, A, b, x0=None, *, rtol=1e-5, atol=0., maxiter=None, M=None,
                  callback=None, restart=None, callback_type=None, shift=0.0, show=False,
-                 check=False, M1=None, M2=None):
-    """``(x, info)`` of the method ``name`` (cg, bicg, bicgstab, cgs, tfqmr, qmr, gmres or
-    minres) on a GPU: ``A`` an spgrad sparse array on the GPU or an spgrad LinearOperator
+                 check=False, M1=None, M2=None, inner_m=30, outer_k=3, outer_v=None,
+                 store_outer_Av=True, prepend_outer_v=False):
+    """``(x, info)`` of the method ``name`` (cg, bicg, bicgstab, cgs, tfqmr, qmr, gmres,
+    minres or lgmres) on a GPU: ``A`` an spgrad sparse array on the GPU or an spgrad LinearOperator
     whose products take and return CuPy arrays, ``b`` (and ``x0``) CuPy arrays, ``M`` an
     spgrad array on the GPU, a LinearOperator or a callable (bicg: not a callable, it needs
     ``Mᴴ``; qmr's ``M1`` and ``M2`` likewise); ``x`` is a CuPy array. SciPy's algorithm,
@@ -899,6 +1008,16 @@ def device_solve(name, A, b, x0=None, *, rtol=1e-5, atol=0., maxiter=None, M=Non
             raise ValueError(f"shapes of A {tuple(A.shape)} and x0 {tuple(x0.shape)} are "
                              f"incompatible")
         x = x0.reshape(-1).astype(dtype)  # a copy: the caller's x0 is never changed
+    if name == "lgmres":
+        if not bool(xp.isfinite(bt).all()):
+            raise ValueError("RHS must contain only finite numbers")
+        b_norm = float(xp.linalg.norm(bt))
+        if b_norm == 0:
+            return bt.copy(), 0
+        return _lgmres_device(xp, matvec, psolve, x, bt, _tolerance(name, b_norm, atol, rtol),
+                              1000 if maxiter is None else maxiter, callback, inner_m, outer_k,
+                              [] if outer_v is None else outer_v, store_outer_Av,
+                              prepend_outer_v)
     adjoints = _adjoints(name, A, M, dtype, lambda op, dt, what: _device_adjoint(op, dt, what, b),
                          lambda op, dt, what: _device_operator(op, dt, xp, what, b), M1, M2)
     x, info = _iterate(_DeviceOps(xp), name, matvec, psolve, x, bt, dtype, x0 is not None,
