@@ -184,6 +184,17 @@ def _plain_device(M):
     return M._kernel_view() if isinstance(M, _spbase) else M
 
 
+def _check_implicit_device(name, A, b):
+    """Implicit gradients on the GPU take ``A`` as an spgrad sparse array there, on the device
+    of ``b``."""
+    if not (isinstance(A, _spbase) and A._on_gpu):
+        raise NotImplementedError(
+            f"{name} on the GPU with implicit gradients needs A as an spgrad sparse array on "
+            f"the GPU, got {type(A).__name__} on {_backend.device_of(A)}; for a linear "
+            f"operator or a dense A, use grad='unroll'")
+    _backend.check_same_device(A, b)
+
+
 def _implicit_device(name, A, b, kwargs):
     """Implicit differentiation on the GPU: the forward and the adjoint solves by the device
     solver of ``name`` (cg, bicg, bicgstab, cgs, tfqmr, qmr, gmres, minres, lgmres:
@@ -194,12 +205,7 @@ def _implicit_device(name, A, b, kwargs):
     from .._autograd._ops import pattern, values
     from . import _krylov
 
-    if not (isinstance(A, _spbase) and A._on_gpu):
-        raise NotImplementedError(
-            f"{name} on the GPU with implicit gradients needs A as an spgrad sparse array on "
-            f"the GPU, got {type(A).__name__} on {_backend.device_of(A)}; for a linear "
-            f"operator or a dense A, use grad='unroll'")
-    _backend.check_same_device(A, b)
+    _check_implicit_device(name, A, b)
     kwargs = dict(kwargs)
     preconditioners = ("M1", "M2") if name == "qmr" else ("M",)
     for key in preconditioners:
@@ -492,12 +498,7 @@ def _least_squares(name, params):
     on_gpu = any(x is not None and _backend.device_of(x) != "cpu"
                  for x in (A, b, kwargs.get("x0")))
     if on_gpu:
-        if not (isinstance(A, _spbase) and A._on_gpu):
-            raise NotImplementedError(
-                f"{name} on the GPU with implicit gradients needs A as an spgrad sparse array "
-                f"on the GPU, got {type(A).__name__} on {_backend.device_of(A)}; for a linear "
-                f"operator or a dense A, use grad='unroll'")
-        _backend.check_same_device(A, b)
+        _check_implicit_device(name, A, b)
         from functools import partial
 
         from . import _lsq
