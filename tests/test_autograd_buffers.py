@@ -187,7 +187,7 @@ def _problem(rng, n=60):
     return A
 
 
-@pytest.mark.parametrize("op", ["spmv", "spmm", "spgemm"])
+@pytest.mark.parametrize("op", ["spmv", "spmm", "spgemm", "add", "sub"])
 def test_repeated_backward_passes_keep_gradients_right(cache, op):
     rng = np.random.default_rng(5)
     As = _problem(rng)
@@ -195,14 +195,23 @@ def test_repeated_backward_passes_keep_gradients_right(cache, op):
     x = torch.from_numpy(rng.standard_normal(n if op == "spmv" else (n, 4)))
     x.requires_grad_()
     A = spgrad.csr_array(As).requires_grad_()
+    Bs = _problem(rng)
+    B = spgrad.csr_array(Bs).requires_grad_()
+    sign = -1.0 if op == "sub" else 1.0
+
+    def product(A, B):
+        if op in ("add", "sub"):
+            return A + B if op == "add" else A - B
+        return A @ x if op != "spgemm" else A @ A
 
     def loss():
-        out = A @ x if op != "spgemm" else A @ A
+        out = product(A, B)
         t = out.data if spgrad.issparse(out) else out
         return (t * t).sum()
 
     dense = torch.from_numpy(As.toarray()).requires_grad_()
-    ref_out = dense @ x if op != "spgemm" else dense @ dense
+    dense_b = torch.from_numpy(Bs.toarray())
+    ref_out = product(dense, dense_b)
     torch.autograd.backward((ref_out * ref_out).sum())
     rows, cols = As.nonzero()
     ref = dense.grad[torch.from_numpy(rows), torch.from_numpy(cols)]
@@ -224,11 +233,16 @@ def test_repeated_backward_passes_keep_gradients_right(cache, op):
     del kept
     hits = spgrad.cache_info()["hits"]
     for _ in range(3):  # a training loop that clears its gradients reuses the buffers
-        A.data.grad = None
+        A.data.grad = B.data.grad = None
         x.grad = None
         loss().backward()
         torch.testing.assert_close(A.data.grad, ref)
     assert spgrad.cache_info()["hits"] > hits
-    if op != "spgemm":
+    if op in ("spmv", "spmm"):
         torch.testing.assert_close(x.grad, torch.autograd.grad(
             ((dense.detach() @ x) ** 2).sum(), x)[0])
+    if op in ("add", "sub"):  # ∂B = sign · 2 (A ± B) on B's pattern
+        rows_b, cols_b = Bs.nonzero()
+        both = (dense.detach() + sign * dense_b)[torch.from_numpy(rows_b),
+                                                   torch.from_numpy(cols_b)]
+        torch.testing.assert_close(B.data.grad, 2 * sign * both)

@@ -118,6 +118,60 @@ def _vmap_dense_operand(cls, info, in_dims, data, X, pattern):
     return Y, Y.ndim - 1
 
 
+def _reused(like, n):
+    """An uninitialised vector of ``n`` values of ``like``'s dtype and device: on the CPU in
+    the memory of the large-buffer cache (:mod:`._buffers`), which a training loop reuses
+    instead of having the operating system zero fresh pages at every pass."""
+    if like.device.type != "cpu":
+        return like.new_empty(n)
+    return torch.from_numpy(_buffers.empty((n,), _backend.numpy_dtype(like.dtype)))
+
+
+class UnionScatter(Function):
+    """The values of ``A ± B`` on the union of the two patterns: ``out[a_at] += a`` and
+    ``out[b_at] += sign b`` (every entry of A, of B, lands on one union entry), in a union
+    zeroed in place. The backward gathers ``g`` at those positions, into reused memory for a
+    first-order backward on the CPU: the gathers of a 2-D Poisson sum (n = 10⁶) otherwise
+    take 80 MB of fresh pages, 21 000 page faults, at every backward. Not for ``torch.func``
+    transforms (which batch out-of-place operations: the caller scatters with ``index_add``
+    there)."""
+
+    @staticmethod
+    def forward(a, b, a_at, b_at, n, sign):
+        out = _reused(a, n).zero_()
+        out.index_add_(0, a_at, a)
+        out.index_add_(0, b_at, b, alpha=sign)
+        return out
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        _, _, a_at, b_at, n, sign = inputs
+        ctx.at, ctx.n, ctx.sign = (a_at, b_at), n, sign
+
+    @staticmethod
+    def backward(ctx, g):
+        plain = _plain_backward(g)
+        grads = []
+        for k, at in enumerate(ctx.at):
+            if not ctx.needs_input_grad[k]:
+                grads.append(None)
+            elif plain:
+                grads.append(torch.index_select(g, 0, at, out=_reused(g, len(at))))
+            else:  # create_graph: differentiable gathers
+                grads.append(g[at])
+        if grads[1] is not None and ctx.sign != 1:
+            grads[1] = grads[1].neg_() if plain else -grads[1]
+        return grads[0], grads[1], None, None, None, None
+
+    @staticmethod
+    def jvp(ctx, d_a, d_b, *_):
+        a_at, b_at = ctx.at
+        like = d_a if d_a is not None else d_b
+        d_a = d_a if d_a is not None else like.new_zeros(len(a_at))
+        d_b = d_b if d_b is not None else like.new_zeros(len(b_at))
+        return UnionScatter.apply(d_a, d_b, a_at, b_at, ctx.n, ctx.sign)
+
+
 class _Bilinear(Function):
     """A Function bilinear in its two tensor inputs ``(a, b, pattern)``: the context saves
     both, and the forward-mode derivative is ``f(da, b) + f(a, db)``."""

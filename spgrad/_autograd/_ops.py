@@ -16,8 +16,7 @@ import torch
 
 from .. import _backend
 from .._minmax import _union
-from . import _buffers
-from ._functions import SpMM, SpMMT, _wrapped, spgemm
+from ._functions import SpMM, SpMMT, UnionScatter, _wrapped, spgemm
 from ._pattern import CSRPattern
 
 
@@ -78,10 +77,8 @@ def union_binop(A, B, op):
         if _wrapped(a, b):  # torch.func batches out-of-place operations only
             out = a.new_zeros(len(indices)).index_add(0, a_at, a)
             out = out.index_add(0, b_at, b, alpha=sign)
-        else:  # in place: an out-of-place index_add copies the whole union first
-            out = _zeros(a, len(indices))
-            out.index_add_(0, a_at, a)
-            out.index_add_(0, b_at, b, alpha=sign)
+        else:
+            out = UnionScatter.apply(a, b, a_at, b_at, len(indices), sign)
         return A.__class__._from_arrays(out, indices, indptr, A.shape, canonical=True)
     # the intersection: the union's entries stored in both (a compaction of the union, whose
     # row pointers are the running count of kept entries at the union's row starts)
@@ -118,15 +115,6 @@ def axis_sums(data, index, length):
 def gather(data, perm):
     """``data[perm]`` (a differentiable gather with a NumPy index array)."""
     return values(data)[_backend.index_tensor(perm)]
-
-
-def _zeros(like, n):
-    """A zero vector of ``n`` values of ``like``'s dtype and device; on the CPU in the memory
-    of the large-buffer cache (:mod:`._buffers`), which a training loop reuses instead of
-    having the operating system zero fresh pages at every pass."""
-    if like.device.type != "cpu":
-        return like.new_zeros(n)
-    return torch.from_numpy(_buffers.empty((n,), _backend.numpy_dtype(like.dtype))).zero_()
 
 
 def _gather_or_zero(x, pos):
