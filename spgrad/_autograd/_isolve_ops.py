@@ -24,7 +24,7 @@ import torch
 
 from .. import _backend
 from ._function import Function
-from ._functions import SDDMM, SpMM
+from ._functions import SDDMM, SpMM, _arr
 
 __all__ = []
 
@@ -38,6 +38,19 @@ def _match(grad, like):
     if grad.is_complex() and not like.is_complex():
         grad = grad.real
     return grad.to(like.dtype)
+
+
+def _operand(a, pattern):
+    """The CSR matrix of values ``a`` on ``pattern`` as a solver of the forward or backward
+    pass takes it: a SciPy array of NumPy views on the CPU, an spgrad array of CuPy views on
+    the GPU."""
+    like = pattern.indptr
+    if _backend.is_device_array(like):
+        from .._csr import csr_array
+
+        return csr_array._from_arrays(_backend.kernel_array(a, like), pattern.indices, like,
+                                      pattern.shape, sorted_indices=False)
+    return sps.csr_array((_np(a), pattern.indices, pattern.indptr), shape=pattern.shape)
 
 
 class SolveSpec:
@@ -105,18 +118,9 @@ class SparseSolve(Function):
 
     @staticmethod
     def forward(a, b, pattern, spec):
-        like = pattern.indptr
-        if _backend.is_device_array(like):  # the device solver, on CuPy views
-            from .._csr import csr_array
-
-            xp = _backend.array_module(like)
-            A = csr_array._from_arrays(_backend.kernel_array(a, like), pattern.indices, like,
-                                       pattern.shape, sorted_indices=False)
-            with _backend.torch_stream(a):
-                x = spec.run(A, xp.ascontiguousarray(_backend.kernel_array(b, like)))
-            return _backend.tensor_of(x)
-        A = sps.csr_array((_np(a), pattern.indices, pattern.indptr), shape=pattern.shape)
-        return torch.from_numpy(spec.run(A, _np(b)))
+        # on the GPU, the device solver on CuPy views
+        with _backend.torch_stream(a):
+            return _backend.tensor_of(spec.run(_operand(a, pattern), _arr(b, pattern)))
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -218,24 +222,6 @@ class LeastSquaresSpec:
         return _backend.array_module(result[0]).asarray(result[0])
 
 
-def _operand(a, pattern):
-    """The CSR matrix of values ``a`` on ``pattern`` as the least-squares solver takes it: a
-    SciPy array of NumPy views on the CPU, an spgrad array of CuPy views on the GPU."""
-    like = pattern.indptr
-    if _backend.is_device_array(like):
-        from .._csr import csr_array
-
-        return csr_array._from_arrays(_backend.kernel_array(a, like), pattern.indices, like,
-                                      pattern.shape, sorted_indices=False)
-    return sps.csr_array((_np(a), pattern.indices, pattern.indptr), shape=pattern.shape)
-
-
-def _plain(t, pattern):
-    """Tensor ``t`` as a contiguous array beside ``pattern`` (NumPy or CuPy, no copy)."""
-    like = pattern.indptr
-    return _backend.array_module(like).ascontiguousarray(_backend.kernel_array(t, like))
-
-
 class LeastSquaresSolve(Function):
     """``x = argmin ‖A x − b‖² + damp²‖x − x0‖²`` (SciPy's lsqr/lsmr) for CSR values ``a``.
 
@@ -251,9 +237,9 @@ class LeastSquaresSolve(Function):
         A = _operand(a, pattern)
         kwargs = dict(spec.kwargs)
         if x0 is not None:
-            kwargs["x0"] = _plain(x0, pattern)
+            kwargs["x0"] = _arr(x0, pattern)
         with _backend.torch_stream(a):
-            spec.result = spec.function(A, _plain(b, pattern), **kwargs)
+            spec.result = spec.function(A, _arr(b, pattern), **kwargs)
             x = spec.result[0]
             return _backend.tensor_of(_backend.array_module(x).array(x, copy=True))
 
@@ -272,7 +258,7 @@ class LeastSquaresSolve(Function):
         p, spec = ctx.pattern, ctx.spec
         A = _operand(a, p)
         AH = A.conj().T.tocsr()
-        g_np = _plain(g.to(x.dtype), p)
+        g_np = _arr(g.to(x.dtype), p)
         damp = float(spec.adjoint_kwargs["damp"])
         with _backend.torch_stream(a):
             u = spec.solve(AH, g_np)
@@ -280,7 +266,7 @@ class LeastSquaresSolve(Function):
                 w = spec.solve(A, u)
             else:
                 w = (g_np - AH @ u) / damp ** 2
-            Ax = A @ _plain(x, p)
+            Ax = A @ _arr(x, p)
         u_t, w_t = _backend.tensor_of(u), _backend.tensor_of(w)
         g_a = g_b = g_x0 = None
         if ctx.needs_input_grad[0]:

@@ -258,7 +258,7 @@ def _adjoints(name, A, M, dtype, adjoint, operator=None, M1=None, M2=None):
     ``(rmatvec, rpsolve)``; qmr's ``(rmatvec, m1, m1ᴴ, m2, m2ᴴ)`` for its left and right
     preconditioners (the identity where None); None for the other methods."""
     if name == "bicg":
-        return adjoint(A, dtype, "A"), (lambda v: v) if M is None else adjoint(M, dtype, "M")
+        return adjoint(A, dtype, "A"), _identity if M is None else adjoint(M, dtype, "M")
     if name != "qmr":
         return None
     products = [adjoint(A, dtype, "A")]
@@ -950,42 +950,50 @@ def _device_operator(op, dtype, xp, name, b):
                     f"callable, got {type(op).__name__}")
 
 
+def _device_dtype(A, b):
+    """The dtype of a GPU solver's ``A``: an spgrad sparse array on the GPU (on ``b``'s
+    device) or an spgrad LinearOperator whose products take and return CuPy arrays (with a
+    ``dtype``); anything else raises ``TypeError``."""
+    from ._interface import LinearOperator
+
+    if isinstance(A, LinearOperator):
+        if A.dtype is None:
+            raise TypeError("on the GPU, a LinearOperator A needs a dtype")
+        return np.dtype(A.dtype)
+    if isinstance(A, _spbase) and A._on_gpu:
+        _backend.check_same_device(A, b)
+        return A.dtype
+    raise TypeError(f"on the GPU, A must be an spgrad sparse array on the GPU "
+                    f"(A.to('cuda')) or an spgrad LinearOperator on CuPy arrays, got "
+                    f"{type(A).__name__} on {_backend.device_of(A)}")
+
+
+def _device_product(A, dtype):
+    """``v ↦ A v`` in ``dtype`` for an ``A`` that :func:`_device_dtype` accepted."""
+    if isinstance(A, _spbase):
+        A_d = A if A.dtype == dtype else A.astype(dtype)
+        return lambda v: A_d @ v
+    return lambda v: A.matvec(v).astype(dtype, copy=False)
+
+
 def device_solve(name, A, b, x0=None, *, rtol=1e-5, atol=0., maxiter=None, M=None,
                  callback=None, restart=None, callback_type=None, shift=0.0, show=False,
                  check=False, M1=None, M2=None, inner_m=30, outer_k=3, outer_v=None,
                  store_outer_Av=True, prepend_outer_v=False):
     """``(x, info)`` of the method ``name`` (cg, bicg, bicgstab, cgs, tfqmr, qmr, gmres,
-    minres or lgmres) on a GPU: ``A`` an spgrad sparse array on the GPU or an spgrad LinearOperator
-    whose products take and return CuPy arrays, ``b`` (and ``x0``) CuPy arrays, ``M`` an
-    spgrad array on the GPU, a LinearOperator or a callable (bicg: not a callable, it needs
-    ``Mᴴ``; qmr's ``M1`` and ``M2`` likewise); ``x`` is a CuPy array. SciPy's algorithm,
-    defaults, ``info`` codes and callbacks (which receive the iterate as a CuPy array)."""
-    from ._interface import LinearOperator
+    minres or lgmres) on a GPU: ``A`` as :func:`_device_dtype` takes it, ``b`` (and ``x0``)
+    CuPy arrays, ``M`` an spgrad array on the GPU, a LinearOperator or a callable (bicg: not a
+    callable, it needs ``Mᴴ``; qmr's ``M1`` and ``M2`` likewise); ``x`` is a CuPy array.
+    SciPy's algorithm, defaults, ``info`` codes and callbacks (which receive the iterate as a
+    CuPy array)."""
     from ._isolve import _check_system, _solution_dtype
 
     callback_type = _solver_options(name, show, callback, callback_type, "on the GPU")
 
     _check_system(A, b)
-    if isinstance(A, LinearOperator):  # its products take and return CuPy arrays
-        if A.dtype is None:
-            raise TypeError("on the GPU, a LinearOperator A needs a dtype")
-        xp = _backend.array_module(b)
-        dtype = _solution_dtype(np.dtype(A.dtype), b.dtype)
-
-        def matvec(v):
-            return A.matvec(v).astype(dtype, copy=False)
-    elif isinstance(A, _spbase) and A._on_gpu:
-        _backend.check_same_device(A, b)
-        xp = A._xp()
-        dtype = _solution_dtype(A.dtype, b.dtype)
-        A_d = A if A.dtype == dtype else A.astype(dtype)
-
-        def matvec(v):
-            return A_d @ v
-    else:
-        raise TypeError(f"on the GPU, A must be an spgrad sparse array on the GPU "
-                        f"(A.to('cuda')) or an spgrad LinearOperator on CuPy arrays, got "
-                        f"{type(A).__name__} on {_backend.device_of(A)}")
+    xp = _backend.array_module(b)
+    dtype = _solution_dtype(_device_dtype(A, b), b.dtype)
+    matvec = _device_product(A, dtype)
     bt = b.reshape(-1).astype(dtype, copy=False)
 
     if M is None:

@@ -18,8 +18,8 @@ import math
 import numpy as np
 
 from .. import _backend
-from .._base import _spbase
-from ._krylov import _adjoint_operator, _device_adjoint, _dtype_of, _operator, _TorchOps
+from ._krylov import (_adjoint_operator, _device_adjoint, _device_dtype, _device_product,
+                      _dtype_of, _operator, _TorchOps)
 
 
 def _sqrt(s):
@@ -314,33 +314,14 @@ def device_solve(name, A, b, x0=None, show=False, **options):
     sparse array on the GPU or an spgrad LinearOperator whose ``matvec`` and ``rmatvec`` take
     and return CuPy arrays, ``b`` (and ``x0``) CuPy arrays; ``x`` (and lsqr's ``var``) are
     CuPy arrays; ``options`` are SciPy's."""
-    from ._interface import LinearOperator
-
     shape = tuple(getattr(A, "shape", ()))
     _check(name, "on the GPU", show, shape, b, x0)
-    if isinstance(A, LinearOperator):
-        if A.dtype is None:
-            raise TypeError("on the GPU, a LinearOperator A needs a dtype")
-        a_dtype = np.dtype(A.dtype)
-    elif isinstance(A, _spbase) and A._on_gpu:
-        _backend.check_same_device(A, b)
-        a_dtype = A.dtype
-    else:
-        raise TypeError(f"on the GPU, A must be an spgrad sparse array on the GPU "
-                        f"(A.to('cuda')) or an spgrad LinearOperator on CuPy arrays, got "
-                        f"{type(A).__name__} on {_backend.device_of(A)}")
+    a_dtype = _device_dtype(A, b)
     xp = _backend.array_module(b)
     if x0 is not None:
         _backend.check_same_device(b, x0)
     work, x_dtype = _dtypes(a_dtype, b.dtype, None if x0 is None else x0.dtype)
-    if isinstance(A, LinearOperator):
-        def matvec(v):
-            return A.matvec(v).astype(work, copy=False)
-    else:
-        A_d = A if A.dtype == work else A.astype(work)
-
-        def matvec(v):
-            return A_d @ v
+    matvec = _device_product(A, work)
     real = np.empty(0, work).real.dtype.type
 
     def norm(v):  # on the host, in the vectors' precision (as NumPy's norm gives SciPy)
