@@ -466,7 +466,7 @@ def test_spsolve_singular(gpu, tdev):
 
 @pytest.mark.parametrize("grad", ["implicit", "unroll"])
 @pytest.mark.parametrize("name", ["cg", "bicgstab", "gmres", "minres", "cgs", "bicg",
-                                  "tfqmr", "qmr", "lgmres"])
+                                  "tfqmr", "qmr", "lgmres", "gcrotmk"])
 def test_krylov_solvers(gpu, tdev, name, grad):
     """The Krylov solvers on the GPU, with a sparse preconditioner there: implicit gradients
     (the default: the device solver forward and for the adjoint solve) and ``grad="unroll"``
@@ -483,9 +483,9 @@ def test_krylov_solvers(gpu, tdev, name, grad):
     b = _random((n,), np.float64, tdev, seed=32).requires_grad_()
     b_ref = b.detach().clone().requires_grad_()
     prec = {"M1": M} if name == "qmr" else {"M": M}  # qmr: the left preconditioner
-    if name == "lgmres" and grad == "unroll":  # lgmres runs on the GPU, but not unrolled
+    if name in ("lgmres", "gcrotmk") and grad == "unroll":  # on the GPU, but not unrolled
         with pytest.raises(NotImplementedError, match="grad='unroll' is implemented for"):
-            spla.lgmres(A, b, M=M, grad=grad)
+            getattr(spla, name)(A, b, M=M, grad=grad)
         return
     x, info = getattr(spla, name)(A, b, rtol=1e-13, **prec, grad=grad)
     assert info == 0 and isinstance(x, torch.Tensor)

@@ -3,12 +3,10 @@
 Plain mode (no torch operand) calls ``scipy.sparse.linalg``'s solver with spgrad containers
 converted at the boundary, so values, ``info`` codes, callbacks, warnings and errors are SciPy's.
 
-On a GPU (A an spgrad array moved there, ``b`` a CuPy array), ``cg``, ``bicg``, ``bicgstab``,
-``cgs``, ``tfqmr``, ``qmr``, ``gmres``, ``minres`` and ``lgmres`` run SciPy's algorithms on the
-device
-(:func:`spgrad.linalg._krylov.device_solve`), and so do ``lsqr`` and ``lsmr``
-(:func:`spgrad.linalg._lsq.device_solve`), returning ``x`` as a CuPy array; the other solvers
-raise ``NotImplementedError`` there.
+On a GPU (A an spgrad array moved there, ``b`` a CuPy array), every solver runs SciPy's
+algorithm on the device and returns ``x`` as a CuPy array: the Krylov solvers through
+:func:`spgrad.linalg._krylov.device_solve`, ``lsqr`` and ``lsmr`` through
+:func:`spgrad.linalg._lsq.device_solve`.
 
 Differentiable mode (A's values, ``b``, ``x0`` or the preconditioner hold torch tensors, or A
 is a torch :class:`~spgrad.linalg.LinearOperator`) returns ``x`` as a ``torch.Tensor``:
@@ -35,8 +33,6 @@ __all__ = ["bicg", "bicgstab", "cg", "cgs", "gcrotmk", "gmres", "lgmres", "lsmr"
 
 _GRAD_MODES = ("implicit", "unroll")
 _UNROLLED = ("cg", "bicgstab", "gmres", "minres", "cgs", "bicg", "tfqmr", "qmr")
-# the methods that run on a GPU (plain mode and implicit gradients)
-_ON_DEVICE = _UNROLLED + ("lgmres",)
 # methods whose derivation assumes a Hermitian A (the adjoint operator is A itself)
 _HERMITIAN = ("cg", "minres")
 
@@ -197,8 +193,7 @@ def _check_implicit_device(name, A, b):
 
 def _implicit_device(name, A, b, kwargs):
     """Implicit differentiation on the GPU: the forward and the adjoint solves by the device
-    solver of ``name`` (cg, bicg, bicgstab, cgs, tfqmr, qmr, gmres, minres, lgmres:
-    ``is_differentiable`` refuses the others on the GPU), for a sparse ``A`` on the GPU."""
+    solver of ``name`` (any of the Krylov solvers), for a sparse ``A`` on the GPU."""
     from functools import partial
 
     from .._autograd._isolve_ops import SolveSpec, sparse_solve
@@ -215,7 +210,7 @@ def _implicit_device(name, A, b, kwargs):
         _backend.check_same_device(A, x0)
         kwargs["x0"] = (_backend.kernel_array(x0, A._index_array()) if _backend.is_tensor(x0)
                         else x0)
-    base = {k: v for k, v in kwargs.items() if k not in ("x0", "callback", "outer_v")}
+    base = {k: v for k, v in kwargs.items() if k not in ("x0", "callback", "outer_v", "CU")}
     if name == "gmres":
         base["callback_type"] = None
     adjoint = dict(base)
@@ -256,13 +251,8 @@ def _solve(name, A, b, x0, kwargs, grad, preconditioners=("M",)):
     _check_grad(grad)
     function = getattr(_sla, name)
     precs = [kwargs.get(k) for k in preconditioners]
-    differentiable = is_differentiable(A, b, x0, *precs, gpu=name in _ON_DEVICE)
+    differentiable = is_differentiable(A, b, x0, *precs, gpu=True)
     if not differentiable and _on_gpu(A, b, x0, *precs):
-        if name not in _ON_DEVICE:
-            raise NotImplementedError(
-                f"{name} on the GPU: the iterative solvers that run there are "
-                f"{', '.join(_ON_DEVICE)}; use one of them, or {name} on the CPU (A.cpu())"
-            )
         from . import _krylov
 
         return _krylov.device_solve(name, A, b, x0, **kwargs)

@@ -726,11 +726,13 @@ def _minres(ops, matvec, psolve, x, b, x0_given, rtol, shift, maxiter, callback,
     return x, maxiter if istop == 6 else 0
 
 
-def _fgmres_device(xp, matvec, psolve, v0, m, atol, outer_v, prepend_outer_v):
-    """SciPy's flexible GMRES cycle with LGMRES' augmentation vectors (``_fgmres`` of
-    ``scipy.sparse.linalg``, without GCROT's ``cs``) on device vectors: the Arnoldi vectors
-    stay on the device, the small Hessenberg QR (``qr_insert``) and its least-squares solve run
-    on the host from the dot products read back. Returns ``(Q, R, vs, zs, y, res)``."""
+def _fgmres_device(xp, matvec, v0, m, atol, lpsolve=_identity, rpsolve=_identity, cs=(),
+                   outer_v=(), prepend_outer_v=False):
+    """SciPy's flexible GMRES cycle (``_fgmres`` of ``scipy.sparse.linalg``: LGMRES'
+    augmentation vectors ``outer_v``, GCROT's orthogonalisation against ``cs``) on device
+    vectors: the Arnoldi vectors stay on the device, the small Hessenberg QR (``qr_insert``)
+    and its least-squares solve run on the host from the dot products read back. Returns
+    ``(Q, R, B, vs, zs, y, res)``."""
     from scipy.linalg import lstsq, qr_insert
 
     dtype = v0.dtype
@@ -738,19 +740,24 @@ def _fgmres_device(xp, matvec, psolve, v0, m, atol, outer_v, prepend_outer_v):
     m = m + len(outer_v)
     Q = np.ones((1, 1), dtype=dtype)
     R = np.zeros((1, 0), dtype=dtype)
+    B = np.zeros((len(cs), m), dtype=dtype)
     eps = np.finfo(dtype).eps
     res, breakdown = np.nan, False
     for j in range(m):
         if prepend_outer_v and j < len(outer_v):
             z, w = outer_v[j]
         elif prepend_outer_v and j == len(outer_v):
-            z, w = v0, None  # LGMRES has no right preconditioner
+            z, w = rpsolve(v0), None
         elif not prepend_outer_v and j >= m - len(outer_v):
             z, w = outer_v[j - (m - len(outer_v))]
         else:
-            z, w = vs[-1], None
-        w = psolve(matvec(z)) if w is None else w.copy()
+            z, w = rpsolve(vs[-1]), None
+        w = lpsolve(matvec(z)) if w is None else w.copy()
         w_norm = float(xp.linalg.norm(w))
+        for i, c in enumerate(cs):
+            alpha = xp.vdot(c, w)
+            B[i, j] = alpha.item()
+            w = w - alpha * c
         hcur = np.zeros(j + 2, dtype=dtype)
         for i, v in enumerate(vs):
             alpha = xp.vdot(v, w)
@@ -778,7 +785,7 @@ def _fgmres_device(xp, matvec, psolve, v0, m, atol, outer_v, prepend_outer_v):
     if not np.isfinite(R[j, j]):
         raise np.linalg.LinAlgError()
     y = lstsq(R[:j + 1, :j + 1], Q[0, :j + 1].conj())[0]
-    return Q, R, vs, zs, y, res
+    return Q, R, B[:, :j + 1], vs, zs, y, res
 
 
 def _lgmres_device(xp, matvec, psolve, x, b, atol, maxiter, callback, inner_m, outer_k,
@@ -804,8 +811,9 @@ def _lgmres_device(xp, matvec, psolve, x, b, atol, maxiter, callback, inner_m, o
         v0 = v0 * (1.0 / inner_res_0)
         ptol = min(ptol_max_factor, atol / r_norm)
         try:
-            Q, R, vs, zs, y, pres = _fgmres_device(xp, matvec, psolve, v0, inner_m, ptol,
-                                                   outer_v, prepend_outer_v)
+            Q, R, _, vs, zs, y, pres = _fgmres_device(
+                xp, matvec, v0, inner_m, ptol, lpsolve=psolve, outer_v=outer_v,
+                prepend_outer_v=prepend_outer_v)
             y = y * inner_res_0
             if not np.isfinite(y).all():
                 raise np.linalg.LinAlgError()
@@ -832,6 +840,175 @@ def _lgmres_device(xp, matvec, psolve, x, b, atol, maxiter, callback, inner_m, o
             del outer_v[0]
         x = x + dx
     return x, maxiter
+
+
+def _householder(xp, x):
+    """LAPACK's elementary reflector of ``x`` (``?larfg``): ``(tau, beta, v)`` with
+    ``(I - tau v vᴴ)ᴴ x = beta e₁``, ``v[0] = 1`` and ``beta`` real, of the sign opposite to
+    ``x[0]``'s real part (no reflection, ``tau = 0``, when ``x`` is already a multiple of
+    ``e₁`` with a real first entry)."""
+    alpha = complex(x[0].item()) if x.dtype.kind == "c" else float(x[0].item())
+    xnorm = float(xp.linalg.norm(x[1:])) if len(x) > 1 else 0.0
+    v = x.copy()
+    v[0] = 1
+    if xnorm == 0 and alpha.imag == 0:
+        return 0.0, alpha, v
+    beta = -math.copysign(math.hypot(abs(alpha), xnorm), alpha.real)
+    tau = (beta - alpha) / beta
+    if x.dtype.kind != "c":
+        tau = float(tau)
+    v[1:] = x[1:] * (1 / (alpha - beta))
+    return tau, beta, v
+
+
+def _pivoted_qr_device(xp, C):
+    """``(Q, R, P)`` of ``scipy.linalg.qr(C, mode='economic', pivoting=True)`` for a tall
+    device matrix ``C`` (n × k, k small): LAPACK's unblocked column-pivoted Householder QR
+    (``?laqp2``: the pivot is the first column of largest partial norm, the norms downdated
+    and recomputed as LAPACK does) and its ``?ung2r``, so pivots and signs are LAPACK's. The
+    reflections run on the device; ``R`` and the k partial norms are host values."""
+    n, k = C.shape
+    A = C.copy()
+    P = np.arange(k)
+    vn1 = np.array([float(xp.linalg.norm(A[:, j])) for j in range(k)])
+    vn2 = vn1.copy()
+    tol3z = math.sqrt(np.finfo(A.dtype).eps)
+    reflectors = []
+    R = np.zeros((min(n, k), k), dtype=A.dtype)
+    for i in range(min(n, k)):
+        p = i + int(np.argmax(vn1[i:]))
+        if p != i:
+            A[:, [i, p]] = A[:, [p, i]]
+            R[:i, [i, p]] = R[:i, [p, i]]  # the rows of R found so far move with them
+            P[[i, p]], vn1[p], vn2[p] = P[[p, i]], vn1[i], vn2[i]
+        tau, beta, v = _householder(xp, A[i:, i])
+        reflectors.append((tau, v))
+        if i + 1 < k:  # apply H(i)ᴴ = I - conj(tau) v vᴴ to the trailing columns
+            T = A[i:, i + 1:]
+            A[i:, i + 1:] = T - np.conj(tau) * xp.outer(v, v.conj() @ T)
+        R[i, i] = beta
+        if i + 1 < k:
+            R[i, i + 1:] = [A[i, j].item() for j in range(i + 1, k)]  # k scalars read back
+        for j in range(i + 1, k):
+            if vn1[j] == 0:
+                continue
+            temp = max(1 - (abs(R[i, j]) / vn1[j]) ** 2, 0.0)
+            if temp * (vn1[j] / vn2[j]) ** 2 <= tol3z:
+                vn1[j] = float(xp.linalg.norm(A[i + 1:, j])) if i + 1 < n else 0.0
+                vn2[j] = vn1[j]
+            else:
+                vn1[j] *= math.sqrt(temp)
+    # Q = H(0) ... H(k-1) applied to the first k columns of the identity (LAPACK's ?ung2r)
+    Q = xp.zeros((n, len(reflectors)), dtype=A.dtype)
+    for i in range(len(reflectors) - 1, -1, -1):
+        tau, v = reflectors[i]
+        if i + 1 < Q.shape[1]:
+            T = Q[i:, i + 1:]
+            Q[i:, i + 1:] = T - tau * xp.outer(v, v.conj() @ T)
+        Q[i + 1:, i] = -tau * v[1:]
+        Q[i, i] = 1 - tau
+    return Q, R, P
+
+
+def _gcrotmk_device(xp, matvec, psolve, x, b, x0_given, rtol, atol, maxiter, callback, m, k,
+                    CU, discard_C, truncate):
+    """SciPy's GCROT(m, k) on device vectors (``x``, ``b``). ``CU`` is the caller's list of
+    recycled ``(c, u)`` pairs (device vectors, ``c`` possibly ``None``), updated in place as
+    SciPy does (the vectors themselves are never modified). The small matrices (the Hessenberg
+    QR, GCROT's projections, the SVD of the truncation) are host arrays."""
+    from scipy.linalg import solve, svd
+
+    if truncate not in ("oldest", "smallest"):
+        raise ValueError(f"Invalid value for 'truncate': {truncate!r}")
+    if k is None:
+        k = m
+    r = b - matvec(x) if x0_given else b.copy()
+    b_norm = float(xp.linalg.norm(b))
+    atol = _tolerance("gcrotmk", b_norm, atol, rtol)
+    if b_norm == 0:
+        return b.copy(), 0
+    if discard_C:
+        CU[:] = [(None, u) for c, u in CU]
+    if CU:
+        CU.sort(key=lambda cu: cu[0] is not None)
+        us, columns = [], []
+        while CU:
+            c, u = CU.pop(0)
+            columns.append(matvec(u) if c is None else c)
+            us.append(u)
+        Q, R, P = _pivoted_qr_device(xp, xp.stack(columns, axis=1).astype(r.dtype))
+        del columns
+        cs, new_us = [xp.ascontiguousarray(Q[:, j]) for j in range(Q.shape[1])], []
+        for j in range(len(cs)):  # U P R⁻¹ by back substitution (SciPy's in-place BLAS)
+            u = us[P[j]]
+            for i in range(j):
+                u = u - R[i, j] * new_us[i]
+            if abs(R[j, j]) < 1e-12 * abs(R[0, 0]):
+                break
+            new_us.append(u * (1.0 / R[j, j]))
+        CU[:] = list(zip(cs, new_us))[::-1]
+    for c, u in CU:
+        yc = xp.vdot(c, r)
+        x = x + yc * u
+        r = r - yc * c
+    j_outer = -1
+    for j_outer in range(maxiter):
+        if callback is not None:
+            callback(x)
+        beta = float(xp.linalg.norm(r))
+        if beta <= atol and (j_outer > 0 or CU):
+            r = b - matvec(x)  # the recurrence's residual drifts: recompute it
+            beta = float(xp.linalg.norm(r))
+        if beta <= atol:
+            j_outer = -1
+            break
+        ml = m + max(k - len(CU), 0)
+        try:
+            Q, R, B, vs, zs, y, _ = _fgmres_device(xp, matvec, r / beta, ml, atol / beta,
+                                                   rpsolve=psolve, cs=[c for c, u in CU])
+            y = y * beta
+        except np.linalg.LinAlgError:
+            break
+        ux = zs[0] * y[0]
+        for z, yc in zip(zs[1:], y[1:]):
+            ux = ux + yc * z
+        for (c, u), byc in zip(CU, B.dot(y)):
+            ux = ux - byc * u
+        with np.errstate(invalid="ignore"):
+            hy = Q.dot(R.dot(y))
+        cx = vs[0] * hy[0]
+        for v, hyc in zip(vs[1:], hy[1:]):
+            cx = cx + hyc * v
+        cx_norm = float(xp.linalg.norm(cx))
+        if not (cx_norm != 0 and np.isfinite(1 / cx_norm)):
+            continue
+        cx, ux = cx * (1 / cx_norm), ux * (1 / cx_norm)
+        gamma = xp.vdot(cx, r)
+        r = r - gamma * cx
+        x = x + gamma * ux
+        if truncate == "oldest":
+            while len(CU) >= k and CU:
+                del CU[0]
+        elif len(CU) >= k and CU:  # "smallest": keep the k - 1 dominant directions
+            D = solve(R[:-1, :].T, B.T).T
+            W = svd(D)[0]
+            new_CU = []
+            for w in W[:, :k - 1].T:
+                c, u = CU[0]
+                c, u = c * w[0], u * w[0]
+                for (cp, up), wp in zip(CU[1:], w[1:]):
+                    c, u = c + wp * cp, u + wp * up
+                for cp, up in new_CU:
+                    alpha = xp.vdot(cp, c)
+                    c, u = c - alpha * cp, u - alpha * up
+                alpha = float(xp.linalg.norm(c))
+                new_CU.append((c * (1.0 / alpha), u * (1.0 / alpha)))
+            CU[:] = new_CU
+        CU.append((cx, ux))
+    CU.append((None, x.copy()))  # the solution joins the recycled span
+    if discard_C:
+        CU[:] = [(None, u) for c, u in CU]
+    return x, j_outer + 1
 
 
 def _solver_options(name, show, callback, callback_type, mode):
@@ -979,9 +1156,10 @@ def _device_product(A, dtype):
 def device_solve(name, A, b, x0=None, *, rtol=1e-5, atol=0., maxiter=None, M=None,
                  callback=None, restart=None, callback_type=None, shift=0.0, show=False,
                  check=False, M1=None, M2=None, inner_m=30, outer_k=3, outer_v=None,
-                 store_outer_Av=True, prepend_outer_v=False):
+                 store_outer_Av=True, prepend_outer_v=False, m=20, k=None, CU=None,
+                 discard_C=False, truncate="oldest"):
     """``(x, info)`` of the method ``name`` (cg, bicg, bicgstab, cgs, tfqmr, qmr, gmres,
-    minres or lgmres) on a GPU: ``A`` as :func:`_device_dtype` takes it, ``b`` (and ``x0``)
+    minres, lgmres or gcrotmk) on a GPU: ``A`` as :func:`_device_dtype` takes it, ``b`` (and ``x0``)
     CuPy arrays, ``M`` an spgrad array on the GPU, a LinearOperator or a callable (bicg: not a
     callable, it needs ``Mᴴ``; qmr's ``M1`` and ``M2`` likewise); ``x`` is a CuPy array.
     SciPy's algorithm, defaults, ``info`` codes and callbacks (which receive the iterate as a
@@ -1016,9 +1194,13 @@ def device_solve(name, A, b, x0=None, *, rtol=1e-5, atol=0., maxiter=None, M=Non
             raise ValueError(f"shapes of A {tuple(A.shape)} and x0 {tuple(x0.shape)} are "
                              f"incompatible")
         x = x0.reshape(-1).astype(dtype)  # a copy: the caller's x0 is never changed
+    if name in ("lgmres", "gcrotmk") and not bool(xp.isfinite(bt).all()):
+        raise ValueError("RHS must contain only finite numbers")
+    if name == "gcrotmk":
+        return _gcrotmk_device(xp, matvec, psolve, x, bt, x0 is not None, rtol, atol,
+                               1000 if maxiter is None else maxiter, callback, m, k,
+                               [] if CU is None else CU, discard_C, truncate)
     if name == "lgmres":
-        if not bool(xp.isfinite(bt).all()):
-            raise ValueError("RHS must contain only finite numbers")
         b_norm = float(xp.linalg.norm(bt))
         if b_norm == 0:
             return bt.copy(), 0
