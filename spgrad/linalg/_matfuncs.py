@@ -591,7 +591,10 @@ def funm_multiply_krylov(f, A, b, *, assume_a="general", t=1.0, atol=0.0, rtol=1
 
     SciPy's :func:`scipy.sparse.linalg.funm_multiply_krylov`, with spgrad containers accepted
     for ``A``. Not differentiable: torch operands raise ``NotImplementedError`` (for
-    ``f = exp`` use the differentiable :func:`expm_multiply`).
+    ``f = exp`` use the differentiable :func:`expm_multiply`). On the GPU (``A`` an spgrad
+    array there or a LinearOperator on CuPy arrays, ``b`` a CuPy vector) the Krylov vectors
+    stay on the device and ``f`` is applied, as in SciPy, to the small Hessenberg matrix as a
+    NumPy array; the result is a CuPy array.
 
     Examples
     --------
@@ -608,6 +611,12 @@ def funm_multiply_krylov(f, A, b, *, assume_a="general", t=1.0, atol=0.0, rtol=1
         raise NotImplementedError(
             "funm_multiply_krylov is not differentiable; for f = exp use "
             "spgrad.linalg.expm_multiply, which is")
+    if _backend.is_device_array(b) or (isinstance(A, _spbase) and A._on_gpu):
+        from . import _matfuncs_device
+
+        return _matfuncs_device.funm_multiply_krylov(
+            f, A, b, assume_a=assume_a, t=t, atol=atol, rtol=rtol,
+            restart_every_m=restart_every_m, max_restarts=max_restarts)
     return _scipy_funm_multiply_krylov(
         f, A, b, assume_a=assume_a, t=t, atol=atol, rtol=rtol,
         restart_every_m=restart_every_m, max_restarts=max_restarts)
