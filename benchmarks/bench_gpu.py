@@ -8,10 +8,12 @@ n = 10**5); CSR, float64, int32 indices.
 
 Operations: SpMV ``A @ x``, SpMM ``A @ X`` (16 columns), SpGEMM ``A @ A``, ``A + B`` (B is A
 with its rows shifted by one), ``A.T.tocsr()``, and 50 iterations of ``cg`` (Poisson only;
-``rtol=0`` so that every library runs the same number). spgrad's column is its own CUDA
-kernels (``spgrad/_cuda``); cupyx's is cuSPARSE for the products; torch's is
-``torch.sparse_csr_tensor`` on the GPU (products only). A library that is not installed, or
-cannot run an operation, shows "—". With torch installed, a second table per matrix times
+``rtol=0`` so that every library runs the same number). spgrad's column is what spgrad runs
+by default: cuSPARSE's SpMV/SpMM (through CuPy's bindings, ``SPGRAD_CUDA_PRODUCTS=auto``) and
+its own CUDA kernels (``spgrad/_cuda``) for the rest; the next column times SpMV, SpMM and
+``cg`` with spgrad's own kernels only (``SPGRAD_CUDA_PRODUCTS=spgrad``); cupyx's is cuSPARSE
+for the products; torch's is ``torch.sparse_csr_tensor`` on the GPU (products only). A
+library that is not installed, or cannot run an operation, shows "—". With torch installed, a second table per matrix times
 differentiable mode (values a CUDA tensor): forward, forward + backward and their ratio for
 the same operations, and torch's sparse CSR tensor with ``values.requires_grad`` for SpMV and
 SpMM.
@@ -30,7 +32,9 @@ with ``--quick``; ``--output`` picks another path).
 """
 
 import argparse
+import contextlib
 import datetime
+import os
 import platform
 import sys
 import time
@@ -76,6 +80,20 @@ def timed(fn, sync, repeats):
         sync()
         times.append(time.perf_counter() - t0)
     return float(np.median(times)), out
+
+
+@contextlib.contextmanager
+def products(policy):
+    """Run with ``SPGRAD_CUDA_PRODUCTS=policy`` (who computes SpMV and SpMM on the GPU)."""
+    saved = os.environ.get("SPGRAD_CUDA_PRODUCTS")
+    os.environ["SPGRAD_CUDA_PRODUCTS"] = policy
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["SPGRAD_CUDA_PRODUCTS"]
+        else:
+            os.environ["SPGRAD_CUDA_PRODUCTS"] = saved
 
 
 def host(x):
@@ -164,11 +182,16 @@ def run_case(label, S, cp, repeats, rng):
     for name, ours, theirs, torch_op, reference in ops:
         t_ours, out = timed(ours, sync, repeats)
         check(f"{label} {name}", host(out), reference())
+        t_own = None
+        if name.startswith(("SpMV", "SpMM", "`cg`")):
+            with products("spgrad"):
+                t_own, out = timed(ours, sync, repeats)
+            check(f"{label} {name} (spgrad's kernels)", host(out), reference())
         t_cx = timed(theirs, sync, repeats)[0] if theirs is not None else None
         t_torch = None
         if torch_op is not None:
             t_torch = timed(torch_op, torch.cuda.synchronize, repeats)[0]
-        rows.append((name, t_ours, t_cx, t_torch))
+        rows.append((name, t_ours, t_own, t_cx, t_torch))
     nbytes = S.data.nbytes + S.indices.nbytes + S.indptr.nbytes + 2 * 8 * n
     data = cp.asarray(S.data)
     copy_target = cp.empty_like(data)
@@ -284,11 +307,12 @@ def main(argv=None):
     for label, S in cases:
         rows, spmv_gbs, copy_gbs = run_case(label, S, cp, repeats, rng)
         lines += [f"## {label}, nnz = {S.nnz}", "",
-                  "| operation | spgrad | cupyx | cupyx / spgrad | torch | torch / spgrad |",
-                  "|---|---:|---:|---:|---:|---:|"]
-        for name, t_ours, t_cx, t_torch in rows:
-            lines.append(f"| {name} | {ms(t_ours)} | {ms(t_cx)} | {ratio(t_cx, t_ours)} | "
-                         f"{ms(t_torch)} | {ratio(t_torch, t_ours)} |")
+                  "| operation | spgrad | spgrad's kernels only | cupyx | cupyx / spgrad | "
+                  "torch | torch / spgrad |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        for name, t_ours, t_own, t_cx, t_torch in rows:
+            lines.append(f"| {name} | {ms(t_ours)} | {ms(t_own)} | {ms(t_cx)} | "
+                         f"{ratio(t_cx, t_ours)} | {ms(t_torch)} | {ratio(t_torch, t_ours)} |")
         lines += ["", f"SpMV moves {spmv_gbs:.1f} GB/s; a device copy of `data` "
                       f"{copy_gbs:.1f} GB/s ({100 * spmv_gbs / copy_gbs:.0f} %).", ""]
         if have_torch:

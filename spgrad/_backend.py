@@ -68,6 +68,19 @@ def kernels(*arrays):
     return _cpu
 
 
+def dense_product(kernel, indptr, indices, data, X, Y, canonical):
+    """Fill ``Y`` with the sparse-dense product of the kernel ``kernel`` (``csr_matvec``,
+    ``csr_matvecs`` or their ``_transpose`` twins, with their arguments). On a GPU cuSPARSE
+    computes it where it can and the policy allows (``spgrad._cuda._vendor.dense_product``);
+    ``canonical()`` says whether the pattern is canonical, asked only then."""
+    if _on_gpu((indptr,)):
+        from ._cuda import _vendor
+
+        if _vendor.dense_product(kernel, indptr, indices, data, X, Y, canonical):
+            return
+    getattr(kernels(indptr), kernel)(indptr, indices, data, X, Y)
+
+
 def array_module(*arrays):
     """NumPy for NumPy arrays, CuPy for CuPy arrays: the module that allocates outputs beside
     ``arrays`` (same errors as :func:`kernels`)."""

@@ -871,11 +871,9 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
         y = self._xp().empty(M, dtype=kdt)
         x = to_kernel(other, kdt)
         data = to_kernel(self.data, kdt)
-        k = self._kernels()
-        if self.format == "csr":
-            k.csr_matvec(self.indptr, self.indices, data, x, y)
-        else:
-            k.csr_matvec_transpose(self.indptr, self.indices, data, x, y)
+        kernel = "csr_matvec" if self.format == "csr" else "csr_matvec_transpose"
+        _backend.dense_product(kernel, self.indptr, self.indices, data, x, y,
+                               lambda: self.has_canonical_format)
         return from_kernel(y, dtype)
 
     def _matmul_multivector(self, other):
@@ -888,11 +886,9 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
         Y = xp.empty((M, other.shape[1]), dtype=kdt)
         X = xp.ascontiguousarray(other, dtype=kdt)
         data = to_kernel(self.data, kdt)
-        k = self._kernels()
-        if self.format == "csr":
-            k.csr_matvecs(self.indptr, self.indices, data, X, Y)
-        else:
-            k.csr_matvecs_transpose(self.indptr, self.indices, data, X, Y)
+        kernel = "csr_matvecs" if self.format == "csr" else "csr_matvecs_transpose"
+        _backend.dense_product(kernel, self.indptr, self.indices, data, X, Y,
+                               lambda: self.has_canonical_format)
         return from_kernel(Y, dtype)
 
     def _matmul_sparse(self, other):

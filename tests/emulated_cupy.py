@@ -121,6 +121,8 @@ class ndarray:
     real = property(lambda self: ndarray(self._a.real))
     imag = property(lambda self: ndarray(self._a.imag))
     device = property(lambda self: Device(0))
+    #: the memory pointer (``.data.ptr``) that CuPy's low-level library bindings take
+    data = property(lambda self: types.SimpleNamespace(ptr=self._a.ctypes.data))
 
     def __getattr__(self, name):
         if name.startswith("__"):  # no __array_interface__ & co: NumPy must not see memory

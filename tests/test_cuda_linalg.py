@@ -480,7 +480,6 @@ def test_funm_multiply_krylov_matches_the_cpu(gpu, dtype, assume_a):
 
 def test_functions_that_stay_on_the_cpu_say_so(gpu):
     G = _general(6, np.float64, "csc").to("cuda")
-    b = gpu.asarray(np.ones(6))
     for name, call in (("expm", lambda: spla.expm(G)), ("inv", lambda: spla.inv(G)),
                        ("onenormest", lambda: spla.onenormest(G)),
                        ("is_sptriangular", lambda: spla.is_sptriangular(G)),

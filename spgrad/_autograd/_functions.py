@@ -193,8 +193,9 @@ def _dense_product(data, X, pattern, n_out, vector_kernel, matrix_kernel):
     ``X``, by the named kernel (one for vectors, one for matrices)."""
     with _backend.torch_stream(data):
         Y = _empty(pattern, (n_out, *X.shape[1:]), _backend.numpy_dtype(data.dtype))
-        product = getattr(_kernels(pattern), vector_kernel if X.ndim == 1 else matrix_kernel)
-        product(pattern.indptr, pattern.indices, _arr(data, pattern), _arr(X, pattern), Y)
+        _backend.dense_product(vector_kernel if X.ndim == 1 else matrix_kernel, pattern.indptr,
+                               pattern.indices, _arr(data, pattern), _arr(X, pattern), Y,
+                               pattern.canonical)
     return _backend.tensor_of(Y)
 
 

@@ -15,7 +15,7 @@ class CSRPattern:
     """Index arrays (``indptr``, ``indices``) of an ``n_row × n_col`` CSR matrix."""
 
     __slots__ = ("indptr", "indices", "shape", "_transpose", "_perm", "_rows", "_transpose_of",
-                 "_spread")
+                 "_spread", "_canonical")
 
     def __init__(self, indptr, indices, shape):
         self.indptr = indptr
@@ -26,6 +26,7 @@ class CSRPattern:
         self._rows = None
         self._transpose_of = None  # (pattern, perm) when this one is that pattern's transpose
         self._spread = None
+        self._canonical = None
 
     @property
     def nnz(self):
@@ -39,6 +40,14 @@ class CSRPattern:
             _backend.kernels(self.indptr).expand_indptr(self.indptr, rows)
             self._rows = rows
         return self._rows
+
+    def canonical(self):
+        """Whether the indices increase strictly within every row (cached; on a GPU one check
+        and one scalar read)."""
+        if self._canonical is None:
+            self._canonical = bool(_backend.kernels(self.indptr).csr_has_canonical_format(
+                self.indptr, self.indices))
+        return self._canonical
 
     def column_spread(self):
         """How far the columns of the entries lie from the (scaled) diagonal: the 90th

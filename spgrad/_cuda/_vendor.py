@@ -1,5 +1,11 @@
-"""NVIDIA's sparse solvers through CuPy: cuSPARSE's triangular solves, cuSOLVER's sparse QR and
-cupyx's eigensolvers (thick-restart Lanczos, LOBPCG), reached via ``cupyx``.
+"""NVIDIA's sparse libraries through CuPy: cuSPARSE's sparse-dense products and triangular
+solves, cuSOLVER's sparse QR and cupyx's eigensolvers (thick-restart Lanczos, LOBPCG).
+
+The products (:func:`dense_product`) call cuSPARSE's generic SpMV/SpMM through CuPy's
+low-level bindings (``cupy_backends.cuda.libs.cusparse``), with row-major dense descriptors
+so that spgrad's C-ordered operands need no copy; the environment variable
+``SPGRAD_CUDA_PRODUCTS`` chooses who computes them (:func:`products_policy`). The solvers go
+through ``cupyx``.
 
 Where a vendor routine is the best kernel and has no spgrad counterpart on the GPU, spgrad calls
 it here. Each routine is listed in :data:`ROUTINES` with the library capability it needs;
@@ -11,6 +17,7 @@ indices only: int64 index arrays are narrowed when the matrix allows it, and a m
 for 32-bit indices raises ``ValueError`` naming the routine.
 """
 
+import os
 import warnings
 
 import numpy as np
@@ -142,3 +149,134 @@ def lobpcg(A, X, B=None, M=None, Y=None, **options):
     cusla = _sparse_linalg("lobpcg")
     return cusla.lobpcg(_operand(A, "lobpcg"), X, B=_operand(B, "lobpcg"),
                         M=_operand(M, "lobpcg"), Y=Y, **options)
+
+
+# -- sparse-dense products --------------------------------------------------------------------
+
+#: spgrad kernel -> (cuSPARSE routine, whether it multiplies by the transpose)
+DENSE_PRODUCTS = {"csr_matvec": ("spmv", False), "csr_matvec_transpose": ("spmv", True),
+                  "csr_matvecs": ("spmm", False), "csr_matvecs_transpose": ("spmm", True)}
+
+#: value dtype character -> its CUDA data type (a constant of ``cupy_backends.cuda.api.runtime``)
+_CUDA_TYPES = {"f": "CUDA_R_32F", "d": "CUDA_R_64F", "F": "CUDA_C_32F", "D": "CUDA_C_64F"}
+
+_POLICIES = ("auto", "cusparse", "spgrad")
+
+
+def products_policy():
+    """Who computes SpMV and SpMM on the GPU, from ``SPGRAD_CUDA_PRODUCTS``: ``"auto"`` (the
+    default: cuSPARSE where it can, spgrad's kernels otherwise), ``"cusparse"`` (cuSPARSE,
+    and a clear error where it cannot) or ``"spgrad"`` (spgrad's kernels only)."""
+    policy = os.environ.get("SPGRAD_CUDA_PRODUCTS", "auto")
+    if policy not in _POLICIES:
+        raise ValueError(f"SPGRAD_CUDA_PRODUCTS must be one of {', '.join(_POLICIES)}, got "
+                         f"{policy!r}")
+    return policy
+
+
+def _bindings(routine):
+    """``(cusparse, runtime)`` low-level bindings when this CuPy build has ``routine``, or the
+    reason it cannot be used."""
+    try:
+        import cupyx.cusparse
+        from cupy_backends.cuda.api import runtime
+        from cupy_backends.cuda.libs import cusparse
+    except ImportError as e:
+        return f"this CuPy has no cuSPARSE bindings ({e})"
+    if not cupyx.cusparse.check_availability(routine):
+        return f"this CuPy/CUDA build does not provide cuSPARSE's {routine}"
+    return cusparse, runtime
+
+
+def _refusal(indices, data, X, canonical):
+    """Why cuSPARSE cannot compute this product, or None."""
+    if len(data) != len(indices):
+        return "the values and indices differ in length"
+    if data.dtype.char not in _CUDA_TYPES:
+        return f"cuSPARSE has no {data.dtype} products"
+    if not canonical():
+        return ("A is not in canonical format (indices sorted within rows, no duplicates), "
+                "which cuSPARSE assumes")
+    return None
+
+
+def dense_product(kernel, indptr, indices, data, X, Y, canonical):
+    """Fill ``Y`` as spgrad's kernel ``kernel`` (a key of :data:`DENSE_PRODUCTS`, with its
+    arguments) would, by cuSPARSE's generic SpMV or SpMM, when :func:`products_policy` and
+    the operands allow it; returns whether it did (else the caller runs its own kernel).
+
+    cuSPARSE takes canonical CSR (``canonical()`` says whether the pattern is: sorted
+    indices, no duplicates, which its routines assume; asked last, as it may cost a check)
+    with float32/float64/complex64/complex128 values and int32 or int64 indices; ``X`` and
+    ``Y`` are C-ordered (row-major descriptors, no copies). Under
+    ``"auto"`` any other product, a CuPy build without the routine or one that reports the
+    combination unsupported runs spgrad's kernel; under ``"cusparse"`` each of these raises
+    ``NotImplementedError`` naming the kernel and the cause. Empty products (no stored
+    entries, or an empty operand) are always spgrad's kernel's."""
+    policy = products_policy()
+    if policy == "spgrad" or len(data) == 0 or 0 in X.shape or 0 in Y.shape:
+        return False  # (an empty product is spgrad's kernel's: nothing to multiply)
+    routine, transposed = DENSE_PRODUCTS[kernel]
+    bindings = _bindings(routine)
+    reason = bindings if isinstance(bindings, str) else _refusal(indices, data, X, canonical)
+    if reason is None:
+        cusparse, runtime = bindings
+        try:
+            _generic_product(cusparse, runtime, routine, transposed, indptr, indices, data, X, Y)
+            return True
+        except cusparse.CuSparseError as e:
+            reason = f"cuSPARSE reports {e}"
+    if policy == "cusparse":
+        raise NotImplementedError(
+            f"{kernel} by cuSPARSE (SPGRAD_CUDA_PRODUCTS=cusparse): {reason}; unset "
+            f"SPGRAD_CUDA_PRODUCTS to let spgrad's kernels compute it")
+    return False
+
+
+def _generic_product(cusparse, runtime, routine, transposed, indptr, indices, data, X, Y):
+    """``Y = op(A) X`` by ``cusparseSpMV``/``cusparseSpMM`` on the current stream, ``A`` the
+    ``n_row × n_col`` CSR matrix of the arrays (``n_col`` from the operand that has it)."""
+    import cupy
+
+    n_row = len(indptr) - 1
+    n_col = Y.shape[0] if transposed else X.shape[0]
+    index_type = {4: cusparse.CUSPARSE_INDEX_32I, 8: cusparse.CUSPARSE_INDEX_64I}[
+        indices.dtype.itemsize]
+    value_type = getattr(runtime, _CUDA_TYPES[data.dtype.char])
+    op = (cusparse.CUSPARSE_OPERATION_TRANSPOSE if transposed
+          else cusparse.CUSPARSE_OPERATION_NON_TRANSPOSE)
+    # (host scalars, alive until the call returns; beta = 0, and Y zeroed so that no
+    # uninitialised value can reach it)
+    alpha, beta = np.ones(1, dtype=data.dtype), np.zeros(1, dtype=data.dtype)
+    Y.fill(0)
+    handle = cupy.cuda.device.get_cusparse_handle()
+    matrix = cusparse.createCsr(n_row, n_col, len(data), indptr.data.ptr, indices.data.ptr,
+                                data.data.ptr, index_type, index_type,
+                                cusparse.CUSPARSE_INDEX_BASE_ZERO, value_type)
+    dense = []
+    try:
+        if routine == "spmv":
+            dense = [cusparse.createDnVec(len(X), X.data.ptr, value_type),
+                     cusparse.createDnVec(len(Y), Y.data.ptr, value_type)]
+            args = (handle, op, alpha.ctypes.data, matrix, dense[0], beta.ctypes.data, dense[1],
+                    value_type, cusparse.CUSPARSE_MV_ALG_DEFAULT)
+            size = cusparse.spMV_bufferSize(*args)
+            buffer = cupy.empty(size, dtype=np.int8)
+            cusparse.spMV(*args, buffer.data.ptr)
+        else:
+            k = X.shape[1]
+            dense = [cusparse.createDnMat(X.shape[0], k, k, X.data.ptr, value_type,
+                                          cusparse.CUSPARSE_ORDER_ROW),
+                     cusparse.createDnMat(Y.shape[0], k, k, Y.data.ptr, value_type,
+                                          cusparse.CUSPARSE_ORDER_ROW)]
+            args = (handle, op, cusparse.CUSPARSE_OPERATION_NON_TRANSPOSE, alpha.ctypes.data,
+                    matrix, dense[0], beta.ctypes.data, dense[1], value_type,
+                    cusparse.CUSPARSE_MM_ALG_DEFAULT)
+            size = cusparse.spMM_bufferSize(*args)
+            buffer = cupy.empty(size, dtype=np.int8)
+            cusparse.spMM(*args, buffer.data.ptr)
+    finally:
+        destroy = cusparse.destroyDnVec if routine == "spmv" else cusparse.destroyDnMat
+        for descriptor in dense:
+            destroy(descriptor)
+        cusparse.destroySpMat(matrix)

@@ -1159,8 +1159,8 @@ def device_solve(name, A, b, x0=None, *, rtol=1e-5, atol=0., maxiter=None, M=Non
                  store_outer_Av=True, prepend_outer_v=False, m=20, k=None, CU=None,
                  discard_C=False, truncate="oldest"):
     """``(x, info)`` of the method ``name`` (cg, bicg, bicgstab, cgs, tfqmr, qmr, gmres,
-    minres, lgmres or gcrotmk) on a GPU: ``A`` as :func:`_device_dtype` takes it, ``b`` (and ``x0``)
-    CuPy arrays, ``M`` an spgrad array on the GPU, a LinearOperator or a callable (bicg: not a
+    minres, lgmres or gcrotmk) on a GPU: ``A`` as :func:`_device_dtype` takes it, ``b`` (and
+    ``x0``) CuPy arrays, ``M`` an spgrad array on the GPU, a LinearOperator or a callable (bicg: not a
     callable, it needs ``Mᴴ``; qmr's ``M1`` and ``M2`` likewise); ``x`` is a CuPy array.
     SciPy's algorithm, defaults, ``info`` codes and callbacks (which receive the iterate as a
     CuPy array)."""
