@@ -147,6 +147,7 @@ def _vector(handle, compute_type):
 
 
 def _spmv_operands(handle, op, alpha, A, x, beta, y, compute_type, alg):
+    """``(op(A), x, y, alpha, beta)`` of an SpMV call, checked."""
     if ("spmv", op) in unsupported:
         _fail("CUSPARSE_STATUS_NOT_SUPPORTED")
     M = _op(_matrix(A, compute_type), op)
@@ -154,43 +155,26 @@ def _spmv_operands(handle, op, alpha, A, x, beta, y, compute_type, alg):
     if M.shape != (len(yv), len(xv)):
         _fail(f"CUSPARSE_STATUS_INVALID_VALUE (op(A) is {M.shape}, x has {len(xv)} and y "
               f"{len(yv)} entries)")
-    return M, xv, yv
-
-
-def _spmv_buffer_size(*args):
-    _spmv_operands(*args)
-    return _BUFFER
-
-
-def _spmv(handle, op, alpha, A, x, beta, y, compute_type, alg, buffer):
-    M, xv, yv = _spmv_operands(handle, op, alpha, A, x, beta, y, compute_type, alg)
-    _check_buffer(buffer)
-    a, b = _scalar(alpha, compute_type), _scalar(beta, compute_type)
-    yv[:] = a * (M @ xv) + (b * yv if b != 0 else 0)
-    calls["spmv"] += 1
+    return M, xv, yv, _scalar(alpha, compute_type), _scalar(beta, compute_type)
 
 
 def _dense(handle, compute_type):
+    """The values of a dense matrix descriptor as a (strided) view of its memory."""
     d = _get(handle, "mat")
     if d["value_type"] != compute_type:
         _fail("CUSPARSE_STATUS_NOT_SUPPORTED (mixed value types)")
+    if d["order"] != cusparse.CUSPARSE_ORDER_ROW:  # (what spgrad passes; all it emulates)
+        _fail("emulated cuSPARSE: row-major dense matrices only")
     rows, cols, ld = d["rows"], d["cols"], d["ld"]
-    if d["order"] == cusparse.CUSPARSE_ORDER_ROW:
-        if ld < cols:
-            _fail("CUSPARSE_STATUS_INVALID_VALUE (leading dimension)")
-        count = (rows - 1) * ld + cols if rows else 0
-        flat = _view(d["values"], count, _VALUE_TYPES[compute_type])
-        return np.lib.stride_tricks.as_strided(
-            flat, (rows, cols), (ld * flat.itemsize, flat.itemsize), writeable=True)
-    if ld < rows:
+    if ld < cols:
         _fail("CUSPARSE_STATUS_INVALID_VALUE (leading dimension)")
-    count = (cols - 1) * ld + rows if cols else 0
-    flat = _view(d["values"], count, _VALUE_TYPES[compute_type])
-    return np.lib.stride_tricks.as_strided(
-        flat, (rows, cols), (flat.itemsize, ld * flat.itemsize), writeable=True)
+    flat = _view(d["values"], (rows - 1) * ld + cols if rows else 0, _VALUE_TYPES[compute_type])
+    return np.lib.stride_tricks.as_strided(flat, (rows, cols), (ld * flat.itemsize,
+                                                                flat.itemsize), writeable=True)
 
 
 def _spmm_operands(handle, op_a, op_b, alpha, A, B, beta, C, compute_type, alg):
+    """``(op(A), op(B), C, alpha, beta)`` of an SpMM call, checked."""
     if ("spmm", op_a) in unsupported:
         _fail("CUSPARSE_STATUS_NOT_SUPPORTED")
     M = _op(_matrix(A, compute_type), op_a)
@@ -199,24 +183,27 @@ def _spmm_operands(handle, op_a, op_b, alpha, A, B, beta, C, compute_type, alg):
     if M.shape[1] != Bv.shape[0] or Cv.shape != (M.shape[0], Bv.shape[1]):
         _fail(f"CUSPARSE_STATUS_INVALID_VALUE (op(A) is {M.shape}, op(B) {Bv.shape}, C "
               f"{Cv.shape})")
-    return M, Bv, Cv
+    return M, Bv, Cv, _scalar(alpha, compute_type), _scalar(beta, compute_type)
 
 
-def _spmm_buffer_size(*args):
-    _spmm_operands(*args)
-    return _BUFFER
+def _routine(name, operands):
+    """``(bufferSize, compute)`` of a generic product: ``out = alpha op(A) B + beta out``."""
+    def buffer_size(*args):
+        operands(*args)
+        return _BUFFER
+
+    def compute(*args):
+        *call, buffer = args
+        M, B, out, a, b = operands(*call)
+        _check_buffer(buffer)
+        out[...] = a * (M @ B) + (b * out if b != 0 else 0)
+        calls[name] += 1
+
+    return buffer_size, compute
 
 
-def _spmm(handle, op_a, op_b, alpha, A, B, beta, C, compute_type, alg, buffer):
-    M, Bv, Cv = _spmm_operands(handle, op_a, op_b, alpha, A, B, beta, C, compute_type, alg)
-    _check_buffer(buffer)
-    a, b = _scalar(alpha, compute_type), _scalar(beta, compute_type)
-    Cv[...] = a * (M @ Bv) + (b * Cv if b != 0 else 0)
-    calls["spmm"] += 1
-
-
-cusparse.spMV_bufferSize, cusparse.spMV = _spmv_buffer_size, _spmv
-cusparse.spMM_bufferSize, cusparse.spMM = _spmm_buffer_size, _spmm
+cusparse.spMV_bufferSize, cusparse.spMV = _routine("spmv", _spmv_operands)
+cusparse.spMM_bufferSize, cusparse.spMM = _routine("spmm", _spmm_operands)
 
 
 def install(monkeypatch):
