@@ -359,7 +359,8 @@ def test_eigensolver_options_the_gpu_lacks(gpu):
             (lambda: spla.svds(G, k=2, v0=gpu.ones(20)), "v0="),
             (lambda: spla.svds(G, k=2, which="SM"), "which='SM'"),
             (lambda: spla.lobpcg(G, gpu.ones((20, 1)), restartControl=3), "restartControl"),
-            (lambda: spla.eigs(G, k=2), "spgrad.linalg.eigs does not run on the GPU"),
+            (lambda: spla.eigs(G, k=2, Minv=G), "does not take Minv="),
+            (lambda: spla.eigs(gpu.asarray(np.eye(4)), k=1), "A as an spgrad sparse array"),
             (lambda: spla.eigsh(gpu.asarray(np.eye(4)), k=1), "A as an spgrad sparse array")):
         with pytest.raises(NotImplementedError, match=match):
             call()
@@ -478,12 +479,128 @@ def test_funm_multiply_krylov_matches_the_cpu(gpu, dtype, assume_a):
         spla.funm_multiply_krylov(np.exp, G, b)
 
 
+def _keys(w, which, complex_matrix):
+    """What ``which`` ranks eigenvalues by (ARPACK's order), largest wanted first: equal keys
+    (a real matrix's conjugate pairs, real eigenvalues under LI/SI) are ties, between which
+    ARPACK's choice and spgrad's may differ."""
+    return {"LM": np.abs(w), "SM": -np.abs(w), "LR": w.real, "SR": -w.real,
+            "LI": w.imag if complex_matrix else np.abs(w.imag),
+            "SI": -w.imag if complex_matrix else -np.abs(w.imag)}[which]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
+@pytest.mark.parametrize("which", ["LM", "SM", "LR", "SR", "LI", "SI"])
+def test_eigs_matches_the_cpu(gpu, dtype, which):
+    """eigs on the GPU (spgrad's Krylov-Schur Arnoldi): the k most wanted eigenvalues of the
+    whole spectrum (as ranked by ``which``; ties may pick the other of a conjugate pair, as
+    ARPACK may), most wanted first, in SciPy's dtype, with unit eigenvectors that satisfy
+    A v = λ v; also from v0, with a small ncv, values only, and in shift-invert mode."""
+    import scipy.sparse.linalg as sla
+
+    n = 40
+    rng = np.random.default_rng(12)
+    S = scipy.sparse.diags_array(np.linspace(1.0, 10.0, n)).tolil()
+    for c, i in zip((0.5, 1.0, 1.5, 2.0), (0, 10, 20, 30)):  # complex pairs i ± c
+        S[i, i + 1], S[i + 1, i] = c, -c
+    S = S.tocsr() + 0.05 * scipy.sparse.random_array((n, n), density=0.1, rng=rng)
+    if np.dtype(dtype).kind == "c":
+        S = S + 0.05j * scipy.sparse.random_array((n, n), density=0.1, rng=rng)
+    A = sp.csr_array(S).astype(dtype)
+    spectrum = np.linalg.eigvals(A.toarray().astype(np.complex128))
+    # SciPy's result type (ARPACK itself is not the reference: in single precision it may
+    # not converge on these interior eigenvalues)
+    result_dtype = sla.eigs(A.to_scipy(), k=3, which="LM")[0].dtype
+    G = A.to("cuda")
+    complex_matrix = np.dtype(dtype).kind == "c"
+    tol = 1e-4 if np.dtype(dtype) in (np.float32, np.complex64) else 1e-9
+    for kwargs in ({"k": 3}, {"k": 3, "v0": np.ones(n, dtype=dtype)}, {"k": 4, "ncv": 10},
+                   {"k": 3, "sigma": 2.1}):
+        gkw = {key: gpu.asarray(v) if isinstance(v, np.ndarray) else v
+               for key, v in kwargs.items()}
+        w, V = spla.eigs(G, which=which, **gkw)
+        assert isinstance(w, gpu.ndarray) and w.dtype == V.dtype == result_dtype
+        w, V = _host(w), _host(V)
+        # (shift-invert: which ranks the eigenvalues ν = 1 / (λ - σ) of the inverse)
+        ranked = (lambda x: 1 / (x - 2.1)) if "sigma" in kwargs else (lambda x: x)
+        keys = _keys(ranked(w), which, complex_matrix)
+        scale = max(np.abs(keys).max(), 1.0)
+        assert np.all(np.diff(keys) <= tol * scale), kwargs  # most wanted first
+        best = np.sort(_keys(ranked(spectrum), which, complex_matrix))
+        np.testing.assert_allclose(keys, best[::-1][:kwargs["k"]], rtol=tol, atol=tol)
+        np.testing.assert_allclose(np.linalg.norm(V, axis=0), 1.0, rtol=tol)
+        residual = A.toarray() @ V - V * w
+        assert np.abs(residual).max() <= tol * 10 * np.abs(w).max(), kwargs
+    values = spla.eigs(G, k=3, which=which, return_eigenvectors=False)
+    np.testing.assert_allclose(_host(values), _host(spla.eigs(G, k=3, which=which)[0]),
+                               rtol=tol)
+
+
+def test_eigs_errors_on_the_gpu(gpu):
+    """eigs' argument checks on the GPU are SciPy's; options the GPU method lacks are named;
+    a run out of iterations raises ArpackNoConvergence with the converged pairs."""
+    import scipy.sparse.linalg as sla
+
+    G = _general(12, np.float64, "csr").to("cuda")
+    for kwargs, error, message in (
+            ({"k": 0}, ValueError, "k=0 must be greater than 0"),
+            ({"k": 11}, TypeError, "Cannot use scipy.linalg.eig for sparse A with k >= N - 1"),
+            ({"k": 2, "which": "LA"}, ValueError, "Parameter which must be one of LM SM"),
+            ({"k": 2, "ncv": 3}, ValueError, r"ncv must be k\+1<ncv<=n, ncv=3"),
+            ({"k": 2, "maxiter": 0}, ValueError, "maxiter must be positive"),
+            ({"k": 2, "M": G}, NotImplementedError, "does not take M="),
+            ({"k": 2, "OPpart": "r"}, NotImplementedError, "does not take OPpart=")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            with pytest.raises(error, match=message):
+                spla.eigs(G, **kwargs)
+            if error is not NotImplementedError:  # SciPy's error for the same arguments
+                with pytest.raises(error, match=message):
+                    sla.eigs(G.cpu().to_scipy(), **{key: v.cpu() if sp.issparse(v) else v
+                                                    for key, v in kwargs.items()})
+    with pytest.raises(ValueError, match="expected square matrix"):
+        spla.eigs(sp.csr_array(np.ones((3, 4))).to("cuda"), k=1)
+    with pytest.raises(sla.ArpackNoConvergence, match="No convergence") as caught:
+        spla.eigs(G, k=4, ncv=6, maxiter=1, tol=1e-15)
+    assert len(caught.value.eigenvalues) < 4
+    w1 = spla.eigs(G, k=2, rng=7)[0]  # SciPy's random start, from the same generator
+    w2 = spla.eigs(G, k=2, rng=7)[0]
+    np.testing.assert_array_equal(_host(w1), _host(w2))
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo", "dia"])
+def test_triangle_and_bandwidth_queries(gpu, fmt):
+    """is_sptriangular and spbandwidth of arrays on the GPU equal SciPy's (explicit zeros
+    count, rectangular shapes, duplicates, no stored entry: SciPy's error)."""
+    import scipy.sparse.linalg as sla
+
+    rng = np.random.default_rng(21)
+    dense = rng.standard_normal((6, 6))
+    patterns = [np.tril(dense), np.triu(dense, 1), np.diag(np.diag(dense)), dense,
+                np.tril(dense)[:, :4], np.triu(dense)[:4]]
+    for D in patterns:
+        A = sp.csr_array(D).asformat(fmt)
+        if fmt != "dia":
+            A = A.tocoo()
+            A.data[0] = 0.0  # an explicit zero still counts
+            A = A.asformat(fmt)
+        S = A.to_scipy()
+        G = A.to("cuda")
+        lower, upper = spla.is_sptriangular(G)
+        assert (lower, upper) == sla.is_sptriangular(S)
+        assert spla.spbandwidth(G) == sla.spbandwidth(S)
+    if fmt != "dia":
+        empty = sp.csr_array((3, 3)).asformat(fmt)
+        with pytest.raises(ValueError, match="zero-size array"):
+            sla.spbandwidth(empty.to_scipy())
+        with pytest.raises(ValueError, match="zero-size array"):
+            spla.spbandwidth(empty.to("cuda"))
+        assert spla.is_sptriangular(empty.to("cuda")) == (True, True)
+
+
 def test_functions_that_stay_on_the_cpu_say_so(gpu):
     G = _general(6, np.float64, "csc").to("cuda")
     for name, call in (("expm", lambda: spla.expm(G)), ("inv", lambda: spla.inv(G)),
-                       ("onenormest", lambda: spla.onenormest(G)),
-                       ("is_sptriangular", lambda: spla.is_sptriangular(G)),
-                       ("eigs", lambda: spla.eigs(G, k=1))):
+                       ("onenormest", lambda: spla.onenormest(G))):
         with pytest.raises(NotImplementedError,
                            match=rf"spgrad\.linalg\.{name} does not run on the GPU yet, and "
                                  rf"an operand is on cuda:0"):

@@ -27,8 +27,8 @@ def is_differentiable(*operands, gpu=False):
         In differentiable mode with an operand on a GPU, unless ``gpu`` (the caller's
         differentiable mode runs there: ``spsolve``, ``spsolve_triangular``, ``splu``,
         ``spilu``, ``factorized``, ``cg``, ``bicg``, ``bicgstab``, ``cgs``, ``tfqmr``, ``qmr``,
-        ``gmres``, ``minres``, ``lgmres``, ``gcrotmk``, ``lsqr``, ``lsmr``, ``eigsh``, ``svds``,
-        ``lobpcg``, ``norm``, ``matrix_power`` and ``expm_multiply`` so far).
+        ``gmres``, ``minres``, ``lgmres``, ``gcrotmk``, ``lsqr``, ``lsmr``, ``eigsh``, ``eigs``,
+        ``svds``, ``lobpcg``, ``norm``, ``matrix_power`` and ``expm_multiply`` so far).
     """
     differentiable = any(
         _backend.is_tensor(x) or getattr(x, "_spgrad_torch", False)
@@ -43,7 +43,7 @@ def is_differentiable(*operands, gpu=False):
                     f"spgrad.linalg's differentiable mode runs on the CPU only so far (except "
                     f"spsolve, spsolve_triangular, splu, spilu, factorized, cg, bicgstab, "
                     f"cgs, bicg, tfqmr, qmr, gmres, minres, lgmres, gcrotmk, lsqr, lsmr, eigsh, "
-                    f"svds, "
+                    f"eigs, svds, "
                     f"lobpcg, norm, matrix_power and expm_multiply), and an "
                     f"operand is on the GPU ({_backend.device_of(x)}); move the operands to "
                     f"the CPU (A.cpu(), tensor.cpu()), or solve in plain mode on the GPU "

@@ -1,6 +1,7 @@
 """Sparse eigensolvers: ``eigsh``, ``eigs``, ``svds``, ``lobpcg`` (ARPACK, PROPACK, LOBPCG
 through SciPy) and ARPACK's exceptions. On a GPU ``eigsh``, ``svds`` and ``lobpcg`` run
-cupyx's solvers (:mod:`spgrad.linalg._eigen_device`).
+cupyx's solvers and ``eigs`` spgrad's Krylov–Schur method (:mod:`spgrad.linalg._eigen_device`,
+:mod:`spgrad.linalg._arnoldi_device`).
 
 Plain mode hands the work to :mod:`scipy.sparse.linalg` (spgrad containers converted), so
 results, warnings and exceptions are SciPy's. Differentiable mode (``A`` an spgrad container
@@ -243,6 +244,9 @@ def eigs(A, k=6, M=None, sigma=None, which="LM", v0=None, ncv=None, maxiter=None
            [0., 0., 0.],
            [0., 0., 0.]])
     """
+    if _device.on_gpu(A):
+        return _device.eigs(A, k, M, sigma, which, v0, ncv, maxiter, tol, return_eigenvectors,
+                            Minv, OPinv, OPpart, rng)
     options = {"k": k, "sigma": sigma, "which": which, "ncv": ncv, "maxiter": maxiter,
                "tol": tol, "OPpart": OPpart, "rng": rng}
     if not is_differentiable(A):

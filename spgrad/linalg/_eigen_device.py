@@ -1,4 +1,5 @@
-"""The eigensolvers on a GPU: ``eigsh``, ``svds`` and ``lobpcg`` of an spgrad array there.
+"""The eigensolvers on a GPU: ``eigsh``, ``svds``, ``lobpcg`` and ``eigs`` of an spgrad array
+there (``eigs`` by spgrad's Krylov–Schur method, :mod:`spgrad.linalg._arnoldi_device`).
 
 The solvers are cupyx's (:mod:`spgrad._cuda._vendor`): thick-restart Lanczos for ``eigsh``
 (``which`` 'LM', 'LA' or 'SA'), Lanczos on ``AᴴA`` (or ``AAᴴ``) for ``svds`` (``which='LM'``),
@@ -10,6 +11,8 @@ pattern; for a real ``A`` also the eigenvectors of ``eigsh`` and the singular ve
 ``svds``, through one bordered system per vector that receives a gradient, factorised by
 :func:`spgrad.linalg.splu` on the GPU (SuperLU of a host copy, triangular solves on the GPU).
 """
+
+import numpy as np
 
 from .. import _backend
 from .._base import _spbase
@@ -124,6 +127,83 @@ def eigsh(A, k, M, sigma, which, v0, ncv, maxiter, tol, return_eigenvectors, Min
     else:
         w_t = SpectralValues.apply(data, w_t, V_t, V_t, pattern)
     return (w_t, V_t) if return_eigenvectors else w_t
+
+
+def eigs(A, k, M, sigma, which, v0, ncv, maxiter, tol, return_eigenvectors, Minv, OPinv,
+         OPpart, rng):
+    """``eigs`` on the GPU by spgrad's Krylov–Schur Arnoldi method
+    (:mod:`spgrad.linalg._arnoldi_device`): the standard problem, also in shift-invert mode
+    (``sigma``: ``(A - σI)⁻¹`` by :func:`spgrad.linalg.splu`, SuperLU of a host copy with the
+    solves on the GPU). Differentiable in ``A``'s values as on the CPU: each eigenvalue's
+    left eigenvector from one bordered solve by the GPU's ``spsolve``."""
+    from . import _arnoldi_device as ks
+    from .. import _construct
+
+    _unsupported("eigs", M=M, Minv=Minv, OPinv=OPinv, OPpart=OPpart)
+    C, data, pattern = _operand(A, "eigs")
+    if C.shape[0] != C.shape[1]:
+        raise ValueError(f"expected square matrix (shape={A.shape})")
+    n = C.shape[0]
+    ncv, maxiter = ks.check_arguments(n, k, ncv, which, maxiter)
+    xp = C._xp()
+    dtype = ks.complex_dtype(C.dtype)
+    Cc = C.astype(dtype)
+    if sigma is None:
+        def op(v):
+            return Cc @ v
+    else:
+        from ._dsolve import splu
+
+        shift = _construct.diags_array(xp.full(n, -sigma, dtype=dtype))
+        solve = splu((Cc + shift).tocsc()).solve
+
+        def op(v):
+            return solve(v).astype(dtype, copy=False)
+    start = _device_array(v0, C, "v0")
+    if start is None and rng is not None:  # SciPy's random start, drawn on the host
+        start = xp.asarray(np.random.default_rng(rng).uniform(-1.0, 1.0, n))
+    theta, X, converged = ks.krylov_schur(op, n, k, which, dtype, xp, ncv=ncv,
+                                          maxiter=maxiter, tol=tol, v0=start,
+                                          complex_matrix=C.dtype.kind == "c")
+    w = theta if sigma is None else sigma + 1.0 / theta
+    w = xp.asarray(w.astype(dtype))
+    if not converged:
+        raise ks.no_convergence(w, X, maxiter, k)
+    if data is None:
+        return (w, X) if return_eigenvectors else w
+    from .._autograd._matfuncs_ops import SpectralValues
+
+    w_t, V_t = _tensors(w, X)
+    W_t, = _tensors(_left_eigenvectors(Cc, w, X))
+    w_t = SpectralValues.apply(data, w_t, W_t, V_t, pattern)
+    return (w_t, V_t) if return_eigenvectors else w_t
+
+
+def _left_eigenvectors(C, w, V):
+    """Left eigenvectors ``W`` with ``W[:, k]ᴴ V[:, k] = 1``, each from the bordered system
+    ``[[Aᴴ - conj(λ_k) I, v_k], [v_kᴴ, 0]] [w_k; μ] = [0; 1]`` (nonsingular for a simple
+    eigenvalue) solved by the GPU's ``spsolve``, as on the CPU."""
+    from .. import _construct
+    from ._dsolve import spsolve
+
+    n = C.shape[0]
+    xp = C._xp()
+    rhs = xp.zeros(n + 1, dtype=V.dtype)
+    rhs[-1] = 1
+    W = xp.empty_like(V)
+    CH = C.conj().T.tocsr()
+    for k in range(V.shape[1]):
+        shift = _construct.diags_array(xp.full(n, -complex(w[k].item()).conjugate(),
+                                               dtype=V.dtype))
+        column = C.__class__(V[:, k:k + 1])
+        K = _construct.block_array([[CH + shift, column], [column.conj().T, None]],
+                                   format="csr")
+        x = spsolve(K, rhs)
+        if not bool(xp.isfinite(x).all()):
+            raise ValueError(f"eigs: the eigenvalue {complex(w[k].item())} is not simple, so "
+                             f"its derivative is undefined")
+        W[:, k] = x[:n]
+    return W
 
 
 def svds(A, k, ncv, tol, which, v0, maxiter, return_singular_vectors, solver, rng, options):

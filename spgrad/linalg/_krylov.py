@@ -1160,8 +1160,9 @@ def device_solve(name, A, b, x0=None, *, rtol=1e-5, atol=0., maxiter=None, M=Non
                  discard_C=False, truncate="oldest"):
     """``(x, info)`` of the method ``name`` (cg, bicg, bicgstab, cgs, tfqmr, qmr, gmres,
     minres, lgmres or gcrotmk) on a GPU: ``A`` as :func:`_device_dtype` takes it, ``b`` (and
-    ``x0``) CuPy arrays, ``M`` an spgrad array on the GPU, a LinearOperator or a callable (bicg: not a
-    callable, it needs ``Mᴴ``; qmr's ``M1`` and ``M2`` likewise); ``x`` is a CuPy array.
+    ``x0``) CuPy arrays, ``M`` an spgrad array on the GPU, a LinearOperator or a callable
+    (bicg: not a callable, it needs ``Mᴴ``; qmr's ``M1`` and ``M2`` likewise); ``x`` is a CuPy
+    array.
     SciPy's algorithm, defaults, ``info`` codes and callbacks (which receive the iterate as a
     CuPy array)."""
     from ._isolve import _check_system, _solution_dtype

@@ -255,5 +255,68 @@ def _solve_device(A, b, lower, unit_diagonal):
                                       b.astype(dtype), lower, unit_diagonal)
 
 
-is_sptriangular = scipy_wrapper(_spla.is_sptriangular)
-spbandwidth = scipy_wrapper(_spla.spbandwidth)
+_scipy_is_sptriangular = scipy_wrapper(_spla.is_sptriangular)
+_scipy_spbandwidth = scipy_wrapper(_spla.spbandwidth)
+
+
+def _device_entries(A):
+    """``(rows, cols)`` of the stored entries of a CSR/CSC/COO array on the GPU (explicit zeros
+    and duplicates included, as SciPy counts them), or ``(None, offsets)`` for a DIA array,
+    its offsets as a host array (read back if they are on the GPU)."""
+    if A.format == "dia":
+        offsets = A.offsets
+        offsets = offsets.get() if _backend.is_device_array(offsets) else offsets
+        return None, np.asarray(offsets, dtype=np.int64)
+    return A.tocoo().coords
+
+
+def is_sptriangular(A):
+    """``(lower, upper)``: whether the stored pattern of ``A`` is lower triangular, and
+    whether it is upper triangular.
+
+    Same results, warnings and errors as :func:`scipy.sparse.linalg.is_sptriangular`: only
+    the pattern counts (an explicit zero above the diagonal makes ``A`` not lower
+    triangular); a diagonal pattern is both. On the GPU the test runs there and reads two
+    flags back (for DIA, its offsets).
+
+    Examples
+    --------
+    >>> import numpy as np, spgrad as sp
+    >>> from spgrad.linalg import is_sptriangular
+    >>> A = sp.csr_array(np.array([[1.0, 0.0], [2.0, 3.0]]))
+    >>> [bool(t) for t in is_sptriangular(A)]
+    [True, False]
+    """
+    if not (isinstance(A, _spbase) and A._on_gpu):
+        return _scipy_is_sptriangular(A)
+    rows, cols = _device_entries(A)
+    if rows is None:
+        return cols.max() <= 0, cols.min() >= 0
+    return np.bool_(bool((cols <= rows).all())), np.bool_(bool((cols >= rows).all()))
+
+
+def spbandwidth(A):
+    """``(below, above)``: how many diagonals below and above the main one hold stored
+    entries.
+
+    Same results, warnings and errors as :func:`scipy.sparse.linalg.spbandwidth` (explicit
+    zeros count; ``A`` without stored entries raises NumPy's error for an empty reduction, as
+    in SciPy). On the GPU the bounds are found there and read back (for DIA, its offsets).
+
+    Examples
+    --------
+    >>> import numpy as np, spgrad as sp
+    >>> from spgrad.linalg import spbandwidth
+    >>> spbandwidth(sp.csr_array(np.array([[1.0, 0.0, 4.0], [2.0, 3.0, 0.0], [0, 0, 5.0]])))
+    (1, 2)
+    """
+    if not (isinstance(A, _spbase) and A._on_gpu):
+        return _scipy_spbandwidth(A)
+    rows, cols = _device_entries(A)
+    if rows is None:
+        return max(0, -int(cols.min())), max(0, int(cols.max()))
+    if len(cols) == 0:
+        raise ValueError("zero-size array to reduction operation minimum which has no "
+                         "identity")
+    gap = cols.astype(np.int64) - rows.astype(np.int64)
+    return max(-int(gap.min()), 0), max(int(gap.max()), 0)
