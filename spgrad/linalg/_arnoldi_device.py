@@ -184,6 +184,33 @@ def check_arguments(n, k, ncv, which, maxiter):
     return ncv, maxiter
 
 
+_SEUPD_WHICH = ("LM", "SM", "LA", "SA", "BE")
+
+
+def check_hermitian_arguments(n, k, ncv, which, maxiter):
+    """SciPy's checks of ``eigsh``' arguments for a real symmetric ``A`` (a complex Hermitian
+    one goes through :func:`check_arguments`, as SciPy's eigsh calls eigs for it), in its
+    order; returns ``(ncv, maxiter)`` with SciPy's defaults."""
+    import warnings
+
+    if k <= 0:
+        raise ValueError("k must be greater than 0.")
+    if k >= n:
+        warnings.warn("k >= N for N * N square matrix. Attempting to use scipy.linalg.eigh "
+                      "instead.", RuntimeWarning, stacklevel=4)
+        raise TypeError("Cannot use scipy.linalg.eigh for sparse A with k >= N. Use "
+                        "scipy.linalg.eigh(A.toarray()) or reduce k.")
+    if which not in _SEUPD_WHICH:
+        raise ValueError(f"which must be one of {' '.join(_SEUPD_WHICH)}")
+    maxiter = n * 10 if maxiter is None else maxiter
+    if maxiter <= 0:
+        raise ValueError(f"maxiter must be positive, maxiter={maxiter}")
+    ncv = min(max(2 * k + 1, 20) if ncv is None else ncv, n)
+    if ncv <= k:
+        raise ValueError(f"ncv must be k<ncv<=n, ncv={ncv}")
+    return ncv, maxiter
+
+
 def complex_dtype(dtype):
     """The complex type of a matrix's precision (SciPy's eigs result type)."""
     return np.dtype(np.complex64 if np.dtype(dtype) in (np.float32, np.complex64)

@@ -107,16 +107,19 @@ def _pinv_solver(S, w, V):
 
 def eigsh(A, k, M, sigma, which, v0, ncv, maxiter, tol, return_eigenvectors, Minv, OPinv,
           mode, rng):
+    """``eigsh`` on the GPU: cupyx's thick-restart Lanczos for ``which`` 'LM', 'LA' or 'SA';
+    spgrad's Krylov–Schur method (:func:`_krylov_schur_eigsh`) for 'SM', 'BE' and
+    shift-invert ``sigma``."""
     from .._cuda import _vendor
 
-    _unsupported("eigsh", M=M, sigma=sigma, Minv=Minv, OPinv=OPinv, rng=rng,
-                 mode=(mode, "normal"))
-    if which not in ("LM", "LA", "SA"):
-        raise NotImplementedError(f"eigsh on the GPU (cupyx's Lanczos) finds which='LM', "
-                                  f"'LA' or 'SA' eigenvalues, got which={which!r}")
+    _unsupported("eigsh", M=M, Minv=Minv, OPinv=OPinv, mode=(mode, "normal"))
     C, data, pattern = _operand(A, "eigsh")
-    w, V = _vendor.eigsh(C, k=k, which=which, v0=_device_array(v0, C, "v0"), ncv=ncv,
-                         maxiter=maxiter, tol=tol, return_eigenvectors=True)
+    if sigma is not None or which not in ("LM", "LA", "SA"):
+        w, V = _krylov_schur_eigsh(C, k, sigma, which, v0, ncv, maxiter, tol, rng)
+    else:
+        _unsupported("eigsh", rng=rng)
+        w, V = _vendor.eigsh(C, k=k, which=which, v0=_device_array(v0, C, "v0"), ncv=ncv,
+                             maxiter=maxiter, tol=tol, return_eigenvectors=True)
     if data is None:
         return (w, V) if return_eigenvectors else w
     from .._autograd._matfuncs_ops import SpectralValues, SymmetricEigenpairs
@@ -129,6 +132,74 @@ def eigsh(A, k, M, sigma, which, v0, ncv, maxiter, tol, return_eigenvectors, Min
     return (w_t, V_t) if return_eigenvectors else w_t
 
 
+def _shift_invert(Cc, sigma):
+    """``v ↦ (A - σI)⁻¹ v`` by :func:`spgrad.linalg.splu` (SuperLU of a host copy, the
+    solves on the GPU), in ``Cc``'s dtype."""
+    from .. import _construct
+    from ._dsolve import splu
+
+    xp = Cc._xp()
+    shift = _construct.diags_array(xp.full(Cc.shape[0], -sigma, dtype=Cc.dtype))
+    solve = splu((Cc + shift).tocsc()).solve
+    return lambda v: solve(v).astype(Cc.dtype, copy=False)
+
+
+def _krylov_schur_eigsh(C, k, sigma, which, v0, ncv, maxiter, tol, rng):
+    """``(w, V)`` of a Hermitian ``C`` by the Krylov–Schur method, as SciPy's eigsh gives
+    them: real eigenvalues in ascending order (``which`` ranks them, or with ``sigma`` the
+    eigenvalues ``1 / (λ - σ)`` of the shifted inverse; 'BE' half from each end, the odd one
+    from the top), eigenvectors real for a real ``C``."""
+    from . import _arnoldi_device as ks
+
+    if C.shape[0] != C.shape[1]:
+        raise ValueError(f"expected square matrix (shape={C.shape})")
+    n = C.shape[0]
+    real = C.dtype.kind != "c"
+    if real:
+        ncv, maxiter = ks.check_hermitian_arguments(n, k, ncv, which, maxiter)
+    else:  # SciPy's eigsh hands a complex A to eigs
+        if which == "BE":
+            raise ValueError("which='BE' cannot be used with complex matrix A")
+        ncv, maxiter = ks.check_arguments(n, k, ncv, {"LA": "LR", "SA": "SR"}.get(which, which),
+                                          maxiter)
+    xp = C._xp()
+    dtype = ks.complex_dtype(C.dtype)
+    Cc = C.astype(dtype)
+    op = (lambda v: Cc @ v) if sigma is None else _shift_invert(Cc, sigma)
+    start = _start(v0, rng, C, n)
+    runs = [("LR", k - k // 2), ("SR", k // 2)] if which == "BE" else \
+        [({"LA": "LR", "SA": "SR"}.get(which, which), k)]
+    values, vectors = [], []
+    for key, count in runs:
+        if count == 0:
+            continue
+        theta, X, converged = ks.krylov_schur(op, n, count, key, dtype, xp, ncv=ncv,
+                                              maxiter=maxiter, tol=tol, v0=start,
+                                              complex_matrix=True)
+        theta = theta.real if sigma is None else sigma + 1.0 / theta.real
+        if not converged:
+            raise ks.no_convergence(xp.asarray(theta), X, maxiter, k)
+        values.append(theta)
+        vectors.append(X)
+    w = np.concatenate(values)
+    order = np.argsort(w, kind="stable")
+    V = xp.concatenate(vectors, axis=1)[:, xp.asarray(order)]
+    if real:  # a real eigenvector times a phase: undo the phase
+        peak = xp.argmax(abs(V), axis=0)
+        phase = V[peak, xp.arange(V.shape[1])]
+        V = (V * (phase.conj() / abs(phase))).real.astype(C.dtype)
+    return xp.asarray(w[order].astype(np.finfo(dtype).dtype)), xp.ascontiguousarray(V)
+
+
+def _start(v0, rng, C, n):
+    """The start vector on ``C``'s GPU: ``v0``, SciPy's random start from ``rng`` (drawn on
+    the host), or None (the Krylov–Schur method's own)."""
+    start = _device_array(v0, C, "v0")
+    if start is None and rng is not None:
+        start = C._xp().asarray(np.random.default_rng(rng).uniform(-1.0, 1.0, n))
+    return start
+
+
 def eigs(A, k, M, sigma, which, v0, ncv, maxiter, tol, return_eigenvectors, Minv, OPinv,
          OPpart, rng):
     """``eigs`` on the GPU by spgrad's Krylov–Schur Arnoldi method
@@ -137,7 +208,6 @@ def eigs(A, k, M, sigma, which, v0, ncv, maxiter, tol, return_eigenvectors, Minv
     solves on the GPU). Differentiable in ``A``'s values as on the CPU: each eigenvalue's
     left eigenvector from one bordered solve by the GPU's ``spsolve``."""
     from . import _arnoldi_device as ks
-    from .. import _construct
 
     _unsupported("eigs", M=M, Minv=Minv, OPinv=OPinv, OPpart=OPpart)
     C, data, pattern = _operand(A, "eigs")
@@ -148,22 +218,9 @@ def eigs(A, k, M, sigma, which, v0, ncv, maxiter, tol, return_eigenvectors, Minv
     xp = C._xp()
     dtype = ks.complex_dtype(C.dtype)
     Cc = C.astype(dtype)
-    if sigma is None:
-        def op(v):
-            return Cc @ v
-    else:
-        from ._dsolve import splu
-
-        shift = _construct.diags_array(xp.full(n, -sigma, dtype=dtype))
-        solve = splu((Cc + shift).tocsc()).solve
-
-        def op(v):
-            return solve(v).astype(dtype, copy=False)
-    start = _device_array(v0, C, "v0")
-    if start is None and rng is not None:  # SciPy's random start, drawn on the host
-        start = xp.asarray(np.random.default_rng(rng).uniform(-1.0, 1.0, n))
+    op = (lambda v: Cc @ v) if sigma is None else _shift_invert(Cc, sigma)
     theta, X, converged = ks.krylov_schur(op, n, k, which, dtype, xp, ncv=ncv,
-                                          maxiter=maxiter, tol=tol, v0=start,
+                                          maxiter=maxiter, tol=tol, v0=_start(v0, rng, C, n),
                                           complex_matrix=C.dtype.kind == "c")
     w = theta if sigma is None else sigma + 1.0 / theta
     w = xp.asarray(w.astype(dtype))
