@@ -455,8 +455,9 @@ def test_norms_and_powers_match_the_cpu(gpu, fmt, array, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.complex128])
 def test_expm_multiply_matches_the_cpu(gpu, dtype):
-    """expm_multiply on the GPU: SciPy's Taylor degree and scaling (chosen on a host copy of
-    A), the products on the GPU; vectors, matrices, time points; SciPy's dtypes."""
+    """expm_multiply on the GPU: SciPy's Taylor degree and scaling (chosen on the GPU from
+    the exact 1-norm and the GPU onenormest of its powers), the products on the GPU, nothing
+    read back but scalars; vectors, matrices, time points; SciPy's dtypes."""
     A = (_general(20, dtype, "csr") - 6 * sp.eye_array(20, format="csr")).tocsr()
     G = A.to("cuda")
     rng = np.random.default_rng(5)
@@ -465,7 +466,12 @@ def test_expm_multiply_matches_the_cpu(gpu, dtype):
                          ((B,), {"start": 0.5, "stop": 2, "num": 3, "endpoint": False}),
                          ((b.astype(np.float32),), {"traceA": 0.0})):
         expected = scipy.sparse.linalg.expm_multiply(A.to_scipy(), *args, **kwargs)
-        got = spla.expm_multiply(G, *(gpu.asarray(a) for a in args), **kwargs)
+        operands = [gpu.asarray(a) for a in args]
+        if hasattr(gpu, "transfers"):
+            gpu.transfers.clear()
+        got = spla.expm_multiply(G, *operands, **kwargs)
+        if hasattr(gpu, "transfers"):  # the parameters are chosen on the GPU too
+            assert gpu.transfers["d2h"] == 0, gpu.transfers
         assert isinstance(got, gpu.ndarray) and got.dtype == expected.dtype
         np.testing.assert_allclose(_host(got), expected, rtol=1e-12, atol=1e-14)
     with pytest.raises(ValueError, match="different devices"):
@@ -643,10 +649,45 @@ def test_triangle_and_bandwidth_queries(gpu, fmt):
         assert spla.is_sptriangular(empty.to("cuda")) == (True, True)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_onenormest_matches_the_cpu(gpu, dtype):
+    """onenormest on the GPU: with NumPy's global generator seeded alike, SciPy's estimate,
+    v and w (CuPy arrays), for several t and itmax, an spgrad array or a dense CuPy matrix,
+    the explicit branch (t >= n), SciPy's errors; only the random columns go to the GPU."""
+    import scipy.sparse.linalg as sla
+
+    for n, seed in ((30, 3), (60, 4)):
+        A = _general(n, dtype, "csr", seed=seed)
+        A = (A - 3.5 * sp.eye_array(n, format="csr")).tocsr()  # signs of both kinds
+        G = A.to("cuda")
+        for t, itmax, operand in ((1, 5, G), (2, 5, G), (3, 2, G), (2, 4, gpu.asarray(
+                A.toarray())), (n, 5, G)):
+            np.random.seed(11)
+            est_ref, v_ref, w_ref = sla.onenormest(A.to_scipy(), t=t, itmax=itmax,
+                                                   compute_v=True, compute_w=True)
+            np.random.seed(11)
+            if hasattr(gpu, "transfers"):
+                gpu.transfers.clear()
+            est, v, w = spla.onenormest(operand, t=t, itmax=itmax, compute_v=True,
+                                        compute_w=True)
+            if hasattr(gpu, "transfers"):
+                assert gpu.transfers["d2h"] == 0, gpu.transfers
+            assert isinstance(v, gpu.ndarray) and isinstance(w, gpu.ndarray)
+            np.testing.assert_allclose(est, est_ref, rtol=1e-12)
+            np.testing.assert_array_equal(_host(v), v_ref)
+            np.testing.assert_allclose(_host(w), w_ref, rtol=1e-12, atol=1e-14)
+    G = _general(8, np.float64, "csr").to("cuda")
+    with pytest.raises(ValueError, match="at least two iterations"):
+        spla.onenormest(G, itmax=1)
+    with pytest.raises(ValueError, match="at least one column"):
+        spla.onenormest(G, t=0)
+    with pytest.raises(ValueError, match="act like a square matrix"):
+        spla.onenormest(sp.csr_array(np.ones((3, 4))).to("cuda"))
+
+
 def test_functions_that_stay_on_the_cpu_say_so(gpu):
     G = _general(6, np.float64, "csc").to("cuda")
-    for name, call in (("expm", lambda: spla.expm(G)), ("inv", lambda: spla.inv(G)),
-                       ("onenormest", lambda: spla.onenormest(G))):
+    for name, call in (("expm", lambda: spla.expm(G)), ("inv", lambda: spla.inv(G))):
         with pytest.raises(NotImplementedError,
                            match=rf"spgrad\.linalg\.{name} does not run on the GPU yet, and "
                                  rf"an operand is on cuda:0"):

@@ -255,7 +255,10 @@ def onenormest(A, t=2, itmax=5, compute_v=False, compute_w=False):
     Same parameters and results as :func:`scipy.sparse.linalg.onenormest`. This is an
     estimate driven by discrete choices, so it is never differentiable: torch values and
     torch operators are detached (the operator is applied to NumPy vectors converted to
-    tensors and back).
+    tensors and back). On the GPU (``A`` an spgrad array there or a dense CuPy matrix) the
+    products run there and ``v``, ``w`` are CuPy arrays; the random starting columns are drawn
+    from NumPy's global generator as in SciPy and copied to the GPU, and ties among the row
+    maxima may choose other columns than NumPy's sort does.
 
     Examples
     --------
@@ -265,6 +268,13 @@ def onenormest(A, t=2, itmax=5, compute_v=False, compute_w=False):
     >>> float(onenormest(A))
     9.0
     """
+    from ._common import _gpu_device
+
+    if _gpu_device(A) is not None:
+        from . import _matfuncs_device
+
+        return _matfuncs_device.onenormest(A, t=t, itmax=itmax, compute_v=compute_v,
+                                           compute_w=compute_w)
     return _sla.onenormest(_detached_operand(A, "spgrad.linalg.onenormest"), t=t, itmax=itmax,
                            compute_v=compute_v, compute_w=compute_w)
 
@@ -422,16 +432,34 @@ def _inf_norm(X):
     return float(abs(X).max()) if X.ndim == 1 else float(abs(X).sum(axis=1).max())
 
 
-def _taylor_parameters(A_shifted_scipy, t, n0):
+class _DeviceNormInfo(_scipy_expm_multiply_module.LazyOperatorNormInfo):
+    """SciPy's lazily computed norms of an operator and its powers, for a matrix on the GPU:
+    the 1-norm estimates of the powers by spgrad's GPU ``onenormest``."""
+
+    def d(self, p):
+        if p not in self._d:
+            from . import _matfuncs_device
+            from ._interface import aslinearoperator
+
+            est = _matfuncs_device.onenormest(aslinearoperator(self._A) ** p)
+            self._d[p] = est ** (1.0 / p)
+        return self._scale * self._d[p]
+
+
+def _taylor_parameters(shifted, t, n0):
     """``(m_star, s)``: Taylor degree and number of scaling steps for ``exp(t A) B``, chosen
     as SciPy chooses them (Al-Mohy & Higham, Algorithm 3.2 with the bound of Code Fragment
-    3.1), on detached values."""
-    A_1_norm = _scipy_expm_multiply_module._exact_1_norm(A_shifted_scipy)
+    3.1), on detached values: ``shifted`` a SciPy or NumPy operand, or an spgrad array on the
+    GPU (whose norms are then computed and estimated there)."""
+    on_gpu = isinstance(shifted, _spbase)
+    if on_gpu:
+        A_1_norm = float(abs(shifted).sum(axis=0).max()) if shifted.nnz else 0.0
+    else:
+        A_1_norm = _scipy_expm_multiply_module._exact_1_norm(shifted)
     if t * A_1_norm == 0:
         return 0, 1
-    norm_info = _scipy_expm_multiply_module.LazyOperatorNormInfo(
-        t * A_shifted_scipy, A_1_norm=t * A_1_norm, ell=2
-    )
+    info = _DeviceNormInfo if on_gpu else _scipy_expm_multiply_module.LazyOperatorNormInfo
+    norm_info = info(t * shifted, A_1_norm=t * A_1_norm, ell=2)
     return _scipy_expm_multiply_module._fragment_3_1(norm_info, n0, _UNIT_ROUNDOFF, ell=2)
 
 
@@ -461,8 +489,8 @@ def _torch_operand(A):
     """``(matmul, trace, detached SciPy matrix)`` of the matrix argument of expm_multiply."""
     torch = _torch()
     if isinstance(A, _spbase):
-        # on the GPU the detached values are copied to the host for the parameter choice
-        S = to_scipy(A.detach().cpu() if A._on_gpu else A)
+        # (on the GPU the parameters are chosen there, on the detached values)
+        S = A._kernel_view() if A._on_gpu else to_scipy(A)
         return (lambda X: A @ X), A.trace(), S
     if _backend.is_tensor(A):
         return (lambda X: A.to(X.dtype) @ X), torch.trace(A), _backend.to_numpy(A)
@@ -548,12 +576,12 @@ def expm_multiply(A, B, start=None, stop=None, num=None, endpoint=None, traceA=N
         B = _backend.as_tensor(B).to(_backend.torch_dtype(np.result_type(a_dtype, b_np_dtype,
                                                                           float)))
         stack = _torch().stack
-    else:  # plain mode on the GPU: the products there, the parameters from a host copy
+    else:  # plain mode on the GPU: the products and the parameter choice there
         if not _backend.is_device_array(B):
             raise ValueError(f"operands on different devices: {A.device} and "
                              f"{_backend.device_of(B)} (B must be a CuPy array)")
         _backend.check_same_device(A, B)
-        S = to_scipy(A.cpu())
+        S = A
         B = B.astype(np.result_type(A.dtype, B.dtype, float))
         matmul, trace, stack = (lambda X: A @ X), A.trace(), A._xp().stack
     n = A.shape[0]
@@ -623,8 +651,15 @@ def funm_multiply_krylov(f, A, b, *, assume_a="general", t=1.0, atol=0.0, rtol=1
 
 
 def _shifted_scipy(S, mu):
-    """``S - mu I`` for the detached operand (SciPy sparse or NumPy)."""
+    """``S - mu I`` for the detached operand (SciPy sparse or NumPy; an spgrad array on the
+    GPU, shifted there)."""
     n = S.shape[0]
+    if isinstance(S, _spbase):
+        from .. import _construct
+
+        shift = _construct.diags_array(S._xp().full(n, -mu, dtype=np.result_type(S.dtype,
+                                                                                  float)))
+        return (S + shift).asformat(S.format)
     if _ss.issparse(S):
         return (S - mu * _ss.eye_array(n, dtype=S.dtype, format=S.format)).asformat(S.format)
     return np.asarray(S) - mu * np.eye(n)

@@ -106,3 +106,131 @@ def funm_multiply_krylov(f, A, b, *, assume_a="general", t=1.0, atol=0.0, rtol=1
         update_norm = np.linalg.norm(bnorm * fH[begin:end, 0])
         restart += 1
     return y
+
+
+# -- onenormest -------------------------------------------------------------------------------
+
+
+def _signs(xp, shape):
+    """Random ±1 columns drawn as SciPy draws them (NumPy's global generator, so that a seeded
+    run repeats SciPy's), copied to the device: the only host-to-device copy."""
+    return xp.asarray(np.random.randint(0, 2, size=shape) * 2 - 1).astype(np.float64)
+
+
+def _parallel(xp, v, w):
+    """SciPy's ``vectors_are_parallel`` for two columns of ±1 (or unit complex) entries."""
+    return (v @ w).item() == v.shape[0]
+
+
+def _needs_resampling(xp, i, X, Y=None):
+    """SciPy's ``column_needs_resampling``: column ``i`` of ``X`` parallel to an earlier one,
+    or to a column of ``Y``."""
+    if any(_parallel(xp, X[:, i], X[:, j]) for j in range(i)):
+        return True
+    return Y is not None and any(_parallel(xp, X[:, i], Y[:, j]) for j in range(Y.shape[1]))
+
+
+def _sign_round_up(xp, Y):
+    """``Y / |Y|`` with 1 where ``Y`` is 0 (SciPy's ``sign_round_up``)."""
+    S = xp.where(Y == 0, 1, Y)
+    return S / abs(S)
+
+
+def _less_than_or_close(a, b):
+    return np.allclose(a, b) or a < b
+
+
+def onenormest(A, t=2, itmax=5, compute_v=False, compute_w=False):
+    """SciPy's block 1-norm estimator (Higham and Tisseur's Algorithm 2.4) on the GPU: ``A``
+    an spgrad array there, a dense CuPy matrix or a LinearOperator on CuPy arrays (with its
+    adjoint). The products and the column sums run on the device; the estimate and the
+    column choices are host values. Returns SciPy's tuple, ``v`` and ``w`` as CuPy arrays."""
+    from .._base import _spbase
+    from ._interface import aslinearoperator
+
+    if isinstance(A, _spbase) and A._is_torch:  # an estimate: never differentiated
+        A = A._kernel_view()
+    op = aslinearoperator(A)
+    if op.shape[0] != op.shape[1]:
+        raise ValueError("expected the operator to act like a square matrix")
+    n = op.shape[1]
+    xp = _backend.cupy_module()
+    if t >= n:
+        explicit = op.matmat(xp.eye(n))
+        sums = abs(explicit).sum(axis=0)
+        j = int(xp.argmax(sums))
+        v = xp.zeros(n)
+        v[j] = 1
+        est, w = np.float64(sums[j].item()), explicit[:, j]
+    else:
+        est, v, w = _onenormest_core(xp, op, op.H, t, itmax)
+    result = (est,) + ((v,) if compute_v else ()) + ((w,) if compute_w else ())
+    return result if len(result) > 1 else est
+
+
+def _onenormest_core(xp, op, op_h, t, itmax):
+    """SciPy's ``_onenormest_core`` on device blocks: ``(est, v, w)``. Its random columns come
+    from NumPy's global generator, as SciPy's do; the columns of largest row maxima are chosen
+    by a stable sort on the device (NumPy's default sort leaves the order of ties open)."""
+    if itmax < 2:
+        raise ValueError("at least two iterations are required")
+    if t < 1:
+        raise ValueError("at least one column is required")
+    n = op.shape[0]
+    if t >= n:
+        raise ValueError("t should be smaller than the order of A")
+    X = xp.ones((n, t), dtype=np.float64)
+    if t > 1:
+        for i in range(1, t):
+            X[:, i] = _signs(xp, n)
+        for i in range(t):
+            while _needs_resampling(xp, i, X):
+                X[:, i] = _signs(xp, n)
+    X /= float(n)
+    ind_hist = np.zeros(0, dtype=np.intp)
+    est_old, S, k, ind = 0, xp.zeros((n, t), dtype=np.float64), 1, None
+    while True:
+        Y = op.matmat(X)
+        mags = abs(Y).sum(axis=0)
+        best_j = int(xp.argmax(mags))
+        est = np.float64(mags[best_j].item())
+        if est > est_old or k == 2:
+            if k >= 2:
+                ind_best = ind[best_j]
+            w = Y[:, best_j]
+        if k >= 2 and est <= est_old:
+            est = est_old
+            break
+        est_old, S_old = est, S
+        if k > itmax:
+            break
+        S = _sign_round_up(xp, Y)
+        del Y
+        if all(any(_parallel(xp, S[:, i], S_old[:, j]) for j in range(t)) for i in range(t)):
+            break
+        if t > 1:
+            for i in range(t):
+                while _needs_resampling(xp, i, S, S_old):
+                    S[:, i] = _signs(xp, n)
+        del S_old
+        h = abs(op_h.matmat(S)).max(axis=1)
+        if k >= 2 and h.max().item() == h[ind_best].item():
+            break
+        count = t + len(ind_hist)
+        # the largest row maxima (their few indices read back as scalars)
+        ind = np.array([int(i) for i in xp.argsort(h)[::-1][:count]], dtype=np.intp)
+        del h
+        if t > 1:
+            if np.isin(ind[:t], ind_hist).all():
+                break
+            seen = np.isin(ind, ind_hist)
+            ind = np.concatenate((ind[~seen], ind[seen]))
+        X = xp.zeros((n, t), dtype=np.float64)
+        for j in range(t):  # unit columns at the chosen indices
+            X[int(ind[j]), j] = 1
+        new_ind = ind[:t][~np.isin(ind[:t], ind_hist)]
+        ind_hist = np.concatenate((ind_hist, new_ind))
+        k += 1
+    v = xp.zeros(n)
+    v[int(ind_best)] = 1
+    return est, v, w
