@@ -312,6 +312,32 @@ def test_solvers_say_they_are_differentiable_on_the_cpu_only(gpu, tdev):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_inv_and_sparse_right_hand_sides(gpu, tdev, dtype):
+    """inv and spsolve with a sparse b of several columns on the GPU in differentiable mode:
+    the values and gradients of dense torch's solve, the result's values in the graph (its
+    pattern the nonzeros of the solution)."""
+    S = _scipy_matrix(8, 8, dtype, seed=42) + 4 * ssp.eye(8, format="csr")
+    A, D = _leaf_on_gpu(S.tocsr(), tdev)
+    with pytest.warns(sp.SparseEfficiencyWarning, match="splu converted|more efficient"):
+        X = spla.inv(A)
+    assert X.device == A.device and X.data.requires_grad
+    W = _random((8, 8), dtype, tdev, seed=43)
+    (g,) = torch.autograd.grad((X.toarray() * W).sum().real, A.data)
+    ref = torch.linalg.inv(D)
+    torch.testing.assert_close(X.toarray(), ref)
+    (g_ref,) = torch.autograd.grad((ref * W).sum().real, A.data, retain_graph=True)
+    torch.testing.assert_close(g, g_ref)
+    B = sp.csc_array(ssp.random(8, 3, density=0.5, random_state=44, format="csc")).to("cuda")
+    with pytest.warns(sp.SparseEfficiencyWarning, match="splu converted"):
+        Y = spla.spsolve(A, B)
+    (g,) = torch.autograd.grad((Y.toarray() * W[:, :3]).sum().real, A.data)
+    ref = torch.linalg.solve(D, torch.as_tensor(B.toarray(), device=D.device).to(D.dtype))
+    torch.testing.assert_close(Y.toarray(), ref)
+    (g_ref,) = torch.autograd.grad((ref * W[:, :3]).sum().real, A.data)
+    torch.testing.assert_close(g, g_ref)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
 def test_expm_multiply(gpu, tdev, dtype):
     """expm_multiply on the GPU in differentiable mode: the values and gradients (of A's
     values and of B) of dense torch.matrix_exp, for a vector, a matrix and time points."""

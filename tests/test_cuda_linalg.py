@@ -160,12 +160,10 @@ def test_spsolve_formats_dtypes_and_singular(gpu):
     with pytest.warns(sp.SparseEfficiencyWarning, match="CSC or CSR"):
         x = spla.spsolve(A.tocoo().to("cuda"), gpu.asarray(np.ones(10)))
     np.testing.assert_allclose(_host(x), spla.spsolve(A, np.ones(10)), rtol=1e-10)
-    # a sparse b: a vector works, several columns are the CPU's (a sparse x)
+    # a sparse b: a vector gives a dense x; several columns a sparse x, as on the CPU
     bs = sp.csc_array(np.ones((10, 1)))
     np.testing.assert_allclose(_host(spla.spsolve(G, bs.to("cuda"))), spla.spsolve(A, bs),
                                rtol=1e-10)
-    with pytest.raises(NotImplementedError, match="sparse b of several columns"):
-        spla.spsolve(G, sp.csc_array(np.ones((10, 2))).to("cuda"))
     # a singular matrix: SciPy's warning and NaN
     S = sp.csr_array(np.diag([1.0, 0.0, 2.0]))
     with pytest.warns(spla.MatrixRankWarning, match="exactly singular"):
@@ -173,6 +171,51 @@ def test_spsolve_formats_dtypes_and_singular(gpu):
     with pytest.warns(spla.MatrixRankWarning, match="exactly singular"):
         x = spla.spsolve(S.to("cuda"), gpu.asarray(np.ones(3)))
     assert np.isnan(_host(x)).all() and np.isnan(expected).all()
+
+
+def _same_warnings(call_cpu, call_gpu):
+    """Run both calls recording warnings; return their results after checking that they
+    warned alike (categories and messages)."""
+    results, caught = [], []
+    for call in (call_cpu, call_gpu):
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            results.append(call())
+        caught.append([(w.category.__name__, str(w.message)) for w in seen])
+    assert caught[0] == caught[1]
+    return results
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+@pytest.mark.parametrize("array", [True, False])
+def test_sparse_right_hand_sides_and_inv(gpu, fmt, array):
+    """spsolve with a sparse b of several columns and inv on the GPU: SciPy's sparse x of A's
+    class (CSC for a COO A), its pattern the nonzeros of the solution (structural zeros of the
+    inverse stay out), SciPy's warnings; a singular A raises SciPy's RuntimeError."""
+    rng = np.random.default_rng(5)
+    blocks = [_general(5, np.float64, "csr", seed=s).toarray() for s in (1, 2)]
+    D = scipy.linalg.block_diag(*blocks)  # a block-diagonal inverse: many structural zeros
+    A = sp.csr_array(D).asformat(fmt)
+    if not array:
+        A = {"csr": sp.csr_matrix, "csc": sp.csc_matrix, "coo": sp.coo_matrix}[fmt](A)
+    G = A.to("cuda")
+    b = sp.random_array((10, 4), density=0.4, rng=rng, format="csr")
+    for b_cpu in (b, b.tocsc()):
+        want, got = _same_warnings(lambda: spla.spsolve(A, b_cpu),
+                                   lambda: spla.spsolve(G, b_cpu.to("cuda")))
+        assert type(got) is type(want) and got.device == "cuda:0"
+        host = got.cpu()
+        np.testing.assert_array_equal(host.indptr, want.indptr)
+        np.testing.assert_array_equal(host.indices, want.indices)
+        np.testing.assert_allclose(host.data, want.data, rtol=1e-12)
+    want, got = _same_warnings(lambda: spla.inv(A), lambda: spla.inv(G))
+    assert type(got) is type(want) and got.format == want.format
+    host = got.cpu()
+    assert host.nnz == want.nnz < 50  # (the blocks' inverses have zeros of their own)
+    np.testing.assert_allclose(host.toarray(), want.toarray(), rtol=1e-12, atol=1e-14)
+    S = sp.csc_array(np.diag([1.0, 0.0, 2.0])).to("cuda")
+    with pytest.raises(RuntimeError, match="singular"):
+        spla.inv(S)
 
 
 def test_spsolve_errors(gpu):
@@ -687,7 +730,7 @@ def test_onenormest_matches_the_cpu(gpu, dtype):
 
 def test_functions_that_stay_on_the_cpu_say_so(gpu):
     G = _general(6, np.float64, "csc").to("cuda")
-    for name, call in (("expm", lambda: spla.expm(G)), ("inv", lambda: spla.inv(G))):
+    for name, call in (("expm", lambda: spla.expm(G)),):
         with pytest.raises(NotImplementedError,
                            match=rf"spgrad\.linalg\.{name} does not run on the GPU yet, and "
                                  rf"an operand is on cuda:0"):

@@ -192,10 +192,6 @@ def _factor_of(A, values, singular, ilu=False, **options):
                      singular=singular, **options)
 
 
-_SPARSE_B_ON_GPU = ("spsolve on the GPU with a sparse b of several columns (SciPy then returns a "
-                    "sparse x): pass b.toarray() for a dense x, or solve on the CPU")
-
-
 def _spsolve_torch(A, b, permc_spec):
     from .._autograd._dsolve_ops import lu_solve
 
@@ -221,9 +217,7 @@ def _spsolve_torch(A, b, permc_spec):
     on_gpu = (isinstance(A, _spbase) and A._on_gpu) or _backend.device_of(b) != "cpu"
     if on_gpu:
         _backend.check_same_device(A, b)
-        if b_sparse and not b_vector:
-            raise NotImplementedError(_SPARSE_B_ON_GPU)
-    elif b_sparse and not b_vector:
+    if b_sparse and not b_vector:
         return _spsolve_sparse_rhs(A, values, b, dtype)
     B = b.toarray() if b_sparse else b
     B = _backend.as_tensor(B).to(_backend.torch_dtype(dtype))
@@ -252,23 +246,38 @@ def _spsolve_sparse_rhs(A, values, b, dtype):
     """SciPy's sparse-b branch: a sparse solution of ``A``'s class whose pattern is the
     nonzeros of the computed solution (found column by column, as SciPy does). Like SciPy's
     branch (``factorized(A)``), it factorises with the default options: ``permc_spec`` is
-    not used."""
+    not used. On the GPU the factorisation is SuperLU's of a host copy (as :func:`splu`'s),
+    the solves and the search for nonzeros run there."""
     from .._autograd._dsolve_ops import lu_solve
 
-    if A.format == "csr":
-        _warn("splu converted its input to CSC format", _SparseEfficiencyWarning, stacklevel=5)
+    b = _sparse_rhs_checks(A, b)
     factor = _factor_of(A, values, singular="raise")
-    if b.format != "csc":
-        _warn("spsolve is more efficient when sparse b is in the CSC matrix format",
-              _SparseEfficiencyWarning, stacklevel=5)
-        b = b.tocsc()
     B = _backend.as_tensor(b.toarray()).to(_backend.torch_dtype(dtype))
     X = lu_solve(values, B, factor)
-    # column-major order of the nonzeros, SciPy's order before its format conversion
-    cols, rows = np.nonzero(_backend.to_numpy(X).T)
+    rows, cols = _nonzeros_by_column(_backend.kernel_array(X, A.indptr))
     gathered = X[_backend.index_tensor(rows), _backend.index_tensor(cols)]
     coo = A._coo_container((gathered, (rows, cols)), shape=b.shape)
     return coo.asformat(A.format)
+
+
+def _sparse_rhs_checks(A, b):
+    """SciPy's warnings around its sparse-b branch (factorising a CSR ``A`` converts it, and
+    a ``b`` that is not CSC is converted); returns ``b`` as CSC."""
+    if A.format == "csr":
+        _warn("splu converted its input to CSC format", _SparseEfficiencyWarning, stacklevel=6)
+    if b.format != "csc":
+        _warn("spsolve is more efficient when sparse b is in the CSC matrix format",
+              _SparseEfficiencyWarning, stacklevel=6)
+        b = b.tocsc()
+    return b
+
+
+def _nonzeros_by_column(X):
+    """``(rows, cols)`` of the nonzeros of the dense ``X`` in column-major order (SciPy's
+    order before its format conversion), on ``X``'s device."""
+    xp = _backend.array_module(X)
+    cols, rows = xp.nonzero(X.T)
+    return rows, cols
 
 
 # ----------------------------------------------------------------------------- spsolve
@@ -318,8 +327,9 @@ def spsolve(A, b, permc_spec=None, use_umfpack=True):
 
     On the GPU (``A`` an spgrad array there, ``b`` a CuPy array) the solve is cuSOLVER's
     sparse QR through ``cupyx``, one column at a time, with SciPy's checks, warnings and
-    result dtype and shape; ``permc_spec`` and ``use_umfpack`` do not apply there, and a sparse
-    ``b`` must be a single column.
+    result dtype and shape; ``permc_spec`` and ``use_umfpack`` do not apply there. A sparse
+    ``b`` of several columns takes SciPy's route there too: one SuperLU factorisation (of a
+    host copy, as :func:`splu`), the solves on the GPU, a sparse ``x``.
 
     Examples
     --------
@@ -360,12 +370,13 @@ def _spsolve_device(A, b):
                          f"{_backend.device_of(b)}")
     _backend.check_same_device(A, b)
     if A.format not in ("csc", "csr"):
-        A = A.tocsc()
+        from .._csc import csc_array
+
+        A = csc_array(A.tocsc())  # SciPy's conversion: a csc_array, whatever A's family
         warnings.warn("spsolve requires A be CSC or CSR matrix format",
                       _SparseEfficiencyWarningBase, stacklevel=3)
-    if issparse(b):
-        if b.ndim == 2 and b.shape[1] != 1:
-            raise NotImplementedError(_SPARSE_B_ON_GPU)
+    sparse_b = issparse(b) and b.ndim == 2 and b.shape[1] != 1
+    if issparse(b) and not sparse_b:
         b = b.toarray()
     b_is_vector = b.ndim == 1 or (b.ndim == 2 and b.shape[1] == 1)
     dtype = np.promote_types(A.dtype, b.dtype)
@@ -377,6 +388,8 @@ def _spsolve_device(A, b):
         raise ValueError(f"matrix must be square (has shape {(M, N)})")
     if M != b.shape[0]:
         raise ValueError(f"matrix - rhs dimension mismatch ({A.shape} - {b.shape[0]})")
+    if sparse_b:
+        return _spsolve_device_sparse_rhs(A, b, dtype)
     S = A.tocsr()
     S = S.copy() if S is A else S
     S.sum_duplicates()
@@ -390,6 +403,39 @@ def _spsolve_device(A, b):
         x = x.astype(dtype)
         x.fill(np.nan)
     return x.ravel() if b_is_vector else x
+
+
+#: bytes of the dense blocks of columns that a sparse right-hand side is solved in on the GPU
+_BLOCK_BYTES = 1 << 28
+
+
+def _spsolve_device_sparse_rhs(A, b, dtype):
+    """SciPy's sparse-b branch on the GPU: ``A`` factorised once by :func:`splu` (SuperLU of a
+    host copy, the solves on the GPU), ``b`` solved in dense blocks of columns, the nonzeros
+    of each block kept; a sparse ``x`` of ``A``'s class, as SciPy's."""
+    b = _sparse_rhs_checks(A, b)
+    xp = A._xp()
+    A = A.astype(dtype)
+    A.sum_duplicates()
+    with warnings.catch_warnings():  # (the conversion was announced as SciPy does)
+        warnings.simplefilter("ignore", _SparseEfficiencyWarningBase)
+        lu = splu(A.tocsc())
+    n, k = b.shape
+    step = max(1, min(k, _BLOCK_BYTES // max(1, n * np.dtype(dtype).itemsize)))
+    rows, cols, vals = [], [], []
+    for start in range(0, k, step):
+        X = lu.solve(b[:, start:start + step].toarray().astype(dtype))
+        r, c = _nonzeros_by_column(X.reshape(n, -1))
+        rows.append(r)
+        cols.append(c + start)
+        vals.append(X.reshape(n, -1)[r, c])
+    from .._sputils import get_index_dtype
+
+    idx = get_index_dtype(maxval=max(b.shape))
+    coo = A._coo_container((xp.concatenate(vals).astype(dtype),
+                            (xp.concatenate(rows).astype(idx), xp.concatenate(cols).astype(idx))),
+                           shape=b.shape)
+    return coo.asformat(A.format)
 
 
 # ----------------------------------------------------------------------------- SuperLU
@@ -752,7 +798,9 @@ def inv(A):
     Computed as ``spsolve(A, I)``, so it warns as :func:`spsolve` does for a sparse
     right-hand side. In differentiable mode the identity is solved as a dense ``n × n``
     block: the inverse of a sparse matrix is dense in general, so this op is inherently
-    dense (``O(n²)`` memory); the result keeps the entries that are nonzero.
+    dense (``O(n²)`` memory); the result keeps the entries that are nonzero. On the GPU the
+    identity is built there and solved by :func:`spsolve`'s sparse-``b`` route (one SuperLU
+    factorisation of a host copy, the solves on the GPU in blocks of columns).
 
     Examples
     --------
@@ -762,14 +810,19 @@ def inv(A):
     array([[1.  , 0.  ],
            [0.  , 0.25]])
     """
-    if not is_differentiable(A):
+    on_gpu = isinstance(A, _spbase) and A._on_gpu
+    if not is_differentiable(A, gpu=True) and not on_gpu:
         return from_scipy_result(_scipy(_spla.inv, _plain_operand(A, "spgrad.linalg.inv")))
     if not issparse(A):
         raise TypeError("Input must be a sparse arrays")
-    from .._construct import eye
+    from .. import _construct
 
-    # SciPy's identity: a sparse *matrix* of A's format and dtype
-    identity = eye(A.shape[0], A.shape[1], dtype=A.dtype, format=A.format)
+    if on_gpu:  # the identity built on the GPU, in A's format (SciPy's _ident_like)
+        xp = A._xp()
+        identity = _construct.diags_array(xp.ones(min(A.shape), dtype=_backend.numpy_dtype(
+            A.dtype)), shape=A.shape).asformat(A.format)
+    else:  # SciPy's identity: a sparse *matrix* of A's format and dtype
+        identity = _construct.eye(A.shape[0], A.shape[1], dtype=A.dtype, format=A.format)
     return spsolve(A, identity)
 
 
