@@ -161,53 +161,36 @@ def _ritz_vectors(xp, V, Y):
     return xp.ascontiguousarray(X / xp.where(norms == 0, 1, norms))
 
 
-def check_arguments(n, k, ncv, which, maxiter):
-    """SciPy's checks of ``eigs``' arguments, in its order; returns ``(ncv, maxiter)`` with
-    SciPy's defaults (``ncv = min(max(2k + 1, 20), n)``, ``maxiter = 10 n``)."""
-    import warnings
-
-    if k <= 0:
-        raise ValueError(f"k={k} must be greater than 0.")
-    if k >= n - 1:
-        warnings.warn("k >= N - 1 for N * N square matrix. Attempting to use "
-                      "scipy.linalg.eig instead.", RuntimeWarning, stacklevel=4)
-        raise TypeError("Cannot use scipy.linalg.eig for sparse A with k >= N - 1. Use "
-                        "scipy.linalg.eig(A.toarray()) or reduce k.")
-    if which not in _WHICH:
-        raise ValueError(f"Parameter which must be one of {' '.join(_WHICH)}")
-    maxiter = n * 10 if maxiter is None else maxiter
-    if maxiter <= 0:
-        raise ValueError(f"maxiter must be positive, maxiter={maxiter}")
-    ncv = min(max(2 * k + 1, 20) if ncv is None else ncv, n)
-    if ncv <= k + 1:
-        raise ValueError(f"ncv must be k+1<ncv<=n, ncv={ncv}")
-    return ncv, maxiter
-
-
 _SEUPD_WHICH = ("LM", "SM", "LA", "SA", "BE")
 
 
-def check_hermitian_arguments(n, k, ncv, which, maxiter):
-    """SciPy's checks of ``eigsh``' arguments for a real symmetric ``A`` (a complex Hermitian
-    one goes through :func:`check_arguments`, as SciPy's eigsh calls eigs for it), in its
-    order; returns ``(ncv, maxiter)`` with SciPy's defaults."""
+def check_arguments(n, k, ncv, which, maxiter, hermitian=False):
+    """SciPy's checks of the arguments of ``eigs`` (or, ``hermitian``, of ``eigsh`` for a real
+    symmetric ``A``; SciPy's eigsh hands a complex Hermitian one to eigs), in its order, with
+    its messages; returns ``(ncv, maxiter)`` with SciPy's defaults (``ncv = min(max(2k + 1,
+    20), n)``, ``maxiter = 10 n``)."""
     import warnings
 
+    solver, limit, choices = (("eigh", n, _SEUPD_WHICH) if hermitian
+                              else ("eig", n - 1, _WHICH))
     if k <= 0:
-        raise ValueError("k must be greater than 0.")
-    if k >= n:
-        warnings.warn("k >= N for N * N square matrix. Attempting to use scipy.linalg.eigh "
-                      "instead.", RuntimeWarning, stacklevel=4)
-        raise TypeError("Cannot use scipy.linalg.eigh for sparse A with k >= N. Use "
-                        "scipy.linalg.eigh(A.toarray()) or reduce k.")
-    if which not in _SEUPD_WHICH:
-        raise ValueError(f"which must be one of {' '.join(_SEUPD_WHICH)}")
+        raise ValueError("k must be greater than 0." if hermitian
+                         else f"k={k} must be greater than 0.")
+    if k >= limit:
+        bound = "N" if hermitian else "N - 1"
+        warnings.warn(f"k >= {bound} for N * N square matrix. Attempting to use "
+                      f"scipy.linalg.{solver} instead.", RuntimeWarning, stacklevel=4)
+        raise TypeError(f"Cannot use scipy.linalg.{solver} for sparse A with k >= {bound}. "
+                        f"Use scipy.linalg.{solver}(A.toarray()) or reduce k.")
+    if which not in choices:
+        raise ValueError(f"{'which' if hermitian else 'Parameter which'} must be one of "
+                         f"{' '.join(choices)}")
     maxiter = n * 10 if maxiter is None else maxiter
     if maxiter <= 0:
         raise ValueError(f"maxiter must be positive, maxiter={maxiter}")
     ncv = min(max(2 * k + 1, 20) if ncv is None else ncv, n)
-    if ncv <= k:
-        raise ValueError(f"ncv must be k<ncv<=n, ncv={ncv}")
+    if ncv <= (k if hermitian else k + 1):
+        raise ValueError(f"ncv must be {'k' if hermitian else 'k+1'}<ncv<=n, ncv={ncv}")
     return ncv, maxiter
 
 

@@ -156,7 +156,7 @@ def _krylov_schur_eigsh(C, k, sigma, which, v0, ncv, maxiter, tol, rng):
     n = C.shape[0]
     real = C.dtype.kind != "c"
     if real:
-        ncv, maxiter = ks.check_hermitian_arguments(n, k, ncv, which, maxiter)
+        ncv, maxiter = ks.check_arguments(n, k, ncv, which, maxiter, hermitian=True)
     else:  # SciPy's eigsh hands a complex A to eigs
         if which == "BE":
             raise ValueError("which='BE' cannot be used with complex matrix A")
