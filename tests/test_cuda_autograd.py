@@ -300,15 +300,27 @@ def test_mixed_devices_are_refused(gpu, tdev):
         A + C
 
 
-def test_solvers_say_they_are_differentiable_on_the_cpu_only(gpu, tdev):
+def test_linalg_limits_and_expm_on_the_gpu(gpu, tdev):
+    """What differentiable spgrad.linalg refuses on the GPU (lsqr's implicit gradients with a
+    dense A, funm_multiply_krylov anywhere), and expm, which densifies there as on the CPU."""
     S = _scipy_matrix(6, 6, np.float64, seed=20) + 10 * ssp.eye(6, format="csr")
     A, _ = _leaf_on_gpu(S.tocsr(), tdev)
     b = _random((6,), np.float64, tdev, seed=21)
     with pytest.raises(NotImplementedError, match="lsqr on the GPU with implicit gradients "
                                                   "needs A as an spgrad sparse array"):
         spla.lsqr(torch.eye(6, dtype=torch.float64, device=tdev), b)
-    with pytest.raises(NotImplementedError, match="differentiable mode runs on the CPU"):
-        spla.expm(A)
+    with pytest.raises(NotImplementedError, match="funm_multiply_krylov is not differentiable"):
+        spla.funm_multiply_krylov(np.exp, A, b)
+    # a differentiable expm there densifies, as on the CPU: torch.linalg.matrix_exp's values
+    # and gradients, the result sparse on the GPU
+    E = spla.expm(A)
+    assert E.device == A.device
+    W = _random((6, 6), np.float64, tdev, seed=22)
+    (g,) = torch.autograd.grad((E.toarray() * W).sum(), A.data)
+    ref = torch.linalg.matrix_exp(A.toarray())
+    torch.testing.assert_close(E.toarray(), ref)
+    (g_ref,) = torch.autograd.grad((ref * W).sum(), A.data)
+    torch.testing.assert_close(g, g_ref)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.complex128])

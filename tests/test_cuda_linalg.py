@@ -175,13 +175,13 @@ def test_spsolve_formats_dtypes_and_singular(gpu):
 
 def _same_warnings(call_cpu, call_gpu):
     """Run both calls recording warnings; return their results after checking that they
-    warned alike (categories and messages)."""
+    warned alike (the same categories and messages, each at least once)."""
     results, caught = [], []
     for call in (call_cpu, call_gpu):
         with warnings.catch_warnings(record=True) as seen:
             warnings.simplefilter("always")
             results.append(call())
-        caught.append([(w.category.__name__, str(w.message)) for w in seen])
+        caught.append({(w.category.__name__, str(w.message)) for w in seen})
     assert caught[0] == caught[1]
     return results
 
@@ -728,10 +728,28 @@ def test_onenormest_matches_the_cpu(gpu, dtype):
         spla.onenormest(sp.csr_array(np.ones((3, 4))).to("cuda"))
 
 
-def test_functions_that_stay_on_the_cpu_say_so(gpu):
-    G = _general(6, np.float64, "csc").to("cuda")
-    for name, call in (("expm", lambda: spla.expm(G)),):
-        with pytest.raises(NotImplementedError,
-                           match=rf"spgrad\.linalg\.{name} does not run on the GPU yet, and "
-                                 rf"an operand is on cuda:0"):
-            call()
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+def test_expm_matches_the_cpu(gpu, fmt):
+    """expm on the GPU: SciPy's degree and scaling choices (small norms: low degrees; large
+    ones: degree 13 with squarings; exact norms below 200 rows, seeded estimates above), the
+    upper triangular squaring, SciPy's result format, values and warnings; 0 × 0 and 1 × 1."""
+    rng = np.random.default_rng(8)
+    cases = []
+    for n, scale in ((12, 0.001), (12, 0.05), (12, 0.4), (12, 0.9), (12, 1.5), (30, 12.0),
+                     (230, 0.8)):
+        S = scipy.sparse.random_array((n, n), density=min(0.3, 6 / n), rng=rng)
+        cases.append(scale * (S - 0.5 * scipy.sparse.diags_array(np.ones(n))))
+    cases.append(8.0 * scipy.sparse.triu(cases[4]))  # upper triangular, with squarings
+    cases.append(scipy.sparse.csr_array(np.array([[2.0]])))
+    for S in cases:
+        A = sp.csr_array(S).asformat(fmt)
+        np.random.seed(3)
+        want, got = _same_warnings(lambda: spla.expm(A),
+                                   lambda: (np.random.seed(3), spla.expm(A.to("cuda")))[1])
+        assert type(got) is type(want) and got.device == "cuda:0", S.shape
+        np.testing.assert_allclose(got.cpu().toarray(), want.toarray(), rtol=1e-10,
+                                   atol=1e-13 * max(1.0, abs(want).max()))
+    empty = spla.expm(sp.csc_array((0, 0)).to("cuda"))
+    assert empty.shape == (0, 0) and empty.device == "cuda:0"
+    with pytest.raises(ValueError, match="expected a square matrix"):
+        spla.expm(sp.csr_array(np.ones((2, 3))).to("cuda"))

@@ -21,14 +21,14 @@ def is_differentiable(*operands, gpu=False):
     """True when any operand is a torch tensor or an spgrad container with torch values, or
     a linear operator that declares torch support (attribute ``_spgrad_torch``).
 
+    ``gpu`` says that the caller handles operands on a GPU itself (every differentiable
+    function of ``spgrad.linalg`` does when its matrix is there).
+
     Raises
     ------
-    NotImplementedError
-        In differentiable mode with an operand on a GPU, unless ``gpu`` (the caller's
-        differentiable mode runs there: ``spsolve``, ``spsolve_triangular``, ``splu``,
-        ``spilu``, ``factorized``, ``cg``, ``bicg``, ``bicgstab``, ``cgs``, ``tfqmr``, ``qmr``,
-        ``gmres``, ``minres``, ``lgmres``, ``gcrotmk``, ``lsqr``, ``lsmr``, ``eigsh``, ``eigs``,
-        ``svds``, ``lobpcg``, ``norm``, ``matrix_power`` and ``expm_multiply`` so far).
+    ValueError
+        In differentiable mode without ``gpu``, when an operand is on a GPU: the caller's
+        matrix is on the CPU, so the operands are on different devices.
     """
     differentiable = any(
         _backend.is_tensor(x) or getattr(x, "_spgrad_torch", False)
@@ -39,16 +39,9 @@ def is_differentiable(*operands, gpu=False):
             on_gpu = (x.device.type == "cuda" if _backend.is_tensor(x)
                       else isinstance(x, _spbase) and x._on_gpu)
             if on_gpu:
-                raise NotImplementedError(
-                    f"spgrad.linalg's differentiable mode runs on the CPU only so far (except "
-                    f"spsolve, spsolve_triangular, splu, spilu, factorized, cg, bicgstab, "
-                    f"cgs, bicg, tfqmr, qmr, gmres, minres, lgmres, gcrotmk, lsqr, lsmr, eigsh, "
-                    f"eigs, svds, "
-                    f"lobpcg, norm, matrix_power and expm_multiply), and an "
-                    f"operand is on the GPU ({_backend.device_of(x)}); move the operands to "
-                    f"the CPU (A.cpu(), tensor.cpu()), or solve in plain mode on the GPU "
-                    f"(A.detach(), CuPy arrays)"
-                )
+                raise ValueError(f"operands on different devices: cpu and "
+                                 f"{_backend.device_of(x)}; move them to one device "
+                                 f"(.cpu(), or .to('cuda') for the matrix)")
     return differentiable
 
 

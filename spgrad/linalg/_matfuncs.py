@@ -358,6 +358,11 @@ def expm(A):
     the gradient; a dense torch tensor gives a dense tensor. For the action on a few vectors use
     :func:`expm_multiply`, which stays sparse.
 
+    On the GPU plain mode runs SciPy's algorithm there (the same Padé degree and scaling, its
+    norms exact below 200 rows and estimated by the GPU :func:`onenormest` above, the solves
+    by :func:`spsolve`'s sparse route, SciPy's result format and warnings); differentiable
+    mode densifies there, as on the CPU.
+
     Parameters
     ----------
     A : (M, M) array_like or sparse array
@@ -376,7 +381,12 @@ def expm(A):
     array([[2.71828183, 0.        ],
            [0.        , 7.3890561 ]])
     """
-    if not is_differentiable(A):
+    on_gpu = isinstance(A, _spbase) and A._on_gpu
+    if not is_differentiable(A, gpu=True):
+        if on_gpu:
+            from . import _matfuncs_device
+
+            return _matfuncs_device.expm(A)
         return _scipy_expm(A)
     torch = _torch()
     if _backend.is_tensor(A):
@@ -396,13 +406,15 @@ def expm(A):
     if fmt == "csc":
         E = E.T
     # the nonzeros of the result, row-major (column-major for CSC): SciPy's stored pattern
-    nz = torch.nonzero(E.detach()).numpy()
+    # (found where E is, on the GPU too)
+    nz = torch.nonzero(E.detach())
     n = A.shape[0]
-    idx_dtype = np.int32 if len(nz) < np.iinfo(np.int32).max else np.int64
-    indptr = np.zeros(n + 1, dtype=idx_dtype)
-    np.cumsum(np.bincount(nz[:, 0], minlength=n), out=indptr[1:])
-    indices = nz[:, 1].astype(idx_dtype)
-    vals = E[_backend.index_tensor(nz[:, 0]), _backend.index_tensor(nz[:, 1])]
+    idx = torch.int32 if len(nz) < np.iinfo(np.int32).max else torch.int64
+    indptr = torch.zeros(n + 1, dtype=idx, device=E.device)
+    indptr[1:] = torch.cumsum(torch.bincount(nz[:, 0], minlength=n), 0)
+    indices = nz[:, 1].to(idx)
+    vals = E[nz[:, 0], nz[:, 1]]
+    indptr, indices = (_backend.kernel_array(t, A.indices) for t in (indptr, indices))
     from .. import _csc, _csr
     from .._matrix import spmatrix
 
@@ -635,7 +647,7 @@ def funm_multiply_krylov(f, A, b, *, assume_a="general", t=1.0, atol=0.0, rtol=1
     >>> np.allclose(y, scipy.linalg.expm(A.toarray()) @ np.ones(5))
     True
     """
-    if is_differentiable(A, b):
+    if is_differentiable(A, b, gpu=True):
         raise NotImplementedError(
             "funm_multiply_krylov is not differentiable; for f = exp use "
             "spgrad.linalg.expm_multiply, which is")
