@@ -73,6 +73,9 @@ def dense_product(kernel, indptr, indices, data, X, Y, canonical):
     ``csr_matvecs`` or their ``_transpose`` twins, with their arguments). On a GPU cuSPARSE
     computes it where it can and the policy allows (``spgrad._cuda._vendor.dense_product``);
     ``canonical()`` says whether the pattern is canonical, asked only then."""
+    if indptr.__class__ is np.ndarray:
+        getattr(_cpu, kernel)(indptr, indices, data, X, Y)
+        return
     if _on_gpu((indptr,)):
         from ._cuda import _vendor
 

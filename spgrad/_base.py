@@ -731,6 +731,14 @@ class _spbase:
     def _matmul_dispatch(self, other):
         """``self @ other`` for a dense vector/matrix, a scalar, or a sparse operand."""
         M, N = self._shape_as_2d
+        if (other.__class__ is np.ndarray and other.ndim and
+                getattr(self, "data", None).__class__ is np.ndarray and
+                self._index_array().__class__ is np.ndarray):
+            # plain NumPy operands (the common case): no device or tensor checks needed
+            if other.shape == (N,):
+                return self._matmul_vector(other)
+            if other.ndim == 2 and other.shape[0] == N and other.shape[1] != 1:
+                return self._matmul_multivector(other)
         _backend.check_same_device(self, other)
         if getattr(self, "_is_torch", False) or _backend.is_tensor(other):
             return self._matmul_differentiable(other)

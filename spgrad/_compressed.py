@@ -30,6 +30,9 @@ from ._sputils import (
     upcast,
 )
 
+#: value dtypes the CPU product kernels take as they are
+_PLAIN_DTYPES = frozenset(np.dtype(t) for t in ("f4", "f8", "c8", "c16"))
+
 
 def _autograd_ops():
     """The differentiable-mode operations (imports torch; called only with tensors)."""
@@ -862,7 +865,27 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
             canonical=True,
         )
 
+    def _plain_product(self, other, shape):
+        """``self @ other`` straight to the CPU kernel when nothing needs converting (NumPy
+        values and operand of one floating dtype, contiguous), else None."""
+        data = self.data
+        if not (data.__class__ is np.ndarray and other.__class__ is np.ndarray
+                and data.dtype == other.dtype and data.dtype in _PLAIN_DTYPES
+                and data.flags.c_contiguous and other.flags.c_contiguous
+                and self.indptr.__class__ is np.ndarray):
+            return None
+        from . import _cpu
+
+        out = np.empty(shape, dtype=data.dtype)
+        kernel = ("csr_matvec" if other.ndim == 1 else "csr_matvecs") + \
+            ("" if self.format == "csr" else "_transpose")
+        getattr(_cpu, kernel)(self.indptr, self.indices, data, other, out)
+        return out
+
     def _matmul_vector(self, other):
+        plain = self._plain_product(other, (self.shape[0],))
+        if plain is not None:
+            return plain
         if self._is_torch or _backend.is_tensor(other):
             return _autograd_ops().matmul_dense(self, other)
         M, N = self.shape
@@ -877,6 +900,9 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
         return from_kernel(y, dtype)
 
     def _matmul_multivector(self, other):
+        plain = self._plain_product(other, (self.shape[0], other.shape[1]))
+        if plain is not None:
+            return plain
         if self._is_torch or _backend.is_tensor(other):
             return _autograd_ops().matmul_dense(self, other)
         M, N = self.shape
