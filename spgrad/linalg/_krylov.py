@@ -1176,8 +1176,7 @@ def device_solve(name, A, b, x0=None, *, rtol=1e-5, atol=0., maxiter=None, M=Non
     bt = b.reshape(-1).astype(dtype, copy=False)
 
     if M is None:
-        def psolve(v):
-            return v
+        psolve = _identity
     else:
         if getattr(M, "shape", A.shape) != A.shape:
             raise ValueError("matrix and preconditioner have different shapes")

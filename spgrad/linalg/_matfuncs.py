@@ -465,7 +465,9 @@ def _taylor_parameters(shifted, t, n0):
     GPU (whose norms are then computed and estimated there)."""
     on_gpu = isinstance(shifted, _spbase)
     if on_gpu:
-        A_1_norm = float(abs(shifted).sum(axis=0).max()) if shifted.nnz else 0.0
+        from ._matfuncs_device import _exact_onenorm
+
+        A_1_norm = _exact_onenorm(shifted)
     else:
         A_1_norm = _scipy_expm_multiply_module._exact_1_norm(shifted)
     if t * A_1_norm == 0:

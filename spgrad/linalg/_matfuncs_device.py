@@ -117,27 +117,23 @@ def _signs(xp, shape):
     return xp.asarray(np.random.randint(0, 2, size=shape) * 2 - 1).astype(np.float64)
 
 
-def _parallel(xp, v, w):
+def _parallel(v, w):
     """SciPy's ``vectors_are_parallel`` for two columns of ±1 (or unit complex) entries."""
     return (v @ w).item() == v.shape[0]
 
 
-def _needs_resampling(xp, i, X, Y=None):
+def _needs_resampling(i, X, Y=None):
     """SciPy's ``column_needs_resampling``: column ``i`` of ``X`` parallel to an earlier one,
     or to a column of ``Y``."""
-    if any(_parallel(xp, X[:, i], X[:, j]) for j in range(i)):
+    if any(_parallel(X[:, i], X[:, j]) for j in range(i)):
         return True
-    return Y is not None and any(_parallel(xp, X[:, i], Y[:, j]) for j in range(Y.shape[1]))
+    return Y is not None and any(_parallel(X[:, i], Y[:, j]) for j in range(Y.shape[1]))
 
 
 def _sign_round_up(xp, Y):
     """``Y / |Y|`` with 1 where ``Y`` is 0 (SciPy's ``sign_round_up``)."""
     S = xp.where(Y == 0, 1, Y)
     return S / abs(S)
-
-
-def _less_than_or_close(a, b):
-    return np.allclose(a, b) or a < b
 
 
 def onenormest(A, t=2, itmax=5, compute_v=False, compute_w=False):
@@ -184,7 +180,7 @@ def _onenormest_core(xp, op, op_h, t, itmax):
         for i in range(1, t):
             X[:, i] = _signs(xp, n)
         for i in range(t):
-            while _needs_resampling(xp, i, X):
+            while _needs_resampling(i, X):
                 X[:, i] = _signs(xp, n)
     X /= float(n)
     ind_hist = np.zeros(0, dtype=np.intp)
@@ -206,11 +202,11 @@ def _onenormest_core(xp, op, op_h, t, itmax):
             break
         S = _sign_round_up(xp, Y)
         del Y
-        if all(any(_parallel(xp, S[:, i], S_old[:, j]) for j in range(t)) for i in range(t)):
+        if all(any(_parallel(S[:, i], S_old[:, j]) for j in range(t)) for i in range(t)):
             break
         if t > 1:
             for i in range(t):
-                while _needs_resampling(xp, i, S, S_old):
+                while _needs_resampling(i, S, S_old):
                     S[:, i] = _signs(xp, n)
         del S_old
         h = abs(op_h.matmat(S)).max(axis=1)
