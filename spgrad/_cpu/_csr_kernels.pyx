@@ -166,7 +166,9 @@ cdef void _matvecs_rows(const index_t* Ap, const index_t* Aj, const value_t* Ax,
                         Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
     # Full blocks of _SPMM_BLOCK columns are summed in a local array that the compiler keeps
     # in registers (accumulating through Y stores on every entry: Y may alias X), reading the
-    # row's entries once per block; the remaining columns accumulate through Y. Every output
+    # row's entries once per block; the remaining columns are summed in the same local array
+    # by one more sweep (through Y they cost a load and a store per entry and column: k = 3
+    # columns, 10 random entries per row, n = 10⁵, one thread 5.9 -> 5.0 ms). Every output
     # is summed from 0 in storage order either way. The first sweep over a row's entries
     # prefetches the row of X that the entry PREFETCH_AHEAD positions on reads, and the
     # values and indices ROW_AHEAD entries on.
@@ -197,15 +199,17 @@ cdef void _matvecs_rows(const index_t* Ap, const index_t* Aj, const value_t* Ax,
             c0 = c0 + _SPMM_BLOCK
         if full == k:
             continue
-        for c in range(full, k):
-            yr[c] = 0
+        for c in range(k - full):
+            acc[c] = 0
         for p in range(Ap[i], Ap[i + 1]):
             if full == 0 and p < ahead:
                 prefetch_gathered_row(Aj, X, k, row_bytes, p + PREFETCH_AHEAD)
             a = Ax[p]
-            xr = X + <Py_ssize_t>Aj[p] * k
-            for c in range(full, k):
-                yr[c] = yr[c] + a * xr[c]
+            xr = X + <Py_ssize_t>Aj[p] * k + full
+            for c in range(k - full):
+                acc[c] = acc[c] + a * xr[c]
+        for c in range(k - full):
+            yr[full + c] = acc[c]
 
 
 def csr_matvecs(const index_t[::1] indptr, const index_t[::1] indices,

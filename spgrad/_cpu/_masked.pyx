@@ -195,15 +195,17 @@ cdef void _matvecs_perm_rows(const index_t* Ap, const index_t* Aj, const index_t
             c0 = c0 + _GATHER_BLOCK
         if full == k:
             continue
-        for c in range(full, k):
-            yr[c] = 0
+        for c in range(k - full):
+            acc[c] = 0
         for p in range(Ap[i], Ap[i + 1]):
             if full == 0 and p < ahead:
                 _prefetch_entry(Aj, perm, Ax, X, k, row_bytes, p + PREFETCH_AHEAD)
             a = Ax[perm[p]]
-            xr = X + <Py_ssize_t>Aj[p] * k
-            for c in range(full, k):
-                yr[c] = yr[c] + a * xr[c]
+            xr = X + <Py_ssize_t>Aj[p] * k + full
+            for c in range(k - full):
+                acc[c] = acc[c] + a * xr[c]
+        for c in range(k - full):
+            yr[full + c] = acc[c]
 
 
 cdef inline void _prefetch_entry(const index_t* Aj, const index_t* perm, const value_t* Ax,
