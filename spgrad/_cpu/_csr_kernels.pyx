@@ -161,18 +161,42 @@ cdef enum:
     _SPMM_BLOCK = 8  # columns of Y accumulated together in registers by the SpMM kernel
 
 
+cdef inline void _tail_cols(const index_t* Aj, const value_t* Ax, const value_t* X,
+                            value_t* yr, Py_ssize_t k, Py_ssize_t c0, Py_ssize_t w,
+                            Py_ssize_t p0, Py_ssize_t p1, Py_ssize_t ahead,
+                            Py_ssize_t row_bytes) noexcept nogil:
+    # columns [c0, c0 + w) of one output row yr, w < _SPMM_BLOCK, over the entries [p0, p1)
+    # (prefetching the row of X that the entry PREFETCH_AHEAD on reads, below entry ahead)
+    cdef Py_ssize_t p, c
+    cdef value_t a
+    cdef value_t acc[_SPMM_BLOCK]
+    cdef const value_t* xr
+    for c in range(w):
+        acc[c] = 0
+    for p in range(p0, p1):
+        if p < ahead:
+            prefetch_gathered_row(Aj, X, k, row_bytes, p + PREFETCH_AHEAD)
+        a = Ax[p]
+        xr = X + <Py_ssize_t>Aj[p] * k + c0
+        for c in range(w):
+            acc[c] = acc[c] + a * xr[c]
+    for c in range(w):
+        yr[c0 + c] = acc[c]
+
+
 cdef void _matvecs_rows(const index_t* Ap, const index_t* Aj, const value_t* Ax,
                         const value_t* X, value_t* Y, Py_ssize_t k,
                         Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
     # Full blocks of _SPMM_BLOCK columns are summed in a local array that the compiler keeps
     # in registers (accumulating through Y stores on every entry: Y may alias X), reading the
-    # row's entries once per block; the remaining columns are summed in the same local array
-    # by one more sweep (through Y they cost a load and a store per entry and column: k = 3
-    # columns, 10 random entries per row, n = 10⁵, one thread 5.9 -> 5.0 ms). Every output
-    # is summed from 0 in storage order either way. The first sweep over a row's entries
-    # prefetches the row of X that the entry PREFETCH_AHEAD positions on reads, and the
-    # values and indices ROW_AHEAD entries on.
-    cdef Py_ssize_t i, p, c, c0, full = k - k % _SPMM_BLOCK
+    # row's entries once per block; the remaining columns are summed in registers too, by one
+    # more sweep of a width fixed at compile time (through Y they cost a load and a store per
+    # entry and column; in a local array of variable width, a chain of stores and reloads:
+    # k = 3 columns, 10 random entries per row, n = 10⁵, one thread 4.8 -> 1.9 ms, SciPy
+    # 3.4 ms). Every output is summed from 0 in storage order either way. The first sweep
+    # over a row's entries prefetches the row of X that the entry PREFETCH_AHEAD positions on
+    # reads, and the values and indices ROW_AHEAD entries on.
+    cdef Py_ssize_t i, p, c, c0, w, pf, full = k - k % _SPMM_BLOCK
     cdef Py_ssize_t nnz = Ap[r1], ahead = Ap[r1] - PREFETCH_AHEAD
     cdef Py_ssize_t row_bytes = min(k * <Py_ssize_t>sizeof(value_t), PREFETCH_BYTES)
     cdef value_t a
@@ -197,19 +221,26 @@ cdef void _matvecs_rows(const index_t* Ap, const index_t* Aj, const value_t* Ax,
             for c in range(_SPMM_BLOCK):
                 yr[c0 + c] = acc[c]
             c0 = c0 + _SPMM_BLOCK
-        if full == k:
+        # the columns past the last full block, by a call whose width the compiler knows (a
+        # constant after inlining), so that their sums stay in registers
+        w = k - full
+        if w == 0:
             continue
-        for c in range(k - full):
-            acc[c] = 0
-        for p in range(Ap[i], Ap[i + 1]):
-            if full == 0 and p < ahead:
-                prefetch_gathered_row(Aj, X, k, row_bytes, p + PREFETCH_AHEAD)
-            a = Ax[p]
-            xr = X + <Py_ssize_t>Aj[p] * k + full
-            for c in range(k - full):
-                acc[c] = acc[c] + a * xr[c]
-        for c in range(k - full):
-            yr[full + c] = acc[c]
+        pf = ahead if full == 0 else 0
+        if w == 1:
+            _tail_cols(Aj, Ax, X, yr, k, full, 1, Ap[i], Ap[i + 1], pf, row_bytes)
+        elif w == 2:
+            _tail_cols(Aj, Ax, X, yr, k, full, 2, Ap[i], Ap[i + 1], pf, row_bytes)
+        elif w == 3:
+            _tail_cols(Aj, Ax, X, yr, k, full, 3, Ap[i], Ap[i + 1], pf, row_bytes)
+        elif w == 4:
+            _tail_cols(Aj, Ax, X, yr, k, full, 4, Ap[i], Ap[i + 1], pf, row_bytes)
+        elif w == 5:
+            _tail_cols(Aj, Ax, X, yr, k, full, 5, Ap[i], Ap[i + 1], pf, row_bytes)
+        elif w == 6:
+            _tail_cols(Aj, Ax, X, yr, k, full, 6, Ap[i], Ap[i + 1], pf, row_bytes)
+        else:
+            _tail_cols(Aj, Ax, X, yr, k, full, 7, Ap[i], Ap[i + 1], pf, row_bytes)
 
 
 def csr_matvecs(const index_t[::1] indptr, const index_t[::1] indices,

@@ -170,7 +170,7 @@ cdef void _matvecs_perm_rows(const index_t* Ap, const index_t* Aj, const index_t
     # prefetches the row of X and the value that the entry PREFETCH_AHEAD positions on reads:
     # both are gathered in an order (the transposed pattern's) that the hardware prefetchers
     # cannot follow (up to the entries of row r_end >= r1).
-    cdef Py_ssize_t i, p, c, c0, full = k - k % _GATHER_BLOCK
+    cdef Py_ssize_t i, p, c, c0, w, pf, full = k - k % _GATHER_BLOCK
     cdef Py_ssize_t ahead = Ap[r_end] - PREFETCH_AHEAD
     cdef Py_ssize_t row_bytes = min(k * <Py_ssize_t>sizeof(value_t), PREFETCH_BYTES)
     cdef value_t a
@@ -193,19 +193,49 @@ cdef void _matvecs_perm_rows(const index_t* Ap, const index_t* Aj, const index_t
             for c in range(_GATHER_BLOCK):
                 yr[c0 + c] = acc[c]
             c0 = c0 + _GATHER_BLOCK
-        if full == k:
+        # the columns past the last full block, by a call of a width the compiler knows (a
+        # constant after inlining: the sums stay in registers, as in _csr_kernels' SpMM)
+        w = k - full
+        if w == 0:
             continue
-        for c in range(k - full):
-            acc[c] = 0
-        for p in range(Ap[i], Ap[i + 1]):
-            if full == 0 and p < ahead:
-                _prefetch_entry(Aj, perm, Ax, X, k, row_bytes, p + PREFETCH_AHEAD)
-            a = Ax[perm[p]]
-            xr = X + <Py_ssize_t>Aj[p] * k + full
-            for c in range(k - full):
-                acc[c] = acc[c] + a * xr[c]
-        for c in range(k - full):
-            yr[full + c] = acc[c]
+        pf = ahead if full == 0 else 0
+        if w == 1:
+            _perm_tail_cols(Aj, perm, Ax, X, yr, k, full, 1, Ap[i], Ap[i + 1], pf, row_bytes)
+        elif w == 2:
+            _perm_tail_cols(Aj, perm, Ax, X, yr, k, full, 2, Ap[i], Ap[i + 1], pf, row_bytes)
+        elif w == 3:
+            _perm_tail_cols(Aj, perm, Ax, X, yr, k, full, 3, Ap[i], Ap[i + 1], pf, row_bytes)
+        elif w == 4:
+            _perm_tail_cols(Aj, perm, Ax, X, yr, k, full, 4, Ap[i], Ap[i + 1], pf, row_bytes)
+        elif w == 5:
+            _perm_tail_cols(Aj, perm, Ax, X, yr, k, full, 5, Ap[i], Ap[i + 1], pf, row_bytes)
+        elif w == 6:
+            _perm_tail_cols(Aj, perm, Ax, X, yr, k, full, 6, Ap[i], Ap[i + 1], pf, row_bytes)
+        else:
+            _perm_tail_cols(Aj, perm, Ax, X, yr, k, full, 7, Ap[i], Ap[i + 1], pf, row_bytes)
+
+
+cdef inline void _perm_tail_cols(const index_t* Aj, const index_t* perm, const value_t* Ax,
+                                 const value_t* X, value_t* yr, Py_ssize_t k, Py_ssize_t c0,
+                                 Py_ssize_t w, Py_ssize_t p0, Py_ssize_t p1, Py_ssize_t ahead,
+                                 Py_ssize_t row_bytes) noexcept nogil:
+    # columns [c0, c0 + w) of one output row yr, w < _GATHER_BLOCK, over the entries [p0, p1)
+    # with values read through perm (prefetching below entry ahead)
+    cdef Py_ssize_t p, c
+    cdef value_t a
+    cdef value_t acc[_GATHER_BLOCK]
+    cdef const value_t* xr
+    for c in range(w):
+        acc[c] = 0
+    for p in range(p0, p1):
+        if p < ahead:
+            _prefetch_entry(Aj, perm, Ax, X, k, row_bytes, p + PREFETCH_AHEAD)
+        a = Ax[perm[p]]
+        xr = X + <Py_ssize_t>Aj[p] * k + c0
+        for c in range(w):
+            acc[c] = acc[c] + a * xr[c]
+    for c in range(w):
+        yr[c0 + c] = acc[c]
 
 
 cdef inline void _prefetch_entry(const index_t* Aj, const index_t* perm, const value_t* Ax,
