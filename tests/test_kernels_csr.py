@@ -123,7 +123,7 @@ def test_csr_matvec(name, idtype, vdtype, mode):
 
 @all_shapes
 @all_dtypes
-@pytest.mark.parametrize("k", [1, 2, 5, 7, 8, 13, 16])  # from 8: register blocks (+ remainder)
+@pytest.mark.parametrize("k", [1, 2, 5, 7, 8, 13, 16, 24, 35])  # blocks of 16, 8, the rest
 def test_csr_matvecs(name, idtype, vdtype, k, mode):
     n_row, n_col, indptr, indices, data = make(name, idtype, vdtype)
     X = random_values(np.random.default_rng(1), n_col * k, vdtype).reshape(n_col, k)
@@ -148,7 +148,7 @@ def test_csr_matvec_transpose(name, idtype, vdtype, mode):
 
 @all_shapes
 @all_dtypes
-@pytest.mark.parametrize("k", [1, 2, 5, 7, 8, 13, 16])  # from 8: register blocks (+ remainder)
+@pytest.mark.parametrize("k", [1, 2, 5, 7, 8, 13, 16, 24, 35])  # blocks of 16, 8, the rest
 def test_csr_matvecs_transpose(name, idtype, vdtype, k, mode):
     n_row, n_col, indptr, indices, data = make(name, idtype, vdtype)
     X = random_values(np.random.default_rng(1), n_row * k, vdtype).reshape(n_row, k)
@@ -163,7 +163,7 @@ def test_csr_matvecs_transpose(name, idtype, vdtype, k, mode):
 
 @all_shapes
 @all_dtypes
-@pytest.mark.parametrize("k", [1, 2, 5, 7, 8, 13, 16])  # from 8: register blocks (+ remainder)
+@pytest.mark.parametrize("k", [1, 2, 5, 7, 8, 13, 16, 24, 35])  # blocks of 16, 8, the rest
 def test_csr_matvecs_permuted(name, idtype, vdtype, k, mode):
     """The transposed product as a gather over the transposed pattern with its map: the same
     as SciPy's ``A.T @ X`` up to rounding (entries are summed in the transpose's order)."""

@@ -158,18 +158,21 @@ def csr_matvec(const index_t[::1] indptr, const index_t[::1] indices,
 
 
 cdef enum:
-    _SPMM_BLOCK = 8  # columns of Y accumulated together in registers by the SpMM kernel
+    _SPMM_WIDE = 16  # columns of Y summed together in registers by the SpMM kernel ...
+    _SPMM_BLOCK = 8  # ... and then, for the columns left, 8
 
 
-cdef inline void _tail_cols(const index_t* Aj, const value_t* Ax, const value_t* X,
-                            value_t* yr, Py_ssize_t k, Py_ssize_t c0, Py_ssize_t w,
-                            Py_ssize_t p0, Py_ssize_t p1, Py_ssize_t ahead,
-                            Py_ssize_t row_bytes) noexcept nogil:
-    # columns [c0, c0 + w) of one output row yr, w < _SPMM_BLOCK, over the entries [p0, p1)
-    # (prefetching the row of X that the entry PREFETCH_AHEAD on reads, below entry ahead)
+cdef inline void _row_cols(const index_t* Aj, const value_t* Ax, const value_t* X,
+                           value_t* yr, Py_ssize_t k, Py_ssize_t c0, Py_ssize_t w,
+                           Py_ssize_t p0, Py_ssize_t p1, Py_ssize_t ahead,
+                           Py_ssize_t row_bytes) noexcept nogil:
+    # columns [c0, c0 + w) of one output row yr, w <= _SPMM_WIDE, summed over the entries
+    # [p0, p1) in a local array; every call passes a constant w, so that after inlining the
+    # compiler keeps the sums in registers. Below entry ``ahead`` each entry prefetches the
+    # row of X that the entry PREFETCH_AHEAD positions on reads.
     cdef Py_ssize_t p, c
     cdef value_t a
-    cdef value_t acc[_SPMM_BLOCK]
+    cdef value_t acc[_SPMM_WIDE]
     cdef const value_t* xr
     for c in range(w):
         acc[c] = 0
@@ -187,60 +190,49 @@ cdef inline void _tail_cols(const index_t* Aj, const value_t* Ax, const value_t*
 cdef void _matvecs_rows(const index_t* Ap, const index_t* Aj, const value_t* Ax,
                         const value_t* X, value_t* Y, Py_ssize_t k,
                         Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
-    # Full blocks of _SPMM_BLOCK columns are summed in a local array that the compiler keeps
-    # in registers (accumulating through Y stores on every entry: Y may alias X), reading the
-    # row's entries once per block; the remaining columns are summed in registers too, by one
-    # more sweep of a width fixed at compile time (through Y they cost a load and a store per
-    # entry and column; in a local array of variable width, a chain of stores and reloads:
-    # k = 3 columns, 10 random entries per row, n = 10⁵, one thread 4.8 -> 1.9 ms, SciPy
-    # 3.4 ms). Every output is summed from 0 in storage order either way. The first sweep
-    # over a row's entries prefetches the row of X that the entry PREFETCH_AHEAD positions on
-    # reads, and the values and indices ROW_AHEAD entries on.
-    cdef Py_ssize_t i, p, c, c0, w, pf, full = k - k % _SPMM_BLOCK
+    # Each row of Y is summed in blocks of columns, _SPMM_WIDE, then _SPMM_BLOCK, then the
+    # rest, each block by one sweep over the row's entries in registers (through Y, which may
+    # alias X, a sum costs a load and a store per entry and column; in a local array of
+    # variable width, a chain of stores and reloads: k = 3 columns, 10 random entries per row,
+    # n = 10⁵, one thread 4.8 -> 1.9 ms, SciPy 3.4 ms). Every output is summed from 0 in
+    # storage order. The first sweep over a row's entries prefetches the row of X that the
+    # entry PREFETCH_AHEAD positions on reads, and every row the values and indices
+    # ROW_AHEAD entries on.
+    cdef Py_ssize_t i, c0, w, pf
     cdef Py_ssize_t nnz = Ap[r1], ahead = Ap[r1] - PREFETCH_AHEAD
     cdef Py_ssize_t row_bytes = min(k * <Py_ssize_t>sizeof(value_t), PREFETCH_BYTES)
-    cdef value_t a
-    cdef value_t acc[_SPMM_BLOCK]
     cdef value_t* yr
-    cdef const value_t* xr
     for i in range(r0, r1):
         prefetch_row(Ax, sizeof(value_t), Ap[i], Ap[i + 1], nnz)
         prefetch_row(Aj, sizeof(index_t), Ap[i], Ap[i + 1], nnz)
         yr = Y + i * k
         c0 = 0
-        while c0 < full:
-            for c in range(_SPMM_BLOCK):
-                acc[c] = 0
-            for p in range(Ap[i], Ap[i + 1]):
-                if c0 == 0 and p < ahead:
-                    prefetch_gathered_row(Aj, X, k, row_bytes, p + PREFETCH_AHEAD)
-                a = Ax[p]
-                xr = X + <Py_ssize_t>Aj[p] * k + c0
-                for c in range(_SPMM_BLOCK):
-                    acc[c] = acc[c] + a * xr[c]
-            for c in range(_SPMM_BLOCK):
-                yr[c0 + c] = acc[c]
+        pf = ahead
+        while c0 + _SPMM_WIDE <= k:
+            _row_cols(Aj, Ax, X, yr, k, c0, _SPMM_WIDE, Ap[i], Ap[i + 1], pf, row_bytes)
+            c0 = c0 + _SPMM_WIDE
+            pf = 0
+        if c0 + _SPMM_BLOCK <= k:
+            _row_cols(Aj, Ax, X, yr, k, c0, _SPMM_BLOCK, Ap[i], Ap[i + 1], pf, row_bytes)
             c0 = c0 + _SPMM_BLOCK
-        # the columns past the last full block, by a call whose width the compiler knows (a
-        # constant after inlining), so that their sums stay in registers
-        w = k - full
+            pf = 0
+        w = k - c0
         if w == 0:
             continue
-        pf = ahead if full == 0 else 0
-        if w == 1:
-            _tail_cols(Aj, Ax, X, yr, k, full, 1, Ap[i], Ap[i + 1], pf, row_bytes)
+        elif w == 1:
+            _row_cols(Aj, Ax, X, yr, k, c0, 1, Ap[i], Ap[i + 1], pf, row_bytes)
         elif w == 2:
-            _tail_cols(Aj, Ax, X, yr, k, full, 2, Ap[i], Ap[i + 1], pf, row_bytes)
+            _row_cols(Aj, Ax, X, yr, k, c0, 2, Ap[i], Ap[i + 1], pf, row_bytes)
         elif w == 3:
-            _tail_cols(Aj, Ax, X, yr, k, full, 3, Ap[i], Ap[i + 1], pf, row_bytes)
+            _row_cols(Aj, Ax, X, yr, k, c0, 3, Ap[i], Ap[i + 1], pf, row_bytes)
         elif w == 4:
-            _tail_cols(Aj, Ax, X, yr, k, full, 4, Ap[i], Ap[i + 1], pf, row_bytes)
+            _row_cols(Aj, Ax, X, yr, k, c0, 4, Ap[i], Ap[i + 1], pf, row_bytes)
         elif w == 5:
-            _tail_cols(Aj, Ax, X, yr, k, full, 5, Ap[i], Ap[i + 1], pf, row_bytes)
+            _row_cols(Aj, Ax, X, yr, k, c0, 5, Ap[i], Ap[i + 1], pf, row_bytes)
         elif w == 6:
-            _tail_cols(Aj, Ax, X, yr, k, full, 6, Ap[i], Ap[i + 1], pf, row_bytes)
+            _row_cols(Aj, Ax, X, yr, k, c0, 6, Ap[i], Ap[i + 1], pf, row_bytes)
         else:
-            _tail_cols(Aj, Ax, X, yr, k, full, 7, Ap[i], Ap[i + 1], pf, row_bytes)
+            _row_cols(Aj, Ax, X, yr, k, c0, 7, Ap[i], Ap[i + 1], pf, row_bytes)
 
 
 def csr_matvecs(const index_t[::1] indptr, const index_t[::1] indices,

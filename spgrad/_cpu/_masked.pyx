@@ -55,7 +55,8 @@ cdef int _threads(Py_ssize_t work) noexcept:
 
 cdef enum:
     _SDDMM_BLOCK = 8  # columns summed side by side by the SDDMM kernel
-    _GATHER_BLOCK = 8  # columns of an output row summed together in registers by the gather
+    _GATHER_WIDE = 16  # columns of an output row summed together in registers by the gather
+    _GATHER_BLOCK = 8  # ... and then, for the columns left, 8 (then the rest)
     _ROWS_AHEAD = 8  # the SDDMM prefetches the row of A this many rows on
     _FUSED_ROWS = 8  # rows of each half per block of the fused SpMM backward
 
@@ -162,68 +163,17 @@ def csr_sddmm(const index_t[::1] indptr, const index_t[::1] indices,
 # ------------------------------------------------------------------------------------------------
 # the transposed product as a gather over the transposed pattern
 
-cdef void _matvecs_perm_rows(const index_t* Ap, const index_t* Aj, const index_t* perm,
-                             const value_t* Ax, const value_t* X, value_t* Y, Py_ssize_t k,
-                             Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t r_end) noexcept nogil:
-    # The SpMM row loop (``_csr_kernels._matvecs_rows``) with the values read through perm:
-    # blocks of _GATHER_BLOCK columns summed in registers. The first sweep over a row's entries
-    # prefetches the row of X and the value that the entry PREFETCH_AHEAD positions on reads:
-    # both are gathered in an order (the transposed pattern's) that the hardware prefetchers
-    # cannot follow (up to the entries of row r_end >= r1).
-    cdef Py_ssize_t i, p, c, c0, w, pf, full = k - k % _GATHER_BLOCK
-    cdef Py_ssize_t ahead = Ap[r_end] - PREFETCH_AHEAD
-    cdef Py_ssize_t row_bytes = min(k * <Py_ssize_t>sizeof(value_t), PREFETCH_BYTES)
-    cdef value_t a
-    cdef value_t acc[_GATHER_BLOCK]
-    cdef value_t* yr
-    cdef const value_t* xr
-    for i in range(r0, r1):
-        yr = Y + i * k
-        c0 = 0
-        while c0 < full:
-            for c in range(_GATHER_BLOCK):
-                acc[c] = 0
-            for p in range(Ap[i], Ap[i + 1]):
-                if c0 == 0 and p < ahead:
-                    _prefetch_entry(Aj, perm, Ax, X, k, row_bytes, p + PREFETCH_AHEAD)
-                a = Ax[perm[p]]
-                xr = X + <Py_ssize_t>Aj[p] * k + c0
-                for c in range(_GATHER_BLOCK):
-                    acc[c] = acc[c] + a * xr[c]
-            for c in range(_GATHER_BLOCK):
-                yr[c0 + c] = acc[c]
-            c0 = c0 + _GATHER_BLOCK
-        # the columns past the last full block, by a call of a width the compiler knows (a
-        # constant after inlining: the sums stay in registers, as in _csr_kernels' SpMM)
-        w = k - full
-        if w == 0:
-            continue
-        pf = ahead if full == 0 else 0
-        if w == 1:
-            _perm_tail_cols(Aj, perm, Ax, X, yr, k, full, 1, Ap[i], Ap[i + 1], pf, row_bytes)
-        elif w == 2:
-            _perm_tail_cols(Aj, perm, Ax, X, yr, k, full, 2, Ap[i], Ap[i + 1], pf, row_bytes)
-        elif w == 3:
-            _perm_tail_cols(Aj, perm, Ax, X, yr, k, full, 3, Ap[i], Ap[i + 1], pf, row_bytes)
-        elif w == 4:
-            _perm_tail_cols(Aj, perm, Ax, X, yr, k, full, 4, Ap[i], Ap[i + 1], pf, row_bytes)
-        elif w == 5:
-            _perm_tail_cols(Aj, perm, Ax, X, yr, k, full, 5, Ap[i], Ap[i + 1], pf, row_bytes)
-        elif w == 6:
-            _perm_tail_cols(Aj, perm, Ax, X, yr, k, full, 6, Ap[i], Ap[i + 1], pf, row_bytes)
-        else:
-            _perm_tail_cols(Aj, perm, Ax, X, yr, k, full, 7, Ap[i], Ap[i + 1], pf, row_bytes)
-
-
-cdef inline void _perm_tail_cols(const index_t* Aj, const index_t* perm, const value_t* Ax,
-                                 const value_t* X, value_t* yr, Py_ssize_t k, Py_ssize_t c0,
-                                 Py_ssize_t w, Py_ssize_t p0, Py_ssize_t p1, Py_ssize_t ahead,
-                                 Py_ssize_t row_bytes) noexcept nogil:
-    # columns [c0, c0 + w) of one output row yr, w < _GATHER_BLOCK, over the entries [p0, p1)
-    # with values read through perm (prefetching below entry ahead)
+cdef inline void _perm_row_cols(const index_t* Aj, const index_t* perm, const value_t* Ax,
+                                const value_t* X, value_t* yr, Py_ssize_t k, Py_ssize_t c0,
+                                Py_ssize_t w, Py_ssize_t p0, Py_ssize_t p1, Py_ssize_t ahead,
+                                Py_ssize_t row_bytes) noexcept nogil:
+    # columns [c0, c0 + w) of one output row yr, w <= _GATHER_WIDE, over the entries [p0, p1)
+    # with values read through perm, summed in a local array that stays in registers (every
+    # call passes a constant w); below entry ``ahead`` each entry prefetches what the entry
+    # PREFETCH_AHEAD positions on reads
     cdef Py_ssize_t p, c
     cdef value_t a
-    cdef value_t acc[_GATHER_BLOCK]
+    cdef value_t acc[_GATHER_WIDE]
     cdef const value_t* xr
     for c in range(w):
         acc[c] = 0
@@ -236,6 +186,52 @@ cdef inline void _perm_tail_cols(const index_t* Aj, const index_t* perm, const v
             acc[c] = acc[c] + a * xr[c]
     for c in range(w):
         yr[c0 + c] = acc[c]
+
+
+cdef void _matvecs_perm_rows(const index_t* Ap, const index_t* Aj, const index_t* perm,
+                             const value_t* Ax, const value_t* X, value_t* Y, Py_ssize_t k,
+                             Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t r_end) noexcept nogil:
+    # The SpMM row loop (``_csr_kernels._matvecs_rows``) with the values read through perm:
+    # blocks of _GATHER_WIDE, then _GATHER_BLOCK columns, then the rest, each summed in
+    # registers by one sweep over the row's entries. The first sweep prefetches the row of X
+    # and the value that the entry PREFETCH_AHEAD positions on reads: both are gathered in an
+    # order (the transposed pattern's) that the hardware prefetchers cannot follow (up to the
+    # entries of row r_end >= r1).
+    cdef Py_ssize_t i, c0, w, pf
+    cdef Py_ssize_t ahead = Ap[r_end] - PREFETCH_AHEAD
+    cdef Py_ssize_t row_bytes = min(k * <Py_ssize_t>sizeof(value_t), PREFETCH_BYTES)
+    cdef value_t* yr
+    for i in range(r0, r1):
+        yr = Y + i * k
+        c0 = 0
+        pf = ahead
+        while c0 + _GATHER_WIDE <= k:
+            _perm_row_cols(Aj, perm, Ax, X, yr, k, c0, _GATHER_WIDE, Ap[i], Ap[i + 1], pf,
+                           row_bytes)
+            c0 = c0 + _GATHER_WIDE
+            pf = 0
+        if c0 + _GATHER_BLOCK <= k:
+            _perm_row_cols(Aj, perm, Ax, X, yr, k, c0, _GATHER_BLOCK, Ap[i], Ap[i + 1], pf,
+                           row_bytes)
+            c0 = c0 + _GATHER_BLOCK
+            pf = 0
+        w = k - c0
+        if w == 0:
+            continue
+        elif w == 1:
+            _perm_row_cols(Aj, perm, Ax, X, yr, k, c0, 1, Ap[i], Ap[i + 1], pf, row_bytes)
+        elif w == 2:
+            _perm_row_cols(Aj, perm, Ax, X, yr, k, c0, 2, Ap[i], Ap[i + 1], pf, row_bytes)
+        elif w == 3:
+            _perm_row_cols(Aj, perm, Ax, X, yr, k, c0, 3, Ap[i], Ap[i + 1], pf, row_bytes)
+        elif w == 4:
+            _perm_row_cols(Aj, perm, Ax, X, yr, k, c0, 4, Ap[i], Ap[i + 1], pf, row_bytes)
+        elif w == 5:
+            _perm_row_cols(Aj, perm, Ax, X, yr, k, c0, 5, Ap[i], Ap[i + 1], pf, row_bytes)
+        elif w == 6:
+            _perm_row_cols(Aj, perm, Ax, X, yr, k, c0, 6, Ap[i], Ap[i + 1], pf, row_bytes)
+        else:
+            _perm_row_cols(Aj, perm, Ax, X, yr, k, c0, 7, Ap[i], Ap[i + 1], pf, row_bytes)
 
 
 cdef inline void _prefetch_entry(const index_t* Aj, const index_t* perm, const value_t* Ax,
