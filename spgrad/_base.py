@@ -532,7 +532,7 @@ class _spbase:
             other = _backend.array_module(other).broadcast_to(other, self.shape)
             return self._sub_dense(other)
         if _backend.is_tensor(other):
-            return self.toarray() - other
+            return self._dense_tensor(other) - other
         return NotImplemented
 
     def __rsub__(self, other):
@@ -547,8 +547,14 @@ class _spbase:
             other = _backend.array_module(other).broadcast_to(other, self.shape)
             return self._rsub_dense(other)
         if _backend.is_tensor(other):
-            return other - self.toarray()
+            return other - self._dense_tensor(other)
         return NotImplemented
+
+    def _dense_tensor(self, other):
+        """``self.toarray()`` as a torch tensor on ``other``'s device, to combine with the
+        tensor ``other`` (the NumPy or CuPy array of plain values is wrapped without a copy)."""
+        dense = self.toarray()
+        return dense if _backend.is_tensor(dense) else _backend.as_tensor(dense, like=other)
 
     def _add_sparse(self, other):
         return self.tocsr()._add_sparse(other)

@@ -489,7 +489,8 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
         if other.shape != self.shape:
             raise ValueError(f"Incompatible shapes ({self.shape} and {other.shape})")
         if self._is_torch or _backend.is_tensor(other):
-            return self.toarray() + _backend.as_tensor(other)
+            other = _backend.as_tensor(other)
+            return self._dense_tensor(other) + other
         dtype = upcast(self.dtype, other.dtype)
         result = self._xp().array(other, dtype=dtype, copy=True)
         if self.nnz:

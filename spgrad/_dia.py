@@ -111,10 +111,14 @@ class _dia_base(_data_base):
                     ),))
                 self._shape = check_shape(shape)
         else:
-            try:
-                arg1 = np.asarray(arg1)
-            except Exception as e:
-                raise ValueError(f"unrecognized form for {self.format}_matrix constructor") from e
+            if not (_backend.is_tensor(arg1) or _backend.is_device_array(arg1)):
+                # a torch tensor (its values gathered in the autograd graph) or a CuPy array
+                # goes to COO as it is
+                try:
+                    arg1 = np.asarray(arg1)
+                except Exception as e:
+                    raise ValueError(
+                        f"unrecognized form for {self.format}_matrix constructor") from e
             if self._is_array and arg1.ndim != 2:
                 raise ValueError(f"DIA arrays don't support {arg1.ndim}D input. Use 2D")
             A = self._coo_container(arg1, dtype=dtype, shape=shape).todia()

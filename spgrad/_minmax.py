@@ -227,8 +227,8 @@ def _maximum_minimum_differentiable(A, other, name):
         data = ops.values(cs.data)
         # Structural pattern: entries that become 0 stay stored (they keep their gradient).
         return cs._with_data(t_op(data, torch.as_tensor(other, dtype=data.dtype)))
-    dense = A.toarray()
     other_t = ops.values(other if _backend.is_tensor(other) else np.asarray(other))
+    dense = ops.values(A.toarray())  # plain values (a tensor ``other``) as a tensor too
     dtype = torch.promote_types(dense.dtype, other_t.dtype)
     return t_op(dense.to(dtype), other_t.to(dtype))
 

@@ -303,6 +303,21 @@ def test_numpy_operand_with_tensor_values_and_tensor_operand_with_numpy_values()
     assert isinstance(z, torch.Tensor) and z.requires_grad
 
 
+@pytest.mark.parametrize("fmt", FORMATS + ["dia"])
+def test_plain_values_with_dense_tensor_operand_add_sub_maximum(fmt):
+    # NumPy values and a torch operand: the result is a tensor in the graph of the operand
+    A = sp.csr_array(S).asformat(fmt)
+    X = torch.randn(S.shape, dtype=F64, requires_grad=True)
+    Sd = torch.tensor(S)
+    for out, ref in [(A + X, Sd + X), (X + A, X + Sd), (A - X, Sd - X), (X - A, X - Sd),
+                     (A.maximum(X), torch.maximum(Sd, X)), (A.minimum(X), torch.minimum(Sd, X))]:
+        assert isinstance(out, torch.Tensor) and out.requires_grad
+        torch.testing.assert_close(out, ref)
+        (g,) = torch.autograd.grad(out.sum(), X)
+        (g_ref,) = torch.autograd.grad(ref.sum(), X)
+        torch.testing.assert_close(g, g_ref)
+
+
 def test_dense_tensor_constructor_gathers_in_graph():
     D = torch.tensor(S, requires_grad=True)
     A = sp.csr_array(D)

@@ -281,6 +281,20 @@ def test_dia_constructor_forms():
         sp.dia_array((data, [0, 1]), shape=DIA_SHAPE)
 
 
+def test_dia_from_dense_tensor_and_maximum_with_positive_scalar():
+    D = torch.tensor(W_DENSE, requires_grad=True)
+    A = sp.dia_array(D)
+    assert A.format == "dia" and A.data.grad_fn is not None
+    torch.testing.assert_close(A.toarray(), D)
+    B = sp.dia_array(W_DENSE).requires_grad_()
+    with pytest.warns(sp.SparseEfficiencyWarning):
+        M = B.maximum(0.5)
+    assert M.format == "dia"
+    torch.testing.assert_close(M.toarray(), torch.clamp(torch.tensor(W_DENSE), min=0.5))
+    M.toarray().sum().backward()
+    np.testing.assert_array_equal(B.grad.toarray(), (W_DENSE > 0.5).astype(float))
+
+
 def test_dia_grad_and_requires_grad():
     A = sp.dia_array((np.arange(12.0).reshape(2, 6), [0, 1]), shape=(4, 6)).requires_grad_()
     (A @ torch.ones(6, dtype=F64)).sum().backward()
