@@ -181,6 +181,11 @@ def is_tensor(x):
     return torch is not None and isinstance(x, torch.Tensor)
 
 
+def is_scalar_tensor(x):
+    """True if ``x`` is a 0-d ``torch.Tensor``: a scalar operand, like a 0-d NumPy array."""
+    return is_tensor(x) and x.ndim == 0
+
+
 def tensor_device(t):
     """Device name of a torch tensor: ``"cpu"`` or ``"cuda:N"``."""
     device = t.device

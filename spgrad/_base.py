@@ -584,12 +584,12 @@ class _spbase:
         return self.power(*args, **kwargs)
 
     def __matmul__(self, other):
-        if isscalarlike(other):
+        if isscalarlike(other) or _backend.is_scalar_tensor(other):
             raise ValueError("Scalar operands are not allowed, use '*' instead")
         return self._matmul_dispatch(other)
 
     def __rmatmul__(self, other):
-        if isscalarlike(other):
+        if isscalarlike(other) or _backend.is_scalar_tensor(other):
             raise ValueError("Scalar operands are not allowed, use '*' instead")
         return self._rmatmul_dispatch(other)
 
@@ -711,7 +711,7 @@ class _spbase:
                [ 20, 300]])
         """
         _backend.check_same_device(self, other)
-        if isscalarlike(other):
+        if isscalarlike(other) or _backend.is_scalar_tensor(other):
             return self._mul_scalar(other)
         return self._multiply_2d_with_broadcasting(other)
 
@@ -824,6 +824,8 @@ class _spbase:
                                  f"(n,k={N}),(k={other.shape[0]},m)->(n,m)")
             return self._matmul_sparse(other)
         other = _backend.as_tensor(other)
+        if other.ndim == 0:  # spmatrix * a 0-d tensor: the scalar product
+            return self._mul_scalar(other)
         if other.ndim not in (1, 2) or other.shape[0] != N:
             raise ValueError(f"matmul: dimension mismatch: sparse operand has shape "
                              f"{self.shape}, dense operand {tuple(other.shape)}")
@@ -833,7 +835,7 @@ class _spbase:
 
     def _rmatmul_dispatch(self, other):
         _backend.check_same_device(self, other)
-        if isscalarlike(other):
+        if isscalarlike(other) or _backend.is_scalar_tensor(other):
             return self._mul_scalar(other)
         if _backend.is_tensor(other):
             tr = other.mT if other.ndim >= 2 else other
@@ -851,6 +853,8 @@ class _spbase:
 
     def _divide(self, other, *, rdivide=False):
         _backend.check_same_device(self, other)
+        if _backend.is_tensor(other):
+            return self._divide_tensor(other, rdivide)
         if not (issparse(other) or isdense(other) or isscalarlike(other)):
             other_a = np.asanyarray(other)
             if other_a.ndim == 0 and other_a.dtype == np.object_:
@@ -879,6 +883,16 @@ class _spbase:
                 csr_self = csr_self.astype(np.float64, copy=False)
             return csr_self._divide_sparse(other.tocsr())
         return NotImplemented
+
+    def _divide_tensor(self, other, rdivide):
+        """``self / other`` for a torch ``other`` (SciPy's rules for a NumPy one: a 0-d
+        divisor scales the values, a dense one multiplies by its reciprocal on the pattern)."""
+        if rdivide:
+            return other / self._dense_tensor(other)
+        A = self.astype(np.float64, copy=False) if np.can_cast(self.dtype, np.float64) else self
+        if other.ndim == 0:
+            return A._mul_scalar(1 / other)
+        return A.multiply(1 / other)
 
     # -------------------------------------------------------------- shape operations
     def transpose(self, axes=None, copy=False):

@@ -272,6 +272,9 @@ class _data_base(_spbase):
     def _mul_scalar(self, other):
         if self._on_gpu and isinstance(other, np.ndarray):
             other = other[()]  # a 0-d host array as its NumPy scalar (CuPy takes those)
+        if _backend.is_tensor(other) and not self._is_torch:
+            # a 0-d tensor (a learned scale) times plain values: the values join its graph
+            return self._with_data(_backend.as_tensor(self.data, like=other) * other)
         return self._with_data(self.data * other)
 
 

@@ -457,7 +457,7 @@ class _dia_base(_data_base):
         return self._add_sparse(other, sub=True)
 
     def multiply(self, other):
-        if isscalarlike(other):
+        if isscalarlike(other) or _backend.is_scalar_tensor(other):
             return self._mul_scalar(other)
         if self._is_torch or _backend.is_tensor(other) or getattr(other, "_is_torch", False):
             return self._multiply_differentiable(other)

@@ -318,6 +318,41 @@ def test_plain_values_with_dense_tensor_operand_add_sub_maximum(fmt):
         torch.testing.assert_close(g, g_ref)
 
 
+@pytest.mark.parametrize("cls", [sp.csr_array, sp.csc_matrix, sp.coo_array, sp.coo_matrix,
+                                 sp.dia_array])
+@pytest.mark.parametrize("tensor_values", [False, True])
+def test_scalar_and_dense_tensor_divisors_and_0d_tensor_factors(cls, tensor_values):
+    # a 0-d tensor is a scalar as a 0-d NumPy array is (same class kept, also for the matrix
+    # family's *); a dense tensor divisor keeps the pattern; gradients reach both operands
+    A = cls(S)
+    if tensor_values:
+        A.requires_grad_()
+    t = torch.tensor(2.5, dtype=F64, requires_grad=True)
+    X = torch.rand(S.shape, dtype=F64) + 0.5
+    X.requires_grad_()
+    Sd = torch.tensor(S)
+    cases = [(A / t, Sd / t, A.__class__), (A * t, Sd * t, A.__class__),
+             (t * A, Sd * t, A.__class__), (A.multiply(t), Sd * t, A.__class__),
+             (A / X, Sd / X, None)]
+    for out, ref, out_cls in cases:
+        assert sp.issparse(out) and out.shape == S.shape
+        if out_cls is not None:
+            assert type(out) is out_cls
+        dense = out.toarray()
+        torch.testing.assert_close(dense, ref)
+        w = torch.arange(dense.numel(), dtype=F64).reshape(dense.shape)
+        leaves = [t, X] + ([A.data] if tensor_values else [])
+        g = torch.autograd.grad((dense * w).sum(), leaves, allow_unused=True)
+        g_ref = torch.autograd.grad((ref * w).sum(), [t, X], allow_unused=True)
+        for a, b in zip(g, g_ref):
+            if b is None:
+                assert a is None
+            else:
+                torch.testing.assert_close(a, b)
+    with pytest.raises(ValueError, match="Scalar operands"):
+        A @ t
+
+
 def test_dense_tensor_constructor_gathers_in_graph():
     D = torch.tensor(S, requires_grad=True)
     A = sp.csr_array(D)
