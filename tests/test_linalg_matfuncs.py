@@ -9,6 +9,7 @@ import pytest
 import scipy.sparse as ss
 import scipy.sparse.linalg as sla
 import torch
+import torch.autograd.forward_ad as fwAD
 
 import spgrad as sp
 from spgrad.linalg import (
@@ -184,6 +185,42 @@ def test_norm_gradcheck_vector(ord, axis):
     ref = torch.linalg.vector_norm(_dense_on_pattern(S, v), ord=2 if ord is None else ord,
                                    dim=axis)
     torch.testing.assert_close(norm(build(v), ord, axis=axis), ref)
+
+
+# torch's forward-mode AD loads its jvp decompositions through torch.jit.script, which warns
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+@pytest.mark.parametrize("ord", [None, 2, 3, 0.5])
+@pytest.mark.parametrize("axis", [0, 1])
+def test_norm_vector_zero_slices_have_zero_gradient_and_tangent(ord, axis):
+    # column/row 0 holds only an explicit zero, column/row 2 nothing: their norm is 0 and,
+    # as in torch.linalg.vector_norm, their (sub)gradient and tangent are 0, not NaN
+    row = np.array([0, 0, 1, 2, 1])
+    col = np.array([1, 3, 1, 3, 0])
+    if axis == 1:
+        row, col = col, row
+    v = torch.tensor([1.0, -2.0, 0.5, 3.0, 0.0], dtype=torch.float64, requires_grad=True)
+
+    def dense(v):
+        return torch.zeros((3, 4) if axis == 0 else (4, 3), dtype=v.dtype).index_put(
+            (torch.from_numpy(row), torch.from_numpy(col)), v)
+
+    def ours(v):
+        return norm(sp.coo_array((v, (row, col)), shape=dense(v).shape).tocsr(), ord,
+                    axis=axis)
+
+    p = 2 if ord is None else ord
+    out, ref = ours(v), torch.linalg.vector_norm(dense(v), p, dim=axis)
+    torch.testing.assert_close(out, ref)
+    w = torch.arange(1.0, out.numel() + 1, dtype=torch.float64)
+    (g,) = torch.autograd.grad((out * w).sum(), v)
+    (g_ref,) = torch.autograd.grad((ref * w).sum(), v)
+    torch.testing.assert_close(g, g_ref)
+    tangent = torch.linspace(-1.0, 1.0, 5, dtype=torch.float64)
+    with fwAD.dual_level():
+        dual = fwAD.make_dual(v.detach(), tangent)
+        t = fwAD.unpack_dual(ours(dual)).tangent
+        t_ref = fwAD.unpack_dual(torch.linalg.vector_norm(dense(dual), p, dim=axis)).tangent
+    torch.testing.assert_close(t, t_ref)
 
 
 def test_norm_gradcheck_complex():

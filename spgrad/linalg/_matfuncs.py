@@ -86,9 +86,27 @@ def _vector_norm(C, ord, axis):
         return torch.where(counts == C.shape[axis], smallest, zeros)
     if ord == 1:
         return zeros.index_add(0, idx, a)
-    if ord in (2, None):
-        return torch.sqrt(zeros.index_add(0, idx, a * a))
-    return zeros.index_add(0, idx, a ** ord) ** (1.0 / ord)
+    p = 2 if ord is None else ord
+    if p == 2:
+        terms = a * a
+    elif p > 0:
+        # |x|**p has an infinite slope at a stored zero when p < 1: its (sub)gradient there
+        # is 0, as in torch.linalg.vector_norm (0 * inf would give NaN)
+        nonzero = a > 0
+        terms = torch.where(nonzero, torch.where(nonzero, a, torch.ones_like(a)) ** p,
+                            torch.zeros_like(a))
+    else:
+        terms = a ** p
+    powers = zeros.index_add(0, idx, terms)
+    if p < 0:
+        return powers ** (1.0 / p)
+    # A slice whose sum is 0 (empty, or explicit zeros only) has norm 0 and, as in
+    # torch.linalg.vector_norm, a zero (sub)gradient: the root's infinite slope at 0 is kept
+    # out of both the backward and the forward pass.
+    positive = powers > 0
+    safe = torch.where(positive, powers, torch.ones_like(powers))
+    root = torch.sqrt(safe) if p == 2 else safe ** (1.0 / p)
+    return torch.where(positive, root, zeros)
 
 
 def norm(x, ord=None, axis=None):
