@@ -1035,6 +1035,8 @@ class _spbase:
             denom = math.prod(self.shape[ax] for ax in axis)
         res = (inter_self._mul_scalar(1.0 / denom)).sum(axis=axis, dtype=inter_dtype, out=out)
         if dtype is not None and out is None:
+            if _backend.is_tensor(res):  # differentiable mode: the cast stays in the graph
+                return res.to(_backend.torch_dtype(np.dtype(dtype)))
             return res.astype(dtype, copy=False)
         return res
 

@@ -353,6 +353,23 @@ def test_scalar_and_dense_tensor_divisors_and_0d_tensor_factors(cls, tensor_valu
         A @ t
 
 
+@pytest.mark.parametrize("fmt", FORMATS + ["dia"])
+def test_mean_and_sum_with_dtype(fmt):
+    v = _values_of(S)
+    C128 = torch.complex128
+    for f, ref_f in [(lambda A: A.mean(dtype=np.complex128), lambda D: D.mean()),
+                     (lambda A: A.mean(axis=1, dtype=np.complex128), lambda D: D.mean(1)),
+                     (lambda A: A.sum(axis=0, dtype=np.complex128), lambda D: D.sum(0))]:
+        out = f(_sparse(fmt, S, v))
+        ref = ref_f(_dense_from_values(v, S)).to(C128)
+        assert out.dtype == C128
+        torch.testing.assert_close(out, ref)
+        w = torch.arange(1, out.numel() + 1, dtype=F64).reshape(out.shape) * (1 + 2j)
+        (g,) = torch.autograd.grad((out * w).real.sum(), v)
+        (g_ref,) = torch.autograd.grad((ref * w).real.sum(), v)
+        torch.testing.assert_close(g, g_ref)
+
+
 def test_dense_tensor_constructor_gathers_in_graph():
     D = torch.tensor(S, requires_grad=True)
     A = sp.csr_array(D)
