@@ -186,9 +186,9 @@ def _pattern_values(dense, dtype, rng, duplicate=False):
 def test_fused_backward_equals_composite_and_dense(op, dtype, idx, threads, monkeypatch):
     """A first-order backward runs kernels outside autograd (SpMV, SpMM and SpGEMM: one fused
     kernel for both gradients; SpMV and SpMM two sweeps for a pattern far from the diagonal,
-    SpMM's transposed product then a gather); with ``create_graph=True`` it runs the
-    differentiable Functions. Both equal dense autograd (complex gradients by torch's
-    convention), with duplicates and empty rows, in parallel."""
+    SpMM's transposed product then a gather, or on one thread a scatter); with
+    ``create_graph=True`` it runs the differentiable Functions. Both equal dense autograd
+    (complex gradients by torch's convention), with duplicates and empty rows, in parallel."""
     from spgrad import _cpu
     from spgrad._autograd import _functions
     from spgrad._cpu import _masked
@@ -197,6 +197,9 @@ def test_fused_backward_equals_composite_and_dense(op, dtype, idx, threads, monk
     kernel = {"spmv": "csr_spmv_backward", "spmv-sweeps": "csr_spmv_backward",
               "spmm": "csr_spmm_backward", "spmm-sweeps": "csr_matvecs_permuted",
               "spgemm": "csr_spgemm_backward"}[op]
+    scatter = op == "spmm-sweeps" and threads == 1
+    if scatter:
+        kernel = "csr_matvecs_transpose"
     # the fused kernel for every pattern, or the two sweeps for every pattern
     sweeps = op.endswith("-sweeps")
     monkeypatch.setattr(_functions, "_FUSED_SPREAD", -1.0 if sweeps else np.inf)
@@ -228,8 +231,9 @@ def test_fused_backward_equals_composite_and_dense(op, dtype, idx, threads, monk
             out = out.data if sp.issparse(out) else out
             g = torch.from_numpy(np.random.default_rng(4).standard_normal(out.shape)).to(tdtype)
             grads.append(torch.autograd.grad(out, (a, x), g, create_graph=create_graph))
-            # the first-order kernel ran, for create_graph=False only
-            assert len(calls) == expected_calls
+            # the first-order kernel ran, for create_graph=False only (the scatter also runs
+            # as the forward of the composite's transposed product, SpMMT)
+            assert len(calls) == expected_calls + (scatter and create_graph)
         tol = {"rtol": 1e-4, "atol": 1e-5} if dtype == np.float32 else {}
         for fused, composite in zip(*grads):
             torch.testing.assert_close(fused, composite.detach(), **tol)
@@ -427,3 +431,38 @@ def test_column_spread_measures_the_distance_from_the_diagonal():
     assert spread(scattered) > n / 4
     assert spread(scipy.sparse.csr_array((n, n))) == 0
     assert spread(scipy.sparse.csr_array((0, 5))) == 0
+
+
+def test_transposed_product_scatters_on_one_thread_for_scattered_columns():
+    """SpMM's first-order ``Āᵀ G`` (``A``'s values not requiring grad) is a scatter over A's
+    rows on one CPU thread for a pattern whose columns stray further than ``_FUSED_SPREAD``
+    from the diagonal, and a gather over the transposed pattern otherwise; both give dense
+    autograd's gradient."""
+    import scipy.sparse
+
+    from spgrad import _cpu
+    from spgrad._autograd import _functions
+    from spgrad._autograd._pattern import CSRPattern
+
+    rng = np.random.default_rng(5)
+    n = 40_000
+    M = scipy.sparse.random_array((60, n), density=2e-4, format="csr", rng=rng)
+    X0 = torch.from_numpy(rng.standard_normal((n, 3)))
+    G = torch.from_numpy(rng.standard_normal((60, 3)))
+    assert CSRPattern(M.indptr, M.indices, M.shape).column_spread() > _functions._FUSED_SPREAD
+    previous = _cpu.get_num_threads()
+    try:
+        for threads, expected in ((1, "csr_matvecs_transpose"), (2, "csr_matvecs_permuted")):
+            _cpu.set_num_threads(threads)
+            for kernel in ("csr_matvecs_transpose", "csr_matvecs_permuted"):
+                calls = []
+                real = getattr(_cpu, kernel)
+                with pytest.MonkeyPatch.context() as mp:
+                    mp.setattr(_cpu, kernel, lambda *a, real=real, calls=calls:
+                               calls.append(1) or real(*a))
+                    X = X0.clone().requires_grad_()
+                    (g,) = torch.autograd.grad(sp.csr_array(M) @ X, X, G)
+                assert len(calls) == (kernel == expected), (threads, kernel)
+                torch.testing.assert_close(g, torch.from_numpy(M.T @ G.numpy()))
+    finally:
+        _cpu.set_num_threads(previous)
