@@ -185,7 +185,8 @@ def _pattern_values(dense, dtype, rng, duplicate=False):
 @pytest.mark.parametrize("op", ["spmv", "spmv-sweeps", "spmm", "spmm-sweeps", "spgemm"])
 def test_fused_backward_equals_composite_and_dense(op, dtype, idx, threads, monkeypatch):
     """A first-order backward runs kernels outside autograd (SpMV, SpMM and SpGEMM: one fused
-    kernel for both gradients; SpMV and SpMM two sweeps for a pattern far from the diagonal,
+    kernel for both gradients, SpMM's on one thread a scatter; SpMV and SpMM two sweeps for a
+    pattern far from the diagonal,
     SpMM's transposed product then a gather, or on one thread a scatter); with
     ``create_graph=True`` it runs the differentiable Functions. Both equal dense autograd
     (complex gradients by torch's convention), with duplicates and empty rows, in parallel."""
@@ -200,6 +201,8 @@ def test_fused_backward_equals_composite_and_dense(op, dtype, idx, threads, monk
     scatter = op == "spmm-sweeps" and threads == 1
     if scatter:
         kernel = "csr_matvecs_transpose"
+    if op == "spmm" and threads == 1:  # one sweep scattering into Āᵀ G
+        kernel = "csr_spmm_backward_scatter"
     # the fused kernel for every pattern, or the two sweeps for every pattern
     sweeps = op.endswith("-sweeps")
     monkeypatch.setattr(_functions, "_FUSED_SPREAD", -1.0 if sweeps else np.inf)
@@ -431,6 +434,32 @@ def test_column_spread_measures_the_distance_from_the_diagonal():
     assert spread(scattered) > n / 4
     assert spread(scipy.sparse.csr_array((n, n))) == 0
     assert spread(scipy.sparse.csr_array((0, 5))) == 0
+
+
+def test_is_stencil_tells_few_diagonals_from_scattered_columns():
+    """The statistic that lets the one-sweep SpMM backward prefetch (scattered columns) or
+    leave the rows to the hardware prefetchers (a stencil's few diagonals)."""
+    import scipy.sparse
+
+    from spgrad._autograd._pattern import CSRPattern
+
+    def stencil(M):
+        M = scipy.sparse.csr_array(M)
+        return CSRPattern(M.indptr, M.indices, M.shape).is_stencil()
+
+    m = 30
+    I, T = scipy.sparse.eye_array(m), scipy.sparse.diags_array(
+        [-np.ones(m - 1), 2 * np.ones(m), -np.ones(m - 1)], offsets=[-1, 0, 1])
+    assert stencil(scipy.sparse.kron(I, T) + scipy.sparse.kron(T, I))  # 2-D Poisson
+    assert stencil(T)
+    rng = np.random.default_rng(0)
+    n = 2000
+    rows = np.repeat(np.arange(n), 5)
+    cols = np.clip(rows + rng.integers(-100, 101, rows.size), 0, n - 1)
+    assert not stencil(scipy.sparse.csr_array((np.ones(rows.size), (rows, cols)),
+                                              shape=(n, n)))
+    assert stencil(scipy.sparse.csr_array((n, n)))
+    assert stencil(scipy.sparse.csr_array((0, 5)))
 
 
 def test_transposed_product_scatters_on_one_thread_for_scattered_columns():

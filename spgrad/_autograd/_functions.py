@@ -295,15 +295,24 @@ def _spmv_backward(data, x, g, pattern):
 
 
 def _spmm_backward(data, X, G, pattern):
-    """``(sddmm_P(G, X̄), Āᵀ G)`` for a matrix ``X`` by the fused CPU kernel (blocks of rows of
-    the SDDMM and of the gather over the cached transposed pattern, alternating)."""
+    """``(sddmm_P(G, X̄), Āᵀ G)`` for a matrix ``X`` by a fused CPU kernel: on one thread one
+    sweep over the entries of ``A`` scattering into ``Āᵀ G`` (rows of ``X`` and of its gradient
+    prefetched unless the pattern is a stencil's, which the hardware prefetchers follow), on
+    more threads blocks of rows of the SDDMM and of the gather over the cached transposed
+    pattern, alternating."""
     dtype = _backend.numpy_dtype(data.dtype)
-    pt, _ = pattern.transpose()
+    kernels = _kernels(pattern)
     g_data = _empty(pattern, (pattern.nnz,), dtype)
-    g_X = _empty(pattern, (pt.shape[0], G.shape[1]), dtype)
-    _kernels(pattern).csr_spmm_backward(
-        pattern.indptr, pattern.indices, pt.indptr, pt.indices, pattern.transpose_perm(),
-        _conj(data, pattern), _conj(X, pattern), _arr(G, pattern), g_data, g_X)
+    g_X = _empty(pattern, (pattern.shape[1], G.shape[1]), dtype)
+    if kernels.get_num_threads() == 1:
+        kernels.csr_spmm_backward_scatter(
+            pattern.indptr, pattern.indices, _conj(data, pattern), _conj(X, pattern),
+            _arr(G, pattern), g_data, g_X, not pattern.is_stencil())
+    else:
+        pt, _ = pattern.transpose()
+        kernels.csr_spmm_backward(
+            pattern.indptr, pattern.indices, pt.indptr, pt.indices, pattern.transpose_perm(),
+            _conj(data, pattern), _conj(X, pattern), _arr(G, pattern), g_data, g_X)
     return _backend.tensor_of(g_data), _backend.tensor_of(g_X)
 
 

@@ -15,7 +15,7 @@ class CSRPattern:
     """Index arrays (``indptr``, ``indices``) of an ``n_row × n_col`` CSR matrix."""
 
     __slots__ = ("indptr", "indices", "shape", "_transpose", "_perm", "_rows", "_transpose_of",
-                 "_spread", "_canonical")
+                 "_spread", "_stencil", "_canonical")
 
     def __init__(self, indptr, indices, shape):
         self.indptr = indptr
@@ -26,6 +26,7 @@ class CSRPattern:
         self._rows = None
         self._transpose_of = None  # (pattern, perm) when this one is that pattern's transpose
         self._spread = None
+        self._stencil = None
         self._canonical = None
 
     @property
@@ -49,19 +50,34 @@ class CSRPattern:
                 self.indptr, self.indices))
         return self._canonical
 
+    def _sampled_offsets(self):
+        """``j - i n_col / n_row`` over the entries of up to 64 evenly spaced rows."""
+        n_row, n_col = self.shape
+        rows = np.unique(np.linspace(0, n_row - 1, min(n_row, 64)).astype(np.int64))
+        dist = [self.indices[self.indptr[i]:self.indptr[i + 1]] - i * (n_col / n_row)
+                for i in rows]
+        return np.concatenate(dist) if dist else np.empty(0)
+
     def column_spread(self):
         """How far the columns of the entries lie from the (scaled) diagonal: the 90th
         percentile of ``|j - i n_col / n_row|`` over the entries of up to 64 evenly spaced rows
         (cached; for a pattern of NumPy arrays). A row sweep that reads and updates dense
         vectors at the columns keeps about ``2 * spread`` of their entries in the cache."""
         if self._spread is None:
-            n_row, n_col = self.shape
-            rows = np.unique(np.linspace(0, n_row - 1, min(n_row, 64)).astype(np.int64))
-            dist = [np.abs(self.indices[self.indptr[i]:self.indptr[i + 1]] - i * (n_col / n_row))
-                    for i in rows]
-            dist = np.concatenate(dist) if dist else np.empty(0)
+            dist = np.abs(self._sampled_offsets())
             self._spread = float(np.percentile(dist, 90)) if len(dist) else 0.0
         return self._spread
+
+    def is_stencil(self):
+        """Whether the entries lie on few diagonals (a stencil's pattern: the sampled entries
+        of :meth:`column_spread` on at most 4 times as many distinct diagonals as a row has
+        entries), so that a row sweep reads the dense rows at the columns as a few streams
+        the hardware prefetchers follow (cached; for a pattern of NumPy arrays)."""
+        if self._stencil is None:
+            offsets = self._sampled_offsets()
+            per_row = max(self.nnz / max(self.shape[0], 1), 1.0)
+            self._stencil = bool(len(np.unique(np.round(offsets))) <= 4 * per_row)
+        return self._stencil
 
     def transpose(self):
         """``(pattern of the transpose, perm)`` with ``values_T = values[perm]`` (cached)."""

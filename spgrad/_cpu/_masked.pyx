@@ -29,7 +29,7 @@ from ._memory cimport STREAM_MIN_BYTES as _STREAM_MIN_BYTES
 from ._memory cimport (PREFETCH_AHEAD, PREFETCH_BYTES, prefetch, prefetch_gathered_row,
                       prefetch_row, stream_fence, stream_store)
 from ._parallel cimport _split, get_num_threads
-from ._simd cimport dot1_f32, dot1_f64, dot4_f32, dot4_f64
+from ._simd cimport dot1_f32, dot1_f64, dot4_f32, dot4_f64, dot_axpy_f32, dot_axpy_f64
 
 __all__ = [
     "csr_masked_dot",
@@ -37,6 +37,7 @@ __all__ = [
     "csr_sddmm",
     "csr_spgemm_backward",
     "csr_spmm_backward",
+    "csr_spmm_backward_scatter",
     "csr_spmv_backward",
 ]
 
@@ -617,6 +618,112 @@ def csr_spmm_backward(const index_t[::1] indptr, const index_t[::1] indices,
                                     _split(Ap, n_row, t, nparts), _split(Ap, n_row, t + 1, nparts),
                                     _split(Tp, n_col, t, nparts), _split(Tp, n_col, t + 1, nparts),
                                     &g_data[0], &g_X[0, 0])
+
+
+cdef void _spmm_backward_scatter_rows(const index_t* Ap, const index_t* Aj, const value_t* Ax,
+                                      const value_t* X, const value_t* G, Py_ssize_t k,
+                                      Py_ssize_t n_row, Py_ssize_t n_col, bint gathered,
+                                      value_t* gA, value_t* gX) noexcept nogil:
+    # One sweep over the entries (i, j) of A: gA[p] = G[i] . X[j], and gX[j] += a G[i]. The
+    # rows of gX are zeroed just before the first row of A that can reach them (up to the
+    # largest column of the row), so that near the diagonal they are still in the cache when
+    # updated. With ``gathered``, each entry prefetches the rows of X and gX that the entry
+    # PREFETCH_AHEAD positions on reads.
+    cdef Py_ssize_t i, p, c, j, top, zeroed = 0, nnz = Ap[n_row]
+    cdef Py_ssize_t ahead = nnz - PREFETCH_AHEAD
+    cdef Py_ssize_t row_bytes = min(k * <Py_ssize_t>sizeof(value_t), PREFETCH_BYTES)
+    cdef value_t a, s
+    cdef const value_t* gi
+    cdef const value_t* xr
+    cdef value_t* gr
+    for i in range(n_row):  # (hints for the values and indices ahead: 1.15x the time here)
+        if Ap[i + 1] == Ap[i]:
+            continue
+        top = Aj[Ap[i]]
+        for p in range(Ap[i] + 1, Ap[i + 1]):
+            if Aj[p] > top:
+                top = Aj[p]
+        if top >= zeroed:
+            memset(gX + zeroed * k, 0, (top + 1 - zeroed) * k * sizeof(value_t))
+            zeroed = top + 1
+        gi = G + i * k
+        for p in range(Ap[i], Ap[i + 1]):
+            if gathered and p < ahead:
+                prefetch_gathered_row(Aj, X, k, row_bytes, p + PREFETCH_AHEAD)
+                prefetch_gathered_row(Aj, gX, k, row_bytes, p + PREFETCH_AHEAD)
+            j = Aj[p]
+            gr = gX + j * k
+            if value_t is double:
+                gA[p] = dot_axpy_f64(gi, X + j * k, gr, Ax[p], k)
+            elif value_t is float:
+                gA[p] = dot_axpy_f32(gi, X + j * k, gr, Ax[p], k)
+            else:
+                a = Ax[p]
+                xr = X + j * k
+                s = 0
+                for c in range(k):
+                    s = s + gi[c] * xr[c]
+                    gr[c] = gr[c] + a * gi[c]
+                gA[p] = s
+    if zeroed < n_col:
+        memset(gX + zeroed * k, 0, (n_col - zeroed) * k * sizeof(value_t))
+
+
+def csr_spmm_backward_scatter(const index_t[::1] indptr, const index_t[::1] indices,
+                              const value_t[::1] data, const value_t[:, ::1] X,
+                              const value_t[:, ::1] G, value_t[::1] g_data,
+                              value_t[:, ::1] g_X, bint gathered=False):
+    """Both gradients of ``Y = A @ X`` (SpMM) in one sweep over the entries, on one thread.
+
+    Fills ``g_data = sddmm(G, X)`` on ``A``'s pattern (``g_data[p] = G[i] · X[j]`` for every
+    entry ``p = (i, j)``) and ``g_X = Aᵀ G`` by scattering ``data[p] * G[i]`` into row ``j``
+    of ``g_X``: each entry's value, index and row of ``G`` are read in order and its rows of
+    ``X`` and ``g_X`` together, with no transposed pattern. Against :func:`csr_spmm_backward`
+    (one thread, 16 columns): 2-D Poisson n = 10⁶ 46 → 42 ms (32 columns 100 → 65 ms), banded
+    random patterns n = 10⁵ 0.75–0.9x the time. The rows of ``g_X`` are zeroed as the sweep
+    first reaches them. The caller conjugates ``data`` and ``X`` for complex values.
+
+    Parameters
+    ----------
+    indptr, indices, data : ndarray
+        The CSR arrays of ``A`` (``n_row x n_col``); any valid CSR (unsorted indices and
+        duplicates allowed).
+    X : (n_col, k) array and G : (n_row, k) array, C-contiguous.
+    g_data : (nnz,) array and g_X : (n_col, k) array, overwritten.
+    gathered : bool
+        Prefetch the rows of ``X`` and ``g_X`` that later entries name: for columns scattered
+        over more rows than the caches keep (the caller decides from the pattern's column
+        spread); the hardware prefetchers follow the columns of a stencil better alone.
+
+    Notes
+    -----
+    Serial by design: entries of different rows update the same rows of ``g_X``, which a
+    parallel sweep would need private copies of ``g_X`` for (``csr_spmm_backward`` is the
+    parallel kernel). ``g_X`` receives the entries in storage order.
+    """
+    cdef Py_ssize_t n_row = indptr.shape[0] - 1
+    cdef Py_ssize_t n_col = X.shape[0]
+    cdef Py_ssize_t k = X.shape[1]
+    if n_row < 0:
+        raise ValueError("csr_spmm_backward_scatter: indptr must have n_row + 1 >= 1 entries")
+    cdef Py_ssize_t nnz = indptr[n_row]
+    if (G.shape[0] != n_row or G.shape[1] != k or g_X.shape[0] != n_col
+            or g_X.shape[1] != k or indices.shape[0] < nnz or data.shape[0] < nnz
+            or g_data.shape[0] < nnz):
+        raise ValueError(
+            f"csr_spmm_backward_scatter: inconsistent shapes X={tuple(X.shape)[:2]}, "
+            f"G={tuple(G.shape)[:2]}, g_X={tuple(g_X.shape)[:2]}, "
+            f"g_data=({g_data.shape[0]},) for {n_row} rows and {nnz} entries"
+        )
+    if k == 0:
+        g_data[:nnz] = 0
+        return
+    if nnz == 0:
+        g_X[:, :] = 0
+        return
+    with nogil:
+        _spmm_backward_scatter_rows(&indptr[0], &indices[0], &data[0], &X[0, 0], &G[0, 0], k,
+                                    n_row, n_col, gathered, &g_data[0], &g_X[0, 0])
 
 
 cdef void _spgemm_backward_rows(const index_t* Ap, const index_t* Aj, const value_t* Ax,

@@ -3,7 +3,10 @@
 #     from ._simd cimport dot1_f64, dot4_f64, dot1_f32, dot4_f32
 #
 # ``dot4_*(a, b0, b1, b2, b3, k, out)`` fills ``out[e] = sum_c a[c] * b_e[c]`` (c < k) for the
-# four rows ``b_e``; ``dot1_*(a, b, k)`` returns one such sum. They are the inner loop of the
+# four rows ``b_e``; ``dot1_*(a, b, k)`` returns one such sum; ``dot_axpy_*(a, b, y, alpha, k)``
+# returns the same sum and adds ``alpha * a`` to the row ``y`` in the same loop (the one-sweep
+# SpMM backward: ``a`` a row of the output's gradient, ``b`` a row of X, ``y`` one of X's
+# gradient; ``y`` must not overlap ``a`` or ``b``). They are the inner loop of the
 # SDDMM (``_masked.pyx``): every entry of a mask row dots the same row of the left operand with
 # a gathered row of the right one. GCC's vectoriser turns that loop into scalar code (a
 # reduction per entry), so it is written here with SSE2 intrinsics, which every x86-64 CPU has
@@ -78,6 +81,33 @@ cdef extern from *:
         return r;
     }
 
+    static inline double spgrad_dot_axpy_f64(const double *a, const double *b, double *y,
+                                             double alpha, ptrdiff_t k)
+    {
+        __m128d s = _mm_setzero_pd(), t = s, w = _mm_set1_pd(alpha);
+        ptrdiff_t c = 0;
+        for (; c + 4 <= k; c += 4) {
+            __m128d x = _mm_loadu_pd(a + c), z = _mm_loadu_pd(a + c + 2);
+            s = _mm_add_pd(s, _mm_mul_pd(x, _mm_loadu_pd(b + c)));
+            t = _mm_add_pd(t, _mm_mul_pd(z, _mm_loadu_pd(b + c + 2)));
+            _mm_storeu_pd(y + c, _mm_add_pd(_mm_loadu_pd(y + c), _mm_mul_pd(w, x)));
+            _mm_storeu_pd(y + c + 2, _mm_add_pd(_mm_loadu_pd(y + c + 2), _mm_mul_pd(w, z)));
+        }
+        if (c + 2 <= k) {
+            __m128d x = _mm_loadu_pd(a + c);
+            s = _mm_add_pd(s, _mm_mul_pd(x, _mm_loadu_pd(b + c)));
+            _mm_storeu_pd(y + c, _mm_add_pd(_mm_loadu_pd(y + c), _mm_mul_pd(w, x)));
+            c += 2;
+        }
+        s = _mm_add_pd(s, t);
+        double r = _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+        if (c < k) {
+            r += a[c] * b[c];
+            y[c] += alpha * a[c];
+        }
+        return r;
+    }
+
     static inline void spgrad_dot4_f32(const float *a, const float *b0, const float *b1,
                                        const float *b2, const float *b3, ptrdiff_t k,
                                        float *out)
@@ -139,6 +169,34 @@ cdef extern from *:
         return r;
     }
 
+    static inline float spgrad_dot_axpy_f32(const float *a, const float *b, float *y,
+                                            float alpha, ptrdiff_t k)
+    {
+        __m128 s = _mm_setzero_ps(), t = s, w = _mm_set1_ps(alpha);
+        ptrdiff_t c = 0;
+        for (; c + 8 <= k; c += 8) {
+            __m128 x = _mm_loadu_ps(a + c), z = _mm_loadu_ps(a + c + 4);
+            s = _mm_add_ps(s, _mm_mul_ps(x, _mm_loadu_ps(b + c)));
+            t = _mm_add_ps(t, _mm_mul_ps(z, _mm_loadu_ps(b + c + 4)));
+            _mm_storeu_ps(y + c, _mm_add_ps(_mm_loadu_ps(y + c), _mm_mul_ps(w, x)));
+            _mm_storeu_ps(y + c + 4, _mm_add_ps(_mm_loadu_ps(y + c + 4), _mm_mul_ps(w, z)));
+        }
+        if (c + 4 <= k) {
+            __m128 x = _mm_loadu_ps(a + c);
+            s = _mm_add_ps(s, _mm_mul_ps(x, _mm_loadu_ps(b + c)));
+            _mm_storeu_ps(y + c, _mm_add_ps(_mm_loadu_ps(y + c), _mm_mul_ps(w, x)));
+            c += 4;
+        }
+        s = _mm_add_ps(s, t);
+        s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        float r = _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1)));
+        for (; c < k; c++) {
+            r += a[c] * b[c];
+            y[c] += alpha * a[c];
+        }
+        return r;
+    }
+
     #else  /* portable: the same partial sums in plain C */
     #define SPGRAD_DOT_PORTABLE(T, LANES)                                                   \
     static inline T spgrad_dot1_##T(const T *a, const T *b, ptrdiff_t k)                   \
@@ -163,12 +221,23 @@ cdef extern from *:
         out[2] = spgrad_dot1_##T(a, b2, k);                                                 \
         out[3] = spgrad_dot1_##T(a, b3, k);                                                 \
     }
+    #define SPGRAD_DOT_AXPY_PORTABLE(T)                                                     \
+    static inline T spgrad_dot_axpy_##T(const T *a, const T *b, T *y, T alpha, ptrdiff_t k)  \
+    {                                                                                       \
+        for (ptrdiff_t c = 0; c < k; c++)                                                   \
+            y[c] += alpha * a[c];                                                           \
+        return spgrad_dot1_##T(a, b, k);                                                    \
+    }
     SPGRAD_DOT_PORTABLE(double, 2)
     SPGRAD_DOT_PORTABLE(float, 4)
     #define spgrad_dot1_f64 spgrad_dot1_double
     #define spgrad_dot4_f64 spgrad_dot4_double
     #define spgrad_dot1_f32 spgrad_dot1_float
     #define spgrad_dot4_f32 spgrad_dot4_float
+    SPGRAD_DOT_AXPY_PORTABLE(double)
+    SPGRAD_DOT_AXPY_PORTABLE(float)
+    #define spgrad_dot_axpy_f64 spgrad_dot_axpy_double
+    #define spgrad_dot_axpy_f32 spgrad_dot_axpy_float
     #endif
     """
     void dot4_f64 "spgrad_dot4_f64"(const double* a, const double* b0, const double* b1,
@@ -181,3 +250,7 @@ cdef extern from *:
                                     float* out) noexcept nogil
     float dot1_f32 "spgrad_dot1_f32"(const float* a, const float* b,
                                      Py_ssize_t k) noexcept nogil
+    double dot_axpy_f64 "spgrad_dot_axpy_f64"(const double* a, const double* b, double* y,
+                                              double alpha, Py_ssize_t k) noexcept nogil
+    float dot_axpy_f32 "spgrad_dot_axpy_f32"(const float* a, const float* b, float* y,
+                                             float alpha, Py_ssize_t k) noexcept nogil
