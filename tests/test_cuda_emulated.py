@@ -606,6 +606,8 @@ NOT_ON_THE_GPU = {
     # graph colourings for spgrad.ad: sequential greedy algorithms, run on the host
     "greedy_coloring", "greedy_star_coloring", "vertex_order", "SMALLEST_LAST",
     "INCIDENCE_DEGREE", "DYNAMIC_LARGEST_FIRST",
+    # the one-thread SpMM backward (a serial scatter); the GPU runs csr_spmm_backward
+    "csr_spmm_backward_scatter",
 }
 
 

@@ -12,6 +12,9 @@ evaluated only on that matrix's pattern (the *mask*):
   ``S @ T``) in one sweep over ``S``, reading each stored entry once where the separate
   masked product and transposed product read it twice (the first-order backward passes; the
   separate kernels stay for double backward, which needs each half as its own product).
+- ``csr_spmm_backward`` and ``csr_spmm_backward_scatter``: both gradients of ``S @ X`` for a
+  dense matrix ``X``, in parallel (SDDMM rows alternating with rows of a gather over the
+  transposed pattern) or on one thread (one sweep over ``S`` scattering into ``Sᵀ G``).
 
 Python allocates, kernels fill; index arrays of one call share one dtype and value arrays
 another (see ``_fused.pxd``). Preconditions (validated by the caller): the mask is a valid
@@ -679,8 +682,8 @@ def csr_spmm_backward_scatter(const index_t[::1] indptr, const index_t[::1] indi
     entry ``p = (i, j)``) and ``g_X = Aᵀ G`` by scattering ``data[p] * G[i]`` into row ``j``
     of ``g_X``: each entry's value, index and row of ``G`` are read in order and its rows of
     ``X`` and ``g_X`` together, with no transposed pattern. Against :func:`csr_spmm_backward`
-    (one thread, 16 columns): 2-D Poisson n = 10⁶ 46 → 42 ms (32 columns 100 → 65 ms), banded
-    random patterns n = 10⁵ 0.75–0.9x the time. The rows of ``g_X`` are zeroed as the sweep
+    (one thread): 2-D Poisson n = 10⁶ 0.89–0.93x the time with 16, 8 and 3 columns, banded
+    random patterns 0.7–0.9x. The rows of ``g_X`` are zeroed as the sweep
     first reaches them. The caller conjugates ``data`` and ``X`` for complex values.
 
     Parameters
