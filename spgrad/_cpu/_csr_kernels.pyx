@@ -393,8 +393,8 @@ cdef void _matvecs_t_block(const index_t* Ap, const index_t* Aj, const value_t* 
     # by one sweep over the row's entries; every output is summed in storage order. The
     # first sweep of a row prefetches the row of Y that the entry PREFETCH_AHEAD on updates
     # (a scatter in column order, which the hardware prefetchers cannot follow: 16 columns,
-    # 10 random entries per row, n = 10⁵, one thread 33-38 -> 9-11 ms), and every row the values and
-    # indices ROW_AHEAD entries on.
+    # 10 random entries per row, n = 10⁵, one thread 33-38 -> 9-11 ms), and every row the
+    # values and indices ROW_AHEAD entries on.
     cdef Py_ssize_t i, b, w, pf
     cdef Py_ssize_t nnz = Ap[r1], ahead = Ap[r1] - PREFETCH_AHEAD
     cdef Py_ssize_t row_bytes = min((c1 - c0) * <Py_ssize_t>sizeof(value_t), PREFETCH_BYTES)

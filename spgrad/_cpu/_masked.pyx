@@ -683,8 +683,8 @@ def csr_spmm_backward_scatter(const index_t[::1] indptr, const index_t[::1] indi
     of ``g_X``: each entry's value, index and row of ``G`` are read in order and its rows of
     ``X`` and ``g_X`` together, with no transposed pattern. Against :func:`csr_spmm_backward`
     (one thread): 2-D Poisson n = 10⁶ 0.89–0.93x the time with 16, 8 and 3 columns, banded
-    random patterns 0.7–0.9x. The rows of ``g_X`` are zeroed as the sweep
-    first reaches them. The caller conjugates ``data`` and ``X`` for complex values.
+    random patterns 0.7–0.9x. The rows of ``g_X`` are zeroed as the sweep first reaches them.
+    The caller conjugates ``data`` and ``X`` for complex values.
 
     Parameters
     ----------
@@ -695,8 +695,8 @@ def csr_spmm_backward_scatter(const index_t[::1] indptr, const index_t[::1] indi
     g_data : (nnz,) array and g_X : (n_col, k) array, overwritten.
     gathered : bool
         Prefetch the rows of ``X`` and ``g_X`` that later entries name: for columns scattered
-        over more rows than the caches keep (the caller decides from the pattern's column
-        spread); the hardware prefetchers follow the columns of a stencil better alone.
+        at random (the caller passes ``not CSRPattern.is_stencil()``); the hardware
+        prefetchers follow the few diagonals of a stencil better alone.
 
     Notes
     -----
