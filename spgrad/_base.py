@@ -483,7 +483,9 @@ class _spbase:
     def to_torch(self):
         """A torch sparse tensor (CSR, CSC or COO layout) with these values; when the values
         are a tensor, the result stays in their autograd graph. An array on a GPU gives a CUDA
-        tensor sharing its arrays (through DLPack; the index arrays as int64).
+        tensor sharing its arrays (through DLPack; the index arrays as int64). torch's CSR
+        and CSC tensors refuse complex values that require grad (a ``TypeError`` here):
+        ``A.tocoo().to_torch()`` gives a COO tensor, which takes them.
 
         Examples
         --------
@@ -886,13 +888,16 @@ class _spbase:
 
     def _divide_tensor(self, other, rdivide):
         """``self / other`` for a torch ``other`` (SciPy's rules for a NumPy one: a 0-d
-        divisor scales the values, a dense one multiplies by its reciprocal on the pattern)."""
+        divisor scales the values, in float64 where they cast to it; a dense one multiplies
+        by its reciprocal on the pattern, in the dtype the two promote to)."""
         if rdivide:
             return other / self._dense_tensor(other)
-        A = self.astype(np.float64, copy=False) if np.can_cast(self.dtype, np.float64) else self
         if other.ndim == 0:
+            A = self
+            if np.can_cast(self.dtype, np.float64):
+                A = self.astype(np.float64, copy=False)
             return A._mul_scalar(1 / other)
-        return A.multiply(1 / other)
+        return self.multiply(1 / other)
 
     # -------------------------------------------------------------- shape operations
     def transpose(self, axes=None, copy=False):

@@ -245,8 +245,11 @@ class _data_base(_spbase):
 
         Parameters
         ----------
-        n : scalar
-            A nonzero power (zero would make every entry 1, i.e. dense).
+        n : scalar or 0-d torch.Tensor
+            A nonzero power (zero would make every entry 1, i.e. dense). A 0-d tensor (a
+            learned exponent) puts the result in its autograd graph; its gradient is
+            ``sum(log(a) * a**n)`` over the stored values ``a`` (NaN where a value is
+            negative, as in torch).
         dtype : dtype, optional
             Compute in this dtype.
 
@@ -257,9 +260,10 @@ class _data_base(_spbase):
         array([[4, 0],
                [0, 9]])
         """
-        if not isscalarlike(n):
+        scalar_tensor = _backend.is_scalar_tensor(n)
+        if not (scalar_tensor or isscalarlike(n)):
             raise NotImplementedError("input is not scalar")
-        if not n:
+        if not (n.detach().item() if scalar_tensor else n):
             raise NotImplementedError(
                 "zero power is not supported as it would densify the matrix.\n"
                 "Use `np.ones(A.shape, dtype=A.dtype)` for this case."
@@ -267,7 +271,10 @@ class _data_base(_spbase):
         A = self._deduped()
         if dtype is not None:
             A = A.astype(dtype, copy=False)
-        return A._with_data(A.data**n)
+        data = A.data
+        if scalar_tensor:
+            data = _backend.as_tensor(data, like=n)
+        return A._with_data(data**n)
 
     def _mul_scalar(self, other):
         if self._on_gpu and isinstance(other, np.ndarray):

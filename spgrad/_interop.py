@@ -87,7 +87,8 @@ def to_scipy(A):
 def to_torch(A):
     """A torch sparse tensor with the values of ``A`` (in the autograd graph when they are a
     tensor): ``sparse_csr`` for CSR, ``sparse_csc`` for CSC, ``sparse_coo`` otherwise (and for
-    1-D arrays)."""
+    1-D arrays). Complex values that require grad need the COO layout (torch's compressed
+    layouts refuse them): a ``TypeError`` for CSR and CSC says so."""
     from . import _backend
 
     torch = _backend.torch_module()
@@ -100,6 +101,12 @@ def to_torch(A):
         if A.format in ("csr", "csc") and A.ndim == 2:
             make = torch.sparse_csr_tensor if A.format == "csr" else torch.sparse_csc_tensor
             data = _backend.as_tensor(A.data)
+            if data.requires_grad and data.is_complex():
+                raise TypeError(
+                    f"to_torch: torch's sparse {A.format.upper()} tensors do not support "
+                    f"autograd with complex values (got {A.dtype} values that require "
+                    "grad); A.tocoo().to_torch() gives a sparse COO tensor, which does"
+                )
             return make(idx(A.indptr), idx(A.indices), data, size=A.shape,
                         device=data.device, check_invariants=False)
         A = A.tocoo()

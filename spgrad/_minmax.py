@@ -216,17 +216,23 @@ def _maximum_minimum_differentiable(A, other, name):
         cs = _compressed(A)
         B = cs.__class__(other)
         return ops.union_maximum_minimum(cs._canonical(), B._canonical(), name)
-    if isscalarlike(other) and not _backend.is_tensor(other):
-        if getattr(np, name)(0, other):
+    scalar_tensor = _backend.is_scalar_tensor(other)
+    if scalar_tensor or (isscalarlike(other) and not _backend.is_tensor(other)):
+        # A 0-d tensor is a scalar (a learned threshold gets its gradient); a Python or NumPy
+        # scalar is cast to the values' dtype.
+        value = other.detach().item() if scalar_tensor else other
+        if getattr(np, name)(0, value):
             sign = "positive" if name == "maximum" else "negative"
             warn(f"Taking {name} with a {sign} number results in a dense matrix.",
                  SparseEfficiencyWarning, stacklevel=4)
-            dense = A.toarray()
-            return A.__class__(t_op(dense, torch.as_tensor(other, dtype=dense.dtype)))
+            dense = ops.values(A.toarray())
+            return A.__class__(t_op(dense, other if scalar_tensor
+                                    else torch.as_tensor(other, dtype=dense.dtype)))
         cs = _compressed(A)._deduped()
         data = ops.values(cs.data)
         # Structural pattern: entries that become 0 stay stored (they keep their gradient).
-        return cs._with_data(t_op(data, torch.as_tensor(other, dtype=data.dtype)))
+        return cs._with_data(t_op(data, other if scalar_tensor
+                                  else torch.as_tensor(other, dtype=data.dtype)))
     other_t = ops.values(other if _backend.is_tensor(other) else np.asarray(other))
     dense = ops.values(A.toarray())  # plain values (a tensor ``other``) as a tensor too
     dtype = torch.promote_types(dense.dtype, other_t.dtype)

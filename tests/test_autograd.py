@@ -360,6 +360,66 @@ def test_scalar_and_dense_tensor_divisors_and_0d_tensor_factors(cls, tensor_valu
         A @ t
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_dense_tensor_divisor_keeps_the_dtype_a_numpy_divisor_gives(dtype):
+    # SciPy casts to float64 for a scalar divisor only; a dense one multiplies by its
+    # reciprocal in the promoted dtype (float32 / float32 stays float32)
+    S32 = sps.csr_array(S.astype(dtype))
+    X = np.full(S.shape, 2, dtype=np.float32)
+    want = (S32 / X).dtype
+    got = sp.csr_array(S32) / torch.from_numpy(X)
+    assert sp.issparse(got) and got.dtype == (np.float32 if dtype == np.int64 else want)
+    assert (sp.csr_array(S32) / torch.tensor(2.0)).dtype == (S32 / 2.0).dtype == np.float64
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("exponent", [2.5, -1.5, 3.0])
+def test_power_with_a_0d_tensor_exponent(fmt, exponent):
+    # a learned exponent: gradients reach the values and the exponent
+    Sp = np.abs(S)  # positive values: log(a) is real
+    v = _values_of(Sp)
+    n = torch.tensor(exponent, dtype=F64, requires_grad=True)
+
+    def fn(v, n):
+        A = _sparse(fmt, Sp, v)
+        r = A.power(n)
+        assert sp.issparse(r) and r.format == fmt
+        return (A ** n).toarray()
+
+    assert torch.autograd.gradcheck(fn, (v, n))
+    assert torch.autograd.gradgradcheck(fn, (v, n))
+    out = fn(v, n)
+    ref = _dense_from_values(v**n, Sp)
+    torch.testing.assert_close(out, ref)
+    g = torch.autograd.grad(out.sum(), (v, n))
+    g_ref = torch.autograd.grad(ref.sum(), (v, n))
+    for a, b in zip(g, g_ref):
+        torch.testing.assert_close(a, b)
+    # plain values, tensor exponent: the result joins the exponent's graph
+    r = sp.csr_array(Sp).power(n)
+    assert r.data.requires_grad
+    with pytest.raises(NotImplementedError, match="zero power"):
+        sp.csr_array(Sp).power(torch.tensor(0.0))
+    with pytest.raises(NotImplementedError, match="input is not scalar"):
+        sp.csr_array(Sp).power(torch.ones(2))
+
+
+def test_to_torch_complex_values_with_grad_need_the_coo_layout():
+    Z = S + 1j * S
+    row, col = np.nonzero(Z)
+    v = torch.tensor(Z[row, col], requires_grad=True)
+    A = sp.coo_array((v, (row, col)), shape=Z.shape)
+    for fmt in ("csr", "csc"):
+        with pytest.raises(TypeError, match="COO"):
+            A.asformat(fmt).to_torch()
+    t = A.tocsr().tocoo().to_torch()
+    assert t.layout == torch.sparse_coo and t.requires_grad
+    (g,) = torch.autograd.grad(t.coalesce().values().abs().sum(), v)
+    torch.testing.assert_close(g, v.detach() / v.detach().abs())
+    # without grad the compressed layouts take complex values
+    assert A.detach().tocsr().to_torch().layout == torch.sparse_csr
+
+
 @pytest.mark.parametrize("fmt", FORMATS + ["dia"])
 def test_mean_and_sum_with_dtype(fmt):
     v = _values_of(S)

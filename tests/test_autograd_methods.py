@@ -198,6 +198,39 @@ def test_maximum_minimum_scalar(fmt):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("name", ["maximum", "minimum"])
+def test_maximum_minimum_0d_tensor_is_a_scalar(fmt, name):
+    # a 0-d tensor (a learned threshold) is a scalar operand: a sparse result (dense-valued,
+    # with SciPy's warning, where 0 itself changes), gradients for the values and the tensor
+    a = _values(len(ROW), 12, -1.0, 1.0)
+    op = getattr(torch, name)
+    for value in (-0.35, 0.45):
+        s = torch.tensor(value, dtype=F64, requires_grad=True)
+        densifies = bool(op(torch.tensor(0.0), torch.tensor(value)) != 0)
+
+        def fn(a, s):
+            A = _sparse(fmt, a)
+            if densifies:
+                with pytest.warns(sp.SparseEfficiencyWarning):
+                    r = getattr(A, name)(s)
+            else:
+                r = getattr(A, name)(s)
+            assert sp.issparse(r) and r.format in (fmt, "csr")
+            return r.toarray()
+
+        def ref(a, s):
+            D = _dense(a)
+            return op(D, s) if densifies else torch.where(D != 0, op(D, s), D)
+
+        _check(fn, ref, (a, s))
+    # plain values with a tensor threshold join its graph
+    P = sp.csr_array(_dense(a.detach()).numpy())
+    s = torch.tensor(0.2, dtype=F64, requires_grad=True)
+    r = getattr(P, name)(s) if name == "minimum" else getattr(P, name)(-s)
+    assert sp.issparse(r) and r.data.requires_grad
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("name", ["max", "min", "nanmax", "nanmin"])
 def test_max_min_all(fmt, name):
     a = _values(len(ROW), 11, -1.0, 1.0)
