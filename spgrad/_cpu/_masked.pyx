@@ -29,8 +29,8 @@ from libc.string cimport memset
 
 from ._fused cimport index_t, value_t
 from ._memory cimport STREAM_MIN_BYTES as _STREAM_MIN_BYTES
-from ._memory cimport (PREFETCH_AHEAD, PREFETCH_BYTES, prefetch, prefetch_gathered_row,
-                      prefetch_row, stream_fence, stream_store)
+from ._memory cimport (PREFETCH_AHEAD, PREFETCH_AHEAD_PAIR, PREFETCH_BYTES, prefetch,
+                      prefetch_gathered_row, prefetch_row, stream_fence, stream_store)
 from ._parallel cimport _split, get_num_threads
 from ._simd cimport dot1_f32, dot1_f64, dot4_f32, dot4_f64, dot_axpy_f32, dot_axpy_f64
 
@@ -631,9 +631,9 @@ cdef void _spmm_backward_scatter_rows(const index_t* Ap, const index_t* Aj, cons
     # rows of gX are zeroed just before the first row of A that can reach them (up to the
     # largest column of the row), so that near the diagonal they are still in the cache when
     # updated. With ``gathered``, each entry prefetches the rows of X and gX that the entry
-    # PREFETCH_AHEAD positions on reads.
+    # PREFETCH_AHEAD_PAIR positions on reads.
     cdef Py_ssize_t i, p, c, j, top, zeroed = 0, nnz = Ap[n_row]
-    cdef Py_ssize_t ahead = nnz - PREFETCH_AHEAD
+    cdef Py_ssize_t ahead = nnz - PREFETCH_AHEAD_PAIR
     cdef Py_ssize_t row_bytes = min(k * <Py_ssize_t>sizeof(value_t), PREFETCH_BYTES)
     cdef value_t a, s
     cdef const value_t* gi
@@ -652,8 +652,8 @@ cdef void _spmm_backward_scatter_rows(const index_t* Ap, const index_t* Aj, cons
         gi = G + i * k
         for p in range(Ap[i], Ap[i + 1]):
             if gathered and p < ahead:
-                prefetch_gathered_row(Aj, X, k, row_bytes, p + PREFETCH_AHEAD)
-                prefetch_gathered_row(Aj, gX, k, row_bytes, p + PREFETCH_AHEAD)
+                prefetch_gathered_row(Aj, X, k, row_bytes, p + PREFETCH_AHEAD_PAIR)
+                prefetch_gathered_row(Aj, gX, k, row_bytes, p + PREFETCH_AHEAD_PAIR)
             j = Aj[p]
             gr = gX + j * k
             if value_t is double:

@@ -1,6 +1,7 @@
 # Cache hints for kernel loops, for kernel modules that cimport them:
 #     from ._memory cimport (prefetch, prefetch_row, prefetch_gathered_row, stream_store,
-#                            stream_fence, STREAM_MIN_BYTES, PREFETCH_AHEAD, PREFETCH_BYTES)
+#                            stream_fence, STREAM_MIN_BYTES, PREFETCH_AHEAD, PREFETCH_AHEAD_PAIR,
+#                            PREFETCH_BYTES)
 #
 # ``prefetch(p)`` asks for the cache line at ``p`` ahead of a gather that reads it a few
 # iterations later (a no-op where the compiler has no prefetch builtin); ``prefetch_row`` asks
@@ -50,6 +51,13 @@ cdef enum:
     # a random 10^5 x 10^5 pattern with 16 columns.
     PREFETCH_AHEAD = 16
     PREFETCH_BYTES = 256
+    # The same for a loop that gathers two rows per entry (the one-sweep SpMM backward reads a
+    # row of X and updates a row of its gradient): nearer, so that the lines asked for stay
+    # within what the core's miss queues hold. One thread, 16 columns, 10 entries per row at
+    # random within a band of half-width w: n = 10^6, w = 2000: 190 -> 151 ms (16 -> 10
+    # entries ahead); w = 8000: 256 -> 169 ms; n = 3*10^5, w = 16000: 84 -> 55 ms (8 entries
+    # ahead: 157, 180, 57 ms).
+    PREFETCH_AHEAD_PAIR = 10
     # Row loops prefetch the values and indices this many entries ahead: the hardware
     # prefetchers of the development VM kept a one-thread SpMV on the 2-D Poisson matrix
     # (n = 10^6, five entries per row) at 55 % of the copy bandwidth, and the hints double it.
