@@ -221,18 +221,20 @@ def _maximum_minimum_differentiable(A, other, name):
         # A 0-d tensor is a scalar (a learned threshold gets its gradient); a Python or NumPy
         # scalar is cast to the values' dtype.
         value = other.detach().item() if scalar_tensor else other
+
+        def scalar_for(values):
+            return other if scalar_tensor else torch.as_tensor(other, dtype=values.dtype)
+
         if getattr(np, name)(0, value):
             sign = "positive" if name == "maximum" else "negative"
             warn(f"Taking {name} with a {sign} number results in a dense matrix.",
                  SparseEfficiencyWarning, stacklevel=4)
             dense = ops.values(A.toarray())
-            return A.__class__(t_op(dense, other if scalar_tensor
-                                    else torch.as_tensor(other, dtype=dense.dtype)))
+            return A.__class__(t_op(dense, scalar_for(dense)))
         cs = _compressed(A)._deduped()
         data = ops.values(cs.data)
         # Structural pattern: entries that become 0 stay stored (they keep their gradient).
-        return cs._with_data(t_op(data, other if scalar_tensor
-                                  else torch.as_tensor(other, dtype=data.dtype)))
+        return cs._with_data(t_op(data, scalar_for(data)))
     other_t = ops.values(other if _backend.is_tensor(other) else np.asarray(other))
     dense = ops.values(A.toarray())  # plain values (a tensor ``other``) as a tensor too
     dtype = torch.promote_types(dense.dtype, other_t.dtype)
