@@ -219,22 +219,28 @@ def _maximum_minimum_differentiable(A, other, name):
     scalar_tensor = _backend.is_scalar_tensor(other)
     if scalar_tensor or (isscalarlike(other) and not _backend.is_tensor(other)):
         # A 0-d tensor is a scalar (a learned threshold gets its gradient); a Python or NumPy
-        # scalar is cast to the values' dtype.
-        value = other.detach().item() if scalar_tensor else other
+        # number joins the values by torch's rule for a number, as with ``*``: float32 values
+        # stay float32, integer values with a float become torch's default float dtype.
+        if scalar_tensor:
+            value = other.detach().item()
+        else:
+            value = other.item() if isinstance(other, (np.generic, np.ndarray)) else other
 
-        def scalar_for(values):
-            return other if scalar_tensor else torch.as_tensor(other, dtype=values.dtype)
+        def apply(values):
+            if scalar_tensor:
+                return t_op(values, other)
+            dtype = torch.result_type(values, value)
+            return t_op(values.to(dtype),
+                        torch.as_tensor(value, dtype=dtype, device=values.device))
 
         if getattr(np, name)(0, value):
             sign = "positive" if name == "maximum" else "negative"
             warn(f"Taking {name} with a {sign} number results in a dense matrix.",
                  SparseEfficiencyWarning, stacklevel=4)
-            dense = ops.values(A.toarray())
-            return A.__class__(t_op(dense, scalar_for(dense)))
+            return A.__class__(apply(ops.values(A.toarray())))
         cs = _compressed(A)._deduped()
-        data = ops.values(cs.data)
         # Structural pattern: entries that become 0 stay stored (they keep their gradient).
-        return cs._with_data(t_op(data, scalar_for(data)))
+        return cs._with_data(apply(ops.values(cs.data)))
     other_t = ops.values(other if _backend.is_tensor(other) else np.asarray(other))
     dense = ops.values(A.toarray())  # plain values (a tensor ``other``) as a tensor too
     dtype = torch.promote_types(dense.dtype, other_t.dtype)

@@ -6,8 +6,11 @@ gradient equal to dense torch autograd gathered on the pattern, and ``gradgradch
 op is smooth. Comparisons and argmax/argmin are checked to be detached plain results.
 """
 
+import warnings
+
 import numpy as np
 import pytest
+import scipy.sparse as ssp
 
 torch = pytest.importorskip("torch")
 
@@ -228,6 +231,29 @@ def test_maximum_minimum_0d_tensor_is_a_scalar(fmt, name):
     s = torch.tensor(0.2, dtype=F64, requires_grad=True)
     r = getattr(P, name)(s) if name == "minimum" else getattr(P, name)(-s)
     assert sp.issparse(r) and r.data.requires_grad
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("name", ["maximum", "minimum"])
+@pytest.mark.parametrize("scalar", [0.5, -0.5, np.float64(0.5), np.float32(-0.5),
+                                    np.asarray(-0.5), 2, np.int32(-2)])
+def test_maximum_minimum_number_on_integer_tensor_values(fmt, name, scalar):
+    # a float number on integer torch values promotes them by torch's rule for a number (as
+    # ``*`` does): SciPy's values, in torch's default float dtype, never the number truncated
+    # to an integer (nor a TypeError for a NumPy float32); an integer number keeps int64
+    ints = np.random.default_rng(3).integers(-4, 6, len(ROW))
+    ints[ints == 0] = 1
+    A = _sparse(fmt, torch.from_numpy(ints))
+    S = ssp.coo_array((ints, (ROW, COL)), shape=SHAPE).asformat(fmt)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sp.SparseEfficiencyWarning)
+        warnings.simplefilter("ignore", ssp.SparseEfficiencyWarning)
+        r = getattr(A, name)(scalar)
+        expected = getattr(S, name)(scalar).toarray()
+    assert sp.issparse(r)
+    is_float = np.asarray(scalar).dtype.kind == "f"
+    assert r.data.dtype == (torch.get_default_dtype() if is_float else torch.int64)
+    np.testing.assert_array_equal(r.toarray().numpy(), expected)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
