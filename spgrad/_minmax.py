@@ -205,10 +205,26 @@ def maximum_minimum(A, other, name):
     raise ValueError("Operands not compatible.")
 
 
+def _is_complex_operand(x):
+    if _backend.is_tensor(x):
+        return x.is_complex()
+    if issparse(x):
+        x = x.data
+        return x.is_complex() if _backend.is_tensor(x) else np.iscomplexobj(x)
+    return np.iscomplexobj(x)
+
+
 def _maximum_minimum_differentiable(A, other, name):
     torch = _backend.torch_module()
     t_op = getattr(torch, name)
     ops = _autograd_ops()
+    if _is_complex_operand(A) or _is_complex_operand(other):
+        raise TypeError(
+            f"{name} with complex values is not supported with torch values: torch orders no "
+            f"complex numbers (NumPy's lexicographic order has no gradient); got values "
+            f"{A.dtype} and an operand {getattr(other, 'dtype', type(other).__name__)}; "
+            f"matrices of NumPy values (A.data.detach().numpy()) give SciPy's result"
+        )
     if issparse(other):
         if A.shape != other.shape:
             raise ValueError(f"inconsistent shapes self.shape={A.shape} "

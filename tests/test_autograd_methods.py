@@ -256,6 +256,18 @@ def test_maximum_minimum_number_on_integer_tensor_values(fmt, name, scalar):
     np.testing.assert_array_equal(r.toarray().numpy(), expected)
 
 
+@pytest.mark.parametrize("name", ["maximum", "minimum"])
+def test_maximum_minimum_complex_torch_values_raise_type_error(name):
+    # torch orders no complex numbers: a TypeError naming both dtypes, not torch's RuntimeError
+    real = _sparse("csr", _values(len(ROW), 4))
+    cplx = _sparse("csr", _values(len(ROW), 5).detach().to(torch.complex128))
+    for A, other in [(real, 0.5j), (real, np.complex64(1)), (real, torch.tensor(1j)),
+                     (real, cplx.detach()), (cplx, 0.5), (cplx, real),
+                     (sp.csr_array(np.eye(6, 5)), cplx)]:
+        with pytest.raises(TypeError, match=f"{name} with complex values.*got values"):
+            getattr(A, name)(other)
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("name", ["max", "min", "nanmax", "nanmin"])
 def test_max_min_all(fmt, name):
