@@ -275,7 +275,9 @@ def as_tensor(x, like=None, dtype=None):
     if is_device_array(x):
         x = tensor_of(x)
     elif not is_tensor(x):
-        x = np.ascontiguousarray(x)
+        x = np.asarray(x)  # (np.ascontiguousarray would make a 0-d array 1-d)
+        if not x.flags.c_contiguous:
+            x = np.ascontiguousarray(x)
         if not x.flags.writeable:  # e.g. a broadcast view; torch needs writable memory
             x = x.copy()
         x = torch.from_numpy(x)
@@ -323,6 +325,15 @@ def array_of(t):
     if t.device.type == "cuda":
         return cupy_module().from_dlpack(t.detach().resolve_conj().resolve_neg())
     return to_numpy(t)
+
+
+def plain_bool(data):
+    """``data`` itself, or torch bool values as a NumPy (CuPy) bool view: bool values carry no
+    gradient, and torch's bool arithmetic is not NumPy's (a sum stays bool, ``-`` is refused),
+    so a sparse matrix keeps them plain, as comparisons give them."""
+    if is_tensor(data) and data.dtype == sys.modules["torch"].bool:
+        return array_of(data)
+    return data
 
 
 def tensor_of(a):

@@ -568,10 +568,18 @@ class _spbase:
         return self.tocoo()._add_dense(other)
 
     def _sub_dense(self, other):
-        return self.todense() - other
+        dense = self.todense()
+        if _backend.is_tensor(dense):
+            return dense - _backend.as_tensor(other, like=dense)
+        return dense - other
 
     def _rsub_dense(self, other):
-        return other - self.todense()
+        dense = self.todense()
+        if _backend.is_tensor(dense):
+            # differentiable mode: the NumPy (CuPy) operand as a tensor, as torch does not
+            # subtract a read-only broadcast view, nor NumPy a tensor that requires grad
+            return _backend.as_tensor(other, like=dense) - dense
+        return other - dense
 
     def __neg__(self):
         return -self.tocsr()
@@ -825,9 +833,10 @@ class _spbase:
                 raise ValueError(f"matmul: dimension mismatch with signature "
                                  f"(n,k={N}),(k={other.shape[0]},m)->(n,m)")
             return self._matmul_sparse(other)
-        other = _backend.as_tensor(other)
-        if other.ndim == 0:  # spmatrix * a 0-d tensor: the scalar product
+        if isscalarlike(other) or _backend.is_scalar_tensor(other):
+            # spmatrix * a number or a 0-d tensor: the scalar product, as multiply() takes it
             return self._mul_scalar(other)
+        other = _backend.as_tensor(other)
         if other.ndim not in (1, 2) or other.shape[0] != N:
             raise ValueError(f"matmul: dimension mismatch: sparse operand has shape "
                              f"{self.shape}, dense operand {tuple(other.shape)}")

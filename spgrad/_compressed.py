@@ -159,7 +159,7 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
                 raise ValueError("unable to infer matrix dimensions") from e
             self._shape = check_shape(self._swap((M, N)), allow_nd=self._allow_nd)
 
-        getdtype(self.dtype)
+        self._check_value_dtype()
         if dtype is not None and getdtype(dtype) != self.dtype:
             self.data = self._cast_values(dtype)
         self.check_format(full_check=full_check)
@@ -203,7 +203,8 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
                                 xp.zeros(n_major + 1, dtype=idx_dtype), shape, canonical=True)
 
     def _set_arrays(self, data, indices, indptr, shape):
-        self.data, self.indices, self.indptr, self._shape = data, indices, indptr, shape
+        self.data, self.indices, self.indptr, self._shape = (_backend.plain_bool(data), indices,
+                                                             indptr, shape)
 
     def _copy_flags(self, other):
         for flag in ("_has_sorted_indices", "_has_canonical_format"):
@@ -831,7 +832,7 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
         ret = self.tocoo()
         dense = other.broadcast_to(self.shape)
         picked = dense[_backend.index_tensor(ret.row), _backend.index_tensor(ret.col)]
-        ret.data = ops.values(ret.data) * picked
+        ret.data = _backend.plain_bool(ops.values(ret.data) * picked)
         return ret
 
     def _multiply_sparse_broadcast(self, other):

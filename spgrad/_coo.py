@@ -211,7 +211,7 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
         self.coords = tuple(xp.ascontiguousarray(c, dtype=idx_dtype) for c in self.coords)
         if not _backend.is_tensor(self.data):
             self.data = xp.ascontiguousarray(to_native(self.data))
-        getdtype(self.dtype)
+        self._check_value_dtype()
         if self.nnz > 0:
             for i, c in enumerate(self.coords):
                 hi, lo = int(c.max()), int(c.min())
@@ -232,7 +232,7 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
         self = cls.__new__(cls)
         _spbase.__init__(self, None, maxprint=maxprint)
         self.coords = tuple(coords)
-        self.data = data
+        self.data = _backend.plain_bool(data)
         self._shape = tuple(shape)
         self.has_canonical_format = bool(canonical)
         return self

@@ -41,6 +41,12 @@ class _data_base(_spbase):
     def _is_torch(self):
         return _backend.is_tensor(self.data)
 
+    def _check_value_dtype(self):
+        """Refuse values of a dtype SciPy has no sparse type for; keep torch bool values as
+        plain bool values (:func:`_backend.plain_bool`)."""
+        self.data = _backend.plain_bool(self.data)
+        getdtype(self.dtype)
+
     @property
     def requires_grad(self):
         """Whether the stored values are a torch tensor that requires gradients.
@@ -217,6 +223,9 @@ class _data_base(_spbase):
     def _cast_values(self, dtype, casting="unsafe"):
         """The stored values cast to ``dtype`` (a new array or tensor, same length)."""
         dtype = np.dtype(dtype)
+        if self._is_torch and dtype == np.bool_:
+            # plain bool values, as comparisons give (see _check_value_dtype)
+            return _backend.kernel_array(self.data.detach(), like=self._index_array()) != 0
         if self._is_torch:
             return self.data.to(_backend.torch_dtype(dtype))
         if self._on_gpu:
@@ -277,8 +286,8 @@ class _data_base(_spbase):
         return A._with_data(data**n)
 
     def _mul_scalar(self, other):
-        if self._on_gpu and isinstance(other, np.ndarray):
-            other = other[()]  # a 0-d host array as its NumPy scalar (CuPy takes those)
+        if isinstance(other, np.ndarray) and (self._on_gpu or self._is_torch):
+            other = other[()]  # a 0-d host array as its NumPy scalar (CuPy and torch take those)
         if _backend.is_tensor(other) and not self._is_torch:
             # a 0-d tensor (a learned scale) times plain values: the values join its graph
             return self._with_data(_backend.as_tensor(self.data, like=other) * other)

@@ -124,7 +124,7 @@ class _dia_base(_data_base):
             A = self._coo_container(arg1, dtype=dtype, shape=shape).todia()
             self.data, self.offsets, self._shape = A.data, A.offsets, A.shape
 
-        getdtype(self.dtype)
+        self._check_value_dtype()
         if dtype is not None and getdtype(dtype) != self.dtype:
             self.data = self._cast_values(getdtype(dtype))
         if self.offsets.ndim != 1:

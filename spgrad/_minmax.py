@@ -214,17 +214,21 @@ def _is_complex_operand(x):
     return np.iscomplexobj(x)
 
 
+def _refuse_complex_order(what, got):
+    raise TypeError(
+        f"{what} is not supported with torch values: torch orders no complex numbers "
+        f"(NumPy's lexicographic order has no gradient); got {got}; matrices of NumPy values "
+        f"(A.data.detach().numpy()) give SciPy's result"
+    )
+
+
 def _maximum_minimum_differentiable(A, other, name):
     torch = _backend.torch_module()
     t_op = getattr(torch, name)
     ops = _autograd_ops()
     if _is_complex_operand(A) or _is_complex_operand(other):
-        raise TypeError(
-            f"{name} with complex values is not supported with torch values: torch orders no "
-            f"complex numbers (NumPy's lexicographic order has no gradient); got values "
-            f"{A.dtype} and an operand {getattr(other, 'dtype', type(other).__name__)}; "
-            f"matrices of NumPy values (A.data.detach().numpy()) give SciPy's result"
-        )
+        _refuse_complex_order(f"{name} with complex values", f"values {A.dtype} and an operand "
+                              f"{getattr(other, 'dtype', type(other).__name__)}")
     if issparse(other):
         if A.shape != other.shape:
             raise ValueError(f"inconsistent shapes self.shape={A.shape} "
@@ -282,6 +286,8 @@ class _minmax_mixin:
         ufunc = _REDUCE_UFUNCS[name]
         if out is not None:
             raise ValueError("Sparse min/max does not support an 'out' parameter.")
+        if self._is_torch and self.dtype.kind == "c":
+            _refuse_complex_order(f"{name} of complex values", f"values {self.dtype}")
         axis = validateaxis(axis, ndim=self.ndim)
         if axis is None:
             if 0 in self.shape:

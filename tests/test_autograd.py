@@ -325,6 +325,21 @@ def test_plain_values_with_dense_tensor_operand_add_sub_maximum(fmt):
         torch.testing.assert_close(g, g_ref)
 
 
+@pytest.mark.parametrize("fmt", FORMATS + ["dia"])
+def test_tensor_values_with_dense_numpy_operand_add_sub(fmt):
+    # tensor values and a NumPy operand on either side of + and -: a tensor in the values'
+    # graph (``ndarray - A`` raised torch's TypeError: NumPy cannot subtract a tensor)
+    A = sp.csr_array(S).asformat(fmt).requires_grad_()
+    N = np.linspace(-1.0, 1.0, S.size).reshape(S.shape)
+    (g_one,) = torch.autograd.grad(A.toarray().sum(), A.data)
+    for out, ref, sign in [(A + N, S + N, 1), (N + A, N + S, 1), (A - N, S - N, 1),
+                           (N - A, N - S, -1), (N[0] - A, N[0] - S, -1)]:
+        assert isinstance(out, torch.Tensor) and out.requires_grad
+        np.testing.assert_allclose(out.detach().numpy(), ref)
+        (g,) = torch.autograd.grad(out.sum(), A.data)
+        torch.testing.assert_close(g, sign * g_one)
+
+
 @pytest.mark.parametrize("cls", [sp.csr_array, sp.csc_matrix, sp.coo_array, sp.coo_matrix,
                                  sp.dia_array])
 @pytest.mark.parametrize("tensor_values", [False, True])
@@ -358,6 +373,24 @@ def test_scalar_and_dense_tensor_divisors_and_0d_tensor_factors(cls, tensor_valu
                 torch.testing.assert_close(a, b)
     with pytest.raises(ValueError, match="Scalar operands"):
         A @ t
+
+
+@pytest.mark.parametrize("cls", [sp.csr_matrix, sp.csc_matrix, sp.coo_matrix, sp.dia_matrix,
+                                 sp.csr_array])
+@pytest.mark.parametrize("scalar", [2, 2.5, True, np.float32(1.5), np.int64(3),
+                                    np.asarray(0.5)])
+def test_number_times_tensor_values_is_the_scalar_product_for_both_families(cls, scalar):
+    # the matrix family's * with a number and tensor values is the scalar product (it was
+    # taken for a product with a length-1 vector and raised a dimension mismatch); the
+    # gradient reaches the values
+    A = cls(S).requires_grad_()
+    expected = cls(S) * scalar
+    for out in (A * scalar, scalar * A):
+        assert type(out) is cls and out.shape == S.shape
+        np.testing.assert_allclose(out.toarray().detach().numpy(), expected.toarray())
+        (g,) = torch.autograd.grad(out.toarray().sum(), [A.data])
+        (g_one,) = torch.autograd.grad(A.toarray().sum(), [A.data])
+        torch.testing.assert_close(g, g_one * float(scalar))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])

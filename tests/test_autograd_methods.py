@@ -258,7 +258,8 @@ def test_maximum_minimum_number_on_integer_tensor_values(fmt, name, scalar):
 
 @pytest.mark.parametrize("name", ["maximum", "minimum"])
 def test_maximum_minimum_complex_torch_values_raise_type_error(name):
-    # torch orders no complex numbers: a TypeError naming both dtypes, not torch's RuntimeError
+    # torch orders no complex numbers: a TypeError naming the dtypes, not torch's RuntimeError
+    # (maximum/minimum) or NotImplementedError (the max/min reductions)
     real = _sparse("csr", _values(len(ROW), 4))
     cplx = _sparse("csr", _values(len(ROW), 5).detach().to(torch.complex128))
     for A, other in [(real, 0.5j), (real, np.complex64(1)), (real, torch.tensor(1j)),
@@ -266,6 +267,34 @@ def test_maximum_minimum_complex_torch_values_raise_type_error(name):
                      (sp.csr_array(np.eye(6, 5)), cplx)]:
         with pytest.raises(TypeError, match=f"{name} with complex values.*got values"):
             getattr(A, name)(other)
+    reduction = name[:3]  # max / min, and their nan variants, on every axis
+    for method in (reduction, "nan" + reduction):
+        for axis in (None, 0, 1):
+            with pytest.raises(TypeError, match=f"{method} of complex values.*complex128"):
+                getattr(cplx, method)(axis=axis)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_torch_bool_values_are_kept_as_numpy_bool(fmt):
+    # bool carries no gradient and torch's bool arithmetic is not NumPy's (a torch bool sum
+    # stays bool, ``-`` is refused): sparse matrices keep such values as NumPy bool, so SciPy's
+    # counting sums and bool subtraction hold; from the constructors, from astype(bool) of
+    # torch values, and from products of bool operands
+    mask = torch.from_numpy(np.isin(np.arange(len(ROW)), [0, 2, 3, 5]))
+    dense = np.zeros(SHAPE, dtype=bool)
+    dense[ROW, COL] = mask.numpy()
+    S = ssp.coo_array(dense).asformat(fmt)
+    made = [sp.coo_array((mask, (ROW, COL)), shape=SHAPE).asformat(fmt),
+            sp.csr_array(torch.from_numpy(dense)).asformat(fmt),
+            sp.csr_array(torch.from_numpy(dense.astype(np.float64))).asformat(fmt).astype(bool),
+            sp.csr_array(dense).asformat(fmt) * torch.tensor(True),
+            sp.csr_array(dense).multiply(torch.ones(SHAPE, dtype=torch.bool))]
+    for A in made:
+        assert isinstance(A.data, np.ndarray) and A.dtype == np.bool_
+        np.testing.assert_array_equal(A.toarray(), dense)
+        for axis in (None, 0, 1):
+            np.testing.assert_array_equal(A.sum(axis=axis), S.sum(axis=axis))
+        np.testing.assert_array_equal((A - A).toarray(), (S - S).toarray())
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
