@@ -15,8 +15,9 @@ concatenations (:mod:`spgrad._autograd._construct_ops`), so the result's data is
 autograd graph; NumPy operands are constants. ``eye``, ``identity`` and ``random`` take no
 value inputs and stay plain.
 
-Differences from SciPy: spgrad has no BSR format, so ``kron`` returns CSR where SciPy's
-default is BSR (a fairly dense second factor); everything else matches.
+BSR results (``kron`` of a fairly dense second factor, as SciPy gives them) are the assembly
+class :class:`spgrad.bsr_array` in plain mode; with torch values or on the GPU, where BSR does
+not exist, they are CSR.
 """
 
 import functools
@@ -654,8 +655,10 @@ def kron(A, B, format=None):
         The factors, 2-D.
     format : str, optional
         Format of the result. None gives COO, except when `B` is fairly dense (at least half
-        of its entries stored), where SciPy gives BSR and spgrad, which has no BSR format,
-        gives CSR.
+        of its entries stored): then BSR with `B`'s shape as the block size (every block
+        stored whole, zeros of `B` included), as in SciPy, and also for ``format="bsr"``. BSR
+        is an assembly format, not differentiable, and has no GPU version: with torch values
+        or on the GPU that case gives CSR.
 
     Returns
     -------
@@ -711,6 +714,18 @@ def kron(A, B, format=None):
             return empty.asformat(format)
         return coo_cls(out_shape).asformat(format)
 
+    differentiable = _backend.is_tensor(Ax) or _backend.is_tensor(Bx)
+    if dense_B and xp is np and not differentiable:
+        # SciPy's BSR product: one dense block A[i, j] * B per entry of A's CSR form (zeros of B
+        # stored), in the assembly class (SciPy's BSR with spgrad's family marker)
+        from ._assembly import bsr_array, bsr_matrix
+
+        A_csr = csr_cls(A, copy=True)
+        dense = B.toarray()
+        data = A_csr.data.repeat(dense.size).reshape(-1, *dense.shape) * dense
+        bsr_cls = bsr_array if as_array else bsr_matrix
+        return bsr_cls((data, A_csr.indices, A_csr.indptr), shape=out_shape)
+
     out_dtype = np.result_type(_value_dtype(Ax), _value_dtype(Bx))
     nnz = nnz_a * nnz_b
     # index dtype of the result as SciPy computes it, and one the kernel can work in
@@ -720,7 +735,7 @@ def kron(A, B, format=None):
     Cp = xp.empty(out_shape[0] + 1, dtype=work_idx)
     Cj = xp.empty(nnz, dtype=work_idx)
     K = _backend.kernels(Ap, Bp)
-    if _backend.is_tensor(Ax) or _backend.is_tensor(Bx):
+    if differentiable:
         # Differentiable mode. Symbolic phase: the kernel run on entry positions (exact in
         # float64) gives, for every product entry, the A and the B entry it multiplies.
         pos_a, ones_a = xp.arange(nnz_a, dtype=np.float64), xp.ones(nnz_a)

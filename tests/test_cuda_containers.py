@@ -709,8 +709,11 @@ def test_stacking_and_kron(gpu, fmts, dtype, array):
         _assert_same_sparse(_host(sp.block_diag([G[id(A)], G[id(C)]], format=format)),
                             sp.block_diag([A, C], format=format), dtype)
         for X, Y in ((A, C), (C, E), (B, A)):
-            _assert_same_sparse(_host(sp.kron(G[id(X)], G[id(Y)], format=format)),
-                                sp.kron(X, Y, format=format), dtype)
+            expected = sp.kron(X, Y, format=format)
+            if expected.format == "bsr":  # no BSR on the GPU: the same product, as CSR
+                expected = sp.kron(X, Y, format="csr")
+            _assert_same_sparse(_host(sp.kron(G[id(X)], G[id(Y)], format=format)), expected,
+                                dtype)
     d = _values(np.random.default_rng(9), 5, dtype)
     for format in (None, "csr", "csc"):
         got = sp.diags_array([gpu.asarray(d), gpu.asarray(d[1:])], offsets=[0, -1],
