@@ -705,9 +705,30 @@ class _cs_base(_CompressedIndexMixin, _data_base, _minmax_mixin):
     def _divide_sparse(self, other):
         if other.shape != self.shape:
             raise ValueError(f"inconsistent shapes {self.shape} and {other.shape}")
+        # SciPy's dtype: float64 for values that cast to it, else the values' own (a complex64
+        # quotient stays complex64). Real values over a complex divisor are complex here,
+        # where SciPy writes the quotient into float64 and drops its imaginary parts.
+        dtype = np.float64 if np.can_cast(self.dtype, np.float64) else self.dtype
+        if other.dtype.kind == "c" and np.dtype(dtype).kind != "c":
+            dtype = upcast(dtype, other.dtype)
+        numerator, divisor = self.toarray(), other.toarray()
+        if _backend.is_tensor(numerator) or _backend.is_tensor(divisor):
+            # differentiable mode: the dense quotient of the two tensors, in the graph
+            like = numerator if _backend.is_tensor(numerator) else divisor
+            numerator = _backend.as_tensor(numerator, like=like, dtype=dtype)
+            divisor = _backend.as_tensor(divisor, like=like)
+            out = numerator / divisor
+            if out.is_complex():  # NaN in both parts where the divisor is 0, as below
+                nan = out.new_full((), complex(np.nan, np.nan))
+                out = _backend.torch_module().where(divisor == 0, nan, out)
+            return out
         with np.errstate(divide="ignore", invalid="ignore"):
-            out = np.true_divide(self.toarray(), other.toarray())
-        return self._ascontainer(out.astype(upcast(self.dtype, out.dtype), copy=False))
+            out = np.true_divide(numerator, divisor)
+        if out.dtype.kind == "c":
+            # SciPy divides complex values by |b|^2: a zero divisor gives NaN in both parts,
+            # where NumPy gives infinities
+            out[divisor == 0] = complex(np.nan, np.nan)
+        return self._ascontainer(out.astype(dtype, copy=False))
 
     def _multiply_2d_with_broadcasting(self, other):
         """Elementwise product with a sparse or dense operand, with NumPy broadcasting."""

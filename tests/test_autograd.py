@@ -325,6 +325,32 @@ def test_plain_values_with_dense_tensor_operand_add_sub_maximum(fmt):
         torch.testing.assert_close(g, g_ref)
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("which", ["numerator", "divisor", "both"])
+def test_sparse_divided_by_sparse(fmt, which):
+    # A / B of two sparse operands, either with tensor values: SciPy's dense quotient (NaN
+    # where both store nothing, inf where only A does) as a tensor in the graph (it raised
+    # torch's RuntimeError); gradients equal dense torch autograd on the finite entries
+    B_dense = np.where(S != 0, S + 1.5, 0.0)
+    B_dense[0, :] = np.abs(B_dense[0, :]) + 0.5  # a divisor row that A does not fill
+    a = torch.tensor(S[np.nonzero(S)], dtype=F64, requires_grad=True)
+    b = torch.tensor(B_dense[np.nonzero(B_dense)], dtype=F64, requires_grad=True)
+    A = _sparse(fmt, S, a if which != "divisor" else None)
+    B = _sparse(fmt, B_dense, b if which != "numerator" else None)
+    out = A / B
+    expected = sps.csr_array(S) / sps.csr_array(B_dense)
+    assert isinstance(out, torch.Tensor) and out.dtype == F64 and out.requires_grad
+    np.testing.assert_array_equal(out.detach().numpy(), expected)
+    finite = torch.from_numpy(np.isfinite(expected))
+    w = torch.arange(out.numel(), dtype=F64).reshape(out.shape)
+    leaves = [t for t, used in ((a, which != "divisor"), (b, which != "numerator")) if used]
+    got = torch.autograd.grad((out[finite] * w[finite]).sum(), leaves)
+    ref = (_dense_from_values(a, S) / _dense_from_values(b, B_dense))[finite]
+    want = torch.autograd.grad((ref * w[finite]).sum(), leaves)
+    for g, r in zip(got, want):
+        torch.testing.assert_close(g, r)
+
+
 @pytest.mark.parametrize("fmt", FORMATS + ["dia"])
 def test_tensor_values_with_dense_numpy_operand_add_sub(fmt):
     # tensor values and a NumPy operand on either side of + and -: a tensor in the values'

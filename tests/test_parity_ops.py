@@ -4,6 +4,8 @@ broadcasting, ``@``/``dot`` with vectors, dense and sparse operands (see conftes
 import numpy as np
 from hypothesis import strategies as st
 
+import spgrad as sp
+
 from conftest import (
     DTYPES,
     EDGE,
@@ -88,6 +90,15 @@ class _ArithMixin(ParityBase):
         compare(lambda m, A, D: D + A, A, D)
         compare(lambda m, A, D: A - D, A, D)
         compare(lambda m, A, D: D - A, A, D)
+
+    @cases(pair=operand_pairs("same"), edge=pair_edges("same"))
+    def test_div_sparse(self, pair):
+        """Sparse / sparse: the dense quotient (NaN where both store nothing); a complex
+        divisor under real values is spgrad's own case (test_div_sparse_complex_divisor)."""
+        a, B = pair
+        if B.raw.data.dtype.kind == "c" and a.data.dtype.kind != "c":
+            return
+        compare(lambda m, A, B: A / B, self.S(a), B)
 
     @cases(raw=raws(), scalar=SCALARS, edge=single_edges())
     def test_mul_div_scalar(self, raw, scalar):
@@ -234,3 +245,22 @@ class _ArithMixin(ParityBase):
 
 
 format_classes(_ArithMixin, globals())
+
+
+def test_div_sparse_complex_divisor():
+    """Real values over a complex sparse divisor: the complex quotient (SciPy 1.17 writes it
+    into float64 and drops the imaginary parts), NaN in both parts where the divisor is 0."""
+    num = np.array([[1, 0, 2], [0, 0, 3]])
+    den = np.array([[1j, 0, 2 - 1j], [4, 0, 0]], dtype=np.complex64)
+    for dtype in (np.int32, np.float32, np.float64, np.bool_):
+        for fmt in ("csr", "coo"):
+            for family in ("array", "matrix"):
+                cls = getattr(sp, f"{fmt}_{family}")
+                out = cls(num.astype(dtype)) / cls(den)
+                assert isinstance(out, np.matrix if family == "matrix" else np.ndarray)
+                assert out.dtype == np.complex128
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    expected = num.astype(dtype) / den.astype(np.complex128)
+                expected[den == 0] = complex(np.nan, np.nan)
+                np.testing.assert_allclose(np.asarray(out), expected, rtol=1e-6)
+                assert np.isnan(np.asarray(out).imag[den == 0]).all()
