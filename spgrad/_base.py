@@ -56,6 +56,15 @@ def _register(fmt, array_cls, matrix_cls):
     _CONTAINERS[fmt] = (array_cls, matrix_cls)
 
 
+def _dense_operand_tensor(other, dense):
+    """A dense NumPy (CuPy) or torch operand of ``+``/``-`` beside the tensor ``dense`` (the
+    differentiable mode's dense form of a sparse operand): as a tensor on its device (torch
+    subtracts no read-only broadcast view, NumPy no tensor that requires grad), bool as
+    ``dense``'s dtype (torch refuses ``-`` with bool, NumPy counts it as 0 and 1)."""
+    t = _backend.as_tensor(other, like=dense)
+    return t.to(dense.dtype) if t.dtype == _backend.torch_module().bool else t
+
+
 class _spbase:
     """Base of every spgrad sparse array and matrix. Not instantiated directly."""
 
@@ -570,15 +579,13 @@ class _spbase:
     def _sub_dense(self, other):
         dense = self.todense()
         if _backend.is_tensor(dense):
-            return dense - _backend.as_tensor(other, like=dense)
+            return dense - _dense_operand_tensor(other, dense)
         return dense - other
 
     def _rsub_dense(self, other):
         dense = self.todense()
         if _backend.is_tensor(dense):
-            # differentiable mode: the NumPy (CuPy) operand as a tensor, as torch does not
-            # subtract a read-only broadcast view, nor NumPy a tensor that requires grad
-            return _backend.as_tensor(other, like=dense) - dense
+            return _dense_operand_tensor(other, dense) - dense
         return other - dense
 
     def __neg__(self):

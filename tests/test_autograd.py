@@ -354,12 +354,15 @@ def test_sparse_divided_by_sparse(fmt, which):
 @pytest.mark.parametrize("fmt", FORMATS + ["dia"])
 def test_tensor_values_with_dense_numpy_operand_add_sub(fmt):
     # tensor values and a NumPy operand on either side of + and -: a tensor in the values'
-    # graph (``ndarray - A`` raised torch's TypeError: NumPy cannot subtract a tensor)
+    # graph (``ndarray - A`` raised torch's TypeError: NumPy cannot subtract a tensor; a bool
+    # operand torch's RuntimeError)
     A = sp.csr_array(S).asformat(fmt).requires_grad_()
     N = np.linspace(-1.0, 1.0, S.size).reshape(S.shape)
     (g_one,) = torch.autograd.grad(A.toarray().sum(), A.data)
+    M = N > 0  # bool: NumPy counts it as 0 and 1, torch refuses ``-`` with it
     for out, ref, sign in [(A + N, S + N, 1), (N + A, N + S, 1), (A - N, S - N, 1),
-                           (N - A, N - S, -1), (N[0] - A, N[0] - S, -1)]:
+                           (N - A, N - S, -1), (N[0] - A, N[0] - S, -1), (A - M, S - M, 1),
+                           (M - A, M - S, -1)]:
         assert isinstance(out, torch.Tensor) and out.requires_grad
         np.testing.assert_allclose(out.detach().numpy(), ref)
         (g,) = torch.autograd.grad(out.sum(), A.data)
