@@ -159,6 +159,8 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
             self.coords = tuple(c.astype(idx_dtype, copy=False) for c in coords)
             self.data = getdata(M[coords], copy=cp, dtype=dtype)
             self.has_canonical_format = True
+        if len(self._shape) > 2:  # SciPy's n-D arrays have int64 coordinates, however built
+            self.coords = tuple(c.astype(np.int64, copy=False) for c in self.coords)
         self._check()
 
     def _init_from_dense_tensor(self, T, shape, dtype):

@@ -91,6 +91,14 @@ def test_construct_convert(raw):
     compare(lambda m: m.coo_array(shape))
     compare(lambda m: m.csr_array(dense))
     compare(lambda m: m.coo_array((data.copy(), tuple(c.copy() for c in coords))))
+    # int32 coordinates become int64, as every n-D array's are in SciPy
+    compare(lambda m: m.coo_array((data.copy(), tuple(c.astype(np.int32) for c in coords)),
+                                  shape=shape))
+
+
+def test_random_array_nd_has_int64_coordinates():
+    for shape in [(3, 4, 5), (2, 1, 3, 2)]:
+        compare(lambda m: m.random_array(shape, density=0.3, rng=7))
 
 
 @cases(raw=nd_raws(), edge=EDGES)
