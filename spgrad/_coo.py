@@ -233,6 +233,8 @@ class _coo_base(_COOShapeMixin, _data_base, _minmax_mixin):
         """Wrap valid coordinates (one array per axis) and values without checking them."""
         self = cls.__new__(cls)
         _spbase.__init__(self, None, maxprint=maxprint)
+        if len(shape) > 2:  # n-D: int64 coordinates, as the constructor gives them
+            coords = (c.astype(np.int64, copy=False) for c in coords)
         self.coords = tuple(coords)
         self.data = _backend.plain_bool(data)
         self._shape = tuple(shape)

@@ -96,9 +96,12 @@ def test_construct_convert(raw):
                                   shape=shape))
 
 
-def test_random_array_nd_has_int64_coordinates():
+def test_random_array_and_reshape_to_nd_have_int64_coordinates():
     for shape in [(3, 4, 5), (2, 1, 3, 2)]:
         compare(lambda m: m.random_array(shape, density=0.3, rng=7))
+    flat = np.arange(24.0).reshape(6, 4) % 5
+    compare(lambda m: m.coo_array(flat).reshape((2, 3, 4)))
+    compare(lambda m: m.csr_array(flat).reshape((2, 3, 4)))
 
 
 @cases(raw=nd_raws(), edge=EDGES)
