@@ -1806,5 +1806,8 @@ def expand_dims(A, /, *, axis=0):
     coords.insert(idx, np.zeros(C.nnz, dtype=coords[0].dtype if coords else np.intp))
     shape = C.shape[:idx] + (1,) + C.shape[idx:]
     out = coo_array._from_coords(C.data, tuple(coords), shape)
+    # SciPy assigns the coordinates as they are: a 2-D array expanded to 3-D keeps its int32
+    # coordinates (every other way to an n-D array gives int64)
+    out.coords = tuple(coords)
     out.has_canonical_format = C.has_canonical_format
     return out
