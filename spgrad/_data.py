@@ -223,11 +223,8 @@ class _data_base(_spbase):
     def _cast_values(self, dtype, casting="unsafe"):
         """The stored values cast to ``dtype`` (a new array or tensor, same length)."""
         dtype = np.dtype(dtype)
-        if self._is_torch and dtype == np.bool_:
-            # plain bool values, as comparisons give (see _check_value_dtype)
-            return _backend.kernel_array(self.data.detach(), like=self._index_array()) != 0
-        if self._is_torch:
-            return self.data.to(_backend.torch_dtype(dtype))
+        if self._is_torch:  # bool values come out plain, as comparisons give them
+            return _backend.plain_bool(self.data.to(_backend.torch_dtype(dtype)))
         if self._on_gpu:
             check_device_dtype(dtype, "astype")
         return self.data.astype(dtype, casting=casting, copy=True)

@@ -206,12 +206,10 @@ def maximum_minimum(A, other, name):
 
 
 def _is_complex_operand(x):
+    # a sparse operand's dtype is NumPy's also for torch values
     if _backend.is_tensor(x):
         return x.is_complex()
-    if issparse(x):
-        x = x.data
-        return x.is_complex() if _backend.is_tensor(x) else np.iscomplexobj(x)
-    return np.iscomplexobj(x)
+    return (x.dtype if issparse(x) else np.asarray(x).dtype).kind == "c"
 
 
 def _refuse_complex_order(what, got):
